@@ -1,0 +1,163 @@
+"""The SQLite history: tables, views and their migrations (sqlite-utils ``Migrations``).
+
+Every crawl keeps its own rows (keyed by ``crawl_id``); the ``weeks`` table says which crawl is
+the published one of each week, so a rerun of a week replaces what readers see without losing
+anything. A new column or table is a new migration at the bottom of this file, never an edit of
+an applied one.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+migrations = Migrations("orstats_crawler")
+
+# The revenue formulas, once, in SQL: every view and every reader uses these.
+# Cached tokens are part of prompt tokens, reasoning part of completion (sources doc, section 7).
+# NULL propagates: an unknown split or an unknown price gives an unknown revenue, never 0.
+KNOWN_ZERO = "m.is_free = 1 OR (m.prompt_price = 0 AND m.completion_price = 0)"
+REVENUE_LIST = f"""CASE WHEN {KNOWN_ZERO} THEN 0.0 ELSE
+    (m.prompt_tokens - m.cached_tokens) * m.prompt_price + m.cached_tokens * m.cache_read_price
+    + m.completion_tokens * m.completion_price END"""
+# The seed README's formula (charges every cached token twice), kept for continuity.
+REVENUE_SEED = f"""CASE WHEN {KNOWN_ZERO} THEN 0.0 ELSE
+    m.prompt_tokens * m.prompt_price + m.completion_tokens * m.completion_price
+    + m.cached_tokens * m.cache_read_price END"""
+# No cache discount: the most the week can have cost (known even when the split is not).
+REVENUE_HIGH = f"""CASE WHEN {KNOWN_ZERO} THEN 0.0 ELSE
+    m.prompt_tokens * m.prompt_price + m.completion_tokens * m.completion_price END"""
+
+
+@migrations()
+def m001_initial(db: Database) -> None:
+    db["crawls"].create(
+        {
+            "id": str, "started_at": str, "finished_at": str, "status": str, "era": str,
+            "base_url": str, "snapshot": str, "week_start": str, "week_end": str,
+            "selection": str, "coverage": float, "planned_coverage": float, "token_coverage": float,
+            "models_ranked": int, "models_measured": int, "problems": int, "forced": int,
+            "checks": str, "stats": str,
+        },
+        pk="id",
+    )
+    db["weeks"].create(
+        {"week_start": str, "week_end": str, "crawl_id": str, "status": str},
+        pk=("week_start", "week_end"),
+        foreign_keys=[("crawl_id", "crawls", "id")],
+    )
+    db["model_weeks"].create(
+        {
+            "crawl_id": str, "week_start": str, "week_end": str, "permaslug": str, "variant": str,
+            "public_id": str, "name": str, "rank": int,
+            "total_tokens": int, "prompt_tokens": int, "completion_tokens": int,
+            "cached_tokens": int, "reasoning_tokens": int, "requests": int, "change": float,
+            "split_source": str, "leaderboard_prompt_tokens": int, "leaderboard_completion_tokens": int,
+            "prompt_price": float, "completion_price": float, "cache_read_price": float,
+            "is_free": int, "price_status": str, "upper_bound_usd": float,
+        },
+        pk=("crawl_id", "week_end", "permaslug", "variant"),
+        foreign_keys=[("crawl_id", "crawls", "id")],
+    )
+    db["daily_activity"].create(
+        {
+            "crawl_id": str, "permaslug": str, "variant": str, "day": str,
+            "prompt_tokens": int, "completion_tokens": int, "cached_tokens": int,
+            "reasoning_tokens": int, "requests": int, "tool_calls": int,
+        },
+        pk=("crawl_id", "permaslug", "variant", "day"),
+        foreign_keys=[("crawl_id", "crawls", "id")],
+    )
+    db["activity_fetches"].create(
+        {
+            "crawl_id": str, "permaslug": str, "variant": str, "selected": int, "tokens": int,
+            "upper_bound_usd": float, "status": str, "url": str, "days": int, "partial_day": str,
+        },
+        pk=("crawl_id", "permaslug", "variant"),
+        foreign_keys=[("crawl_id", "crawls", "id")],
+    )
+    db["prices"].create(
+        {
+            "crawl_id": str, "observed_on": str, "public_id": str, "canonical_slug": str,
+            "variant": str, "name": str, "prompt_price": float, "completion_price": float,
+            "cache_read_price": float, "is_free": int, "pricing": str, "created": int,
+        },
+        pk=("crawl_id", "public_id"),
+        foreign_keys=[("crawl_id", "crawls", "id")],
+    )
+    db["chart_weeks"].create(
+        {"week_start": str, "week_end": str, "key": str, "tokens": int, "crawl_id": str},
+        pk=("week_start", "week_end", "key"),
+        foreign_keys=[("crawl_id", "crawls", "id")],
+    )
+    db["problems"].create(
+        {
+            "id": int, "crawl_id": str, "source": str, "url": str, "field": str, "message": str,
+            "permaslug": str, "variant": str, "status": int,
+        },
+        pk="id",
+        foreign_keys=[("crawl_id", "crawls", "id")],
+    )
+    db["responses"].create(
+        {
+            "crawl_id": str, "url": str, "status": int, "content_type": str, "fetched_at": str,
+            "bytes": int, "sha256": str,
+        },
+        pk=("crawl_id", "url"),
+        foreign_keys=[("crawl_id", "crawls", "id")],
+    )
+    # Bodies are stored once per content (gzip), however many crawls saw them.
+    db["response_bodies"].create({"sha256": str, "body_gz": bytes}, pk="sha256")
+    db["prices"].create_index(["canonical_slug", "variant", "observed_on"])
+    db["model_weeks"].create_index(["week_end", "permaslug", "variant"])
+    db["problems"].create_index(["crawl_id"])
+
+
+@migrations()
+def m002_weekly_revenue_view(db: Database) -> None:
+    db.create_view(
+        "weekly_revenue",
+        f"""
+SELECT
+  m.week_start, m.week_end, m.permaslug, m.variant, m.public_id, m.name, m.rank,
+  m.total_tokens, m.prompt_tokens, m.completion_tokens, m.cached_tokens, m.reasoning_tokens,
+  m.requests, m.change, m.split_source,
+  m.prompt_price, m.completion_price, m.cache_read_price, m.is_free, m.price_status,
+  {REVENUE_LIST} AS revenue_list_usd,
+  {REVENUE_SEED} AS revenue_seed_usd,
+  {REVENUE_HIGH} AS revenue_high_usd,
+  c.status, m.crawl_id
+FROM weeks w
+JOIN model_weeks m ON m.crawl_id = w.crawl_id AND m.week_start = w.week_start AND m.week_end = w.week_end
+JOIN crawls c ON c.id = w.crawl_id
+""",
+        replace=True,
+    )
+
+
+def open_history(path: str) -> Database:
+    """Open (creating if needed) a history file, ready for concurrent crawls: WAL, busy timeout."""
+    db = Database(path)
+    db.execute("PRAGMA busy_timeout = 30000")
+    db.execute("PRAGMA foreign_keys = ON")
+    if db.journal_mode != "wal":
+        db.enable_wal()
+    with immediate(db):  # two crawls starting together must not both create the tables
+        migrations.apply(db)
+    return db
+
+
+@contextmanager
+def immediate(db: Database) -> Iterator[Database]:
+    """A write transaction that takes the write lock up front (waiting up to the busy timeout),
+    so two writers queue instead of failing half-way when one upgrades a read lock."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        db.conn.rollback()
+        raise
+    db.conn.commit()

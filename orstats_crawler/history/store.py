@@ -1,0 +1,270 @@
+"""Write one crawl into the history: its items, its raw responses and its verdict, in one transaction."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from typing import Any, Iterable
+
+from itemadapter import ItemAdapter
+from sqlite_utils import Database
+
+from orstats_crawler import weeks
+from orstats_crawler.history.schema import immediate
+from orstats_crawler.items import ActivityPlan, ChartWeek, LeaderboardRow, ModelActivity, ModelPrice, SourceProblem
+
+PUBLISHED, REJECTED = "published", "rejected"
+
+
+@dataclass
+class CrawlRecord:
+    """What the crawl knows about itself, apart from its items."""
+
+    id: str
+    started_at: datetime
+    base_url: str
+    snapshot: str | None = None
+    forced: bool = False
+    finished_at: datetime | None = None
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class CrawlItems:
+    """A crawl's items, by kind."""
+
+    prices: list[ModelPrice] = field(default_factory=list)
+    leaderboard: list[LeaderboardRow] = field(default_factory=list)
+    chart: list[ChartWeek] = field(default_factory=list)
+    activity: list[ModelActivity] = field(default_factory=list)
+    plans: list[ActivityPlan] = field(default_factory=list)
+    problems: list[SourceProblem] = field(default_factory=list)
+
+    def add(self, item: Any) -> None:
+        bucket = {
+            ModelPrice: self.prices, LeaderboardRow: self.leaderboard, ChartWeek: self.chart,
+            ModelActivity: self.activity, ActivityPlan: self.plans, SourceProblem: self.problems,
+        }.get(type(item))
+        if bucket is not None:
+            bucket.append(item)
+
+    @property
+    def era(self) -> str:
+        eras = {row.era for row in self.leaderboard} or {week.era for week in self.chart}
+        return "+".join(sorted(eras)) or "unknown"
+
+
+@dataclass
+class WeekSummary:
+    """What the store computed about the crawl's week (also what the quality gate reads)."""
+
+    week_start: date | None
+    week_end: date | None
+    rows: list[dict[str, Any]]
+    coverage: float | None  # list-price spend (upper bound) of model-variants whose split is known
+    token_coverage: float | None
+    models_measured: int
+
+
+def summarize_week(items: CrawlItems) -> WeekSummary:
+    """Join the leaderboard to the measured split over the crawl's window."""
+    window = weeks.crawl_window(
+        (a.fetched_at.date() for a in items.activity if a.fetched_at),
+        (row.last_day for row in items.leaderboard),
+    )
+    if window is None:
+        return WeekSummary(None, None, [], None, None, 0)
+    start, end = window
+    splits = {(a.permaslug, a.variant): _window_sum(a, start, end) for a in items.activity}
+    ranked = sorted(items.leaderboard, key=lambda r: (-(r.prompt_tokens + r.completion_tokens), r.permaslug, r.variant))
+    upper_bounds = {(c["permaslug"], c["variant"]): c["upper_bound_usd"] for p in items.plans for c in p.candidates}
+    rows = []
+    for rank, row in enumerate(ranked, start=1):
+        key = (row.permaslug, row.variant)
+        split = splits.get(key)
+        if split is not None:
+            source = "activity"
+        elif row.cached_tokens is not None and row.reasoning_tokens is not None:
+            source = "leaderboard"
+            split = {"prompt_tokens": row.prompt_tokens, "completion_tokens": row.completion_tokens,
+                     "cached_tokens": row.cached_tokens, "reasoning_tokens": row.reasoning_tokens,
+                     "requests": row.requests}
+        else:
+            source = None
+        prompt = split["prompt_tokens"] if split else row.prompt_tokens
+        completion = split["completion_tokens"] if split else row.completion_tokens
+        upper_bound = upper_bounds.get(key)
+        if upper_bound is None and row.prompt_price is not None and row.completion_price is not None:
+            upper_bound = row.prompt_tokens * row.prompt_price + row.completion_tokens * row.completion_price
+        rows.append({
+            "week_start": start.isoformat(), "week_end": end.isoformat(),
+            "permaslug": row.permaslug, "variant": row.variant, "public_id": row.public_id,
+            "name": row.name or row.permaslug, "rank": rank,
+            "total_tokens": prompt + completion, "prompt_tokens": prompt, "completion_tokens": completion,
+            "cached_tokens": split["cached_tokens"] if split else None,
+            "reasoning_tokens": split["reasoning_tokens"] if split else None,
+            "requests": (split or {}).get("requests") if split else row.requests,
+            "change": row.change, "split_source": source,
+            "leaderboard_prompt_tokens": row.prompt_tokens, "leaderboard_completion_tokens": row.completion_tokens,
+            "prompt_price": row.prompt_price, "completion_price": row.completion_price,
+            "cache_read_price": row.cache_read_price, "is_free": _flag(row.is_free),
+            "price_status": row.price_status, "upper_bound_usd": upper_bound,
+        })
+    spend = sum(r["upper_bound_usd"] or 0.0 for r in rows)
+    measured_spend = sum(r["upper_bound_usd"] or 0.0 for r in rows if r["split_source"])
+    tokens = sum(r["total_tokens"] for r in rows)
+    measured_tokens = sum(r["total_tokens"] for r in rows if r["split_source"])
+    return WeekSummary(
+        start, end, rows,
+        coverage=measured_spend / spend if spend else None,
+        token_coverage=measured_tokens / tokens if tokens else None,
+        models_measured=sum(1 for r in rows if r["split_source"]),
+    )
+
+
+def _window_sum(activity: ModelActivity, start: date, end: date) -> dict[str, int] | None:
+    days = [d for d in activity.days if start <= d["date"] <= end]
+    if not days:
+        return None  # fetched but nothing in the week: the split is not known
+    total = {name: sum(d[name] for d in days)
+             for name in ("prompt_tokens", "completion_tokens", "cached_tokens", "reasoning_tokens")}
+    total["requests"] = sum(d["requests"] or 0 for d in days) if all(d["requests"] is not None for d in days) else None
+    return total
+
+
+def store_crawl(db: Database, record: CrawlRecord, items: CrawlItems, summary: WeekSummary,
+                status: str, checks: list[dict[str, Any]], archive: Iterable[Any] = ()) -> None:
+    """Write everything the crawl saw, then point its week at it if it may be shown."""
+    finished = record.finished_at or datetime.now(timezone.utc)
+    with immediate(db):
+        db["crawls"].upsert({
+            "id": record.id, "started_at": record.started_at.isoformat(), "finished_at": finished.isoformat(),
+            "status": status, "era": items.era, "base_url": record.base_url, "snapshot": record.snapshot,
+            "week_start": _iso(summary.week_start), "week_end": _iso(summary.week_end),
+            "selection": items.plans[-1].selection if items.plans else None,
+            "coverage": summary.coverage,
+            "planned_coverage": items.plans[-1].planned_spend_coverage if items.plans else None,
+            "token_coverage": summary.token_coverage, "models_ranked": len(summary.rows),
+            "models_measured": summary.models_measured, "problems": len(items.problems),
+            "forced": int(record.forced), "checks": json.dumps(checks, default=str),
+            "stats": json.dumps(record.stats, default=str, sort_keys=True),
+        }, pk="id")
+        # A rerun under the same crawl id replaces its rows instead of adding to them.
+        for table in ("model_weeks", "daily_activity", "activity_fetches", "prices", "problems", "responses"):
+            db[table].delete_where("crawl_id = ?", [record.id])
+        # Prices are dated by the day the sources were computed on (a replay keeps its capture day).
+        observed_on = (summary.week_end + timedelta(days=1) if summary.week_end else finished.date()).isoformat()
+        db["prices"].insert_all(_price_rows(record.id, items.prices, observed_on), pk=("crawl_id", "public_id"), replace=True)
+        db["model_weeks"].insert_all(({"crawl_id": record.id, **row} for row in summary.rows),
+                                     pk=("crawl_id", "week_end", "permaslug", "variant"))
+        db["daily_activity"].insert_all(_daily_rows(record.id, items.activity),
+                                        pk=("crawl_id", "permaslug", "variant", "day"), replace=True)
+        db["activity_fetches"].insert_all(_fetch_rows(record.id, items, summary),
+                                          pk=("crawl_id", "permaslug", "variant"), replace=True)
+        db["chart_weeks"].upsert_all(_chart_rows(record.id, items.chart), pk=("week_start", "week_end", "key"))
+        db["problems"].insert_all({"crawl_id": record.id, **_problem_row(p)} for p in items.problems)
+        _archive(db, record.id, archive)
+        if summary.week_end is not None:
+            publish_week(db, _iso(summary.week_start), _iso(summary.week_end), record.id, status)
+
+
+def publish_week(db: Database, week_start: str, week_end: str, crawl_id: str, status: str) -> None:
+    """Point a week at a crawl: a published crawl always wins; a rejected one only over nothing or
+    over another rejected one (so a week with only rejected crawls stays inspectable)."""
+    current = list(db.query("SELECT status FROM weeks WHERE week_start = ? AND week_end = ?", [week_start, week_end]))
+    if status != PUBLISHED and current and current[0]["status"] == PUBLISHED:
+        return
+    db["weeks"].upsert({"week_start": week_start, "week_end": week_end, "crawl_id": crawl_id, "status": status},
+                       pk=("week_start", "week_end"))
+
+
+def _price_rows(crawl_id: str, prices: list[ModelPrice], observed_on: str) -> Iterable[dict[str, Any]]:
+    for price in prices:
+        yield {
+            "crawl_id": crawl_id, "observed_on": observed_on, "public_id": price.public_id,
+            "canonical_slug": price.canonical_slug, "variant": price.variant, "name": price.name,
+            "prompt_price": price.prompt_price, "completion_price": price.completion_price,
+            "cache_read_price": price.cache_read_price, "is_free": _flag(price.is_free),
+            "pricing": json.dumps(price.pricing, sort_keys=True), "created": price.created,
+        }
+
+
+def _daily_rows(crawl_id: str, activities: list[ModelActivity]) -> Iterable[dict[str, Any]]:
+    for activity in activities:
+        for day in activity.days:
+            yield {
+                "crawl_id": crawl_id, "permaslug": activity.permaslug, "variant": activity.variant,
+                "day": day["date"].isoformat(),
+                **{k: day[k] for k in ("prompt_tokens", "completion_tokens", "cached_tokens",
+                                       "reasoning_tokens", "requests", "tool_calls")},
+            }
+
+
+def _fetch_rows(crawl_id: str, items: CrawlItems, summary: WeekSummary) -> Iterable[dict[str, Any]]:
+    """One row per split candidate: selected or not, and what became of its request."""
+    activity = {(a.permaslug, a.variant): a for a in items.activity}
+    failed = {(p.permaslug, p.variant): p for p in items.problems if p.source == "activity"}
+    measured = {(r["permaslug"], r["variant"]) for r in summary.rows if r["split_source"] == "activity"}
+    for plan in items.plans[-1:]:
+        for candidate in plan.candidates:
+            key = (candidate["permaslug"], candidate["variant"])
+            fetched = activity.get(key)
+            if key in measured:
+                status = "measured"
+            elif fetched is not None:
+                status = "empty"  # answered, but no complete day inside the week
+            elif key in failed:
+                status = "failed"
+            else:
+                status = "selected" if candidate["selected"] else "not_selected"
+            yield {
+                "crawl_id": crawl_id, "permaslug": key[0], "variant": key[1],
+                "selected": int(candidate["selected"]), "tokens": candidate["tokens"],
+                "upper_bound_usd": candidate["upper_bound_usd"], "status": status,
+                "url": (fetched.source_url if fetched else failed[key].url if key in failed else None),
+                "days": len(fetched.days) if fetched else None,
+                "partial_day": _iso(fetched.dropped_partial_day) if fetched else None,
+            }
+
+
+def _chart_rows(crawl_id: str, chart: list[ChartWeek]) -> Iterable[dict[str, Any]]:
+    if not chart:
+        return
+    newest = max(week.week_start for week in chart)
+    for week in chart:
+        if not weeks.chart_week_finished(week.week_start, newest, week.fetched_at):
+            continue
+        for key, tokens in week.values.items():
+            yield {"week_start": week.week_start.isoformat(), "week_end": weeks.chart_week_end(week.week_start).isoformat(),
+                   "key": key, "tokens": tokens, "crawl_id": crawl_id}
+
+
+def _problem_row(problem: SourceProblem) -> dict[str, Any]:
+    row = ItemAdapter(problem).asdict()
+    row.pop("extra", None)
+    return row
+
+
+def _archive(db: Database, crawl_id: str, archive: Iterable[Any]) -> None:
+    bodies = db["response_bodies"]
+    for response in archive:
+        digest = hashlib.sha256(response.body).hexdigest()
+        bodies.insert({"sha256": digest, "body_gz": gzip.compress(response.body, compresslevel=6)},
+                      pk="sha256", ignore=True)
+        db["responses"].insert({
+            "crawl_id": crawl_id, "url": response.url, "status": response.status,
+            "content_type": response.content_type, "fetched_at": response.fetched_at.isoformat(),
+            "bytes": len(response.body), "sha256": digest,
+        }, pk=("crawl_id", "url"), replace=True)
+
+
+def _flag(value: bool | None) -> int | None:
+    return None if value is None else int(bool(value))
+
+
+def _iso(value: date | None) -> str | None:
+    return value.isoformat() if value else None

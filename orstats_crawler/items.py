@@ -1,0 +1,103 @@
+"""What the spider yields: one dataclass per kind of fact, read through itemadapter.
+
+Decoders (``orstats_crawler.sources``) fill the fields they read from a response; pipelines
+normalize types and add the price join; the history exporter stores them. ``None`` always means
+"unknown", never zero.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+
+@dataclass
+class ModelPrice:
+    """One catalogue entry of /api/v1/models: the list price of a (canonical_slug, variant)."""
+
+    public_id: str
+    canonical_slug: str
+    variant: str
+    name: str
+    pricing: dict[str, Any]  # the decimal strings as published, USD per token
+    source_url: str
+    created: int | None = None
+    # Filled by PricePipeline from ``pricing`` (USD per token, None = no usable price).
+    prompt_price: float | None = None
+    completion_price: float | None = None
+    cache_read_price: float | None = None
+    is_free: bool | None = None
+
+
+@dataclass
+class LeaderboardRow:
+    """One (model_permaslug, variant) row of the weekly leaderboard."""
+
+    permaslug: str
+    variant: str
+    prompt_tokens: Any
+    completion_tokens: Any
+    source_url: str
+    era: str  # "current" (JSON endpoint) or "legacy" (embedded flight data)
+    last_day: Any = None  # the row's ``date``: the model's last day with traffic
+    cached_tokens: Any = None  # None when the source does not provide the split
+    reasoning_tokens: Any = None
+    requests: Any = None
+    change: Any = None
+    variant_permaslug: str | None = None
+    # Filled by PricePipeline.
+    public_id: str | None = None
+    name: str | None = None
+    prompt_price: float | None = None
+    completion_price: float | None = None
+    cache_read_price: float | None = None
+    is_free: bool | None = None
+    price_status: str | None = None  # listed | free | missing | invalid
+
+
+@dataclass
+class ChartWeek:
+    """One Monday-start week of the weekly top-models chart: top 9 model-variants plus Others."""
+
+    week_start: Any
+    values: dict[str, Any]
+    source_url: str
+    era: str
+    fetched_at: datetime | None = None
+
+
+@dataclass
+class ModelActivity:
+    """The daily token split of one model-variant, as fetched (about 31 days, newest first)."""
+
+    permaslug: str
+    variant: str
+    days: list[dict[str, Any]]
+    source_url: str
+    fetched_at: datetime | None = None  # when the source computed it: its partial day is this day
+    dropped_partial_day: date | None = None  # set by NormalizePipeline
+
+
+@dataclass
+class ActivityPlan:
+    """Which model-variants the spider asked the split for, and why (coverage of the spend)."""
+
+    selection: str  # "coverage:0.95", "top:50" or "all"
+    candidates: list[dict[str, Any]]  # permaslug, variant, upper_bound_usd, selected
+    spend_upper_bound_usd: float
+    planned_spend_coverage: float | None
+
+
+@dataclass
+class SourceProblem:
+    """Something a source answered that we could not use. Stored, counted and logged, never hidden."""
+
+    source: str  # prices | leaderboard | chart | activity | ...
+    url: str
+    field: str | None
+    message: str
+    permaslug: str | None = None
+    variant: str | None = None
+    status: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)

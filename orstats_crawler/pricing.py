@@ -1,0 +1,90 @@
+"""List prices: from the catalogue's decimal strings to USD per token, keyed on (canonical_slug, variant).
+
+Rules (../docs/openrouter-sources.md sections 1 and 7):
+- prices are decimal strings in USD per token; since 2026 a key that is absent means 0;
+- "-1" (router models) or any negative or non-numeric value is *no price*, never a price;
+- `:free` is free whatever the catalogue says; `:batch` and the others have their own entry;
+- a missing `input_cache_read` falls back to the prompt price (no discount known).
+The revenue formulas themselves live in SQL (history/schema.py) so every reader of the history
+computes them the same way; ``upper_bound_usd`` is the one estimate the spider needs before the
+split is known.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+FREE_VARIANT = "free"
+
+
+@dataclass(frozen=True)
+class ListPrice:
+    prompt: float | None
+    completion: float | None
+    cache_read: float | None
+    is_free: bool
+    status: str  # listed | free | invalid
+    problems: tuple[str, ...] = ()  # "<field>: <why>" for each unusable value
+
+    @property
+    def known(self) -> bool:
+        return self.is_free or (self.prompt is not None and self.completion is not None)
+
+
+NO_PRICE = ListPrice(None, None, None, False, "missing")
+FREE = ListPrice(0.0, 0.0, 0.0, True, "free")
+
+
+def usd_per_token(value: Any) -> float | None:
+    """A catalogue price as a float, or None when it is not a price ("-1", negative, garbage)."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        return None
+    if not number.is_finite() or number < 0:
+        return None
+    return float(number)
+
+
+def list_price(pricing: dict[str, Any], variant: str) -> ListPrice:
+    """The list price of one catalogue entry."""
+    if variant == FREE_VARIANT:
+        return FREE
+    if "prompt" not in pricing and "completion" not in pricing:
+        return ListPrice(None, None, None, False, "invalid", ("pricing: neither prompt nor completion",))
+    problems = []
+    parsed = {}
+    for key in ("prompt", "completion", "input_cache_read"):
+        if key not in pricing:
+            parsed[key] = 0.0 if key != "input_cache_read" else None
+            continue
+        parsed[key] = usd_per_token(pricing[key])
+        if parsed[key] is None:
+            problems.append(f"pricing.{key}: {pricing[key]!r} is not a price")
+    prompt, completion = parsed["prompt"], parsed["completion"]
+    if prompt is None or completion is None:
+        return ListPrice(None, None, None, False, "invalid", tuple(problems))
+    cache_read = parsed["input_cache_read"]
+    if cache_read is None:
+        cache_read = prompt  # no discount published: cached tokens cost what prompt tokens cost
+    is_free = prompt == 0 and completion == 0
+    return ListPrice(prompt, completion, cache_read, is_free, "free" if is_free else "listed", tuple(problems))
+
+
+def upper_bound_usd(prompt_tokens: int, completion_tokens: int, price: ListPrice) -> float | None:
+    """Spend at list price with no cache discount: the most a model-variant can have cost."""
+    if not price.known:
+        return None
+    return prompt_tokens * price.prompt + completion_tokens * price.completion
+
+
+def display_name(name: str | None, fallback: str) -> str:
+    """`Anthropic: Claude Sonnet 4.6` -> `Claude Sonnet 4.6` (the catalogue prefixes the author)."""
+    if not name:
+        return fallback
+    _, sep, rest = name.partition(": ")
+    return rest.strip() if sep and rest.strip() else name.strip()

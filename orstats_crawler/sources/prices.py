@@ -1,0 +1,49 @@
+"""Decode the model catalogue, /api/v1/models (with or without ?output_modalities=all)."""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+from orstats_crawler.items import ModelPrice, SourceProblem
+from orstats_crawler.sources import SourceError, envelope, load_json, problem, require, rows_of
+
+SOURCE = "prices"
+
+
+def variant_of(public_id: str) -> str:
+    """`anthropic/claude-opus-5:batch` -> `batch`; no suffix -> `standard` (the leaderboard's word)."""
+    _, sep, suffix = public_id.partition(":")
+    return suffix if sep and suffix else "standard"
+
+
+def decode_catalogue(body: bytes | str, url: str) -> Iterator[ModelPrice | SourceProblem]:
+    """One ModelPrice per entry, in both envelopes ({data} and {data, links, total_count}).
+
+    A malformed entry becomes a SourceProblem and the others still count.
+    """
+    models = rows_of(envelope(load_json(body, SOURCE, url), SOURCE, url, "data"), SOURCE, url, "data")
+    for index, model in enumerate(models):
+        try:
+            yield _decode_model(model, url, index)
+        except SourceError as exc:
+            yield problem(exc)
+
+
+def _decode_model(model: Any, url: str, index: int) -> ModelPrice:
+    where = f" in data[{index}]"
+    if not isinstance(model, dict):
+        raise SourceError(SOURCE, url, f"data[{index}]", "expected an object")
+    public_id = require(model, "id", SOURCE, url, where)
+    pricing = require(model, "pricing", SOURCE, url, where)
+    if not isinstance(pricing, dict):
+        raise SourceError(SOURCE, url, f"data[{index}].pricing", "expected an object")
+    return ModelPrice(
+        public_id=str(public_id),
+        # Old entries may lack canonical_slug: their id without the suffix is the permaslug then.
+        canonical_slug=str(model.get("canonical_slug") or str(public_id).partition(":")[0]),
+        variant=variant_of(str(public_id)),
+        name=str(model.get("name") or public_id),
+        pricing=pricing,
+        source_url=url,
+        created=model.get("created"),
+    )

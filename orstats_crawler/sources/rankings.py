@@ -1,0 +1,86 @@
+"""Decode the weekly leaderboard and the weekly chart (JSON endpoints of the current era).
+
+The row and week shapes are the same in the legacy era's embedded flight data, so the legacy page
+decoder reuses ``leaderboard_rows`` and ``chart_weeks`` on what it extracts.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Iterator
+
+from orstats_crawler.items import ChartWeek, LeaderboardRow, SourceProblem
+from orstats_crawler.sources import SourceError, envelope, load_json, problem, require, rows_of
+
+LEADERBOARD = "leaderboard"
+CHART = "chart"
+
+# The split columns. A leaderboard whose cached column is 0 in every row is saying "not provided"
+# (the current era always sends 0 here); the split then has to come from model-activity.
+CACHED, REASONING = "total_native_tokens_cached", "total_native_tokens_reasoning"
+
+
+def decode_leaderboard(body: bytes | str, url: str) -> Iterator[LeaderboardRow | SourceProblem]:
+    rows = rows_of(envelope(load_json(body, LEADERBOARD, url), LEADERBOARD, url, "data"), LEADERBOARD, url, "data")
+    yield from leaderboard_rows(rows, url, era="current")
+
+
+def leaderboard_rows(rows: list[Any], url: str, era: str) -> Iterator[LeaderboardRow | SourceProblem]:
+    split_provided = any(isinstance(r, dict) and (r.get(CACHED) or 0) != 0 for r in rows)
+    for index, row in enumerate(rows):
+        try:
+            yield _leaderboard_row(row, url, era, index, split_provided)
+        except SourceError as exc:
+            yield problem(exc)
+
+
+def _leaderboard_row(row: Any, url: str, era: str, index: int, split_provided: bool) -> LeaderboardRow:
+    where = f" in row {index}"
+    if not isinstance(row, dict):
+        raise SourceError(LEADERBOARD, url, f"data[{index}]", "expected an object")
+    return LeaderboardRow(
+        permaslug=require(row, "model_permaslug", LEADERBOARD, url, where),
+        variant=row.get("variant") or "standard",
+        prompt_tokens=require(row, "total_prompt_tokens", LEADERBOARD, url, where),
+        completion_tokens=require(row, "total_completion_tokens", LEADERBOARD, url, where),
+        cached_tokens=row.get(CACHED) if split_provided else None,
+        reasoning_tokens=row.get(REASONING) if split_provided else None,
+        requests=row.get("count"),
+        change=row.get("change"),
+        last_day=row.get("date"),
+        variant_permaslug=row.get("variant_permaslug"),
+        source_url=url,
+        era=era,
+    )
+
+
+def decode_chart(body: bytes | str, url: str) -> Iterator[ChartWeek | SourceProblem]:
+    inner = envelope(load_json(body, CHART, url), CHART, url, "data")
+    weeks = rows_of(envelope(inner, CHART, url, "data"), CHART, url, "data.data")
+    yield from chart_weeks(weeks, url, era="current", fetched_at=ms_to_datetime(inner.get("cachedAt")))
+
+
+def chart_weeks(weeks: list[Any], url: str, era: str, fetched_at: datetime | None) -> Iterator[ChartWeek | SourceProblem]:
+    for index, week in enumerate(weeks):
+        try:
+            if not isinstance(week, dict):
+                raise SourceError(CHART, url, f"data[{index}]", "expected an object")
+            values = require(week, "ys", CHART, url, f" in week {index}")
+            if not isinstance(values, dict):
+                raise SourceError(CHART, url, f"data[{index}].ys", "expected an object")
+            yield ChartWeek(
+                week_start=require(week, "x", CHART, url, f" in week {index}"),
+                values=values,
+                source_url=url,
+                era=era,
+                fetched_at=fetched_at,
+            )
+        except SourceError as exc:
+            yield problem(exc)
+
+
+def ms_to_datetime(value: Any) -> datetime | None:
+    """`cachedAt` (ms since the epoch) as an aware UTC datetime; None when absent or not a number."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+        return datetime.fromtimestamp(value / 1000, tz=timezone.utc)
+    return None

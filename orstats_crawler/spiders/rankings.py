@@ -1,0 +1,188 @@
+"""`scrapy crawl rankings`: prices, the weekly leaderboard and chart, then the token split of the
+model-variants that carry the week's spend.
+
+Order matters once: the split requests are chosen by list-price spend, so they wait until the
+catalogue(s) and the leaderboard have answered (or failed). Until then leaderboard rows are held
+back, which also lets the price pipeline see every price before the first row it must price.
+
+Arguments: `-a snapshot=PATH` replays a recorded snapshot (no network), `-a record=PATH` saves this
+crawl in the same layout, `-a top=N|all` overrides the spend-coverage target.
+"""
+
+from __future__ import annotations
+
+import secrets
+from email.utils import parsedate_to_datetime
+from datetime import datetime, timezone
+from typing import Any, Iterator
+from urllib.parse import urlencode
+
+from scrapy import Spider
+from scrapy.http import JsonRequest, Response
+from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.python.failure import Failure
+
+from orstats_crawler import normalize, pricing, selection
+from orstats_crawler.items import LeaderboardRow, ModelPrice, SourceProblem
+from orstats_crawler.sources import SourceError, problem
+from orstats_crawler.sources.activity import decode_activity
+from orstats_crawler.sources.prices import decode_catalogue
+from orstats_crawler.sources.rankings import decode_chart, decode_leaderboard
+
+PRICES_PATHS = ("/api/v1/models", "/api/v1/models?output_modalities=all")
+LEADERBOARD_PATH = "/api/frontend/v1/rankings/models?view=week"
+CHART_PATH = "/api/frontend/v1/rankings/model-rankings-chart"
+ACTIVITY_PATH = "/api/frontend/v1/stats/model-activity"
+
+
+class RankingsSpider(Spider):
+    name = "rankings"
+
+    def __init__(self, *args: Any, snapshot: str | None = None, record: str | None = None,
+                 top: str | None = None, force: str | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.snapshot = snapshot or None
+        self.record = record or None
+        self.top = selection.parse_top(top)
+        self.force = str(force or "").lower() in {"1", "true", "yes"}
+        # Scrapyd passes its job id as `_job`: the natural id of this crawl in the history.
+        self.crawl_id = kwargs.get("_job") or datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ-") + secrets.token_hex(3)
+        self.started_at = datetime.now(timezone.utc)
+        self._catalogue: dict[tuple[str, str], pricing.ListPrice] = {}
+        self._public_ids: set[str] = set()
+        self._leaderboard: list[LeaderboardRow] = []
+        self._waiting: set[str] = set()
+        self._released = False
+
+    @property
+    def base_url(self) -> str:
+        return self.settings.get("OPENROUTER_BASE_URL").rstrip("/")
+
+    def url(self, path: str, **query: str) -> str:
+        return self.base_url + path + (("&" if "?" in path else "?") + urlencode(query) if query else "")
+
+    async def start(self) -> Any:
+        for path in PRICES_PATHS:
+            yield self._source_request(self.url(path), self.parse_prices, "prices")
+        yield self._source_request(self.url(LEADERBOARD_PATH), self.parse_leaderboard, "leaderboard")
+        yield self._source_request(self.url(CHART_PATH), self.parse_chart, "chart", wait=False)
+
+    def _source_request(self, url: str, callback: Any, source: str, wait: bool = True) -> JsonRequest:
+        key = f"{source}:{url}"
+        if wait:
+            self._waiting.add(key)
+        return JsonRequest(url, callback=callback, errback=self.source_failed, dont_filter=True,
+                           cb_kwargs={"key": key}, meta={"source": source, "barrier": key if wait else None})
+
+    # --- callbacks ---------------------------------------------------------------------------
+
+    def parse_prices(self, response: Response, key: str) -> Iterator[Any]:
+        try:
+            for item in decode_catalogue(response.body, response.url):
+                if isinstance(item, ModelPrice):
+                    if item.public_id in self._public_ids:
+                        continue  # both catalogues list text models: keep the first
+                    self._public_ids.add(item.public_id)
+                    self._catalogue.setdefault(
+                        (item.canonical_slug, item.variant), pricing.list_price(item.pricing, item.variant)
+                    )
+                yield item
+        except SourceError as exc:
+            yield problem(exc, status=response.status)
+        yield from self._settle(key)
+
+    def parse_leaderboard(self, response: Response, key: str) -> Iterator[Any]:
+        try:
+            for item in decode_leaderboard(response.body, response.url):
+                if isinstance(item, LeaderboardRow):
+                    self._leaderboard.append(item)
+                else:
+                    yield item
+        except SourceError as exc:
+            yield problem(exc, status=response.status)
+        yield from self._settle(key)
+
+    def parse_chart(self, response: Response, key: str) -> Iterator[Any]:
+        try:
+            yield from decode_chart(response.body, response.url)
+        except SourceError as exc:
+            yield problem(exc, status=response.status)
+
+    def parse_activity(self, response: Response, permaslug: str, variant: str) -> Iterator[Any]:
+        try:
+            yield decode_activity(response.body, response.url, permaslug, variant, response_date(response))
+        except SourceError as exc:
+            yield problem(exc, permaslug=permaslug, variant=variant, status=response.status)
+
+    def source_failed(self, failure: Failure) -> Iterator[Any]:
+        """Errback of every request: record what failed, and never stall the crawl on it."""
+        request = failure.request
+        status = failure.value.response.status if failure.check(HttpError) else None
+        message = f"HTTP {status}" if status else f"{failure.type.__name__}: {failure.getErrorMessage()}"
+        yield SourceProblem(
+            source=request.meta.get("source", "unknown"),
+            url=request.url,
+            field=None,
+            message=message,
+            status=status,
+            permaslug=request.cb_kwargs.get("permaslug"),
+            variant=request.cb_kwargs.get("variant"),
+        )
+        if request.meta.get("barrier"):
+            yield from self._settle(request.meta["barrier"])
+
+    # --- the split requests, once prices and leaderboard are in ------------------------------
+
+    def _settle(self, key: str) -> Iterator[Any]:
+        self._waiting.discard(key)
+        if self._waiting or self._released:
+            return
+        self._released = True
+        yield from self._leaderboard
+        plan = self._plan_activity()
+        yield plan
+        for candidate in plan.candidates:
+            if candidate["selected"]:
+                yield self._activity_request(candidate["permaslug"], candidate["variant"])
+
+    def _plan_activity(self) -> Any:
+        candidates = []
+        for row in self._leaderboard:
+            if row.cached_tokens is not None:
+                continue  # this leaderboard gives the split itself (legacy era)
+            try:
+                prompt, completion = normalize.count(row.prompt_tokens), normalize.count(row.completion_tokens)
+            except ValueError:
+                continue  # the pipelines report the bad row
+            price = self._catalogue.get((row.permaslug, row.variant))
+            if price is None and row.variant == pricing.FREE_VARIANT:
+                price = pricing.FREE
+            candidates.append(selection.Candidate(
+                row.permaslug, row.variant, prompt + completion,
+                pricing.upper_bound_usd(prompt, completion, price) if price else None,
+            ))
+        plan = selection.plan(candidates, self.top, self.settings.getfloat("ORSTATS_SPEND_COVERAGE"))
+        stats = self.crawler.stats
+        stats.set_value("orstats/activity/candidates", len(plan.candidates))
+        stats.set_value("orstats/activity/selected", sum(c["selected"] for c in plan.candidates))
+        if plan.planned_spend_coverage is not None:
+            stats.set_value("orstats/coverage/planned_spend", round(plan.planned_spend_coverage, 4))
+        return plan
+
+    def _activity_request(self, permaslug: str, variant: str) -> JsonRequest:
+        return JsonRequest(
+            self.url(ACTIVITY_PATH, permaslug=permaslug, variant=variant),
+            callback=self.parse_activity, errback=self.source_failed, dont_filter=True,
+            cb_kwargs={"permaslug": permaslug, "variant": variant}, meta={"source": "activity"},
+        )
+
+
+def response_date(response: Response) -> datetime | None:
+    """The server's Date header, as a fallback clock for sources without `cachedAt`."""
+    value = response.headers.get("Date")
+    if not value:
+        return None
+    try:
+        return parsedate_to_datetime(value.decode("latin-1")).astimezone(timezone.utc)
+    except (TypeError, ValueError):
+        return None
