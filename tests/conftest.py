@@ -1,0 +1,107 @@
+"""Shared test fixtures: snapshots built by tests/factory.py, the real ../shared captures when they
+exist, whole-engine crawls (in process, and as the `scrapy` command a user runs) and a replay server.
+
+Tests write only under pytest's tmp_path; ../shared is read-only.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from scrapy import signals
+from scrapy.crawler import CrawlerRunner
+from scrapy.utils.project import get_project_settings
+
+from orstats_crawler.snapshot import ReplayHandler, ReplayServer, Snapshot
+from orstats_crawler.spiders.rankings import RankingsSpider
+from tests.factory import SnapshotSpec, build_snapshot
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+CAPTURES = SHARED / "captures"
+
+# Settings for engine tests: the project's own settings, minus the politeness delays (a replayed
+# snapshot or a loopback server has no one to be polite to) and the log noise.
+FAST = {
+    "DOWNLOAD_DELAY": 0,
+    "AUTOTHROTTLE_ENABLED": False,
+    "CONCURRENT_REQUESTS": 16,
+    "CONCURRENT_REQUESTS_PER_DOMAIN": 16,
+    "LOG_LEVEL": "WARNING",
+    "RETRY_TIMES": 1,
+}
+
+
+def shared_capture(name: str) -> Path:
+    """A real capture from ../shared, or skip the test where ../shared is absent."""
+    path = CAPTURES / name
+    if not (path / "manifest.json").is_file():
+        pytest.skip(f"{path} not available")
+    return path
+
+
+@pytest.fixture
+def demo_snapshot(tmp_path: Path) -> Path:
+    return build_snapshot(tmp_path / "snapshot")
+
+
+@pytest.fixture
+def history_path(tmp_path: Path) -> Path:
+    return tmp_path / "data" / "history.db"
+
+
+class CrawlResult:
+    def __init__(self, crawler: Any, items: list[Any]):
+        self.crawler = crawler
+        self.items = items
+        self.stats = crawler.stats.get_stats()
+
+    def of(self, cls: type) -> list[Any]:
+        return [item for item in self.items if isinstance(item, cls)]
+
+
+async def crawl(settings: dict[str, Any] | None = None, **spider_args: Any) -> CrawlResult:
+    """Run the rankings spider through the real engine in this process; collect scraped items."""
+    project = get_project_settings()
+    project.setdict({**FAST, **(settings or {})}, priority="cmdline")
+    runner = CrawlerRunner(project)
+    crawler = runner.create_crawler(RankingsSpider)
+    items: list[Any] = []
+
+    def collect(item: Any) -> None:
+        items.append(item)
+
+    crawler.signals.connect(collect, signal=signals.item_scraped)
+    await runner.crawl(crawler, **spider_args)
+    return CrawlResult(crawler, items)
+
+
+def run_scrapy(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT,
+               timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """Run `scrapy <args>` as a user would, in its own process; returns exit code and output."""
+    full_env = {**os.environ, "SCRAPY_LOG_LEVEL": "INFO", **(env or {})}
+    full_env.pop("SCRAPY_SETTINGS_MODULE", None)
+    fast = [f"-s{key}={value}" for key, value in FAST.items() if key != "LOG_LEVEL"] if args[:1] == ("crawl",) else []
+    return subprocess.run([sys.executable, "-m", "scrapy", *args, *fast], cwd=cwd, env=full_env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture
+def replay_server():
+    """Start a loopback HTTP server replaying a snapshot folder: ``replay_server(path, handler=...)``."""
+    servers: list[ReplayServer] = []
+
+    def start(folder: Path, handler: type[ReplayHandler] = ReplayHandler, latency_ms: float = 0) -> ReplayServer:
+        server = ReplayServer(Snapshot(folder), port=0, latency_ms=latency_ms, handler=handler).start_background()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
