@@ -116,11 +116,10 @@ def m001_initial(db: Database) -> None:
     db["problems"].create_index(["crawl_id"])
 
 
-@migrations()
-def m002_weekly_revenue_view(db: Database) -> None:
-    db.create_view(
-        "weekly_revenue",
-        f"""
+# Views are derived, so they are (re)created on every open from the definitions below: the one
+# place to change what readers see. Tables change only through migrations.
+VIEWS = {
+    "weekly_revenue": f"""
 SELECT
   m.week_start, m.week_end, m.permaslug, m.variant, m.public_id, m.name, m.rank,
   m.total_tokens, m.prompt_tokens, m.completion_tokens, m.cached_tokens, m.reasoning_tokens,
@@ -134,8 +133,12 @@ FROM weeks w
 JOIN model_weeks m ON m.crawl_id = w.crawl_id AND m.week_start = w.week_start AND m.week_end = w.week_end
 JOIN crawls c ON c.id = w.crawl_id
 """,
-        replace=True,
-    )
+}
+
+
+def create_views(db: Database) -> None:
+    for name, sql in VIEWS.items():
+        db.create_view(name, sql, replace=True)
 
 
 def open_history(path: str) -> Database:
@@ -147,6 +150,7 @@ def open_history(path: str) -> Database:
         db.enable_wal()
     with immediate(db):  # two crawls starting together must not both create the tables
         migrations.apply(db)
+        create_views(db)
     return db
 
 
