@@ -152,51 +152,57 @@ def split_error(counts: dict[str, Any]) -> str | None:
 
 
 class PricePipeline(StatsPipeline):
-    """Join leaderboard rows to list prices. The spider yields every price before the first row."""
+    """Join leaderboard rows to list prices on (canonical_slug, variant).
+
+    The catalogue is the spider's (``spider.catalogue``, complete before any row is released),
+    not rebuilt from ModelPrice items: items of different callbacks interleave in the pipelines.
+    """
 
     prefix = "orstats/price"
 
     def __init__(self, crawler: Any):
         super().__init__(crawler)
-        self.catalogue: dict[tuple[str, str], tuple[pricing.ListPrice, ModelPrice]] = {}
-        self.names: dict[str, ModelPrice] = {}  # any entry of a canonical_slug, for names and links
+        self.unpriced: list[LeaderboardRow] = []
 
     def process_item(self, item: Any) -> Any:
         if isinstance(item, ModelPrice):
-            self._add_price(item)
+            self._parse_price(item)
         elif isinstance(item, LeaderboardRow):
-            self._price_row(item)
+            self._price_row(item, self.crawler.spider.catalogue)
         return item
 
-    def _add_price(self, item: ModelPrice) -> None:
+    def _parse_price(self, item: ModelPrice) -> None:
         price = pricing.list_price(item.pricing, item.variant)
         for problem in price.problems:
             self.inc("invalid")
             logger.warning("prices %s model %s field %s", item.source_url, item.public_id, problem)
         item.prompt_price, item.completion_price = price.prompt, price.completion
         item.cache_read_price, item.is_free = price.cache_read, price.is_free
-        self.catalogue.setdefault((item.canonical_slug, item.variant), (price, item))
-        if item.variant == "standard" or item.canonical_slug not in self.names:
-            self.names[item.canonical_slug] = item
         self.inc(f"catalogue/{price.status}")
 
-    def _price_row(self, row: LeaderboardRow) -> None:
-        entry = self.catalogue.get((row.permaslug, row.variant))
-        named = entry[1] if entry else self.names.get(row.permaslug)
+    def _price_row(self, row: LeaderboardRow, catalogue: pricing.PriceCatalogue) -> None:
+        price = catalogue.price_for(row.permaslug, row.variant)
+        named = catalogue.entry_for(row.permaslug, row.variant)
         row.public_id = named.public_id if named else None
         row.name = pricing.display_name(named.name if named else None, row.permaslug)
-        if entry:
-            price = entry[0]
-        elif row.variant == pricing.FREE_VARIANT:
-            price = pricing.FREE  # free whether or not the catalogue still lists the :free entry
-        else:
-            price = pricing.NO_PRICE
-            logger.warning("leaderboard %s row %s:%s: no price in the catalogue for this (canonical_slug, variant); "
-                           "revenue unknown", row.source_url, row.permaslug, row.variant)
+        if price.status == "missing":
+            self.unpriced.append(row)
+            logger.debug("leaderboard %s row %s:%s: no catalogue entry for this (canonical_slug, variant)",
+                         row.source_url, row.permaslug, row.variant)
         row.prompt_price, row.completion_price = price.prompt, price.completion
         row.cache_read_price, row.is_free = price.cache_read, price.is_free
         row.price_status = price.status
         self.inc(f"rows/{price.status}")
+
+    def close_spider(self) -> None:
+        """One warning for all unpriced rows (media models are often missing from the catalogue)."""
+        if not self.unpriced:
+            return
+        biggest = sorted(self.unpriced, key=lambda r: -(r.prompt_tokens + r.completion_tokens))[:10]
+        logger.warning(
+            "leaderboard %s: %d model-variants have no (canonical_slug, variant) entry in the price catalogue; "
+            "their revenue is unknown. Largest: %s", self.unpriced[0].source_url, len(self.unpriced),
+            ", ".join(f"{r.permaslug}:{r.variant}" for r in biggest))
 
 
 def _day_or_none(value: Any) -> Any:

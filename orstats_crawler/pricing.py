@@ -88,3 +88,37 @@ def display_name(name: str | None, fallback: str) -> str:
         return fallback
     _, sep, rest = name.partition(": ")
     return rest.strip() if sep and rest.strip() else name.strip()
+
+
+class PriceCatalogue:
+    """Every list price the crawl has seen, keyed on (canonical_slug, variant), plus a name for
+    each canonical_slug (its standard entry when there is one) for rows the catalogue lacks."""
+
+    def __init__(self) -> None:
+        self.prices: dict[tuple[str, str], tuple[ListPrice, Any]] = {}
+        self.named: dict[str, Any] = {}
+        self.public_ids: set[str] = set()
+
+    def add(self, entry: Any) -> bool:
+        """Add a catalogue entry (anything with public_id, canonical_slug, variant, name, pricing);
+        False when its public id was already seen (both catalogues list the text models)."""
+        if entry.public_id in self.public_ids:
+            return False
+        self.public_ids.add(entry.public_id)
+        self.prices.setdefault((entry.canonical_slug, entry.variant), (list_price(entry.pricing, entry.variant), entry))
+        if entry.variant == "standard" or entry.canonical_slug not in self.named:
+            self.named[entry.canonical_slug] = entry
+        return True
+
+    def price_for(self, permaslug: str, variant: str) -> ListPrice:
+        """The list price of a leaderboard row: its own entry; free when the variant is `free`
+        whether or not the catalogue still lists it; otherwise unknown."""
+        found = self.prices.get((permaslug, variant))
+        if found:
+            return found[0]
+        return FREE if variant == FREE_VARIANT else NO_PRICE
+
+    def entry_for(self, permaslug: str, variant: str) -> Any:
+        """The catalogue entry that names a row: its own, else any entry of its canonical_slug."""
+        found = self.prices.get((permaslug, variant))
+        return found[1] if found else self.named.get(permaslug)

@@ -48,8 +48,10 @@ class RankingsSpider(Spider):
         # Scrapyd passes its job id as `_job`: the natural id of this crawl in the history.
         self.crawl_id = kwargs.get("_job") or datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ-") + secrets.token_hex(3)
         self.started_at = datetime.now(timezone.utc)
-        self._catalogue: dict[tuple[str, str], pricing.ListPrice] = {}
-        self._public_ids: set[str] = set()
+        # Complete before any leaderboard row is released: the price pipeline reads it from here
+        # (items of different callbacks interleave in the pipelines, so their order proves nothing).
+        self.catalogue = pricing.PriceCatalogue()
+        self.archive: list[Any] = []  # every final response, for the history's raw archive
         self._leaderboard: list[LeaderboardRow] = []
         self._waiting: set[str] = set()
         self._released = False
@@ -79,13 +81,8 @@ class RankingsSpider(Spider):
     def parse_prices(self, response: Response, key: str) -> Iterator[Any]:
         try:
             for item in decode_catalogue(response.body, response.url):
-                if isinstance(item, ModelPrice):
-                    if item.public_id in self._public_ids:
-                        continue  # both catalogues list text models: keep the first
-                    self._public_ids.add(item.public_id)
-                    self._catalogue.setdefault(
-                        (item.canonical_slug, item.variant), pricing.list_price(item.pricing, item.variant)
-                    )
+                if isinstance(item, ModelPrice) and not self.catalogue.add(item):
+                    continue  # both catalogues list the text models: keep the first
                 yield item
         except SourceError as exc:
             yield problem(exc, status=response.status)
@@ -154,14 +151,11 @@ class RankingsSpider(Spider):
                 prompt, completion = normalize.count(row.prompt_tokens), normalize.count(row.completion_tokens)
             except ValueError:
                 continue  # the pipelines report the bad row
-            price = self._catalogue.get((row.permaslug, row.variant))
-            if price is None and row.variant == pricing.FREE_VARIANT:
-                price = pricing.FREE
+            price = self.catalogue.price_for(row.permaslug, row.variant)
             candidates.append(selection.Candidate(
-                row.permaslug, row.variant, prompt + completion,
-                pricing.upper_bound_usd(prompt, completion, price) if price else None,
+                row.permaslug, row.variant, prompt + completion, pricing.upper_bound_usd(prompt, completion, price),
             ))
-        plan = selection.plan(candidates, self.top, self.settings.getfloat("ORSTATS_SPEND_COVERAGE"))
+        plan = selection.plan(candidates, self.top, self.settings.getfloat("ORSTATS_SPEND_COVERAGE", 0.95))
         stats = self.crawler.stats
         stats.set_value("orstats/activity/candidates", len(plan.candidates))
         stats.set_value("orstats/activity/selected", sum(c["selected"] for c in plan.candidates))

@@ -1,0 +1,167 @@
+"""Each pipeline on its own: what it does to an item, and what it counts in the crawler stats."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+import pytest
+from scrapy.exceptions import DropItem
+from scrapy.utils.test import get_crawler
+
+from orstats_crawler import pricing
+from orstats_crawler.items import LeaderboardRow, ModelActivity, ModelPrice
+from orstats_crawler.pipelines import NormalizePipeline, PricePipeline, ValidatePipeline
+from orstats_crawler.spiders.rankings import RankingsSpider
+
+URL = "https://openrouter.ai/api/frontend/v1/stats/model-activity?permaslug=a%2Fb&variant=standard"
+
+
+@pytest.fixture
+def crawler():
+    crawler = get_crawler(RankingsSpider)
+    crawler.stats.open_spider()
+    return crawler
+
+
+def stats(crawler) -> dict:
+    return crawler.stats.get_stats()
+
+
+def day(d: str, prompt=100, completion=10, cached=50, reasoning=5) -> dict:
+    return {"date": f"{d} 00:00:00", "prompt_tokens": prompt, "completion_tokens": completion,
+            "cached_tokens": cached, "reasoning_tokens": reasoning, "requests": 3, "tool_calls": None}
+
+
+def activity(*days, fetched="2026-08-08") -> ModelActivity:
+    return ModelActivity("a/b", "standard", list(days), URL,
+                         fetched_at=datetime.fromisoformat(fetched + "T06:00:00+00:00"))
+
+
+def row(**fields) -> LeaderboardRow:
+    values = {"permaslug": "a/b-2026", "variant": "standard", "prompt_tokens": "1000",
+              "completion_tokens": 100.0, "source_url": "https://x/lb", "era": "current", "last_day": "2026-08-07 00:00:00"}
+    return LeaderboardRow(**{**values, **fields})
+
+
+# --- normalize ---------------------------------------------------------------------------------
+
+def test_normalize_activity_drops_todays_partial_day_and_types_days(crawler):
+    item = NormalizePipeline(crawler).process_item(activity(day("2026-08-08"), day("2026-08-07"), day("2026-08-06")))
+    assert [d["date"] for d in item.days] == [date(2026, 8, 6), date(2026, 8, 7)]
+    assert item.dropped_partial_day == date(2026, 8, 8)
+    assert stats(crawler)["orstats/normalize/activity/partial_days_dropped"] == 1
+    assert stats(crawler)["orstats/normalize/items/ModelActivity"] == 1
+
+
+def test_normalize_activity_with_only_the_partial_day_is_empty_not_zero(crawler):
+    item = NormalizePipeline(crawler).process_item(activity(day("2026-08-08")))
+    assert item.days == []
+    assert stats(crawler)["orstats/normalize/activity/empty"] == 1
+
+
+def test_normalize_activity_bad_count_drops_with_url(crawler):
+    with pytest.raises(DropItem, match="model-activity.*2026-08-07"):
+        NormalizePipeline(crawler).process_item(activity(day("2026-08-07", prompt="lots")))
+    assert stats(crawler)["orstats/normalize/activity/bad_row"] == 1
+
+
+def test_normalize_leaderboard_row_types(crawler):
+    item = NormalizePipeline(crawler).process_item(row(requests="12", change="oops"))
+    assert (item.prompt_tokens, item.completion_tokens, item.requests) == (1000, 100, 12)
+    assert item.last_day == date(2026, 8, 7) and item.change is None
+
+
+def test_normalize_leaderboard_bad_tokens_drop(crawler):
+    with pytest.raises(DropItem, match="total_prompt/completion_tokens"):
+        NormalizePipeline(crawler).process_item(row(prompt_tokens=None))
+    assert stats(crawler)["orstats/normalize/leaderboard/bad_tokens"] == 1
+
+
+# --- validate ----------------------------------------------------------------------------------
+
+def test_validate_drops_impossible_split(crawler):
+    bad = NormalizePipeline(crawler).process_item(activity(day("2026-08-07", cached=101)))
+    with pytest.raises(DropItem, match="cached_tokens 101 > prompt_tokens 100"):
+        ValidatePipeline(crawler).process_item(bad)
+    bad = NormalizePipeline(crawler).process_item(activity(day("2026-08-07", reasoning=11)))
+    with pytest.raises(DropItem, match="reasoning_tokens 11 > completion_tokens 10"):
+        ValidatePipeline(crawler).process_item(bad)
+    bad = NormalizePipeline(crawler).process_item(activity(day("2026-08-07", completion=-1, reasoning=0)))
+    with pytest.raises(DropItem, match="negative"):
+        ValidatePipeline(crawler).process_item(bad)
+    assert stats(crawler)["orstats/validate/activity/invalid"] == 3
+
+
+def test_validate_keeps_good_split(crawler):
+    good = NormalizePipeline(crawler).process_item(activity(day("2026-08-07", cached=100, reasoning=10)))
+    assert ValidatePipeline(crawler).process_item(good) is good
+    assert stats(crawler)["orstats/validate/activity/valid"] == 1
+
+
+def test_validate_leaderboard_forgets_an_impossible_split_but_keeps_the_volume(crawler):
+    item = NormalizePipeline(crawler).process_item(row(cached_tokens=5000, reasoning_tokens=1))
+    item = ValidatePipeline(crawler).process_item(item)
+    assert item.cached_tokens is None and item.prompt_tokens == 1000
+    assert stats(crawler)["orstats/validate/leaderboard/invalid_split"] == 1
+
+
+# --- price -------------------------------------------------------------------------------------
+
+def price(public_id: str, slug: str, variant: str, **prices) -> ModelPrice:
+    return ModelPrice(public_id, slug, variant, f"Lab: {public_id}", prices, "https://openrouter.ai/api/v1/models")
+
+
+def test_price_join_on_slug_and_variant(crawler):
+    crawler.spider = RankingsSpider.from_crawler(crawler)
+    pipe = PricePipeline(crawler)
+    for item in (
+        price("lab/m", "a/b-2026", "standard", prompt="0.000003", completion="0.000015", input_cache_read="0.0000003"),
+        price("lab/m:batch", "a/b-2026", "batch", prompt="0.0000015", completion="0.0000075"),
+        price("lab/m:free", "a/b-2026", "free", prompt="0.000003", completion="0.000015"),
+        price("openrouter/auto", "openrouter/auto", "standard", prompt="-1", completion="-1"),
+    ):
+        assert crawler.spider.catalogue.add(item)  # what the spider does as the catalogue arrives
+        pipe.process_item(item)
+    assert not crawler.spider.catalogue.add(price("lab/m", "a/b-2026", "standard", prompt="1", completion="1"))
+    standard = pipe.process_item(row())
+    assert (standard.prompt_price, standard.completion_price, standard.cache_read_price) == (3e-06, 1.5e-05, 3e-07)
+    assert standard.name == "lab/m" and standard.public_id == "lab/m" and standard.price_status == "listed"
+    batch = pipe.process_item(row(variant="batch"))
+    # :batch has its own price; no input_cache_read listed, so cached tokens cost the prompt price.
+    assert (batch.prompt_price, batch.completion_price, batch.cache_read_price) == (1.5e-06, 7.5e-06, 1.5e-06)
+    free = pipe.process_item(row(variant="free"))
+    assert free.is_free and free.prompt_price == 0 and free.public_id == "lab/m:free"
+    router = pipe.process_item(row(permaslug="openrouter/auto"))
+    assert router.prompt_price is None and router.price_status == "invalid"
+    unknown = pipe.process_item(row(variant="thinking"))
+    assert unknown.prompt_price is None and unknown.price_status == "missing" and unknown.name == "lab/m"
+    gone_free = pipe.process_item(row(permaslug="x/y", variant="free"))
+    assert gone_free.is_free and gone_free.name == "x/y"
+    counted = stats(crawler)
+    assert counted["orstats/price/invalid"] == 2  # prompt and completion of the router
+    assert counted["orstats/price/rows/listed"] == 2 and counted["orstats/price/rows/free"] == 2
+    assert counted["orstats/price/rows/missing"] == 1 and counted["orstats/price/rows/invalid"] == 1
+
+
+@pytest.mark.parametrize("pricing_dict, variant, expected", [
+    ({"prompt": "0.000001", "completion": "0.000002"}, "standard", (1e-06, 2e-06, 1e-06, False, "listed")),
+    ({"prompt": "0.000001"}, "standard", (1e-06, 0.0, 1e-06, False, "listed")),  # absent key = 0 (since 2026)
+    ({"prompt": "0", "completion": "0"}, "standard", (0.0, 0.0, 0.0, True, "free")),
+    ({"prompt": "-1", "completion": "-1"}, "standard", (None, None, None, False, "invalid")),
+    ({"prompt": "abc", "completion": "0.1"}, "standard", (None, None, None, False, "invalid")),
+    ({}, "standard", (None, None, None, False, "invalid")),
+    ({"prompt": "0.000003", "completion": "0.000015"}, "free", (0.0, 0.0, 0.0, True, "free")),
+    ({"prompt": "0.000001", "completion": "0.000002", "input_cache_read": "-1"}, "standard",
+     (1e-06, 2e-06, 1e-06, False, "listed")),
+])
+def test_list_price_rules(pricing_dict, variant, expected):
+    price = pricing.list_price(pricing_dict, variant)
+    assert (price.prompt, price.completion, price.cache_read, price.is_free, price.status) == expected
+
+
+def test_upper_bound_and_display_name():
+    price = pricing.list_price({"prompt": "0.000003", "completion": "0.000015"}, "standard")
+    assert pricing.upper_bound_usd(1_000_000, 100_000, price) == pytest.approx(4.5)
+    assert pricing.upper_bound_usd(1, 1, pricing.NO_PRICE) is None
+    assert pricing.display_name("Anthropic: Claude Sonnet 4.6", "x") == "Claude Sonnet 4.6"
+    assert pricing.display_name(None, "a/b") == "a/b"
