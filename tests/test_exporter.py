@@ -1,0 +1,64 @@
+"""The history feed: how it joins FEEDS, and what it writes for good, empty and repeated crawls."""
+
+from __future__ import annotations
+
+import filecmp
+from pathlib import Path
+
+import pytest_twisted
+from scrapy.settings import Settings
+from sqlite_utils import Database
+
+from orstats_crawler.exporters import HistoryFeedAddon, history_feed_uri
+from orstats_crawler.history.schema import open_history
+from tests.conftest import ROOT, crawl
+from tests.factory import SEED_MODELS, SnapshotSpec, build_snapshot
+
+
+def feeds_after_addon(feeds: dict, db: str = "data/h.db", priority: str = "cmdline") -> dict:
+    settings = Settings({"ORSTATS_DB": db})
+    settings.set("FEEDS", feeds, priority=priority)
+    HistoryFeedAddon().update_settings(settings)
+    return settings.getdict("FEEDS")
+
+
+def test_addon_adds_the_history_beside_a_user_feed():
+    feeds = feeds_after_addon({"items.jsonl": {"format": "jsonlines", "overwrite": True}})
+    assert feeds["items.jsonl"]["format"] == "jsonlines"
+    assert feeds[history_feed_uri("data/h.db")] == {"format": "history", "store_empty": True}
+    assert history_feed_uri("data/h.db").startswith("sqlite:///") and history_feed_uri("data/h.db").endswith("/data/h.db")
+
+
+def test_addon_keeps_an_explicit_history_feed_and_can_be_switched_off():
+    mine = {"sqlite:///elsewhere.db": {"format": "history"}}
+    assert feeds_after_addon(mine) == mine
+    assert feeds_after_addon({}, db="") == {}
+
+
+@pytest_twisted.ensureDeferred
+async def test_crawl_with_no_usable_source_is_recorded_as_rejected(tmp_path, history_path):
+    snapshot = build_snapshot(tmp_path / "s", SnapshotSpec(with_leaderboard=False, with_chart=False))
+    result = await crawl({"ORSTATS_DB": str(history_path)}, snapshot=str(snapshot))
+    db = Database(history_path)
+    [row] = list(db.query("select * from crawls"))
+    assert row["status"] == "rejected" and result.stats["orstats/crawl/status"] == "rejected"
+    assert "leaderboard" in row["checks"] and db.execute("select count(*) from weeks").fetchone()[0] == 0
+    assert db.execute("select count(*) from prices").fetchone()[0] == len(SEED_MODELS) + 2
+
+
+def test_open_history_is_idempotent_and_ready_for_concurrent_writers(tmp_path):
+    path = str(tmp_path / "h.db")
+    open_history(path).close()
+    db = open_history(path)
+    assert db.journal_mode == "wal"
+    assert {"crawls", "weeks", "model_weeks", "daily_activity", "prices", "responses"} <= set(db.table_names())
+    assert "weekly_revenue" in db.view_names()
+
+
+def test_shipped_demo_snapshot_is_what_the_factory_builds(tmp_path):
+    built = build_snapshot(tmp_path / "demo")
+    shipped = ROOT / "demo" / "snapshot-2026-02-09"
+    files = sorted(str(p.relative_to(built)) for p in built.rglob("*") if p.is_file())
+    assert files == sorted(str(p.relative_to(shipped)) for p in shipped.rglob("*") if p.is_file())
+    _, mismatch, errors = filecmp.cmpfiles(built, shipped, files, shallow=False)
+    assert mismatch == [] and errors == [], "regenerate: python -m tests.factory demo/snapshot-2026-02-09"
