@@ -62,3 +62,23 @@ def test_shipped_demo_snapshot_is_what_the_factory_builds(tmp_path):
     assert files == sorted(str(p.relative_to(shipped)) for p in shipped.rglob("*") if p.is_file())
     _, mismatch, errors = filecmp.cmpfiles(built, shipped, files, shallow=False)
     assert mismatch == [] and errors == [], "regenerate: python -m tests.factory demo/snapshot-2026-02-09"
+
+
+def test_week_pointer_prefers_the_latest_published_crawl(tmp_path):
+    from orstats_crawler.history.store import publish_week
+    db = open_history(str(tmp_path / "h.db"))
+    for crawl_id in ("a", "b", "c", "d"):
+        db["crawls"].insert({"id": crawl_id, "status": "x"})
+
+    def shown():
+        return db.execute("select crawl_id, status from weeks").fetchone()
+
+    publish_week(db, "2026-08-01", "2026-08-07", "a", "rejected")
+    assert shown() == ("a", "rejected")  # only rejected crawls: the latest stays inspectable
+    publish_week(db, "2026-08-01", "2026-08-07", "b", "published")
+    assert shown() == ("b", "published")
+    publish_week(db, "2026-08-01", "2026-08-07", "c", "rejected")
+    assert shown() == ("b", "published")  # a rejected crawl never hides a published week
+    publish_week(db, "2026-08-01", "2026-08-07", "d", "published")
+    assert shown() == ("d", "published")
+    assert db.execute("select count(*) from weeks").fetchone()[0] == 1
