@@ -24,6 +24,30 @@ ORSTATS_SPEND_COVERAGE = 0.95
 # Quality gate: below this share of the list-price spend with a measured split, the week is rejected.
 ORSTATS_MIN_SPEND_COVERAGE = 0.90
 
+# --- quality gate, exit codes, fault tolerance (README "Never publish a wrong week") --------
+# Below this share of the week's tokens with a measured split, the week is rejected (the split
+# is fetched by spend, so cheap high-volume models may stay unmeasured: 81 % on 2026-08-08).
+ORSTATS_MIN_TOKEN_COVERAGE = 0.50
+# Fewer ranked model-variants than this share of the previous published crawl's: rejected.
+ORSTATS_MIN_MODEL_RATIO = 0.5
+# Measured 7-day split vs the leaderboard's prompt + completion: a row off by more than this is
+# flagged; the measured rows' total off by more than this rejects (the window is wrong).
+ORSTATS_LEADERBOARD_TOLERANCE = 0.02
+# A finished chart week seen again: a key moving more than this is flagged, the week's total rejects.
+ORSTATS_CHART_TOLERANCE = 0.02
+# A ranked model-variant's price moving by more than this factor (or to/from 0) is flagged.
+ORSTATS_PRICE_MOVE_RATIO = 10.0
+# Retries (orstats_crawler.middlewares.BackoffRetryMiddleware): wait BASE x 2^(n-1) seconds before
+# the n-th retry, at most MAX; a `Retry-After` longer than RETRY_AFTER_MAX is not waited for (the
+# request gives up rather than come back early).
+ORSTATS_RETRY_BACKOFF_BASE = 2.0
+ORSTATS_RETRY_BACKOFF_MAX = 120.0
+ORSTATS_RETRY_AFTER_MAX = 600.0
+# Guard rails: a crawl that runs an hour, or whose callbacks raise 10 times, is closed (and, being
+# unfinished, rejected by the gate).
+CLOSESPIDER_TIMEOUT = 3600
+CLOSESPIDER_ERRORCOUNT = 10
+
 # --- good citizenship -----------------------------------------------------------------------
 USER_AGENT = (
     f"orstats_crawler/{__version__} (weekly OpenRouter rankings statistics; "
@@ -54,6 +78,9 @@ ADDONS = {
     "orstats_crawler.exporters.HistoryFeedAddon": 0,
 }
 DOWNLOADER_MIDDLEWARES = {
+    # Scrapy's retries, with waits: backoff for 5xx and timeouts, Retry-After for 429.
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "orstats_crawler.middlewares.BackoffRetryMiddleware": 550,
     # Replay first: a snapshot answers before robots.txt, retries or the network are involved.
     "orstats_crawler.snapshot.SnapshotReplayMiddleware": 50,
     # Low order = its process_response runs last, so it archives the final response of a request.
