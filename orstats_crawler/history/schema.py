@@ -135,6 +135,44 @@ JOIN crawls c ON c.id = w.crawl_id
 """,
 }
 
+# The revenue columns of weekly_revenue that are summed per week; a new formula adds its column here.
+REVENUE_COLUMNS = ["revenue_list_usd", "revenue_seed_usd", "revenue_high_usd"]
+
+
+def _weekly_totals_sql() -> str:
+    """One row per week shown: counts, token sums and, per revenue column, the sum over the
+    model-variants whose revenue is known (SUM skips NULL; all unknown stays NULL) with how many
+    model-variants and tokens that sum covers. ``chart_tokens`` is the chart's total of the same
+    days (Others included), NULL when the week is not one of the chart's Monday weeks."""
+    revenue = ",\n  ".join(
+        f"SUM(r.{c}) AS {c}, COUNT(r.{c}) AS {c}_models, "
+        f"SUM(CASE WHEN r.{c} IS NOT NULL THEN r.total_tokens END) AS {c}_tokens"
+        for c in REVENUE_COLUMNS)
+    return f"""
+SELECT
+  r.week_start, r.week_end, r.status, r.crawl_id, c.finished_at,
+  c.coverage AS spend_coverage, c.token_coverage,
+  COUNT(*) AS models,
+  SUM(r.is_free = 1) AS free_models,
+  SUM(COALESCE(r.is_free, 0) = 0 AND r.prompt_price IS NOT NULL AND r.completion_price IS NOT NULL) AS paid_models,
+  SUM(COALESCE(r.is_free, 0) = 0 AND (r.prompt_price IS NULL OR r.completion_price IS NULL)) AS unpriced_models,
+  SUM(r.cached_tokens IS NOT NULL) AS split_models,
+  SUM(r.total_tokens) AS total_tokens,
+  SUM(CASE WHEN r.cached_tokens IS NOT NULL THEN r.prompt_tokens - r.cached_tokens END) AS split_uncached_prompt_tokens,
+  SUM(r.cached_tokens) AS split_cached_tokens,
+  SUM(CASE WHEN r.cached_tokens IS NOT NULL THEN r.completion_tokens END) AS split_completion_tokens,
+  SUM(CASE WHEN r.cached_tokens IS NOT NULL THEN r.reasoning_tokens END) AS split_reasoning_tokens,
+  {revenue},
+  (SELECT SUM(k.tokens) FROM chart_weeks k
+   WHERE k.week_start = r.week_start AND k.week_end = r.week_end) AS chart_tokens
+FROM weekly_revenue r
+JOIN crawls c ON c.id = r.crawl_id
+GROUP BY r.week_start, r.week_end
+"""
+
+
+VIEWS["weekly_totals"] = _weekly_totals_sql()
+
 
 def create_views(db: Database) -> None:
     for name, sql in VIEWS.items():
