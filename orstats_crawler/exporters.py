@@ -23,7 +23,7 @@ from scrapy.exporters import BaseItemExporter
 from orstats_crawler import quality
 from orstats_crawler.history.schema import open_history
 from orstats_crawler.history.store import CrawlItems, CrawlRecord, store_crawl, summarize_week
-from orstats_crawler.items import LeaderboardRow, ModelActivity, SourceProblem
+from orstats_crawler.items import ChartWeek, LeaderboardRow, ModelActivity, SourceProblem
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +68,8 @@ class HistoryFeedStorage:
 
     def item_dropped(self, item: Any, response: Any, exception: Exception, spider: Any = None) -> None:
         self.sink.dropped.append(SourceProblem(
-            source={LeaderboardRow: "leaderboard", ModelActivity: "activity"}.get(type(item), type(item).__name__),
+            source={LeaderboardRow: "leaderboard", ModelActivity: "activity", ChartWeek: "chart"}.get(
+                type(item), type(item).__name__),
             url=getattr(item, "source_url", "") or "",
             field=None,
             message=f"dropped by a pipeline: {exception}",
@@ -112,12 +113,12 @@ class HistoryItemExporter(BaseItemExporter):
         summary = summarize_week(self.items)
         db = open_history(self.sink.path)
         try:
-            verdict = quality.evaluate(self.items, summary, db, self.crawler.settings)
+            verdict = quality.evaluate(self.items, summary, db, self.crawler.settings, crawl_id=record.id,
+                                       finish_reason=stats.get_value("finish_reason"), forced=record.forced)
             status = verdict.status(forced=record.forced)
-            for check in verdict.checks:
-                stats.set_value(f"orstats/check/{check['name']}", check["result"])
-            stats.set_value("orstats/crawl/status", status)
+            quality.record(verdict, stats)
             stats.set_value("orstats/crawl/id", record.id)
+            stats.set_value("orstats/crawl/forced", int(record.forced))
             if summary.week_end:
                 stats.set_value("orstats/week_end", summary.week_end.isoformat())
             if summary.coverage is not None:
@@ -125,11 +126,19 @@ class HistoryItemExporter(BaseItemExporter):
             if summary.token_coverage is not None:
                 stats.set_value("orstats/coverage/tokens", round(summary.token_coverage, 4))
             record.stats = {k: v for k, v in stats.get_stats().items() if isinstance(k, str)}
+            record.stats["orstats/crawl/status"] = status
             store_crawl(db, record, self.items, summary, status, verdict.checks, getattr(spider, "archive", ()))
         finally:
             db.close()
-        log = logger.info if status == "published" else logger.error
-        log("history %s: crawl %s %s (week %s..%s, %d model-variants, spend coverage %s)%s",
-            self.sink.path, record.id, status.upper(), summary.week_start, summary.week_end, len(summary.rows),
+        # Only a stored verdict reaches the crawler stats: `scrapy crawl`'s exit code and the report
+        # read it there, and must not act on a crawl the history does not hold.
+        stats.set_value("orstats/crawl/status", status)
+        quality.log(verdict)
+        forced = record.forced and not verdict.passed
+        log = logger.error if status != "published" else logger.warning if forced else logger.info
+        log("history %s: crawl %s %s%s (week %s..%s, %d model-variants, spend coverage %s, checks: %d pass, %d flag, "
+            "%d fail)%s", self.sink.path, record.id, status.upper(), " (FORCED by -a force=1)" if forced else "",
+            summary.week_start, summary.week_end, len(summary.rows),
             f"{summary.coverage:.1%}" if summary.coverage is not None else "unknown",
-            "".join(f"\n  failed check {c['name']}: {c['message']}" for c in verdict.checks if c["result"] == "fail"))
+            *(len(verdict.named(result)) for result in (quality.PASS, quality.FLAG, quality.FAIL)),
+            "".join(f"\n  failed check {c['name']}: {c['message']}" for c in verdict.named(quality.FAIL)))

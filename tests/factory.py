@@ -194,14 +194,19 @@ def leaderboard(spec: SnapshotSpec) -> dict[str, Any]:
 
 
 def chart(spec: SnapshotSpec) -> dict[str, Any]:
-    """52 Monday weeks, the last one partial; top 9 model-variants by volume plus Others."""
+    """52 Monday weeks, the last one partial; top 9 model-variants by volume plus Others.
+
+    A finished week's values depend on its Monday, not on the capture day (as on the site, where a
+    finished week does not change): snapshots captured weeks apart agree on the weeks they share."""
     monday = spec.captured - timedelta(days=spec.captured.weekday())
+    seed_monday = SEED_DAY - timedelta(days=SEED_DAY.weekday())
     top = sorted(spec.models, key=lambda m: -m.total)[:9]
     weeks = []
     for back in range(spec.chart_weeks - 1, -1, -1):
         start = monday - timedelta(weeks=back)
-        growth = 0.985 ** back * (0.3 if back == 0 else 1.0)
-        ys = {_chart_key(m): int(m.total * growth * (1 + 0.03 * math.cos(back + i))) for i, m in enumerate(top)}
+        age = (seed_monday - start).days // 7  # weeks before the seed's week: the demo's figures
+        growth = 0.985 ** age * (0.3 if back == 0 else 1.0)
+        ys = {_chart_key(m): int(m.total * growth * (1 + 0.03 * math.cos(age + i))) for i, m in enumerate(top)}
         ys["Others"] = int(sum(ys.values()) * 1.4)
         weeks.append({"x": start.isoformat(), "ys": ys})
     return {"data": {"data": weeks, "cachedAt": _ms(spec.captured)}}

@@ -165,7 +165,8 @@ def store_crawl(db: Database, record: CrawlRecord, items: CrawlItems, summary: W
                                         pk=("crawl_id", "permaslug", "variant", "day"), replace=True)
         db["activity_fetches"].insert_all(_fetch_rows(record.id, items, summary),
                                           pk=("crawl_id", "permaslug", "variant"), replace=True)
-        db["chart_weeks"].upsert_all(_chart_rows(record.id, items.chart), pk=("week_start", "week_end", "key"))
+        if status == PUBLISHED:  # one row per week and key, shared by all crawls: only a published crawl may revise it
+            db["chart_weeks"].upsert_all(finished_chart_rows(record.id, items.chart), pk=("week_start", "week_end", "key"))
         db["problems"].insert_all({"crawl_id": record.id, **_problem_row(p)} for p in items.problems)
         _archive(db, record.id, archive)
         if summary.week_end is not None:
@@ -231,7 +232,8 @@ def _fetch_rows(crawl_id: str, items: CrawlItems, summary: WeekSummary) -> Itera
             }
 
 
-def _chart_rows(crawl_id: str, chart: list[ChartWeek]) -> Iterable[dict[str, Any]]:
+def finished_chart_rows(crawl_id: str, chart: list[ChartWeek]) -> Iterable[dict[str, Any]]:
+    """The chart's finished weeks as ``chart_weeks`` rows (what the quality gate compares with the stored ones)."""
     if not chart:
         return
     newest = max(week.week_start for week in chart)
