@@ -110,6 +110,10 @@ async def test_leaderboard_failure_still_releases_with_nothing_to_measure():
     call(requests[0], respond(requests[0], catalogue(SnapshotSpec())))
     call(requests[1], respond(requests[1], b"<html>blocked</html>"))
     out = fail(requests[2], 500)
+    # The legacy `/rankings` page is asked in its place, under the same barrier: no release yet.
+    [page] = [i for i in out if isinstance(i, Request)]
+    assert page.url == "http://site.test/rankings" and not any(isinstance(i, ActivityPlan) for i in out)
+    out = fail(page, 404)
     plan = next(i for i in out if isinstance(i, ActivityPlan))
     assert plan.candidates == [] and not any(isinstance(i, Request) for i in out)
 

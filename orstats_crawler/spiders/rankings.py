@@ -5,6 +5,10 @@ Order matters once: the split requests are chosen by list-price spend, so they w
 catalogue(s) and the leaderboard have answered (or failed). Until then leaderboard rows are held
 back, which also lets the price pipeline see every price before the first row it must price.
 
+Legacy era (archived copies of the site): when the JSON leaderboard is unusable (an HTTP error, or
+a body that is not the JSON leaderboard), the `/rankings` page is asked instead; if it embeds flight
+data its leaderboard and chart are used, and splits it does not give come from the model pages.
+
 Arguments: `-a snapshot=PATH` replays a recorded snapshot (no network), `-a record=PATH` saves this
 crawl in the same layout, `-a top=N|all` overrides the spend-coverage target.
 """
@@ -18,7 +22,7 @@ from typing import Any, Iterator
 from urllib.parse import urlencode
 
 from scrapy import Spider
-from scrapy.http import JsonRequest, Response
+from scrapy.http import JsonRequest, Request, Response
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
@@ -26,6 +30,9 @@ from orstats_crawler import normalize, pricing, selection
 from orstats_crawler.items import LeaderboardRow, ModelPrice, SourceProblem
 from orstats_crawler.sources import SourceError, problem
 from orstats_crawler.sources.activity import decode_activity
+from orstats_crawler.sources.flight import is_flight_page
+from orstats_crawler.sources.legacy import (RANKINGS_PAGE_PATH, decode_model_page, decode_rankings_page,
+                                            model_page_path)
 from orstats_crawler.sources.prices import decode_catalogue
 from orstats_crawler.sources.rankings import decode_chart, decode_leaderboard
 
@@ -90,14 +97,28 @@ class RankingsSpider(Spider):
 
     def parse_leaderboard(self, response: Response, key: str) -> Iterator[Any]:
         try:
-            for item in decode_leaderboard(response.body, response.url):
-                if isinstance(item, LeaderboardRow):
-                    self._leaderboard.append(item)
-                else:
-                    yield item
+            yield from self._hold_rows(decode_leaderboard(response.body, response.url))
+        except SourceError as exc:
+            yield problem(exc, status=response.status)
+            yield self._rankings_page_request(key)  # the barrier waits for the page instead
+            return
+        yield from self._settle(key)
+
+    def parse_rankings_page(self, response: Response, key: str) -> Iterator[Any]:
+        """The legacy `/rankings` page, asked when the JSON leaderboard was unusable."""
+        try:
+            yield from self._hold_rows(decode_rankings_page(response.body, response.url, response_date(response)))
         except SourceError as exc:
             yield problem(exc, status=response.status)
         yield from self._settle(key)
+
+    def _hold_rows(self, items: Iterator[Any]) -> Iterator[Any]:
+        """Leaderboard rows wait for the barrier; every other item goes on."""
+        for item in items:
+            if isinstance(item, LeaderboardRow):
+                self._leaderboard.append(item)
+            else:
+                yield item
 
     def parse_chart(self, response: Response, key: str) -> Iterator[Any]:
         try:
@@ -106,8 +127,10 @@ class RankingsSpider(Spider):
             yield problem(exc, status=response.status)
 
     def parse_activity(self, response: Response, permaslug: str, variant: str) -> Iterator[Any]:
+        # A legacy model page holds the same daily rows, in its flight data.
+        decode = decode_model_page if is_flight_page(response.body) else decode_activity
         try:
-            yield decode_activity(response.body, response.url, permaslug, variant, response_date(response))
+            yield decode(response.body, response.url, permaslug, variant, response_date(response))
         except SourceError as exc:
             yield problem(exc, permaslug=permaslug, variant=variant, status=response.status)
 
@@ -125,7 +148,9 @@ class RankingsSpider(Spider):
             permaslug=request.cb_kwargs.get("permaslug"),
             variant=request.cb_kwargs.get("variant"),
         )
-        if request.meta.get("barrier"):
+        if request.meta.get("source") == "leaderboard":
+            yield self._rankings_page_request(request.meta["barrier"])
+        elif request.meta.get("barrier"):
             yield from self._settle(request.meta["barrier"])
 
     # --- the split requests, once prices and leaderboard are in ------------------------------
@@ -163,12 +188,28 @@ class RankingsSpider(Spider):
             stats.set_value("orstats/coverage/planned_spend", round(plan.planned_spend_coverage, 4))
         return plan
 
-    def _activity_request(self, permaslug: str, variant: str) -> JsonRequest:
+    def _activity_request(self, permaslug: str, variant: str) -> Request:
+        if any(row.era == "legacy" for row in self._leaderboard):
+            return self._model_page_request(permaslug, variant)
         return JsonRequest(
             self.url(ACTIVITY_PATH, permaslug=permaslug, variant=variant),
             callback=self.parse_activity, errback=self.source_failed, dont_filter=True,
             cb_kwargs={"permaslug": permaslug, "variant": variant}, meta={"source": "activity"},
         )
+
+    def _model_page_request(self, permaslug: str, variant: str) -> Request:
+        """Legacy era: a model-variant's daily split is embedded in its page, `/<public id>`."""
+        entry = self.catalogue.prices.get((permaslug, variant))
+        return Request(
+            self.url(model_page_path(permaslug, variant, entry[1].public_id if entry else None)),
+            callback=self.parse_activity, errback=self.source_failed, dont_filter=True,
+            cb_kwargs={"permaslug": permaslug, "variant": variant}, meta={"source": "activity"},
+        )
+
+    def _rankings_page_request(self, key: str) -> Request:
+        """The `/rankings` page, under the leaderboard's barrier key: its callback or errback settles it."""
+        return Request(self.url(RANKINGS_PAGE_PATH), callback=self.parse_rankings_page, errback=self.source_failed,
+                       dont_filter=True, cb_kwargs={"key": key}, meta={"source": "leaderboard_page", "barrier": key})
 
 
 def response_date(response: Response) -> datetime | None:
