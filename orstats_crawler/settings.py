@@ -71,6 +71,16 @@ COOKIES_ENABLED = False
 REMOTE_CONTROL_ENABLED = False
 TELNETCONSOLE_ENABLED = False
 
+# --- the report (issue 3) --------------------------------------------------------------------
+# The headline formula of the markdown report (the summary shows the others too): "list" counts
+# cached tokens once at list price; "seed" is the earlier project's formula (cached tokens twice).
+ORSTATS_REVENUE_METHOD = os.environ.get("ORSTATS_REVENUE_METHOD", "list")
+ORSTATS_REPORT_TABLE_ROWS = 50  # model-variants with a known revenue listed in the breakdown table
+EXTENSIONS = {
+    # Renders reports/ from the history after the feeds close, only when the crawl is published.
+    "orstats_crawler.extensions.ReportExtension": 500,
+}
+
 # --- components -----------------------------------------------------------------------------
 ADDONS = {
     # Puts the SQLite history feed into FEEDS after the command line is applied, so `-o`/`-O`

@@ -1,0 +1,65 @@
+"""`scrapy report`: re-render the markdown report from the history, without crawling.
+
+For a template change, an import of older weeks or another headline method:
+
+    scrapy report                                  # ORSTATS_DB -> ORSTATS_REPORT_DIR
+    scrapy report --db data/history.db --output reports --method seed
+    scrapy report -s ORSTATS_REVENUE_METHOD=seed
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from scrapy.commands import ScrapyCommand
+from scrapy.exceptions import UsageError
+
+from orstats_crawler.report import format as fmt
+from orstats_crawler.report.data import METHODS, method
+from orstats_crawler.report.render import write_reports
+
+
+class Command(ScrapyCommand):
+    requires_project = True
+    requires_crawler_process = False  # nothing is crawled
+
+    def syntax(self) -> str:
+        return "[options]"
+
+    def short_desc(self) -> str:
+        return "Render the markdown report from the SQLite history, without crawling"
+
+    def add_options(self, parser: argparse.ArgumentParser) -> None:
+        super().add_options(parser)
+        parser.add_argument("--db", metavar="PATH", help="history file (default: the ORSTATS_DB setting)")
+        parser.add_argument("--output", metavar="DIR",
+                            help="report folder (default: the ORSTATS_REPORT_DIR setting)")
+        parser.add_argument("--method", choices=sorted(METHODS),
+                            help="headline revenue formula (default: the ORSTATS_REVENUE_METHOD setting)")
+
+    def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        if args:
+            raise UsageError(f"unexpected arguments: {' '.join(args)}")
+        db_path = opts.db or self.settings.get("ORSTATS_DB")
+        report_dir = opts.output or self.settings.get("ORSTATS_REPORT_DIR")
+        method_key = opts.method or self.settings.get("ORSTATS_REVENUE_METHOD", "list")
+        if not db_path or not report_dir:
+            raise UsageError("no history file or report folder: set ORSTATS_DB and ORSTATS_REPORT_DIR, "
+                             "or pass --db and --output", print_help=False)
+        try:
+            method(method_key)
+            rendered = write_reports(db_path, report_dir, method_key,
+                                     self.settings.getint("ORSTATS_REPORT_TABLE_ROWS", 50))
+        except (FileNotFoundError, ValueError) as error:
+            print(f"scrapy report: {error}", file=sys.stderr)
+            self.exitcode = 1
+            return
+        if rendered is None:
+            print(f"scrapy report: {db_path} has no published week: nothing to render", file=sys.stderr)
+            self.exitcode = 1
+            return
+        week = rendered.latest.week
+        print(f"report written to {rendered.readme} (week {week.week_start}..{week.week_end}, "
+              f"headline {method_key}: {fmt.usd(week.revenue())}); {len(rendered.weekly)} weekly pages in "
+              f"{rendered.readme.parent / 'weekly'}")

@@ -1,0 +1,164 @@
+"""What the report shows, read from the history's views (``weekly_revenue``, ``weekly_totals``) into
+plain objects the templates format. No formula lives here: every revenue figure is a column of a
+view (history/schema.py); this module only chooses which column is the headline and orders rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from sqlite_utils import Database
+
+from orstats_crawler.history.store import PUBLISHED
+
+
+@dataclass(frozen=True)
+class Method:
+    """A way of turning a week's tokens into money: one revenue column of ``weekly_revenue``."""
+
+    key: str
+    column: str
+    label: str  # what the figure is, in a few words
+    formula: str  # how it is computed, for the methodology
+
+
+# The headline formulas, by the value of ORSTATS_REVENUE_METHOD. A new one (a column added to
+# weekly_revenue and to schema.REVENUE_COLUMNS) is one more entry here.
+METHODS: dict[str, Method] = {
+    "list": Method(
+        "list", "revenue_list_usd", "list price, cached tokens counted once",
+        "(prompt - cached) × prompt price + cached × cache-read price + completion × completion price"),
+    "seed": Method(
+        "seed", "revenue_seed_usd", "the seed's formula, cached tokens charged twice",
+        "prompt × prompt price + completion × completion price + cached × cache-read price"),
+}
+# The band around the estimate: low = list price with the cache discount (model-variants whose split
+# is known), high = list price without any cache discount (every priced model-variant).
+LOW, HIGH = "revenue_list_usd", "revenue_high_usd"
+
+
+def method(key: str) -> Method:
+    try:
+        return METHODS[key]
+    except KeyError:
+        raise ValueError(f"ORSTATS_REVENUE_METHOD={key!r} is not a revenue method; "
+                         f"choose one of {', '.join(METHODS)}") from None
+
+
+@dataclass
+class ModelRow:
+    """One model-variant of a week, as ``weekly_revenue`` has it (extra columns kept in ``row``)."""
+
+    row: dict[str, Any]
+    revenue: float | None  # by the headline method
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.__dict__["row"][name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    @property
+    def split_known(self) -> bool:
+        return self.row["cached_tokens"] is not None
+
+    @property
+    def priced(self) -> bool:
+        return bool(self.row["is_free"]) or (
+            self.row["prompt_price"] is not None and self.row["completion_price"] is not None)
+
+    @property
+    def unknown_because(self) -> str:
+        if not self.priced:
+            return "no list price"
+        return "token split not measured"
+
+
+@dataclass
+class Week:
+    """One week's totals (a ``weekly_totals`` row) plus its figures by method."""
+
+    totals: dict[str, Any]
+    headline: Method
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.__dict__["totals"][name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def revenue(self, m: Method | None = None) -> float | None:
+        return self.totals[(m or self.headline).column]
+
+    def known_models(self, m: Method | None = None) -> int:
+        return self.totals[f"{(m or self.headline).column}_models"]
+
+    def known_tokens(self, m: Method | None = None) -> int | None:
+        return self.totals[f"{(m or self.headline).column}_tokens"]
+
+    @property
+    def low(self) -> float | None:
+        return self.totals[LOW]
+
+    @property
+    def high(self) -> float | None:
+        return self.totals[HIGH]
+
+    @property
+    def complete(self) -> bool:
+        """Every model-variant of the week has a known revenue by the headline method."""
+        return self.known_models() == self.models
+
+    @property
+    def basis(self) -> str | None:
+        """How the week's split was obtained, when the history says (measured, modeled ...)."""
+        return self.totals.get("basis")
+
+
+@dataclass
+class WeekReport:
+    week: Week
+    rows: list[ModelRow]  # every model-variant: known revenue first (largest first), then by rank
+    series: list[Week]  # every published week up to this one, oldest first
+    headline: Method
+    others: list[Method] = field(default_factory=list)
+
+    @property
+    def known(self) -> list[ModelRow]:
+        return [r for r in self.rows if r.revenue is not None]
+
+    @property
+    def unknown(self) -> list[ModelRow]:
+        """Model-variants without a revenue, the largest possible spend (no cache discount) first."""
+        rows = [r for r in self.rows if r.revenue is None]
+        return sorted(rows, key=lambda r: (r.row[HIGH] is None, -(r.row[HIGH] or 0.0), r.rank))
+
+    @property
+    def source_day(self) -> str:
+        """The day the sources were computed on: the day after the week's last complete day."""
+        return (date.fromisoformat(self.week.week_end) + timedelta(days=1)).isoformat()
+
+
+def published_weeks(db: Database, headline: Method) -> list[Week]:
+    """Every week whose shown crawl is published, oldest first."""
+    return [Week(row, headline) for row in db.query(
+        "SELECT * FROM weekly_totals WHERE status = ? ORDER BY week_end, week_start", [PUBLISHED])]
+
+
+def model_rows(db: Database, week: Week, headline: Method) -> list[ModelRow]:
+    rows = [ModelRow(row, row[headline.column]) for row in db.query(
+        "SELECT * FROM weekly_revenue WHERE week_start = ? AND week_end = ? ORDER BY rank, permaslug, variant",
+        [week.week_start, week.week_end])]
+    known = sorted((r for r in rows if r.revenue is not None), key=lambda r: (-r.revenue, r.rank))
+    return known + [r for r in rows if r.revenue is None]
+
+
+def week_reports(db: Database, method_key: str) -> list[WeekReport]:
+    """One report per published week, oldest first (the last one is the latest)."""
+    headline = method(method_key)
+    others = [m for m in METHODS.values() if m is not headline]
+    weeks = published_weeks(db, headline)
+    return [WeekReport(week, model_rows(db, week, headline), weeks[: i + 1], headline, others)
+            for i, week in enumerate(weeks)]

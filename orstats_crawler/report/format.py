@@ -1,0 +1,145 @@
+"""How numbers and names are written in the report: the seed README's forms ($6.25M, 5.57T, 98.3%,
+$3.00/M, +222%), "n/a" for anything unknown, and names made safe for markdown tables and mermaid.
+
+Every function takes ``None`` for unknown and answers "n/a": an unknown figure is never printed as 0.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from urllib.parse import quote
+
+NA = "n/a"
+FREE = "Free"
+
+_SCALES = ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K"))
+
+
+def _known(value: float | int | None) -> bool:
+    return value is not None and not (isinstance(value, float) and not math.isfinite(value))
+
+
+def usd(value: float | None) -> str:
+    """$6.25M, $613.2K, $512.40, $0.00 (a known zero), n/a."""
+    if not _known(value):
+        return NA
+    sign = "-" if value < 0 else ""
+    value = abs(value)
+    if value >= 1e6:
+        for scale, suffix in _SCALES[:3]:
+            if value >= scale:
+                return f"{sign}${value / scale:.2f}{suffix}"
+    if value >= 1e3:
+        return f"{sign}${value / 1e3:.1f}K"
+    return f"{sign}${value:.2f}"
+
+
+def tokens(value: int | None) -> str:
+    """5.57T, 706.0B, 12.3M, 4.5K, 812, n/a (the seed: two decimals for T, one below)."""
+    if not _known(value):
+        return NA
+    for scale, suffix in _SCALES:
+        if abs(value) >= scale:
+            return f"{value / scale:.{2 if suffix == 'T' else 1}f}{suffix}"
+    return str(int(value))
+
+
+def percent(value: float | None, digits: int = 1) -> str:
+    """A fraction as a percentage: 0.9828 -> 98.3%."""
+    if not _known(value):
+        return NA
+    return f"{value * 100:.{digits}f}%"
+
+
+def ratio(part: float | None, whole: float | None, digits: int = 1) -> str:
+    """part / whole as a percentage; n/a when either is unknown or the whole is 0."""
+    if not _known(part) or not _known(whole) or not whole:
+        return NA
+    return percent(part / whole, digits)
+
+
+def change(value: float | None) -> str:
+    """Week over week as a signed whole percentage: 2.22 -> +222%, -0.09 -> -9%."""
+    if not _known(value):
+        return NA
+    rounded = round(value * 100)
+    return f"{'+' if rounded > 0 else ''}{rounded}%"
+
+
+def price(per_token: float | None, is_free: bool = False) -> str:
+    """USD per million tokens: $3.00/M, $0.4500/M, Free, n/a."""
+    if is_free:
+        return FREE
+    if not _known(per_token):
+        return NA
+    per_million = per_token * 1e6
+    if per_million >= 1 or per_million == 0:
+        return f"${per_million:.2f}/M"
+    if per_million >= 0.0001:
+        return f"${per_million:.4f}/M"
+    return f"${plain(per_million, 2, significant=True)}/M"
+
+
+def plain(value: float | int, digits: int = 2, significant: bool = False) -> str:
+    """A number as mermaid accepts it: plain decimal digits, never 3e2, inf or NaN."""
+    if isinstance(value, bool) or not _known(value):
+        raise ValueError(f"{value!r} cannot be written as a plain decimal")
+    if isinstance(value, int):
+        return str(value)
+    if significant and value:
+        digits = max(digits, digits - 1 - math.floor(math.log10(abs(value))))
+    text = f"{value:.{digits}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+# --- names ------------------------------------------------------------------------------------
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
+# Markdown punctuation that could open a link, code span, emphasis, strike-through, HTML, an
+# entity or math, or end a table cell; CommonMark lets any ASCII punctuation be backslash-escaped.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|~&$])")
+# What a mermaid label keeps: letters, digits and plain punctuation. Quotes cannot be escaped in a
+# label, `#...;` is mermaid's entity syntax and `<`/`&` would reach the SVG as markup.
+_MERMAID_UNSAFE = re.compile(r"[^\w .,:()/+\-'!?@%*=~]+")
+
+
+def one_line(text: str | None) -> str:
+    return " ".join(_CONTROL.sub(" ", text or "").split())
+
+
+def md(text: str | None) -> str:
+    """A name made inert in markdown, table cells included: one line, special characters escaped."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", one_line(text))
+
+
+def mermaid_label(text: str | None, limit: int | None = None) -> str:
+    """A name as a mermaid label (written between double quotes): unsafe characters become
+    spaces; ``limit`` shortens it the seed's way ("Claude Sonnet ..")."""
+    label = " ".join(_MERMAID_UNSAFE.sub(" ", one_line(text).replace('"', "'")).split())
+    if limit is not None and len(label) > limit:
+        label = label[: limit - 2].rstrip() + ".."
+    return label or "?"
+
+
+def unique(labels: list[str], limit: int | None = None) -> list[str]:
+    """Labels made distinct (a pie or an axis merges equal labels): repeats get ~2, ~3 ..."""
+    seen: set[str] = set()
+    result = []
+    for label in labels:
+        candidate, n = label, 1
+        while candidate in seen:
+            n += 1
+            suffix = f"~{n}"
+            base = label if limit is None else label[: max(1, limit - len(suffix))]
+            candidate = base + suffix
+        seen.add(candidate)
+        result.append(candidate)
+    return result
+
+
+def model_url(public_id: str | None, permaslug: str) -> str:
+    """The model's page; the path is percent-encoded so no name can break out of the link."""
+    return "https://openrouter.ai/" + quote(one_line(public_id or permaslug), safe="/:.-_~")

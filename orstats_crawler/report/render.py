@@ -1,0 +1,89 @@
+"""Render the markdown report from the history: ``<dir>/README.md`` (the latest published week) and
+``<dir>/weekly/<week_end>.md`` (one per published week, each with the series up to that week).
+
+Templates are package data (``orstats_crawler/templates``), loaded with jinja2's PackageLoader so an
+installed egg (Scrapyd) finds them too.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+from orstats_crawler.history.schema import open_history
+from orstats_crawler.report import charts
+from orstats_crawler.report import format as fmt
+from orstats_crawler.report.data import WeekReport, week_reports
+
+TEMPLATE = "report.md.j2"
+UNKNOWN_ROWS = 10  # the largest model-variants without a revenue, listed under the table
+
+
+@dataclass
+class Rendered:
+    readme: Path
+    weekly: list[Path]
+    latest: WeekReport
+
+
+def environment() -> Environment:
+    env = Environment(loader=PackageLoader("orstats_crawler", "templates"), autoescape=False,
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                      keep_trailing_newline=True)
+    env.filters.update(usd=fmt.usd, tokens=fmt.tokens, percent=fmt.percent, change=fmt.change,
+                       price=fmt.price, md=fmt.md)
+    env.globals.update(ratio=fmt.ratio, model_url=fmt.model_url)
+    return env
+
+
+def render_week(env: Environment, report: WeekReport, table_rows: int) -> str:
+    return env.get_template(TEMPLATE).render(
+        r=report, week=report.week, headline=report.headline, others=report.others,
+        series=charts.revenue_over_time(report.series, report.headline, report.others),
+        by_model=charts.revenue_by_model(report.known),
+        share=charts.revenue_share(report.known),
+        token_types=charts.token_types(report.week),
+        has_basis=any(w.basis for w in report.series),
+        table=report.known[:table_rows], unknown=report.unknown[:UNKNOWN_ROWS],
+        updated=(report.week.finished_at or "")[:10] or fmt.NA,
+    )
+
+
+def write_reports(db_path: str | Path, report_dir: str | Path, method: str = "list",
+                  table_rows: int = 50) -> Rendered | None:
+    """Render every published week of the history; None when it has none (nothing is written)."""
+    if not Path(db_path).is_file():
+        raise FileNotFoundError(f"history file {db_path} does not exist: crawl first (scrapy crawl rankings)")
+    db = open_history(str(db_path))
+    try:
+        reports = week_reports(db, method)
+    finally:
+        db.close()
+    if not reports:
+        return None
+    env = environment()
+    folder = Path(report_dir)
+    weekly = []
+    for report in reports:
+        text = render_week(env, report, table_rows)
+        weekly.append(_write(folder / "weekly" / f"{report.week.week_end}.md", text))
+    readme = _write(folder / "README.md", text)  # the latest week's page
+    return Rendered(readme, weekly, reports[-1])
+
+
+def _write(path: Path, text: str) -> Path:
+    """Replace the file whole: a reader (or a crash) never sees half a report."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as file:
+            file.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
