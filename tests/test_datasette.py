@@ -1,0 +1,255 @@
+"""Datasette over a crawled history, served as the README says: every canned query's rows, the
+weekly-revenue page in headless Chromium, and no way to write.
+
+The history holds three crawls of factory snapshots: the seed week, a next week where one model's
+tokens doubled and one price dropped, and a week rejected for a missing split.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import subprocess
+import sys
+from dataclasses import replace
+from datetime import date
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+import requests
+import yaml
+from sqlite_utils import Database
+
+from tests.conftest import ROOT, run_scrapy
+from tests.factory import SEED_MODELS, ModelSpec, SnapshotSpec, build_snapshot, usd, with_models
+from tests.servers import free_port, require_tool, start_server
+from tests.test_crawl_engine import seed_expected
+
+METADATA = ROOT / "datasette" / "metadata.yml"
+WEEK1, WEEK2, WEEK3 = ("2026-02-02", "2026-02-08"), ("2026-02-09", "2026-02-15"), ("2026-02-16", "2026-02-22")
+# Week 2: Kimi's traffic doubles, Sonnet's prompt price drops from $3 to $2.50 per million tokens.
+KIMI, SONNET = 2, 0
+WEEK2_MODELS = with_models(
+    (KIMI, {"prompt": SEED_MODELS[KIMI].prompt * 2, "completion": SEED_MODELS[KIMI].completion * 2,
+            "cached": SEED_MODELS[KIMI].cached * 2, "reasoning": SEED_MODELS[KIMI].reasoning * 2}),
+    (SONNET, {"pricing": {**SEED_MODELS[SONNET].pricing, "prompt": usd(2.5e-06)}}),
+)
+# Week 3: Sonnet and Opus have no token split: 28 % of the spend measured, below the gate's 90 %.
+WEEK3_MODELS = with_models((0, {"activity": "missing"}), (1, {"activity": "missing"}))
+# The factory draws the chart from the models' totals, so changed models would rewrite the chart's
+# finished weeks (a rejection of its own): the later snapshots leave the optional chart out.
+CRAWLS = {  # crawl id (scrapyd's `_job` argument) -> snapshot
+    "week1": SnapshotSpec(),
+    "week2": SnapshotSpec(models=WEEK2_MODELS, captured=date(2026, 2, 16), name="week2", with_chart=False),
+    "week3": SnapshotSpec(models=WEEK3_MODELS, captured=date(2026, 2, 23), name="week3", with_chart=False),
+}
+
+
+def high_expected(model: ModelSpec) -> float:
+    """No cache discount: every prompt token at the prompt price."""
+    if model.variant == "free":
+        return 0.0
+    return model.prompt * float(model.pricing["prompt"]) + model.completion * float(model.pricing["completion"])
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("datasette")
+    db = folder / "history.db"  # served as database `history`, the name metadata.yml describes
+    for crawl_id, spec in CRAWLS.items():
+        snapshot = build_snapshot(folder / crawl_id, spec)
+        result = run_scrapy("crawl", "rankings", "-a", f"snapshot={snapshot}", "-a", "top=all", "-a", f"_job={crawl_id}",
+                            "-s", f"ORSTATS_DB={db}", "-s", f"ORSTATS_REPORT_DIR={folder / 'reports'}")
+        assert result.returncode in (0, 3), result.stderr  # 3: rejected by the quality gate
+    statuses = {row["id"]: row["status"] for row in Database(db).query("select id, status from crawls")}
+    assert statuses == {"week1": "published", "week2": "published", "week3": "rejected"}
+    return db
+
+
+@pytest.fixture(scope="module")
+def datasette(history, tmp_path_factory):
+    """The README's command, on a free port."""
+    port = free_port()
+    server = start_server(
+        [str(Path(sys.executable).parent / "datasette"), "serve", str(history), "-m", str(METADATA),
+         "-h", "127.0.0.1", "-p", str(port)],
+        f"http://127.0.0.1:{port}/-/versions.json", cwd=history.parent,
+        log=tmp_path_factory.mktemp("datasette-log") / "datasette.log")
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+def read_only(path: Path) -> Database:
+    """The test's own look at the file, unable to change it (not even by a WAL checkpoint)."""
+    return Database(sqlite3.connect(f"file:{path}?mode=ro", uri=True))
+
+
+def query(base: str, name: str, **params: str) -> list[dict]:
+    response = requests.get(f"{base}/history/{name}.json", params={"_shape": "objects", **params}, timeout=30)
+    assert response.status_code == 200, response.text
+    return response.json()["rows"]
+
+
+def test_every_canned_query_answers_with_the_crawled_figures(datasette):
+    week1 = {m.permaslug: m for m in SEED_MODELS}
+    week2 = {m.permaslug: m for m in WEEK2_MODELS}
+    queries = yaml.safe_load(METADATA.read_text())["databases"]["history"]["queries"]
+    assert set(queries) == {"revenue_over_time", "week_models", "biggest_movers", "revenue_by_author",
+                            "price_changes", "rejected_crawls"}  # a new query gets its checks here
+
+    # Weekly revenue over time: the published weeks only, both formulas and the band.
+    rows = query(datasette, "revenue_over_time")
+    assert [(r["week_start"], r["week_end"]) for r in rows] == [WEEK1, WEEK2]
+    for row, models in zip(rows, (week1, week2)):
+        assert row["list_usd"] == pytest.approx(sum(seed_expected(m)[0] for m in models.values()), rel=1e-9)
+        assert row["seed_usd"] == pytest.approx(sum(seed_expected(m)[1] for m in models.values()), rel=1e-9)
+        assert row["band_low_usd"] == row["list_usd"]
+        assert row["band_high_usd"] == pytest.approx(sum(high_expected(m) for m in models.values()), rel=1e-9)
+        assert row["list_models"] == row["models"] == len(SEED_MODELS)
+    assert round(rows[0]["seed_usd"] / 1e6, 2) == 6.25  # the seed README's headline
+
+    # One week: the latest published one by default, biggest list-price spend first.
+    rows = query(datasette, "week_models")
+    assert {(r["week_start"], r["week_end"]) for r in rows} == {WEEK2}
+    expected = sorted(week2.values(), key=lambda m: -seed_expected(m)[0])
+    assert [r["permaslug"] for r in rows] == [m.permaslug for m in expected]
+    assert rows[0]["revenue_list_usd"] == pytest.approx(seed_expected(expected[0])[0], rel=1e-9)
+    assert sum(r["list_share_pct"] for r in rows) == pytest.approx(100, abs=0.1)
+    sonnet = next(r for r in rows if r["permaslug"] == SEED_MODELS[SONNET].permaslug)
+    assert sonnet["prompt_usd_per_m"] == 2.5
+    chosen = query(datasette, "week_models", week_end=WEEK1[1])
+    assert {r["week_end"] for r in chosen} == {WEEK1[1]} and len(chosen) == len(SEED_MODELS)
+    rejected = query(datasette, "week_models", week_end=WEEK3[1])
+    assert {r["status"] for r in rejected} == {"rejected"}
+
+    # Movers: week 2 against week 1, the largest change in list-price spend first.
+    rows = query(datasette, "biggest_movers")
+    changes = {p: seed_expected(week2[p])[0] - seed_expected(week1[p])[0] for p in week1}
+    assert [r["permaslug"] for r in rows[:2]] == sorted(changes, key=lambda p: -abs(changes[p]))[:2]
+    kimi = next(r for r in rows if r["permaslug"] == SEED_MODELS[KIMI].permaslug)
+    assert kimi["previous_week_end"] == WEEK1[1] and kimi["tokens_change_pct"] == 100.0
+    assert kimi["list_change_usd"] == pytest.approx(changes[kimi["permaslug"]], rel=1e-9)
+    assert len(rows) == len(SEED_MODELS)
+
+    # By author: the permaslug's owner, summed over the week.
+    rows = query(datasette, "revenue_by_author")
+    authors: dict[str, float] = {}
+    for model in week2.values():
+        author = model.permaslug.split("/")[0]
+        authors[author] = authors.get(author, 0.0) + seed_expected(model)[0]
+    assert [r["author"] for r in rows] == sorted(authors, key=lambda a: (-authors[a], a))
+    for row in rows:
+        assert row["list_usd"] == pytest.approx(authors[row["author"]], rel=1e-9)
+    assert next(r for r in rows if r["author"] == "anthropic")["models"] == 2
+
+    # Price changes: Sonnet's prompt price, down in week 2 and back up in week 3 (its catalogue).
+    rows = query(datasette, "price_changes")
+    assert [(r["public_id"], r["previous_observed_on"], r["observed_on"], r["previous_prompt_usd_per_m"],
+             r["prompt_usd_per_m"], r["crawl_id"]) for r in rows] == [
+        ("anthropic/claude-sonnet-4.5", "2026-02-16", "2026-02-23", 2.5, 3.0, "week3"),
+        ("anthropic/claude-sonnet-4.5", "2026-02-09", "2026-02-16", 3.0, 2.5, "week2"),
+    ]
+    assert {r["completion_usd_per_m"] for r in rows} == {15.0}
+
+    # Rejected crawls: week 3, the failed check and the 404s behind it.
+    rows = query(datasette, "rejected_crawls")
+    assert [(r["crawl_id"], r["week_start"], r["week_end"]) for r in rows] == [("week3", *WEEK3)]
+    assert rows[0]["failed_checks"].startswith("split_coverage: ")
+    assert 0.2 < rows[0]["spend_coverage"] < 0.9
+    for model in SEED_MODELS[:2]:
+        assert f"permaslug={model.permaslug.replace('/', '%2F')}&variant=standard HTTP 404" in rows[0]["first_problems"]
+
+
+def test_metadata_describes_real_columns_and_credits_the_source(datasette, history):
+    metadata = requests.get(f"{datasette}/-/metadata.json", timeout=10).json()
+    assert metadata["license"] == "CC BY 4.0"
+    assert metadata["license_url"] == "https://creativecommons.org/licenses/by/4.0/"
+    assert metadata["source"] == "Source: OpenRouter (openrouter.ai/rankings)"
+    db = read_only(history)
+    for name, table in metadata["databases"]["history"]["tables"].items():
+        columns = {c.name for c in (db[name].columns if name in db.table_names() else db.view(name).columns)}
+        assert set(table.get("columns", {})) <= columns, f"{name}: metadata describes columns it does not have"
+    page = requests.get(f"{datasette}/history/weekly_revenue", timeout=10).text
+    assert "Source: OpenRouter (openrouter.ai/rankings)" in page and "CC BY 4.0" in page
+
+
+class TableRows(HTMLParser):
+    """The cells of Datasette's results table (`table.rows-and-columns`) by column class."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[dict[str, str]] = []
+        self._in_table = False
+        self._column: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        classes = (dict(attrs).get("class") or "").split()
+        if tag == "table" and "rows-and-columns" in classes:
+            self._in_table = True
+        elif self._in_table and tag == "tr":
+            self.rows.append({})
+        elif self._in_table and tag == "td":
+            self._column = next((c[4:] for c in classes if c.startswith("col-")), None)
+            self.rows[-1][self._column] = ""
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "table":
+            self._in_table = False
+        elif tag == "td":
+            self._column = None
+
+    def handle_data(self, data: str) -> None:
+        if self._in_table and self._column:
+            self.rows[-1][self._column] += data.strip()
+
+
+def test_weekly_revenue_page_renders_in_chromium(datasette, tmp_path):
+    chromium = require_tool("chromium", "/usr/bin/chromium")
+    url = f"{datasette}/history/revenue_over_time"
+    result = subprocess.run(
+        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={tmp_path / 'chromium'}", "--dump-dom", url],
+        capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Weekly revenue over time</h1>" in result.stdout
+    table = TableRows()
+    table.feed(result.stdout)
+    rendered = [row for row in table.rows if row]  # the header row has th cells only
+    expected = query(datasette, "revenue_over_time")
+    assert [(r["week_start"], r["week_end"]) for r in rendered] == [WEEK1, WEEK2]
+    for row, answer in zip(rendered, expected):
+        assert float(row["list_usd"]) == answer["list_usd"]
+        assert float(row["band_high_usd"]) == answer["band_high_usd"]
+        assert row["crawl_id"] == answer["crawl_id"]
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_writes_are_impossible(datasette, history):
+    before = sha256(history)
+    count = read_only(history).execute("select count(*) from crawls").fetchone()[0]
+    attempts = [
+        requests.post(f"{datasette}/history/crawls", data={"id": "x"}, timeout=10),
+        requests.post(f"{datasette}/history/revenue_over_time", data={"sql": "delete from crawls"}, timeout=10),
+        requests.post(f"{datasette}/history/-/insert", json={"table": "crawls", "row": {"id": "x"}}, timeout=10),
+        requests.post(f"{datasette}/history/crawls/-/insert", json={"row": {"id": "x"}}, timeout=10),
+        requests.post(f"{datasette}/history", data={"sql": "delete from crawls"}, timeout=10),
+    ]
+    for response in attempts:
+        assert response.status_code >= 400, (response.request.url, response.status_code)
+    # Arbitrary SQL is read-only twice over: Datasette accepts only SELECT, and SQLite (a mode=ro
+    # connection) refuses a write that slips through its check.
+    sql = {
+        "delete from crawls": "Statement must be a SELECT",
+        "select 1; delete from crawls": "one statement at a time",
+        "with x as (select 1) delete from crawls": "attempt to write a readonly database",
+    }
+    for statement, refusal in sql.items():
+        answer = requests.get(f"{datasette}/history.json", params={"sql": statement}, timeout=10).json()
+        assert answer["ok"] is False and refusal in answer["error"], answer
+    assert read_only(history).execute("select count(*) from crawls").fetchone()[0] == count
+    assert sha256(history) == before
