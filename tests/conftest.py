@@ -68,7 +68,10 @@ class CrawlResult:
 async def crawl(settings: dict[str, Any] | None = None, **spider_args: Any) -> CrawlResult:
     """Run the rankings spider through the real engine in this process; collect scraped items."""
     project = get_project_settings()
-    project.setdict({**FAST, **(settings or {})}, priority="cmdline")
+    settings = dict(settings or {})
+    if settings.get("ORSTATS_DB"):  # the report goes beside the test's history, never into the repo
+        settings.setdefault("ORSTATS_REPORT_DIR", str(Path(settings["ORSTATS_DB"]).parent / "reports"))
+    project.setdict({**FAST, **settings}, priority="cmdline")
     runner = CrawlerRunner(project)
     crawler = runner.create_crawler(RankingsSpider)
     items: list[Any] = []
@@ -85,6 +88,9 @@ def run_scrapy(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT,
                timeout: float = 300) -> subprocess.CompletedProcess[str]:
     """Run `scrapy <args>` as a user would, in its own process; returns exit code and output."""
     full_env = {**os.environ, "SCRAPY_LOG_LEVEL": "INFO", **(env or {})}
+    db = next((arg.split("=", 1)[1] for arg in args if arg.removeprefix("-s").startswith("ORSTATS_DB=")), None)
+    if db:  # a `-s ORSTATS_REPORT_DIR=...` still wins over this default: the report beside the history
+        full_env.setdefault("ORSTATS_REPORT_DIR", str(Path(db).parent / "reports"))
     full_env.pop("SCRAPY_SETTINGS_MODULE", None)
     fast = [f"-s{key}={value}" for key, value in FAST.items() if key != "LOG_LEVEL"] if args[:1] == ("crawl",) else []
     return subprocess.run([sys.executable, "-m", "scrapy", *args, *fast], cwd=cwd, env=full_env,

@@ -8,7 +8,7 @@ installed egg (Scrapyd) finds them too.
 from __future__ import annotations
 
 import os
-import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,12 +78,11 @@ def write_reports(db_path: str | Path, report_dir: str | Path, method: str = "li
 def _write(path: Path, text: str) -> Path:
     """Replace the file whole: a reader (or a crash) never sees half a report."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as file:
-            file.write(text)
+        temporary.write_text(text, encoding="utf-8", newline="\n")
         os.replace(temporary, path)
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
         raise
     return path
