@@ -80,6 +80,38 @@ class ModelActivity:
 
 
 @dataclass
+class EffectivePrice:
+    """What one model-variant's traffic actually paid over the trailing week (effective-pricing).
+
+    Prices are USD per million tokens: input per total prompt token (cached included), output per
+    completion token. None when the source gives no price (no traffic, or 0 for both, as `:batch`).
+    """
+
+    permaslug: str
+    variant: str
+    weighted_input_price: float | None
+    weighted_output_price: float | None
+    cache_hit_rate: float | None
+    providers: int  # providers that served the traffic
+    provider_tokens: int | None  # tokens they served in the source's range
+    status: str  # priced | zero | no_data
+    source_url: str
+    fetched_at: datetime | None = None
+
+
+@dataclass
+class RankingsDaily:
+    """One answer of the official Data API (`/api/v1/datasets/rankings-daily`): daily tokens
+    (prompt + completion) of the top 50 model-variants per day plus one `other` row per day."""
+
+    rows: list[dict[str, Any]]  # day (date), key (model_permaslug as given, `other`), total_tokens (int)
+    as_of: str  # when the dataset answered: the required citation names it
+    start_date: str
+    end_date: str
+    source_url: str
+
+
+@dataclass
 class ActivityPlan:
     """Which model-variants the spider asked the split for, and why (coverage of the spend)."""
 

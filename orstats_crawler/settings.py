@@ -48,6 +48,23 @@ ORSTATS_RETRY_AFTER_MAX = 600.0
 CLOSESPIDER_TIMEOUT = 3600
 CLOSESPIDER_ERRORCOUNT = 10
 
+# --- accuracy: effective prices and the official Data API ----------------------------------
+# Also fetch what each selected model-variant's traffic actually paid (stats/effective-pricing):
+# one more request per split request; False skips it (revenue_effective_usd stays NULL).
+ORSTATS_EFFECTIVE_PRICES = True
+# The official Data API (/api/v1/datasets/rankings-daily) is asked only when the environment has
+# OPENROUTER_API_KEY. The key is read from the environment by orstats_crawler.data_api and is never
+# a setting: settings are logged at start-up and stored with the crawl.
+ORSTATS_DATA_API_START = "2025-01-01"  # first day asked for (the dataset starts there)
+ORSTATS_DATA_API_WINDOW_DAYS = 366  # days per request: the API's widest window
+# Requests per crawl, out of the 500 per day the key allows (a full series is 2 requests today).
+ORSTATS_DATA_API_MAX_REQUESTS = 10
+# A 429 asking to wait longer than this (seconds) is the daily quota, not the per-minute one: stop.
+# Shorter waits are BackoffRetryMiddleware's (Retry-After, RETRY_TIMES).
+ORSTATS_DATA_API_MAX_RETRY_AFTER = 120
+# 30 requests per minute per key: one at a time, at least this many seconds apart.
+ORSTATS_DATA_API_INTERVAL = 2.5
+
 # --- good citizenship -----------------------------------------------------------------------
 USER_AGENT = (
     f"orstats_crawler/{__version__} (weekly OpenRouter rankings statistics; "
@@ -95,6 +112,8 @@ DOWNLOADER_MIDDLEWARES = {
     "orstats_crawler.snapshot.SnapshotReplayMiddleware": 50,
     # Low order = its process_response runs last, so it archives the final response of a request.
     "orstats_crawler.snapshot.ResponseArchiveMiddleware": 60,
+    # Above the retries (550): its process_response sees the Data API's 401 and daily-quota 429 first.
+    "orstats_crawler.data_api.DataApiMiddleware": 580,
 }
 ITEM_PIPELINES = {
     "orstats_crawler.pipelines.NormalizePipeline": 200,

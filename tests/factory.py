@@ -41,6 +41,8 @@ class ModelSpec:
     variant: str = "standard"
     in_catalogue: bool = True
     activity: str = "ok"  # ok | missing (404) | empty (no rows)
+    # effective-pricing: (input $/M, output $/M, cache-hit rate); None = derived from the list price
+    effective: tuple[float, float, float] | None = None
 
     @property
     def total(self) -> int:
@@ -216,6 +218,44 @@ def _chart_key(model: ModelSpec) -> str:
     return model.permaslug + ("" if model.variant == "standard" else f":{model.variant}")
 
 
+# What traffic pays on top of the cache-discounted list price (cache writes, pricier providers):
+# the figure this factory chooses for derived effective prices.
+EFFECTIVE_INPUT_MARKUP = 1.1
+
+
+def effective_prices(model: ModelSpec) -> tuple[float, float, float]:
+    """(input $/M per total prompt token, output $/M, cache-hit rate) of a model-variant's traffic;
+    0, 0, 0 for :free and :batch, as the site answers for them."""
+    if model.effective is not None:
+        return model.effective
+    if model.variant in ("free", "batch") or not model.prompt:
+        return 0.0, 0.0, 0.0
+    prompt = float(model.pricing["prompt"])
+    cache_read = float(model.pricing.get("input_cache_read", model.pricing["prompt"]))
+    blended = ((model.prompt - model.cached) * prompt + model.cached * cache_read) / model.prompt
+    return blended * 1e6 * EFFECTIVE_INPUT_MARKUP, float(model.pricing["completion"]) * 1e6, model.cached / model.prompt
+
+
+def effective_pricing(model: ModelSpec) -> dict[str, Any]:
+    """The effective-pricing body of a model-variant, in the site's shape (one provider)."""
+    input_price, output_price, hit_rate = effective_prices(model)
+    endpoint = hashlib.sha256(model.public_id.encode()).hexdigest()[:32]
+    provider = model.public_id.split("/")[0]
+    return {"data": {
+        "weightedInputPrice": input_price, "weightedOutputPrice": output_price, "weightedCacheHitRate": hit_rate,
+        "providerSummaries": [{"endpointId": endpoint, "providerName": provider, "providerSlug": provider,
+                               "effectiveInputPrice": input_price, "effectiveOutputPrice": output_price,
+                               "cacheHitRate": hit_rate, "totalTokens": model.total}],
+        "providerNames": [provider], "endpointNames": {endpoint: provider}, "endpointRawNames": {endpoint: provider},
+        "endpointProviderSlugs": {endpoint: provider}, "inputChartData": [], "outputChartData": [],
+    }}
+
+
+def effective_url(model: ModelSpec) -> str:
+    return f"{BASE_URL}/api/frontend/v1/stats/effective-pricing?" + urlencode(
+        {"permaslug": model.permaslug, "variant": model.variant, "shape": "v7", "range": "1w"})
+
+
 def activity_url(model: ModelSpec) -> str:
     return f"{BASE_URL}/api/frontend/v1/stats/model-activity?" + urlencode(
         {"permaslug": model.permaslug, "variant": model.variant})
@@ -235,10 +275,11 @@ def build_snapshot(folder: str | Path, spec: SnapshotSpec | None = None,
         bodies.append((f"{BASE_URL}/api/frontend/v1/rankings/model-rankings-chart",
                        "api/frontend/v1/rankings/model-rankings-chart.json", chart(spec)))
     for model in spec.models:
+        name = f"{model.permaslug.replace('/', '__')}__{model.variant}.json"
+        bodies.append((effective_url(model), f"api/frontend/v1/stats/effective-pricing/{name}", effective_pricing(model)))
         if model.activity == "missing":
             continue
         rows = [] if model.activity == "empty" else daily_rows(model, spec.captured, spec.history_days)
-        name = f"{model.permaslug.replace('/', '__')}__{model.variant}.json"
         bodies.append((activity_url(model), f"api/frontend/v1/stats/model-activity/{name}",
                        {"data": {"analytics": rows, "cachedAt": _ms(spec.captured)}}))
     entries = []

@@ -195,7 +195,7 @@ async def test_bad_inputs_make_one_model_unknown_and_lose_nothing_else(tmp_path,
     def mutate(url, payload):
         if "gemini-2.5-flash&" in url:  # truncated body
             return json.dumps(payload).encode()[:200]
-        if "deepseek" in url:  # a renamed field
+        if "deepseek" in url and "model-activity" in url:  # a renamed field
             for row in payload["data"]["analytics"]:
                 row["cached_tokens"] = row.pop("total_native_tokens_cached")
         return payload

@@ -80,7 +80,7 @@ async def test_split_requests_wait_for_prices_and_leaderboard_then_rank_by_spend
     assert isinstance(problem, SourceProblem) and problem.status == 404 and problem.source == "prices"
     rows = [i for i in released if isinstance(i, LeaderboardRow)]
     plan = next(i for i in released if isinstance(i, ActivityPlan))
-    split = [i for i in released if isinstance(i, Request)]
+    split = [i for i in released if isinstance(i, Request) and i.meta["source"] == "activity"]
     assert len(rows) == len(SEED_MODELS)
     # Ordered by list-price spend upper bound: Sonnet 4.5 and Opus 4.5 first though Kimi has most tokens.
     assert [c["permaslug"] for c in plan.candidates[:2]] == [SEED_MODELS[0].permaslug, SEED_MODELS[1].permaslug]
@@ -94,7 +94,7 @@ async def test_split_requests_wait_for_prices_and_leaderboard_then_rank_by_spend
 async def test_top_all_and_top_n():
     for top, expected in (("all", len(SEED_MODELS)), ("3", 3)):
         released = await _released(make_spider(top=top))
-        assert sum(isinstance(i, Request) for i in released) == expected
+        assert sum(isinstance(i, Request) and i.meta["source"] == "activity" for i in released) == expected
 
 
 def test_top_argument_validation():

@@ -30,6 +30,12 @@ REVENUE_SEED = f"""CASE WHEN {KNOWN_ZERO} THEN 0.0 ELSE
 # No cache discount: the most the week can have cost (known even when the split is not).
 REVENUE_HIGH = f"""CASE WHEN {KNOWN_ZERO} THEN 0.0 ELSE
     m.prompt_tokens * m.prompt_price + m.completion_tokens * m.completion_price END"""
+# What the traffic actually paid (effective-pricing, $/M per total prompt and per completion token:
+# cache reads and writes, provider mix and long-context tiers included). It needs no split, so it is
+# known wherever an effective price is, measured split or not (prompt/completion are then the
+# leaderboard's). NULL where the source gives no price (`:batch`, no traffic); 0 for free variants.
+REVENUE_EFFECTIVE = f"""CASE WHEN {KNOWN_ZERO} THEN 0.0 ELSE
+    (m.prompt_tokens * e.weighted_input_price + m.completion_tokens * e.weighted_output_price) / 1e6 END"""
 
 
 @migrations()
@@ -128,10 +134,14 @@ SELECT
   {REVENUE_LIST} AS revenue_list_usd,
   {REVENUE_SEED} AS revenue_seed_usd,
   {REVENUE_HIGH} AS revenue_high_usd,
+  e.weighted_input_price AS effective_input_price, e.weighted_output_price AS effective_output_price,
+  e.cache_hit_rate AS effective_cache_hit_rate,
+  {REVENUE_EFFECTIVE} AS revenue_effective_usd,
   c.status, m.crawl_id
 FROM weeks w
 JOIN model_weeks m ON m.crawl_id = w.crawl_id AND m.week_start = w.week_start AND m.week_end = w.week_end
 JOIN crawls c ON c.id = w.crawl_id
+LEFT JOIN effective_prices e ON e.crawl_id = m.crawl_id AND e.permaslug = m.permaslug AND e.variant = m.variant
 """,
 }
 
@@ -203,3 +213,80 @@ def immediate(db: Database) -> Iterator[Database]:
         db.conn.rollback()
         raise
     db.conn.commit()
+
+
+@migrations()
+def m301_effective_prices(db: Database) -> None:
+    """What each fetched model-variant's traffic actually paid in the crawl's week ($/M)."""
+    db["effective_prices"].create(
+        {
+            "crawl_id": str, "permaslug": str, "variant": str,
+            "weighted_input_price": float, "weighted_output_price": float, "cache_hit_rate": float,
+            "providers": int, "provider_tokens": int, "status": str, "url": str, "fetched_at": str,
+        },
+        pk=("crawl_id", "permaslug", "variant"),
+        foreign_keys=[("crawl_id", "crawls", "id")],
+    )
+
+
+@migrations()
+def m302_dataset_daily(db: Database) -> None:
+    """The official Data API's daily tokens: top 50 model-variants per day plus `other`.
+
+    One row per (day, key) whatever crawl fetched it: the dataset is live, the newest answer wins.
+    """
+    db["dataset_daily"].create(
+        {
+            "day": str, "key": str, "permaslug": str, "variant": str, "total_tokens": int,
+            "as_of": str, "crawl_id": str,
+        },
+        pk=("day", "key"),
+        foreign_keys=[("crawl_id", "crawls", "id")],
+    )
+    db["dataset_daily"].create_index(["permaslug", "variant", "day"])
+
+
+# The Data API's days by Monday week (the chart's weeks). A model-variant outside the top 50 on some
+# days has those days in `other`, so its weekly total is only complete when `days` = 7.
+DATASET_CITATION = "Source: OpenRouter (openrouter.ai/rankings), as of "
+_MONDAY = "date(d.day, '-6 days', 'weekday 1')"  # the Monday on or before d.day
+VIEWS["dataset_weekly"] = f"""
+SELECT {_MONDAY} AS week_start, date({_MONDAY}, '+6 days') AS week_end,
+  d.key, d.permaslug, d.variant, SUM(d.total_tokens) AS total_tokens, COUNT(*) AS days, MAX(d.as_of) AS as_of
+FROM dataset_daily d
+GROUP BY 1, 2, d.key
+"""
+# Per week: the total, the `other` rows and the coverage of the named top 50 (1 - other / total).
+VIEWS["dataset_weeks"] = f"""
+SELECT {_MONDAY} AS week_start, date({_MONDAY}, '+6 days') AS week_end,
+  COUNT(DISTINCT d.day) AS days, COUNT(DISTINCT d.day) = 7 AS complete,
+  SUM(d.total_tokens) AS total_tokens,
+  SUM(CASE WHEN d.key = 'other' THEN d.total_tokens ELSE 0 END) AS other_tokens,
+  1.0 - 1.0 * SUM(CASE WHEN d.key = 'other' THEN d.total_tokens ELSE 0 END) / NULLIF(SUM(d.total_tokens), 0) AS coverage,
+  MAX(d.as_of) AS as_of, '{DATASET_CITATION}' || MAX(d.as_of) AS citation
+FROM dataset_daily d
+GROUP BY 1, 2
+"""
+# Revenue of the Data API's complete weeks: its tokens at the revenue per token (split and prices)
+# of the nearest week whose split was measured for the same model-variant. `basis` is `measured` when that
+# week is this very week, else `modeled`; NULL revenue when no measured week exists.
+VIEWS["dataset_weekly_revenue"] = """
+WITH nearest AS (
+  SELECT dw.*, r.week_start AS basis_week_start, r.week_end AS basis_week_end,
+    r.revenue_list_usd / r.total_tokens AS list_usd_per_token,
+    r.revenue_effective_usd / r.total_tokens AS effective_usd_per_token,
+    ROW_NUMBER() OVER (PARTITION BY dw.week_start, dw.key
+                       ORDER BY abs(julianday(r.week_end) - julianday(dw.week_end)), r.week_end DESC) AS rn
+  FROM dataset_weekly dw
+  LEFT JOIN weekly_revenue r ON r.permaslug = dw.permaslug AND r.variant = dw.variant
+    AND r.split_source IS NOT NULL AND r.total_tokens > 0
+  WHERE dw.key != 'other' AND dw.week_start IN (SELECT week_start FROM dataset_weeks WHERE complete)
+)
+SELECT week_start, week_end, key, permaslug, variant, total_tokens, days, as_of,
+  CASE WHEN basis_week_end IS NULL THEN NULL
+       WHEN basis_week_start = week_start AND basis_week_end = week_end THEN 'measured' ELSE 'modeled' END AS basis,
+  basis_week_start, basis_week_end,
+  total_tokens * list_usd_per_token AS revenue_list_usd,
+  total_tokens * effective_usd_per_token AS revenue_effective_usd
+FROM nearest WHERE rn = 1
+"""

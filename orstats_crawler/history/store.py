@@ -15,7 +15,8 @@ from sqlite_utils import Database
 
 from orstats_crawler import weeks
 from orstats_crawler.history.schema import immediate
-from orstats_crawler.items import ActivityPlan, ChartWeek, LeaderboardRow, ModelActivity, ModelPrice, SourceProblem
+from orstats_crawler.items import (ActivityPlan, ChartWeek, EffectivePrice, LeaderboardRow, ModelActivity, ModelPrice,
+                                   RankingsDaily, SourceProblem)
 
 PUBLISHED, REJECTED = "published", "rejected"
 
@@ -43,11 +44,14 @@ class CrawlItems:
     activity: list[ModelActivity] = field(default_factory=list)
     plans: list[ActivityPlan] = field(default_factory=list)
     problems: list[SourceProblem] = field(default_factory=list)
+    effective: list[EffectivePrice] = field(default_factory=list)
+    rankings_daily: list[RankingsDaily] = field(default_factory=list)
 
     def add(self, item: Any) -> None:
         bucket = {
             ModelPrice: self.prices, LeaderboardRow: self.leaderboard, ChartWeek: self.chart,
             ModelActivity: self.activity, ActivityPlan: self.plans, SourceProblem: self.problems,
+            EffectivePrice: self.effective, RankingsDaily: self.rankings_daily,
         }.get(type(item))
         if bucket is not None:
             bucket.append(item)
@@ -154,7 +158,8 @@ def store_crawl(db: Database, record: CrawlRecord, items: CrawlItems, summary: W
             "stats": json.dumps(record.stats, default=str, sort_keys=True),
         }, pk="id")
         # A rerun under the same crawl id replaces its rows instead of adding to them.
-        for table in ("model_weeks", "daily_activity", "activity_fetches", "prices", "problems", "responses"):
+        for table in ("model_weeks", "daily_activity", "activity_fetches", "prices", "problems", "responses",
+                      "effective_prices"):
             db[table].delete_where("crawl_id = ?", [record.id])
         # Prices are dated by the day the sources were computed on (a replay keeps its capture day).
         observed_on = (summary.week_end + timedelta(days=1) if summary.week_end else finished.date()).isoformat()
@@ -168,6 +173,9 @@ def store_crawl(db: Database, record: CrawlRecord, items: CrawlItems, summary: W
         if status == PUBLISHED:  # one row per week and key, shared by all crawls: only a published crawl may revise it
             db["chart_weeks"].upsert_all(finished_chart_rows(record.id, items.chart), pk=("week_start", "week_end", "key"))
         db["problems"].insert_all({"crawl_id": record.id, **_problem_row(p)} for p in items.problems)
+        db["effective_prices"].insert_all(_effective_rows(record.id, items.effective),
+                                          pk=("crawl_id", "permaslug", "variant"), replace=True)
+        db["dataset_daily"].upsert_all(_dataset_rows(record.id, items.rankings_daily), pk=("day", "key"))
         _archive(db, record.id, archive)
         if summary.week_end is not None:
             publish_week(db, _iso(summary.week_start), _iso(summary.week_end), record.id, status)
@@ -230,6 +238,23 @@ def _fetch_rows(crawl_id: str, items: CrawlItems, summary: WeekSummary) -> Itera
                 "days": len(fetched.days) if fetched else None,
                 "partial_day": _iso(fetched.dropped_partial_day) if fetched else None,
             }
+
+
+def _effective_rows(crawl_id: str, prices: list[EffectivePrice]) -> Iterable[dict[str, Any]]:
+    for price in prices:
+        row = ItemAdapter(price).asdict()
+        row["url"] = row.pop("source_url")
+        row["fetched_at"] = price.fetched_at.isoformat() if price.fetched_at else None
+        yield {"crawl_id": crawl_id, **row}
+
+
+def _dataset_rows(crawl_id: str, answers: list[RankingsDaily]) -> Iterable[dict[str, Any]]:
+    for answer in answers:
+        for row in answer.rows:
+            permaslug, _, variant = row["key"].partition(":")  # variants are `<permaslug>:<variant>` here
+            yield {"day": row["day"].isoformat(), "key": row["key"], "permaslug": permaslug,
+                   "variant": variant or "standard", "total_tokens": row["total_tokens"],
+                   "as_of": answer.as_of, "crawl_id": crawl_id}
 
 
 def finished_chart_rows(crawl_id: str, chart: list[ChartWeek]) -> Iterable[dict[str, Any]]:

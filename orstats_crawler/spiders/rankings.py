@@ -26,10 +26,12 @@ from scrapy.http import JsonRequest, Request, Response
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
-from orstats_crawler import normalize, pricing, selection
+from orstats_crawler import data_api, normalize, pricing, selection
 from orstats_crawler.items import LeaderboardRow, ModelPrice, SourceProblem
 from orstats_crawler.sources import SourceError, problem
 from orstats_crawler.sources.activity import decode_activity
+from orstats_crawler.sources.data_api import decode_rankings_daily
+from orstats_crawler.sources.effective import decode_effective
 from orstats_crawler.sources.flight import is_flight_page
 from orstats_crawler.sources.legacy import (RANKINGS_PAGE_PATH, decode_model_page, decode_rankings_page,
                                             model_page_path)
@@ -40,6 +42,9 @@ PRICES_PATHS = ("/api/v1/models", "/api/v1/models?output_modalities=all")
 LEADERBOARD_PATH = "/api/frontend/v1/rankings/models?view=week"
 CHART_PATH = "/api/frontend/v1/rankings/model-rankings-chart"
 ACTIVITY_PATH = "/api/frontend/v1/stats/model-activity"
+# What the traffic actually paid; `shape` and `range` are what the site's own page asks for.
+EFFECTIVE_PATH = "/api/frontend/v1/stats/effective-pricing"
+EFFECTIVE_QUERY = {"shape": "v7", "range": "1w"}
 
 
 class RankingsSpider(Spider):
@@ -75,6 +80,10 @@ class RankingsSpider(Spider):
             yield self._source_request(self.url(path), self.parse_prices, "prices")
         yield self._source_request(self.url(LEADERBOARD_PATH), self.parse_leaderboard, "leaderboard")
         yield self._source_request(self.url(CHART_PATH), self.parse_chart, "chart", wait=False)
+        if data_api.api_key():  # the official daily series: only with a key (data_api.py)
+            for first, last in data_api.windows(self.settings, self.started_at.date()):
+                url = self.url(data_api.PATH, start_date=first.isoformat(), end_date=last.isoformat())
+                yield self._source_request(url, self.parse_rankings_daily, "data_api", wait=False)
 
     def _source_request(self, url: str, callback: Any, source: str, wait: bool = True) -> JsonRequest:
         key = f"{source}:{url}"
@@ -134,6 +143,18 @@ class RankingsSpider(Spider):
         except SourceError as exc:
             yield problem(exc, permaslug=permaslug, variant=variant, status=response.status)
 
+    def parse_rankings_daily(self, response: Response, key: str) -> Iterator[Any]:
+        try:
+            yield decode_rankings_daily(response.body, response.url)
+        except SourceError as exc:
+            yield problem(exc, status=response.status)
+
+    def parse_effective(self, response: Response, permaslug: str, variant: str) -> Iterator[Any]:
+        try:
+            yield decode_effective(response.body, response.url, permaslug, variant, response_date(response))
+        except SourceError as exc:
+            yield problem(exc, permaslug=permaslug, variant=variant, status=response.status)
+
     def source_failed(self, failure: Failure) -> Iterator[Any]:
         """Errback of every request: record what failed, and never stall the crawl on it."""
         request = failure.request
@@ -166,6 +187,8 @@ class RankingsSpider(Spider):
         for candidate in plan.candidates:
             if candidate["selected"]:
                 yield self._activity_request(candidate["permaslug"], candidate["variant"])
+                if self.settings.getbool("ORSTATS_EFFECTIVE_PRICES", True) and not self.legacy_era:
+                    yield self._effective_request(candidate["permaslug"], candidate["variant"])
 
     def _plan_activity(self) -> Any:
         candidates = []
@@ -188,8 +211,13 @@ class RankingsSpider(Spider):
             stats.set_value("orstats/coverage/planned_spend", round(plan.planned_spend_coverage, 4))
         return plan
 
+    @property
+    def legacy_era(self) -> bool:
+        """The leaderboard came from a legacy page (an archived copy of the site)."""
+        return any(row.era == "legacy" for row in self._leaderboard)
+
     def _activity_request(self, permaslug: str, variant: str) -> Request:
-        if any(row.era == "legacy" for row in self._leaderboard):
+        if self.legacy_era:
             return self._model_page_request(permaslug, variant)
         return JsonRequest(
             self.url(ACTIVITY_PATH, permaslug=permaslug, variant=variant),
@@ -210,6 +238,13 @@ class RankingsSpider(Spider):
         """The `/rankings` page, under the leaderboard's barrier key: its callback or errback settles it."""
         return Request(self.url(RANKINGS_PAGE_PATH), callback=self.parse_rankings_page, errback=self.source_failed,
                        dont_filter=True, cb_kwargs={"key": key}, meta={"source": "leaderboard_page", "barrier": key})
+
+    def _effective_request(self, permaslug: str, variant: str) -> JsonRequest:
+        return JsonRequest(
+            self.url(EFFECTIVE_PATH, permaslug=permaslug, variant=variant, **EFFECTIVE_QUERY),
+            callback=self.parse_effective, errback=self.source_failed, dont_filter=True,
+            cb_kwargs={"permaslug": permaslug, "variant": variant}, meta={"source": "effective"},
+        )
 
 
 def response_date(response: Response) -> datetime | None:

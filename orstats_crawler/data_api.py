@@ -1,0 +1,152 @@
+"""The official Data API (`/api/v1/datasets/rankings-daily`): which windows to ask for, and a
+downloader middleware that owns everything about the key and the API's limits.
+
+- Nothing happens without `OPENROUTER_API_KEY` in the environment: the spider asks for no window.
+- The key lives only here, read from the environment when the crawl starts: it is added to the
+  Data API's requests as `Authorization: Bearer ...` on their way to the network and appears in no
+  setting, stat, log line, stored row or recorded snapshot (the raw archive keeps URLs and bodies,
+  never request headers).
+- Limits (30 requests per minute per key, 500 per day per account): the requests go one at a time,
+  `ORSTATS_DATA_API_INTERVAL` seconds apart (the next one waits for the previous answer, so a 401
+  or the daily quota is known before anything else is sent), each crawl spends at most
+  `ORSTATS_DATA_API_MAX_REQUESTS`, a 429 with a short `Retry-After` is left to the project's
+  BackoffRetryMiddleware (it waits that long and asks again), and a 429 asking for longer than
+  `ORSTATS_DATA_API_MAX_RETRY_AFTER` (the daily quota) or a refused key (401/403) stops the Data API
+  for the rest of the crawl, with one clear problem per window left unfetched. The rest of the
+  crawl goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from datetime import date, timedelta
+from typing import Any, Iterator
+
+from scrapy.exceptions import IgnoreRequest
+from scrapy.http import Request, Response
+from scrapy.utils.asyncio import sleep
+from scrapy.utils.defer import maybe_deferred_to_future
+from twisted.internet.defer import DeferredLock
+
+from orstats_crawler.middlewares import retry_after_seconds
+
+logger = logging.getLogger(__name__)
+
+PATH = "/api/v1/datasets/rankings-daily"
+KEY_ENV = "OPENROUTER_API_KEY"
+TURN = "data_api_turn"  # meta flag: this request holds the Data API's turn
+STATS = "orstats/data_api"
+
+
+def api_key() -> str:
+    """The key from the environment ('' when absent): read here only, never copied into settings."""
+    return os.environ.get(KEY_ENV, "").strip()
+
+
+def windows(settings: Any, today: date) -> Iterator[tuple[date, date]]:
+    """(start_date, end_date) windows, newest first, from ORSTATS_DATA_API_START to the last complete
+    UTC day, each at most ORSTATS_DATA_API_WINDOW_DAYS long. Newest first: a spent budget or quota
+    loses the oldest days, which the next crawl asks for again."""
+    first = date.fromisoformat(settings.get("ORSTATS_DATA_API_START"))
+    span = timedelta(days=max(1, settings.getint("ORSTATS_DATA_API_WINDOW_DAYS")) - 1)
+    end = today - timedelta(days=1)
+    while end >= first:
+        start = max(first, end - span)
+        yield start, end
+        end = start - timedelta(days=1)
+
+
+def is_data_api(request: Request) -> bool:
+    return request.meta.get("source") == "data_api"
+
+
+class DataApiMiddleware:
+    """Authorizes, paces, budgets and stops the Data API's requests; leaves every other request alone."""
+
+    def __init__(self, crawler: Any):
+        self.crawler = crawler
+        self.stats = crawler.stats
+        settings = crawler.settings
+        self._key = api_key()
+        self.budget = settings.getint("ORSTATS_DATA_API_MAX_REQUESTS")
+        self.max_retry_after = settings.getfloat("ORSTATS_DATA_API_MAX_RETRY_AFTER")
+        self.interval = settings.getfloat("ORSTATS_DATA_API_INTERVAL")
+        self.sent = 0
+        self.last_sent: float | None = None  # time.monotonic() of the last request sent
+        self.turn = DeferredLock()  # one Data API request in flight at a time
+        self.stopped: str | None = None  # why no further Data API request is sent in this crawl
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> "DataApiMiddleware":
+        return cls(crawler)
+
+    async def process_request(self, request: Request) -> None:
+        if not is_data_api(request):
+            return None
+        await maybe_deferred_to_future(self.turn.acquire())
+        request.meta[TURN] = True
+        try:
+            await self._send(request)
+        except BaseException:
+            self._release(request)
+            raise
+
+    async def _send(self, request: Request) -> None:
+        if not self._key:
+            self._stop(f"{KEY_ENV} is not set")
+        if self.stopped is None and self.sent >= self.budget:
+            self._stop(f"the per-crawl budget of {self.budget} requests (ORSTATS_DATA_API_MAX_REQUESTS) is spent")
+        if self.stopped is not None:
+            self.stats.inc_value(f"{STATS}/skipped")
+            raise IgnoreRequest(f"Data API window not fetched: {self.stopped}")
+        if self.last_sent is not None:
+            await sleep(max(0.0, self.last_sent + self.interval - time.monotonic()))
+        self.sent += 1
+        self.last_sent = time.monotonic()
+        self.stats.inc_value(f"{STATS}/requests")
+        request.headers["Authorization"] = f"Bearer {self._key}"
+
+    def process_response(self, request: Request, response: Response) -> Response:
+        if not is_data_api(request):
+            return response
+        forget_key(request)
+        self._release(request)
+        status = response.status
+        if status in (401, 403):
+            raise IgnoreRequest(self._stop(
+                f"HTTP {status}: the Data API refused the key in {KEY_ENV} (missing, wrong or revoked)"))
+        if status == 429:
+            self.stats.inc_value(f"{STATS}/rate_limited")
+            wait = retry_after_seconds(response.headers.get("Retry-After"))
+            if wait is None or wait > self.max_retry_after:
+                raise IgnoreRequest(self._stop(
+                    f"HTTP 429 with Retry-After {'absent' if wait is None else f'{wait:.0f}s'}: the daily quota "
+                    "(500 requests per day per account) is spent; the next crawl asks again"))
+            # The per-minute limit: BackoffRetryMiddleware waits Retry-After out and asks again.
+        return response
+
+    def process_exception(self, request: Request, exception: Exception) -> None:
+        if is_data_api(request):
+            forget_key(request)  # the retry middleware's copy is queued, and a JOBDIR queue is a file
+            self._release(request)
+        return None
+
+    def _release(self, request: Request) -> None:
+        """Let the next Data API request go (a replayed response never took the turn)."""
+        if request.meta.pop(TURN, False):
+            self.turn.release()
+
+    def _stop(self, reason: str) -> str:
+        if self.stopped is None:
+            self.stopped = reason
+            self.stats.set_value(f"{STATS}/stopped", reason)
+            logger.error("data_api: %s; no further Data API request in this crawl", reason)
+        return reason
+
+
+def forget_key(request: Request) -> None:
+    """Take the key off a request once it has been sent: a retry is a copy that waits in the
+    scheduler (on disk with JOBDIR), and the key is added again when the copy is sent."""
+    request.headers.pop("Authorization", None)

@@ -1,0 +1,48 @@
+"""Decode the official Data API, /api/v1/datasets/rankings-daily (needs a key; sources doc section 6).
+
+`{"data": [{"date", "model_permaslug", "total_tokens": "<digits>"}, ...], "meta": {"as_of",
+"start_date", "end_date", "version"}}`: up to 50 model-variants per day plus one `other` row.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from orstats_crawler import normalize
+from orstats_crawler.items import RankingsDaily
+from orstats_crawler.sources import SourceError, envelope, load_json, require, rows_of
+
+SOURCE = "data_api"
+OTHER = "other"  # the reserved key of the day's long tail
+
+
+def decode_rankings_daily(body: bytes | str, url: str) -> RankingsDaily:
+    payload = load_json(body, SOURCE, url)
+    rows = rows_of(envelope(payload, SOURCE, url, "data"), SOURCE, url, "data")
+    meta = envelope(payload, SOURCE, url, "meta")
+    if not isinstance(meta, dict):
+        raise SourceError(SOURCE, url, "meta", "expected an object")
+    return RankingsDaily(
+        rows=[_row(row, url, index) for index, row in enumerate(rows)],
+        as_of=str(require(meta, "as_of", SOURCE, url, " in meta")),
+        start_date=str(require(meta, "start_date", SOURCE, url, " in meta")),
+        end_date=str(require(meta, "end_date", SOURCE, url, " in meta")),
+        source_url=url,
+    )
+
+
+def _row(row: Any, url: str, index: int) -> dict[str, Any]:
+    where = f" in data[{index}]"
+    if not isinstance(row, dict):
+        raise SourceError(SOURCE, url, f"data[{index}]", "expected an object")
+    try:
+        day = normalize.utc_day(require(row, "date", SOURCE, url, where))
+    except ValueError as exc:
+        raise SourceError(SOURCE, url, f"data[{index}].date", str(exc)) from None
+    try:
+        tokens = normalize.count(require(row, "total_tokens", SOURCE, url, where))
+    except ValueError as exc:
+        raise SourceError(SOURCE, url, f"data[{index}].total_tokens", str(exc)) from None
+    if tokens < 0:
+        raise SourceError(SOURCE, url, f"data[{index}].total_tokens", f"{tokens} is negative")
+    return {"day": day, "key": str(require(row, "model_permaslug", SOURCE, url, where)), "total_tokens": tokens}

@@ -1,0 +1,67 @@
+"""Decode /api/frontend/v1/stats/effective-pricing: what one model-variant's traffic actually paid.
+
+`weightedInputPrice` and `weightedOutputPrice` are USD per million tokens, per *total* prompt token
+(cached included) and per completion token, averaged over the providers that served the traffic
+(cache discounts, cache writes, provider mix and long-context tiers included); `weightedCacheHitRate`
+is the share of prompt tokens read from cache. Two answers are not prices:
+- both prices 0 with no provider at all: no traffic in the range (no data);
+- both prices 0 with providers: the endpoint does not price this traffic (`:batch` always answers
+  this way, as do per-request priced media models).
+Either becomes a NULL price ("unknown"), never a price of 0. One price at 0 and the other not is a
+real price (embeddings have no output, image models no priced input).
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Any
+
+from orstats_crawler.items import EffectivePrice
+from orstats_crawler.sources import SourceError, envelope, load_json, require, rows_of
+
+SOURCE = "effective"
+PRICED, ZERO, NO_DATA = "priced", "zero", "no_data"
+
+
+def decode_effective(body: bytes | str, url: str, permaslug: str, variant: str,
+                     fetched_at: datetime | None = None) -> EffectivePrice:
+    data = envelope(load_json(body, SOURCE, url), SOURCE, url, "data")
+    if not isinstance(data, dict):
+        raise SourceError(SOURCE, url, "data", "expected an object")
+    input_price = _rate(data, "weightedInputPrice", url)
+    output_price = _rate(data, "weightedOutputPrice", url)
+    cache_hit_rate = _rate(data, "weightedCacheHitRate", url)
+    providers = rows_of(require(data, "providerSummaries", SOURCE, url), SOURCE, url, "data.providerSummaries")
+    if input_price or output_price:
+        status = PRICED
+    else:
+        status = ZERO if providers else NO_DATA
+    priced = status == PRICED
+    return EffectivePrice(
+        permaslug=permaslug,
+        variant=variant,
+        weighted_input_price=input_price if priced else None,
+        weighted_output_price=output_price if priced else None,
+        cache_hit_rate=cache_hit_rate if priced else None,
+        providers=len(providers),
+        provider_tokens=_provider_tokens(providers),
+        status=status,
+        source_url=url,
+        fetched_at=fetched_at,
+    )
+
+
+def _rate(data: dict[str, Any], key: str, url: str) -> float:
+    value = require(data, key, SOURCE, url)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        raise SourceError(SOURCE, url, f"data.{key}", f"{value!r} is not a non-negative number")
+    return float(value)
+
+
+def _provider_tokens(providers: list[Any]) -> int | None:
+    """Tokens the providers served in the range (None when any provider does not say)."""
+    totals = [p.get("totalTokens") if isinstance(p, dict) else None for p in providers]
+    if not all(isinstance(t, int) and not isinstance(t, bool) for t in totals):
+        return None
+    return sum(totals)
