@@ -300,6 +300,16 @@ def build_snapshot(folder: str | Path, spec: SnapshotSpec | None = None,
     return folder
 
 
+def expected_revenues(model: ModelSpec) -> tuple[float, float]:
+    """(list, seed) revenue of a model's week, computed from its spec, independently of the history."""
+    if model.variant == "free":
+        return 0.0, 0.0
+    p, c = float(model.pricing["prompt"]), float(model.pricing["completion"])
+    r = float(model.pricing.get("input_cache_read", model.pricing["prompt"]))
+    return ((model.prompt - model.cached) * p + model.cached * r + model.completion * c,
+            model.prompt * p + model.completion * c + model.cached * r)
+
+
 def with_models(*changes: tuple[int, dict[str, Any]]) -> list[ModelSpec]:
     """The seed models with some replaced: ``with_models((0, {"activity": "missing"}))``."""
     models = list(SEED_MODELS)

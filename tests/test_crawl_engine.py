@@ -10,16 +10,7 @@ from sqlite_utils import Database
 
 from orstats_crawler.items import ActivityPlan, LeaderboardRow, ModelActivity, ModelPrice
 from tests.conftest import crawl, run_scrapy
-from tests.factory import SEED_MODELS, SnapshotSpec, build_snapshot, with_models
-
-
-def seed_expected(model) -> tuple[float, float]:
-    """(list, seed) revenue of a seed model computed here, independently of the SQL view."""
-    p, c, r = (float(model.pricing.get(k, model.pricing["prompt"])) for k in ("prompt", "completion", "input_cache_read"))
-    if model.variant == "free":
-        return 0.0, 0.0
-    return ((model.prompt - model.cached) * p + model.cached * r + model.completion * c,
-            model.prompt * p + model.completion * c + model.cached * r)
+from tests.factory import SEED_MODELS, SnapshotSpec, build_snapshot, expected_revenues, with_models
 
 
 @pytest_twisted.ensureDeferred
@@ -39,7 +30,7 @@ async def test_demo_snapshot_crawl_stores_the_seed_week(demo_snapshot, history_p
             assert row["revenue_list_usd"] == 0 and row["is_free"] == 1
             continue
         assert (row["cached_tokens"], row["reasoning_tokens"]) == (model.cached, model.reasoning)
-        expected_list, expected_seed = seed_expected(model)
+        expected_list, expected_seed = expected_revenues(model)
         assert row["revenue_list_usd"] == pytest.approx(expected_list, rel=1e-9)
         assert row["revenue_seed_usd"] == pytest.approx(expected_seed, rel=1e-9)
     # The seed README's headline, recomputed from the history with its own formula: $6.25M.

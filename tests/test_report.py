@@ -19,7 +19,7 @@ from orstats_crawler.report.charts import nice_max
 from tests.conftest import crawl, run_scrapy
 from tests.factory import SEED_MODELS, SnapshotSpec, build_snapshot, chart, with_models
 from tests.mermaid_tools import check_xychart_lengths, mermaid_blocks, xychart_series
-from tests.test_crawl_engine import seed_expected
+from tests.factory import expected_revenues as seed_expected
 
 SECTIONS = ["Summary", "Revenue Over Time", "Revenue by Model (Top 9)", "Revenue Share",
             "Token Type Distribution", "Model Breakdown", "Methodology"]  # the seed README's order

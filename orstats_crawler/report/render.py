@@ -49,7 +49,9 @@ def render_week(env: Environment, report: WeekReport, table_rows: int) -> str:
         token_types=charts.token_types(report.week),
         has_basis=any(w.basis for w in report.series),
         table=report.known[:table_rows], unknown=report.unknown[:UNKNOWN_ROWS],
-        updated=(report.week.finished_at or "")[:10] or fmt.NA,
+        # The day the sources were computed on, not the day we rendered: a replay or a re-render
+        # of an old week must not claim fresher data.
+        updated=report.source_day,
     )
 
 
