@@ -1,0 +1,223 @@
+"""The quality gate's checks, each on the inputs that trip it: two whole-engine crawls into one
+history (last week, then this week changed), or a week summary built here for the check that the
+pipelines never let a crawl reach. Also the pieces around the gate: Retry-After, exit codes."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timedelta, timezone
+from email.utils import format_datetime
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+import pytest_twisted
+from scrapy.settings import Settings
+from sqlite_utils import Database
+
+from orstats_crawler import quality
+from orstats_crawler.commands.crawl import EXIT_ERROR, EXIT_PUBLISHED, EXIT_REJECTED, exit_code
+from orstats_crawler.history.schema import open_history
+from orstats_crawler.history.store import CrawlItems, WeekSummary
+from orstats_crawler.middlewares import retry_after_seconds
+from tests.conftest import crawl
+from tests.factory import SEED_DAY, SEED_MODELS, SnapshotSpec, build_snapshot, usd, with_models
+
+LAST_WEEK = SnapshotSpec(captured=SEED_DAY - timedelta(days=7), name="last-week")
+CHART = "model-rankings-chart"
+
+
+async def crawl_week(tmp_path: Path, history: Path, name: str, spec: SnapshotSpec | None = None,
+                     mutate: Callable[[str, Any], Any] | None = None, **args: str) -> tuple[str, dict[str, dict]]:
+    """Crawl a factory snapshot into ``history``; (status, checks by name) as stored in its crawls row."""
+    snapshot = build_snapshot(tmp_path / name, spec, mutate=mutate)
+    result = await crawl({"ORSTATS_DB": str(history), "ORSTATS_REPORT_DIR": str(tmp_path / "reports")},
+                         snapshot=str(snapshot), **args)
+    row = Database(history)["crawls"].get(result.stats["orstats/crawl/id"])
+    assert row["status"] == result.stats["orstats/crawl/status"]
+    checks = {c["name"]: c for c in json.loads(row["checks"])}
+    for name, check in checks.items():  # every check is counted in the stats under its name
+        assert result.stats[f"orstats/check/{name}"] == check["result"]
+    return row["status"], checks
+
+
+async def after_last_week(tmp_path: Path, history: Path, **this_week: Any) -> tuple[str, dict[str, dict]]:
+    status, _ = await crawl_week(tmp_path, history, "last-week", LAST_WEEK)
+    assert status == "published"
+    return await crawl_week(tmp_path, history, "this-week", **this_week)
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_clean_week_after_last_week_passes_every_comparison(tmp_path, history_path):
+    status, checks = await after_last_week(tmp_path, history_path)
+    assert status == "published"
+    for name in ("model_count", "leaderboard_totals", "chart_totals", "chart_history", "price_moves", "split_bounds"):
+        assert checks[name]["result"] == "pass", checks[name]
+    assert "10 ranked model-variants, 100% of the 10" in checks["model_count"]["message"]
+    # 51 finished weeks each time, one week apart: 50 in common, unchanged.
+    assert "50 finished chart weeks seen before (tolerance 2%), all unchanged" in checks["chart_history"]["message"]
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_collapsed_model_count_rejects(tmp_path, history_path):
+    status, checks = await after_last_week(tmp_path, history_path, spec=SnapshotSpec(models=SEED_MODELS[:4]))
+    assert status == "rejected"
+    assert checks["model_count"]["result"] == "fail"
+    assert "4 ranked model-variants, 40% of the 10" in checks["model_count"]["message"]
+
+
+@pytest_twisted.ensureDeferred
+async def test_prices_moving_tenfold_or_to_zero_are_flagged_for_review(tmp_path, history_path):
+    sonnet, opus = SEED_MODELS[0], SEED_MODELS[1]
+    models = with_models((0, {"pricing": {**sonnet.pricing, "prompt": usd(float(sonnet.pricing["prompt"]) / 20)}}),
+                         (1, {"pricing": {"prompt": "0", "completion": "0"}}))
+    status, checks = await after_last_week(tmp_path, history_path, spec=SnapshotSpec(models=models))
+    assert status == "published"
+    check = checks["price_moves"]
+    assert check["result"] == "flag" and "3 moves to review" in check["message"]
+    assert f"{sonnet.permaslug}:standard prompt 3e-06 -> 1.5e-07" in check["message"]
+    assert f"{opus.permaslug}:standard prompt 5e-06 -> 0.0" in check["message"]
+    assert f"{opus.permaslug}:standard completion 2.5e-05 -> 0.0" in check["message"]
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_ranked_paid_model_without_a_price_is_flagged(tmp_path, history_path):
+    status, checks = await crawl_week(tmp_path, history_path, "unpriced",
+                                      SnapshotSpec(models=with_models((8, {"in_catalogue": False}))))
+    assert status == "published"
+    assert checks["prices_missing"]["result"] == "flag"
+    assert "1 ranked model-variants without a usable price" in checks["prices_missing"]["message"]
+    assert SEED_MODELS[8].permaslug in checks["prices_missing"]["message"]
+
+
+def scale_leaderboard(factor: float, only: str | None = None) -> Callable[[str, Any], Any]:
+    def mutate(url: str, payload: Any) -> Any:
+        if "rankings/models" in url:
+            for row in payload["data"]:
+                if only is None or row["model_permaslug"] == only:
+                    row["total_prompt_tokens"] = int(row["total_prompt_tokens"] * factor)
+        return payload
+    return mutate
+
+
+@pytest_twisted.ensureDeferred
+async def test_one_leaderboard_row_off_its_measured_split_is_flagged(tmp_path, history_path):
+    small = SEED_MODELS[5]  # measured, 1.6 % of the measured tokens: the total stays within 2 %
+    status, checks = await crawl_week(tmp_path, history_path, "one-off", mutate=scale_leaderboard(1.1, small.permaslug))
+    assert status == "published"
+    assert checks["leaderboard_totals"]["result"] == "flag"
+    assert f"1 rows off by more: {small.permaslug}:standard" in checks["leaderboard_totals"]["message"]
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_split_summed_over_other_days_than_the_leaderboard_rejects(tmp_path, history_path):
+    status, checks = await crawl_week(tmp_path, history_path, "all-off", mutate=scale_leaderboard(1.05))
+    assert status == "rejected"
+    assert checks["leaderboard_totals"]["result"] == "fail"
+    assert "the split covers other days than the leaderboard" in checks["leaderboard_totals"]["message"]
+
+
+def edit_chart(week_index: int, edit: Callable[[dict[str, int]], None]) -> Callable[[str, Any], Any]:
+    def mutate(url: str, payload: Any) -> Any:
+        if CHART in url:
+            edit(payload["data"]["data"][week_index]["ys"])
+        return payload
+    return mutate
+
+
+def revise_one_key(ys: dict[str, int]) -> None:
+    key = next(k for k in ys if k != "Others")
+    moved = int(ys[key] * 0.1)
+    ys[key] += moved
+    ys["Others"] -= moved  # the week's total stays the same
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_revised_value_in_a_finished_chart_week_is_flagged(tmp_path, history_path):
+    status, checks = await after_last_week(tmp_path, history_path, mutate=edit_chart(40, revise_one_key))
+    assert status == "published"
+    assert checks["chart_history"]["result"] == "flag" and "1 values revised" in checks["chart_history"]["message"]
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_finished_chart_week_whose_total_changed_rejects_and_the_stored_week_stays(tmp_path, history_path):
+    def double(ys: dict[str, int]) -> None:
+        for key in ys:
+            ys[key] *= 2
+
+    status, checks = await crawl_week(tmp_path, history_path, "last-week", LAST_WEEK)
+    db = Database(history_path)
+    stored = list(db.query("select * from chart_weeks order by week_start, key"))
+    status, checks = await crawl_week(tmp_path, history_path, "this-week", mutate=edit_chart(40, double))
+    assert status == "rejected"
+    assert checks["chart_history"]["result"] == "fail" and "1 week totals changed" in checks["chart_history"]["message"]
+    # The rejected crawl's chart does not overwrite what published crawls stored.
+    rows = list(db.query("select * from chart_weeks order by week_start, key"))
+    assert [r for r in rows if r["week_start"] <= stored[-1]["week_start"]] == stored
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_chart_week_with_a_value_above_its_total_rejects(tmp_path, history_path):
+    def negative_others(ys: dict[str, int]) -> None:
+        ys["Others"] = -sum(ys.values())
+
+    status, checks = await crawl_week(tmp_path, history_path, "bad-chart", mutate=edit_chart(10, negative_others))
+    assert status == "rejected"
+    assert checks["chart_totals"]["result"] == "fail" and "1 chart weeks with values outside" in checks["chart_totals"]["message"]
+
+
+@pytest_twisted.ensureDeferred
+async def test_token_coverage_below_its_minimum_rejects(tmp_path, history_path):
+    snapshot = build_snapshot(tmp_path / "s")
+    result = await crawl({"ORSTATS_DB": str(history_path), "ORSTATS_REPORT_DIR": str(tmp_path / "r"),
+                          "ORSTATS_MIN_TOKEN_COVERAGE": 0.9}, snapshot=str(snapshot))
+    assert result.stats["orstats/crawl/status"] == "rejected"
+    assert result.stats["orstats/check/token_coverage"] == "fail"
+    assert result.stats["orstats/check/split_coverage"] == "pass"
+    assert result.stats["orstats/checks/fail"] == 1
+
+
+def summary_row(**fields: Any) -> dict[str, Any]:
+    row = {"permaslug": "a/b", "variant": "standard", "prompt_tokens": 100, "completion_tokens": 50,
+           "cached_tokens": 10, "reasoning_tokens": 5}
+    return {**row, **fields}
+
+
+def test_an_impossible_split_fails_the_split_bounds_check():
+    # The pipelines drop such days, so only a bug upstream of the gate could bring one here.
+    summary = WeekSummary(date(2026, 2, 2), date(2026, 2, 8),
+                          [summary_row(), summary_row(permaslug="c/d", cached_tokens=101)], 1.0, 1.0, 2)
+    verdict = quality.Verdict()
+    quality.check_split_bounds(verdict, summary)
+    assert verdict.checks == [{"name": "split_bounds", "result": "fail", "message":
+                               "1 model-variants with an impossible split: c/d:standard cached 101 / prompt 100, "
+                               "reasoning 5 / completion 50"}]
+
+
+def test_the_gate_on_an_empty_crawl_names_what_is_missing(tmp_path):
+    db = open_history(str(tmp_path / "h.db"))
+    verdict = quality.evaluate(CrawlItems(), WeekSummary(None, None, [], None, None, 0), db, Settings(),
+                               finish_reason="shutdown")
+    failed = {c["name"] for c in verdict.named(quality.FAIL)}
+    assert {"crawl_finished", "structure_prices", "structure_leaderboard", "structure_week", "split_coverage"} <= failed
+    assert verdict.status() == "rejected" and verdict.status(forced=True) == "published"
+
+
+def test_retry_after_in_seconds_or_as_an_http_date():
+    now = datetime(2026, 8, 22, 12, 0, tzinfo=timezone.utc)
+    assert retry_after_seconds(b"120", now) == 120
+    assert retry_after_seconds(format_datetime(now + timedelta(seconds=90), usegmt=True), now) == 90
+    assert retry_after_seconds("Sat, 22 Aug 2026 11:00:00 GMT", now) == 0  # already past: no wait
+    assert retry_after_seconds(b"soon", now) is None and retry_after_seconds(None, now) is None
+
+
+@pytest.mark.parametrize("stats, history, bootstrap_failed, expected", [
+    ({"orstats/crawl/status": "published"}, True, False, EXIT_PUBLISHED),
+    ({"orstats/crawl/status": "rejected"}, True, False, EXIT_REJECTED),
+    ({"finish_reason": "finished"}, True, False, EXIT_ERROR),  # the history feed failed to store a verdict
+    ({"finish_reason": "finished"}, False, False, EXIT_PUBLISHED),  # no history, no gate
+    ({"finish_reason": "closespider_timeout"}, False, False, EXIT_ERROR),
+    ({}, True, True, EXIT_ERROR),
+])
+def test_exit_codes(stats, history, bootstrap_failed, expected):
+    assert exit_code(stats, history, bootstrap_failed)[0] == expected
