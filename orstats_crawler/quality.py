@@ -126,23 +126,26 @@ def check_sources(verdict: Verdict, items: CrawlItems) -> None:
 
     Nothing usable from a required source, or from the split requests, fails; a source that
     failed in part (one catalogue of two, one model's split) or an optional one (the chart) flags.
+    Split requests that never answered (the crawl was closed first) count as failed.
     """
     usable = usable_counts(items)
     problems: dict[str, list[Any]] = {}
     for problem in [*items.problems, *empty_activity(items)]:
         problems.setdefault(problem.source, []).append(problem)
+    selected = sum(c["selected"] for plan in items.plans[-1:] for c in plan.candidates)
     for source in dict.fromkeys([*usable, *problems]):
         found, count = problems.get(source, []), usable.get(source, 0)
         name = f"structure_{source}"
-        if not found:
+        missing = [describe_problems(found)] if found else []
+        if source == "activity" and selected > count + len(found):
+            missing.append(f"{selected - count - len(found)} of the {selected} split requests never answered")
+        if not missing:
             verdict.add(name, PASS if count or source not in REQUIRED_SOURCES else FAIL,
                         f"{source}: {count} usable items" if count else f"{source}: nothing received")
-            continue
-        detail = describe_problems(found)
-        if count == 0 and (source in REQUIRED_SOURCES or source == "activity"):
-            verdict.add(name, FAIL, f"{source}: nothing usable, {len(found)} problems: {detail}")
+        elif count == 0 and (source in REQUIRED_SOURCES or source == "activity"):
+            verdict.add(name, FAIL, f"{source}: nothing usable, {len(found)} problems: {'; '.join(missing)}")
         else:
-            verdict.add(name, FLAG, f"{source}: {count} usable items, {len(found)} problems: {detail}")
+            verdict.add(name, FLAG, f"{source}: {count} usable items, {len(found)} problems: {'; '.join(missing)}")
 
 
 def describe_problems(problems: list[Any]) -> str:

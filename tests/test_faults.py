@@ -380,16 +380,19 @@ def test_html_instead_of_json_is_rejected(world, fault_crawl):
     assert_rejected(run, {"structure_prices": "HTML instead of JSON"})
 
 
-class Stalling(FaultHandler):
+class AlwaysFailing(FaultHandler):
     def inject(self, path, attempt):
         if activity_of(path):
-            time.sleep(2)
+            return 502, {"Content-Type": "text/plain"}, b"bad gateway\n"
         return None
 
 
 def test_a_crawl_closed_by_the_timeout_guard_rail_is_rejected(world, fault_crawl):
-    run, _ = fault_crawl(Stalling, "-sCLOSESPIDER_TIMEOUT=1")
-    assert_rejected(run, {"crawl_finished": "closespider_timeout"})
+    # The split requests are waiting to be retried when the guard rail closes the crawl.
+    run, _ = fault_crawl(AlwaysFailing, "-sCLOSESPIDER_TIMEOUT=1", "-sORSTATS_RETRY_BACKOFF_BASE=2")
+    selected = run.stats["orstats/activity/selected"]
+    assert_rejected(run, {"crawl_finished": "closespider_timeout",
+                          "structure_activity": f"{selected} of the {selected} split requests never answered"})
 
 
 # --- after a rejection: force, rerun ------------------------------------------------------------
