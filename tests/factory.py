@@ -310,6 +310,15 @@ def expected_revenues(model: ModelSpec) -> tuple[float, float]:
             model.prompt * p + model.completion * c + model.cached * r)
 
 
+def expected_effective(model: ModelSpec) -> float:
+    """revenue_effective_usd of a model's week, from the effective prices this factory publishes for it
+    (0 for a free variant; no split needed, so the same whether its activity is fetched or not)."""
+    if model.variant == "free":
+        return 0.0
+    input_price, output_price, _ = effective_prices(model)
+    return (model.prompt * input_price + model.completion * output_price) / 1e6
+
+
 def with_models(*changes: tuple[int, dict[str, Any]]) -> list[ModelSpec]:
     """The seed models with some replaced: ``with_models((0, {"activity": "missing"}))``."""
     models = list(SEED_MODELS)

@@ -16,7 +16,8 @@ from orstats_crawler.snapshot import Snapshot
 from orstats_crawler.sources import SourceError
 from orstats_crawler.sources.effective import NO_DATA, PRICED, ZERO, decode_effective
 from tests.conftest import crawl, shared_capture
-from tests.factory import SEED_MODELS, SnapshotSpec, build_snapshot, effective_pricing, effective_prices, effective_url
+from tests.factory import (SEED_MODELS, SnapshotSpec, build_snapshot, effective_pricing, effective_prices, effective_url,
+                           expected_effective)
 
 SONNET_46 = "anthropic/claude-4.6-sonnet-20260217"
 URL = "https://openrouter.ai/api/frontend/v1/stats/effective-pricing?permaslug=a%2Fb&variant=standard&shape=v7&range=1w"
@@ -105,14 +106,6 @@ def test_missing_field_and_html_are_source_errors():
 
 # --- whole crawls ------------------------------------------------------------------------------------
 
-def effective_expected(model) -> float:
-    """revenue_effective_usd of a factory model, computed here from the prices the factory published."""
-    if model.variant == "free":
-        return 0.0
-    input_price, output_price, _ = effective_prices(model)
-    return (model.prompt * input_price + model.completion * output_price) / 1e6
-
-
 @pytest_twisted.ensureDeferred
 async def test_demo_crawl_fills_revenue_effective(demo_snapshot, history_path):
     result = await crawl({"ORSTATS_DB": str(history_path)}, snapshot=str(demo_snapshot), top="all")
@@ -121,7 +114,7 @@ async def test_demo_crawl_fills_revenue_effective(demo_snapshot, history_path):
     rows = {r["permaslug"]: r for r in db.query("select * from weekly_revenue")}
     for model in SEED_MODELS:
         row = rows[model.permaslug]
-        assert row["revenue_effective_usd"] == pytest.approx(effective_expected(model), rel=1e-9), model.permaslug
+        assert row["revenue_effective_usd"] == pytest.approx(expected_effective(model), rel=1e-9), model.permaslug
         if model.variant != "free":
             # The factory's traffic pays 10 % over the cache-discounted list price on input.
             assert row["revenue_effective_usd"] > row["revenue_list_usd"]
@@ -140,7 +133,7 @@ async def test_effective_is_known_where_the_split_is_not(tmp_path, history_path)
     unsplit = rows[models[0].permaslug]
     assert unsplit["split_source"] is None and unsplit["revenue_list_usd"] is None
     # The leaderboard's prompt/completion times the effective prices: known without the split.
-    assert unsplit["revenue_effective_usd"] == pytest.approx(effective_expected(models[0]), rel=1e-9)
+    assert unsplit["revenue_effective_usd"] == pytest.approx(expected_effective(models[0]), rel=1e-9)
     assert rows[models[1].permaslug]["revenue_effective_usd"] is None
     assert rows[models[1].permaslug]["revenue_list_usd"] is not None
 
@@ -211,3 +204,33 @@ async def test_spider_asks_effective_prices_for_exactly_the_selected_model_varia
     spider.settings.set("ORSTATS_EFFECTIVE_PRICES", False)
     released = await _released(spider)
     assert not any(isinstance(i, Request) and i.meta["source"] == "effective" for i in released)
+
+
+# --- the report: a third method, and list vs effective in the methodology ----------------------------
+
+@pytest_twisted.ensureDeferred
+async def test_report_effective_method_and_list_vs_effective_table(tmp_path):
+    from orstats_crawler.report import format as fmt
+    from tests.factory import expected_revenues
+    from tests.test_report import crawl_demo, section, summary, table
+    text = await crawl_demo(tmp_path, ORSTATS_REVENUE_METHOD="effective")
+    total = sum(expected_effective(m) for m in SEED_MODELS)
+    rows = summary(text)
+    assert rows["Estimated Weekly Revenue"].startswith(
+        f"**{fmt.usd(total)}** (effective prices, what the traffic actually paid; revenue known for 10 of 10")
+    assert rows["Estimate with list price, cached tokens counted once"] == fmt.usd(
+        sum(expected_revenues(m)[0] for m in SEED_MODELS))
+    methodology = section(text, "Methodology")
+    assert "prompt × effective input price + completion × effective output price" in methodology
+    compared = table(methodology[methodology.index("**List vs effective prices**"):])
+    paid = sorted((m for m in SEED_MODELS if m.variant != "free"), key=lambda m: -expected_revenues(m)[0])
+    assert len(compared) == len(paid) == 9  # the free model-variant is 0 either way: not compared
+    for row, model in zip(compared, paid):
+        listed, effective = expected_revenues(model)[0], expected_effective(model)
+        assert row[1:] == [fmt.usd(listed), fmt.usd(effective), fmt.ratio(effective, listed)], model.permaslug
+
+
+def test_unknown_method_names_the_effective_one():
+    from orstats_crawler.report.data import method
+    with pytest.raises(ValueError, match="list, seed, effective"):
+        method("actual")

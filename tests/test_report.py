@@ -19,6 +19,7 @@ from orstats_crawler.report.charts import nice_max
 from tests.conftest import crawl, run_scrapy
 from tests.factory import SEED_MODELS, SnapshotSpec, build_snapshot, chart, with_models
 from tests.mermaid_tools import check_xychart_lengths, mermaid_blocks, xychart_series
+from tests.factory import expected_effective
 from tests.factory import expected_revenues as seed_expected
 
 SECTIONS = ["Summary", "Revenue Over Time", "Revenue by Model (Top 9)", "Revenue Share",
@@ -123,7 +124,9 @@ async def test_the_seed_week_with_list_prices(tmp_path):
 
     [over_time] = blocks_of(text, "Revenue Over Time")
     series = xychart_series(over_time)
-    assert series == {"x-axis": [["2026-02-08"]], "bar": [[money(list_total)]], "line": [[money(seed_total)]]}
+    effective_total = sum(expected_effective(m) for m in SEED_MODELS)
+    assert series == {"x-axis": [["2026-02-08"]], "bar": [[money(list_total)]],
+                      "line": [[money(seed_total)], [money(effective_total)]]}
 
     paying = sorted((m for m in SEED_MODELS if revenues[m.permaslug][0]), key=lambda m: -revenues[m.permaslug][0])
     [by_model] = blocks_of(text, "Revenue by Model (Top 9)")
@@ -217,7 +220,8 @@ async def test_every_stored_week_is_charted_and_kept(tmp_path):
     [over_time] = blocks_of(text, "Revenue Over Time")
     assert xychart_series(over_time) == {"x-axis": [[ends[0], ends[1] + "*", ends[2]]],
                                          "bar": [[money(v) for v in list_totals]],
-                                         "line": [[money(v) for v in seed_totals]]}
+                                         "line": [[money(v) for v in seed_totals],
+                                                  [money(sum(expected_effective(m) for m in ms)) for ms in weeks]]}
     assert f"0 --> {fmt.plain(nice_max(max(seed_totals)), 0)}" in over_time
     assert f"{ends[1]} (9 of 10)" in section(text, "Revenue Over Time")
     weekly_rows = table(section(text, "Revenue Over Time"))

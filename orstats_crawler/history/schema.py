@@ -146,7 +146,7 @@ LEFT JOIN effective_prices e ON e.crawl_id = m.crawl_id AND e.permaslug = m.perm
 }
 
 # The revenue columns of weekly_revenue that are summed per week; a new formula adds its column here.
-REVENUE_COLUMNS = ["revenue_list_usd", "revenue_seed_usd", "revenue_high_usd"]
+REVENUE_COLUMNS = ["revenue_list_usd", "revenue_seed_usd", "revenue_high_usd", "revenue_effective_usd"]
 
 
 def _weekly_totals_sql() -> str:

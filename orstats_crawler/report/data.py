@@ -33,7 +33,13 @@ METHODS: dict[str, Method] = {
     "seed": Method(
         "seed", "revenue_seed_usd", "the seed's formula, cached tokens charged twice",
         "prompt × prompt price + completion × completion price + cached × cache-read price"),
+    "effective": Method(
+        "effective", "revenue_effective_usd", "effective prices, what the traffic actually paid",
+        "prompt × effective input price + completion × effective output price (OpenRouter's weighted "
+        "prices per model-variant: cache reads and writes, provider mix and price tiers included)"),
 }
+# How many model-variants the methodology's "list vs effective" table compares.
+LIST_VS_EFFECTIVE_ROWS = 10
 # The band around the estimate: low = list price with the cache discount (model-variants whose split
 # is known), high = list price without any cache discount (every priced model-variant).
 LOW, HIGH = "revenue_list_usd", "revenue_high_usd"
@@ -134,6 +140,13 @@ class WeekReport:
         """Model-variants without a revenue, the largest possible spend (no cache discount) first."""
         rows = [r for r in self.rows if r.revenue is None]
         return sorted(rows, key=lambda r: (r.row[HIGH] is None, -(r.row[HIGH] or 0.0), r.rank))
+
+    @property
+    def list_vs_effective(self) -> list[ModelRow]:
+        """The largest paid model-variants by list-price spend whose effective revenue is known too."""
+        both = [r for r in self.rows if not r.row["is_free"] and r.row["revenue_list_usd"] is not None
+                and r.row["revenue_effective_usd"] is not None]
+        return sorted(both, key=lambda r: (-r.row["revenue_list_usd"], r.rank))[:LIST_VS_EFFECTIVE_ROWS]
 
     @property
     def source_day(self) -> str:
