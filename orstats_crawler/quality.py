@@ -149,13 +149,16 @@ def check_sources(verdict: Verdict, items: CrawlItems) -> None:
 
 
 def describe_problems(problems: list[Any]) -> str:
-    """`<url> field '<field>': <message>` for the first few, grouped when they say the same."""
-    by_message = Counter(f"field {p.field!r}: {p.message}" if p.field else p.message for p in problems)
-    parts = []
-    for message, count in by_message.most_common(LISTED):
-        url = next(p.url for p in problems if (f"field {p.field!r}: {p.message}" if p.field else p.message) == message)
-        parts.append(f"{url} {message}" + (f" (and {count - 1} more URLs)" if count > 1 else ""))
-    rest = len(by_message) - LISTED
+    """`<url> field '<field>': <message>` for the first few kinds of problem, one URL each."""
+    kinds: Counter[str] = Counter()
+    example: dict[str, str] = {}
+    for problem in problems:
+        what = f"field {problem.field!r}: {problem.message}" if problem.field else problem.message
+        kinds[what] += 1
+        example.setdefault(what, problem.url)
+    parts = [f"{example[what]} {what}" + (f" (and {count - 1} more URLs)" if count > 1 else "")
+             for what, count in kinds.most_common(LISTED)]
+    rest = len(kinds) - LISTED
     return "; ".join(parts) + (f"; and {rest} other kinds" if rest > 0 else "")
 
 
