@@ -65,6 +65,11 @@ ORSTATS_DATA_API_MAX_RETRY_AFTER = 120
 # 30 requests per minute per key: one at a time, at least this many seconds apart.
 ORSTATS_DATA_API_INTERVAL = 2.5
 
+# --- history: legacy pages, the Monday series, imports (issue 4) ----------------------------
+# `scrapy import-history`: the earlier project fetched the prices of its backfilled weeks (files
+# dated on a Sunday, up to 2026-02-08) once, on its first run; they are stored as observed that day.
+ORSTATS_IMPORT_BACKFILL_PRICES_ON = "2026-02-09"
+
 # --- good citizenship -----------------------------------------------------------------------
 USER_AGENT = (
     f"orstats_crawler/{__version__} (weekly OpenRouter rankings statistics; "

@@ -13,9 +13,8 @@ from orstats_crawler.items import ActivityPlan, ChartWeek, LeaderboardRow, Model
 from orstats_crawler.sources import SourceError
 from orstats_crawler.sources.legacy import decode_model_page, decode_rankings_page, model_page_path
 from tests.conftest import crawl, run_scrapy, shared_capture
-from tests.factory import SEED_MODELS, SnapshotSpec
+from tests.factory import SEED_MODELS, SnapshotSpec, expected_revenues
 from tests.legacy_factory import build_legacy_snapshot, encode_flight, flight_payload, model_page, rankings_page_rows
-from tests.test_crawl_engine import seed_expected
 
 PAGE_URL = "https://openrouter.ai/rankings"
 
@@ -93,7 +92,7 @@ async def test_crawl_of_a_legacy_site_takes_the_split_from_the_page(tmp_path, hi
     rows = measured_rows(history_path)
     assert len(rows) == len(SEED_MODELS) and {r["split_source"] for r in rows.values()} == {"leaderboard"}
     for model in SEED_MODELS:
-        expected_list, expected_seed = seed_expected(model)
+        expected_list, expected_seed = expected_revenues(model)
         assert rows[model.permaslug]["revenue_list_usd"] == pytest.approx(expected_list, rel=1e-9)
         assert rows[model.permaslug]["revenue_seed_usd"] == pytest.approx(expected_seed, rel=1e-9)
     db = Database(history_path)
@@ -114,7 +113,7 @@ async def test_crawl_of_a_legacy_site_without_the_split_reads_the_model_pages(tm
         assert row["split_source"] == "activity"
         assert (row["prompt_tokens"], row["completion_tokens"]) == (model.prompt, model.completion)
         assert (row["cached_tokens"], row["reasoning_tokens"]) == (model.cached, model.reasoning)
-        assert row["revenue_list_usd"] == pytest.approx(seed_expected(model)[0], rel=1e-9)
+        assert row["revenue_list_usd"] == pytest.approx(expected_revenues(model)[0], rel=1e-9)
 
 
 @pytest_twisted.ensureDeferred

@@ -30,6 +30,16 @@ REVENUE_SEED = f"""CASE WHEN {KNOWN_ZERO} THEN 0.0 ELSE
 # No cache discount: the most the week can have cost (known even when the split is not).
 REVENUE_HIGH = f"""CASE WHEN {KNOWN_ZERO} THEN 0.0 ELSE
     m.prompt_tokens * m.prompt_price + m.completion_tokens * m.completion_price END"""
+
+
+def known_sum(column: str, alias: str = "r") -> str:
+    """The SUM of a revenue column over the rows whose revenue is known; NULL unless some paid (or
+    unpriced) row's is: free rows alone (0 each) do not make a week's revenue known, or $0."""
+    paid = f"COALESCE({alias}.is_free, 0) = 0"
+    return (f"CASE WHEN COUNT(CASE WHEN {paid} THEN {alias}.{column} END) > 0 OR SUM({paid}) = 0 "
+            f"THEN SUM({alias}.{column}) END")
+
+
 # What the traffic actually paid (effective-pricing, $/M per total prompt and per completion token:
 # cache reads and writes, provider mix and long-context tiers included). It needs no split, so it is
 # known wherever an effective price is, measured split or not (prompt/completion are then the
@@ -131,6 +141,7 @@ SELECT
   m.total_tokens, m.prompt_tokens, m.completion_tokens, m.cached_tokens, m.reasoning_tokens,
   m.requests, m.change, m.split_source,
   m.prompt_price, m.completion_price, m.cache_read_price, m.is_free, m.price_status,
+  m.price_basis, m.price_observed_on,
   {REVENUE_LIST} AS revenue_list_usd,
   {REVENUE_SEED} AS revenue_seed_usd,
   {REVENUE_HIGH} AS revenue_high_usd,
@@ -151,11 +162,11 @@ REVENUE_COLUMNS = ["revenue_list_usd", "revenue_seed_usd", "revenue_high_usd", "
 
 def _weekly_totals_sql() -> str:
     """One row per week shown: counts, token sums and, per revenue column, the sum over the
-    model-variants whose revenue is known (SUM skips NULL; all unknown stays NULL) with how many
+    model-variants whose revenue is known (``known_sum``: NULL when no paid row's is) with how many
     model-variants and tokens that sum covers. ``chart_tokens`` is the chart's total of the same
     days (Others included), NULL when the week is not one of the chart's Monday weeks."""
     revenue = ",\n  ".join(
-        f"SUM(r.{c}) AS {c}, COUNT(r.{c}) AS {c}_models, "
+        f"{known_sum(c)} AS {c}, COUNT(r.{c}) AS {c}_models, "
         f"SUM(CASE WHEN r.{c} IS NOT NULL THEN r.total_tokens END) AS {c}_tokens"
         for c in REVENUE_COLUMNS)
     return f"""
@@ -290,3 +301,92 @@ SELECT week_start, week_end, key, permaslug, variant, total_tokens, days, as_of,
   total_tokens * effective_usd_per_token AS revenue_effective_usd
 FROM nearest WHERE rn = 1
 """
+
+
+# --- issue 4: price bases, the Monday-week series, revenue by author -----------------------------
+
+@migrations()
+def m101_monday_weeks(db: Database) -> None:
+    """The Monday-week series (history/monday.py), and which prices priced each week row."""
+    db["monday_weeks"].create(
+        {
+            "week_start": str, "week_end": str, "permaslug": str, "variant": str,
+            "total_tokens": int, "prompt_tokens": int, "completion_tokens": int, "cached_tokens": int,
+            "reasoning_tokens": int, "requests": int,
+            "basis": str, "source": str, "mix_week_start": str,
+            "prompt_price": float, "completion_price": float, "cache_read_price": float, "is_free": int,
+            "price_basis": str, "price_observed_on": str, "crawl_id": str,
+        },
+        pk=("week_start", "week_end", "permaslug", "variant"),
+        foreign_keys=[("crawl_id", "crawls", "id")],
+    )
+    db["model_weeks"].add_column("price_basis", str)
+    db["model_weeks"].add_column("price_observed_on", str)
+    # Rows stored before this: every crawl priced its week with its own catalogue.
+    db.execute("""UPDATE model_weeks SET price_basis = 'crawl', price_observed_on =
+                  (SELECT MIN(p.observed_on) FROM prices p WHERE p.crawl_id = model_weeks.crawl_id)""")
+
+
+# The report's time series: one row per Monday week and model-variant (basis measured | modeled |
+# volume; price_basis before | after | free), with the revenue formulas of weekly_revenue.
+VIEWS["monday_revenue"] = f"""
+SELECT
+  m.week_start, m.week_end, m.permaslug, m.variant, m.basis, m.source, m.mix_week_start,
+  m.total_tokens, m.prompt_tokens, m.completion_tokens, m.cached_tokens, m.reasoning_tokens, m.requests,
+  m.prompt_price, m.completion_price, m.cache_read_price, m.is_free, m.price_basis, m.price_observed_on,
+  {REVENUE_LIST} AS revenue_list_usd,
+  {REVENUE_SEED} AS revenue_seed_usd,
+  {REVENUE_HIGH} AS revenue_high_usd,
+  m.crawl_id
+FROM monday_weeks m
+"""
+# Per Monday week: `modeled` when any row's split is modeled, `measured` when every split is; the
+# known revenue with the rows and tokens it covers; the chart's total of the week (Others included).
+VIEWS["monday_totals"] = f"""
+SELECT
+  r.week_start, r.week_end,
+  CASE WHEN SUM(r.basis = 'modeled') THEN 'modeled' WHEN SUM(r.basis = 'measured') THEN 'measured'
+       ELSE 'volume' END AS basis,
+  COUNT(*) AS models, SUM(r.basis = 'measured') AS measured_models, SUM(r.basis = 'modeled') AS modeled_models,
+  SUM(r.basis = 'volume') AS volume_models, SUM(r.total_tokens) AS total_tokens,
+  {known_sum("revenue_list_usd")} AS revenue_list_usd,
+  {known_sum("revenue_seed_usd")} AS revenue_seed_usd,
+  COUNT(r.revenue_list_usd) AS revenue_list_usd_models,
+  SUM(CASE WHEN r.revenue_list_usd IS NOT NULL THEN r.total_tokens END) AS revenue_list_usd_tokens,
+  GROUP_CONCAT(DISTINCT r.price_basis) AS price_bases,
+  (SELECT SUM(k.tokens) FROM chart_weeks k
+   WHERE k.week_start = r.week_start AND k.week_end = r.week_end) AS chart_tokens
+FROM monday_revenue r
+GROUP BY r.week_start, r.week_end
+"""
+
+
+def _author_sql(source: str, carried: str) -> str:
+    """Weekly tokens and revenue per author (the permaslug before `/`) of a per-model view, with
+    its token share and its share of the week's known revenue (unknown revenue is left out of
+    both sums and counted in unknown_revenue_models)."""
+    return f"""
+WITH r AS (
+  SELECT *, CASE WHEN instr(permaslug, '/') > 0 THEN substr(permaslug, 1, instr(permaslug, '/') - 1)
+                 ELSE permaslug END AS author
+  FROM {source}
+), w AS (
+  SELECT week_start, week_end, SUM(total_tokens) AS tokens, SUM(revenue_list_usd) AS list_usd,
+         SUM(revenue_seed_usd) AS seed_usd
+  FROM r GROUP BY week_start, week_end
+)
+SELECT r.week_start, r.week_end, r.author, {carried},
+  COUNT(*) AS models, SUM(r.total_tokens) AS total_tokens,
+  SUM(r.revenue_list_usd) AS revenue_list_usd, SUM(r.revenue_seed_usd) AS revenue_seed_usd,
+  COUNT(*) - COUNT(r.revenue_list_usd) AS unknown_revenue_models,
+  1.0 * SUM(r.total_tokens) / NULLIF(w.tokens, 0) AS token_share,
+  SUM(r.revenue_list_usd) / NULLIF(w.list_usd, 0) AS dollar_share,
+  SUM(r.revenue_seed_usd) / NULLIF(w.seed_usd, 0) AS seed_dollar_share
+FROM r JOIN w ON w.week_start = r.week_start AND w.week_end = r.week_end
+GROUP BY r.week_start, r.week_end, r.author
+"""
+
+
+VIEWS["author_weekly"] = _author_sql("weekly_revenue", "MAX(r.status) AS status")
+VIEWS["author_monday"] = _author_sql("monday_revenue", "GROUP_CONCAT(DISTINCT r.basis) AS bases")
+# --- end of issue 4 ---

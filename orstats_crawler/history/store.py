@@ -14,6 +14,8 @@ from itemadapter import ItemAdapter
 from sqlite_utils import Database
 
 from orstats_crawler import weeks
+from orstats_crawler.history import monday
+from orstats_crawler.history.price_history import CRAWL
 from orstats_crawler.history.schema import immediate
 from orstats_crawler.items import (ActivityPlan, ChartWeek, EffectivePrice, LeaderboardRow, ModelActivity, ModelPrice,
                                    RankingsDaily, SourceProblem)
@@ -164,7 +166,8 @@ def store_crawl(db: Database, record: CrawlRecord, items: CrawlItems, summary: W
         # Prices are dated by the day the sources were computed on (a replay keeps its capture day).
         observed_on = (summary.week_end + timedelta(days=1) if summary.week_end else finished.date()).isoformat()
         db["prices"].insert_all(_price_rows(record.id, items.prices, observed_on), pk=("crawl_id", "public_id"), replace=True)
-        db["model_weeks"].insert_all(({"crawl_id": record.id, **row} for row in summary.rows),
+        db["model_weeks"].insert_all(({"crawl_id": record.id, **row, "price_basis": CRAWL, "price_observed_on": observed_on}
+                                      for row in summary.rows),
                                      pk=("crawl_id", "week_end", "permaslug", "variant"))
         db["daily_activity"].insert_all(_daily_rows(record.id, items.activity),
                                         pk=("crawl_id", "permaslug", "variant", "day"), replace=True)
@@ -179,6 +182,7 @@ def store_crawl(db: Database, record: CrawlRecord, items: CrawlItems, summary: W
         _archive(db, record.id, archive)
         if summary.week_end is not None:
             publish_week(db, _iso(summary.week_start), _iso(summary.week_end), record.id, status)
+        monday.rebuild(db)  # derived from all of the above
 
 
 def publish_week(db: Database, week_start: str, week_end: str, crawl_id: str, status: str) -> None:

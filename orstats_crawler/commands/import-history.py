@@ -1,0 +1,60 @@
+"""`scrapy import-history PATH...`: load the earlier project's weekly JSON snapshots into the history.
+
+Scrapy names a command after its module, hence this file's dash; the import itself is
+``orstats_crawler.commands.import_history``. Exit code 0 when every file was imported (or was
+already), 1 when a file could not be read or did not match its own total.
+
+    scrapy import-history ../shared/anchor-history            # every *.json in the folder
+    scrapy import-history 2026-02-16.json --db data/history.db
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import date
+from pathlib import Path
+
+from scrapy.commands import ScrapyCommand
+from scrapy.exceptions import UsageError
+
+from orstats_crawler.commands.import_history import ImportResult, import_paths
+from orstats_crawler.history.schema import open_history
+
+
+class Command(ScrapyCommand):
+    requires_project = True
+    requires_crawler_process = False  # nothing is crawled
+
+    def syntax(self) -> str:
+        return "[options] PATH..."
+
+    def short_desc(self) -> str:
+        return "Import the earlier project's weekly JSON snapshots (files or folders) into the history"
+
+    def add_options(self, parser: argparse.ArgumentParser) -> None:
+        super().add_options(parser)
+        parser.add_argument("--db", metavar="PATH", help="history file (default: the ORSTATS_DB setting)")
+
+    def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        if not args:
+            raise UsageError("give the snapshot files or folders to import")
+        db_path = opts.db or self.settings.get("ORSTATS_DB")
+        if not db_path:
+            raise UsageError("no history file: set ORSTATS_DB or pass --db", print_help=False)
+        backfill_day = date.fromisoformat(self.settings.get("ORSTATS_IMPORT_BACKFILL_PRICES_ON"))
+        Path(db_path).parent.mkdir(parents=True, exist_ok=True)
+        db = open_history(db_path)
+        try:
+            results = import_paths(db, args, backfill_day)
+        finally:
+            db.close()
+        for result in results:
+            if isinstance(result, ImportResult):
+                print(f"{result.name}: {result.crawl_id} week {result.week_start}..{result.week_end} "
+                      f"{result.status}, {result.models} model-variants ({result.unknown_split} split unknown); "
+                      f"{result.check['result']}: {result.check['message']}")
+            else:
+                print(f"scrapy import-history: {result}", file=sys.stderr)
+        failed = [r for r in results if not isinstance(r, ImportResult) or r.status == "rejected"]
+        self.exitcode = 1 if failed or not results else 0

@@ -1,0 +1,253 @@
+"""Import the earlier project's weekly JSON snapshots into the history (`scrapy import-history PATH...`).
+
+Layout: ../shared/anchor-history/README.md. Each file becomes a pseudo crawl `import:<date>` (era
+`import`) with the same rows a crawl writes, so weekly_revenue, the Monday series and the report
+show the imported weeks next to the crawled ones:
+
+- **which week**: a file dated on a Sunday is a backfilled week ending that day; a file dated on a
+  Monday is a weekly run whose window is the 7 days before it. Both are Monday weeks.
+- **prices**: each row is priced as its file priced it (`price_basis` `file`), through
+  ``pricing.list_price``, except that a `:free` variant is free whatever price the file put on it.
+  The prices are also stored as dated observations: a run's on its run day; the backfilled files'
+  were fetched once, when the earlier project started (``ORSTATS_IMPORT_BACKFILL_PRICES_ON``).
+- **unknown is not zero**: a row whose split is all zeros while its volume is not (a model page
+  that failed; every row of 2026-05-11.json) has an unknown split and, unless free, an unknown
+  revenue. Each such row is also recorded in ``problems``.
+- **check**: the seed formula over the rows must give the file's `total_revenue` to the cent once
+  the revenue the file put on `:free` rows is taken out (both rounded by the file: within a cent); a file that does not is stored `rejected`.
+  A week whose split is missing altogether is `flag`ged (its revenue is unknown, not $0).
+- **idempotent**: a file already imported with the same bytes and importer version is skipped; an
+  import never takes a week away from a real crawl (it is shown only where no crawl is).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any, Iterable
+
+from sqlite_utils import Database
+
+from orstats_crawler import normalize, pricing
+from orstats_crawler.history import monday
+from orstats_crawler.history.price_history import FILE
+from orstats_crawler.history.schema import REVENUE_SEED, immediate
+from orstats_crawler.history.store import PUBLISHED, REJECTED, publish_week
+from orstats_crawler.sources import SourceError, load_json, require, rows_of
+
+SOURCE = "import"
+ERA = "import"
+IMPORTER_VERSION = 1  # bump when the rows written for the same file change: re-import rewrites them
+MODEL_FIELDS = ("slug", "total_tokens", "prompt_tokens", "completion_tokens", "cached_tokens",
+                "reasoning_tokens", "prompt_price", "completion_price")
+SPLIT = ("prompt_tokens", "completion_tokens", "cached_tokens", "reasoning_tokens")
+
+
+@dataclass
+class SnapshotFile:
+    """One weekly file, read and placed in time."""
+
+    name: str
+    body: bytes
+    payload: dict[str, Any]
+    day: date  # the file's `date`
+    week_start: date
+    week_end: date
+    prices_on: date  # when the prices it applied were fetched
+
+    @property
+    def crawl_id(self) -> str:
+        return f"import:{self.day.isoformat()}"
+
+    @property
+    def url(self) -> str:
+        return f"import:{self.name}"  # location-independent: the same file imports the same rows
+
+    @property
+    def fingerprint(self) -> str:
+        return f"{hashlib.sha256(self.body).hexdigest()}/v{IMPORTER_VERSION}/{self.prices_on.isoformat()}"
+
+
+@dataclass
+class ImportResult:
+    name: str
+    crawl_id: str
+    week_start: str
+    week_end: str
+    status: str  # published | rejected | unchanged
+    models: int
+    unknown_split: int
+    check: dict[str, Any]
+
+
+def snapshot_paths(paths: Iterable[str | Path]) -> list[Path]:
+    """Files as given, folders as their `*.json` files, in name (= date) order."""
+    found: list[Path] = []
+    for path in map(Path, paths):
+        found.extend(sorted(path.glob("*.json")) if path.is_dir() else [path])
+    return found
+
+
+def read_snapshot(path: Path, backfill_prices_on: date) -> SnapshotFile:
+    body = path.read_bytes()
+    payload = load_json(body, SOURCE, str(path))
+    if not isinstance(payload, dict):
+        raise SourceError(SOURCE, str(path), None, f"expected an object, got {type(payload).__name__}")
+    try:
+        day = normalize.utc_day(require(payload, "date", SOURCE, str(path)))
+    except ValueError as exc:
+        raise SourceError(SOURCE, str(path), "date", str(exc)) from None
+    if day.weekday() == 6:  # backfilled week, dated by its last day; prices fetched once, later
+        week_end, prices_on = day, backfill_prices_on
+    elif day.weekday() == 0:  # weekly run: the 7 days before the run day, prices of the run day
+        week_end, prices_on = day - timedelta(days=1), day
+    else:
+        raise SourceError(SOURCE, str(path), "date", f"{day} is neither a Sunday (backfilled week) nor a Monday (run)")
+    rows = rows_of(require(payload, "models", SOURCE, str(path)), SOURCE, str(path), "models")
+    for index, row in enumerate(rows):
+        if not isinstance(row, dict):
+            raise SourceError(SOURCE, str(path), f"models[{index}]", "expected an object")
+        for key in MODEL_FIELDS:
+            require(row, key, SOURCE, str(path), f" in models[{index}]")
+    require(payload, "total_revenue", SOURCE, str(path))
+    return SnapshotFile(path.name, body, payload, day, week_end - timedelta(days=6), week_end, prices_on)
+
+
+def import_paths(db: Database, paths: Iterable[str | Path], backfill_prices_on: date) -> list[ImportResult | SourceError]:
+    """Import every file (one transaction each); an unreadable file is returned as its SourceError."""
+    results: list[ImportResult | SourceError] = []
+    for path in snapshot_paths(paths):
+        try:
+            snapshot = read_snapshot(path, backfill_prices_on)
+        except (SourceError, OSError) as exc:
+            results.append(exc if isinstance(exc, SourceError) else SourceError(SOURCE, str(path), None, str(exc)))
+            continue
+        with immediate(db):
+            results.append(import_snapshot(db, snapshot))
+    if any(isinstance(r, ImportResult) and r.status != "unchanged" for r in results):
+        with immediate(db):
+            monday.rebuild(db)
+    return results
+
+
+def import_snapshot(db: Database, snapshot: SnapshotFile) -> ImportResult:
+    """Write one file as crawl `import:<date>` (inside the caller's transaction)."""
+    existing = db["crawls"].rows_where("id = ?", [snapshot.crawl_id])
+    previous = next(iter(existing), None)
+    rows, prices, problems = _rows(snapshot)
+    unknown = sum(1 for r in rows if r["split_source"] is None)
+    if previous and json.loads(previous["stats"] or "{}").get("fingerprint") == snapshot.fingerprint:
+        return ImportResult(snapshot.name, snapshot.crawl_id, previous["week_start"], previous["week_end"],
+                            "unchanged", len(rows), unknown, json.loads(previous["checks"])[0])
+    for table in ("model_weeks", "prices", "problems", "responses"):
+        db[table].delete_where("crawl_id = ?", [snapshot.crawl_id])
+    stamp = f"{snapshot.day.isoformat()}T00:00:00+00:00"
+    db["crawls"].upsert({
+        "id": snapshot.crawl_id, "started_at": stamp, "finished_at": stamp, "status": PUBLISHED, "era": ERA,
+        "base_url": None, "snapshot": snapshot.name, "week_start": snapshot.week_start.isoformat(),
+        "week_end": snapshot.week_end.isoformat(), "selection": SOURCE, "coverage": None,
+        "planned_coverage": None, "token_coverage": _token_coverage(rows), "models_ranked": len(rows),
+        "models_measured": len(rows) - unknown, "problems": len(problems), "forced": 0,
+    }, pk="id")
+    db["model_weeks"].insert_all(rows, pk=("crawl_id", "week_end", "permaslug", "variant"), replace=True)
+    db["prices"].insert_all(prices, pk=("crawl_id", "public_id"), replace=True)
+    db["problems"].insert_all(problems)
+    _archive(db, snapshot, stamp)
+    check = _seed_check(db, snapshot, rows)
+    status = REJECTED if check["result"] == "fail" else PUBLISHED
+    stats = {"file": snapshot.name, "fingerprint": snapshot.fingerprint, "date": snapshot.day.isoformat(),
+             "prices_on": snapshot.prices_on.isoformat(), "file_total_revenue": snapshot.payload["total_revenue"],
+             "file_total_tokens": snapshot.payload.get("total_tokens")}
+    db["crawls"].update(snapshot.crawl_id, {"status": status, "checks": json.dumps([check]),
+                                            "stats": json.dumps(stats, sort_keys=True)})
+    week = (snapshot.week_start.isoformat(), snapshot.week_end.isoformat())
+    shown = next(iter(db.query("SELECT c.era FROM weeks w JOIN crawls c ON c.id = w.crawl_id "
+                               "WHERE w.week_start = ? AND w.week_end = ?", week)), None)
+    if shown is None or shown["era"] == ERA:  # never over a real crawl of the same week
+        publish_week(db, *week, snapshot.crawl_id, status)
+    return ImportResult(snapshot.name, snapshot.crawl_id, *week, status, len(rows), unknown, check)
+
+
+def _rows(snapshot: SnapshotFile) -> tuple[list[dict], list[dict], list[dict]]:
+    """model_weeks rows, price observations and problems of one file."""
+    rows, prices, problems = [], [], []
+    for index, model in enumerate(snapshot.payload["models"]):
+        permaslug, _, suffix = str(model["slug"]).partition(":")
+        variant = suffix or "standard"
+        # The file's prices as catalogue decimals, so the catalogue's rules apply (`:free` is free).
+        quoted = {"prompt": model["prompt_price"], "completion": model["completion_price"]}
+        if model.get("cache_read_price") is not None:
+            quoted["input_cache_read"] = model["cache_read_price"]
+        price = pricing.list_price({k: str(v) for k, v in quoted.items()}, variant)
+        total = normalize.count(model["total_tokens"])
+        split = {name: normalize.count(model[name]) for name in SPLIT}
+        known = total == 0 or split["prompt_tokens"] + split["completion_tokens"] > 0
+        if not known:
+            split = dict.fromkeys(SPLIT)
+            problems.append({
+                "crawl_id": snapshot.crawl_id, "source": SOURCE, "url": snapshot.url, "field": f"models[{index}]",
+                "message": f"prompt, completion, cached and reasoning all 0 with total_tokens {total}: split unknown",
+                "permaslug": permaslug, "variant": variant, "status": None,
+            })
+        rows.append({
+            "crawl_id": snapshot.crawl_id, "week_start": snapshot.week_start.isoformat(),
+            "week_end": snapshot.week_end.isoformat(), "permaslug": permaslug, "variant": variant,
+            "public_id": None, "name": pricing.display_name(model.get("name"), permaslug), "rank": model.get("rank"),
+            "total_tokens": total, **split,
+            "requests": normalize.optional_count(model.get("request_count")) if known else None,
+            "change": model["percent_change"] / 100 if isinstance(model.get("percent_change"), (int, float)) else None,
+            "split_source": SOURCE if known else None,
+            "leaderboard_prompt_tokens": None, "leaderboard_completion_tokens": None,
+            "prompt_price": price.prompt, "completion_price": price.completion, "cache_read_price": price.cache_read,
+            "is_free": int(price.is_free), "price_status": price.status,
+            "upper_bound_usd": (pricing.upper_bound_usd(split["prompt_tokens"], split["completion_tokens"], price)
+                                if known else None),
+            "price_basis": FILE, "price_observed_on": snapshot.prices_on.isoformat(),
+        })
+        prices.append({
+            "crawl_id": snapshot.crawl_id, "observed_on": snapshot.prices_on.isoformat(), "public_id": model["slug"],
+            "canonical_slug": permaslug, "variant": variant, "name": model.get("name"),
+            "prompt_price": price.prompt, "completion_price": price.completion, "cache_read_price": price.cache_read,
+            "is_free": int(price.is_free), "pricing": json.dumps(quoted, sort_keys=True), "created": None,
+        })
+    return rows, prices, problems
+
+
+def _seed_check(db: Database, snapshot: SnapshotFile, rows: list[dict]) -> dict[str, Any]:
+    """The seed formula (schema.REVENUE_SEED) over the stored rows against the file's total, less
+    what the file charged for `:free` rows."""
+    ours = next(db.query(f"SELECT SUM({REVENUE_SEED}) AS usd, COUNT({REVENUE_SEED}) AS known, "
+                         "SUM(COALESCE(m.is_free, 0) = 0 AND m.split_source IS NULL) AS unknown_paid "
+                         "FROM model_weeks m WHERE m.crawl_id = ?", [snapshot.crawl_id]))
+    free_charged = sum(m.get("estimated_revenue") or 0.0 for m in snapshot.payload["models"]
+                       if str(m["slug"]).endswith(":" + pricing.FREE_VARIANT))
+    expected = round(snapshot.payload["total_revenue"] - free_charged, 2)
+    got = round(ours["usd"] or 0.0, 2)
+    paid = sum(1 for r in rows if not r["is_free"])
+    if paid and ours["unknown_paid"] == paid:
+        return {"name": "seed_total", "result": "flag",
+                "message": f"split unknown for all {paid} paid model-variants: revenue unknown "
+                           f"(the file's total_revenue {snapshot.payload['total_revenue']} is not a measurement)"}
+    message = (f"seed formula ${got:,.2f} vs the file's total_revenue ${snapshot.payload['total_revenue']:,.2f} "
+               f"less ${free_charged:,.2f} it charged for :free rows = ${expected:,.2f}")
+    # Both figures of the file are rounded to the cent, so a cent apart is a match.
+    return {"name": "seed_total", "result": "pass" if abs(got - expected) < 0.0101 else "fail", "message": message}
+
+
+def _token_coverage(rows: list[dict]) -> float | None:
+    total = sum(r["total_tokens"] for r in rows)
+    return sum(r["total_tokens"] for r in rows if r["split_source"]) / total if total else None
+
+
+def _archive(db: Database, snapshot: SnapshotFile, stamp: str) -> None:
+    """The file itself, in the raw archive (stored once per content, like a crawl's responses)."""
+    digest = hashlib.sha256(snapshot.body).hexdigest()
+    db["response_bodies"].insert({"sha256": digest, "body_gz": gzip.compress(snapshot.body, mtime=0)},
+                                 pk="sha256", ignore=True)
+    db["responses"].insert({"crawl_id": snapshot.crawl_id, "url": snapshot.url, "status": 200,
+                            "content_type": "application/json", "fetched_at": stamp,
+                            "bytes": len(snapshot.body), "sha256": digest}, pk=("crawl_id", "url"), replace=True)

@@ -1,0 +1,173 @@
+"""The Monday-week series: measured weeks from daily activity, modeled chart weeks, dated prices, authors."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import replace
+from datetime import date, timedelta
+
+import pytest
+import pytest_twisted
+from sqlite_utils import Database
+
+from orstats_crawler.history.price_history import PriceHistory
+from orstats_crawler.history.schema import open_history
+from tests.conftest import crawl, shared_capture
+from tests.factory import SEED_MODELS, SnapshotSpec, _chart_key, build_snapshot, chart, daily_rows
+
+SPLIT = ("prompt", "completion", "cached", "reasoning")
+# The daily row's field of each part of the split (the model-activity schema).
+DAY_FIELD = {"prompt": "total_prompt_tokens", "completion": "total_completion_tokens",
+             "cached": "total_native_tokens_cached", "reasoning": "total_native_tokens_reasoning"}
+
+
+def monday_of(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+def complete_weeks(model, spec: SnapshotSpec) -> dict[str, dict[str, int]]:
+    """The model's complete Monday weeks in its generated daily rows (today's partial day left out)."""
+    weeks: dict[str, list[dict]] = defaultdict(list)
+    for row in daily_rows(model, spec.captured, spec.history_days):
+        day = date.fromisoformat(row["date"][:10])
+        if day < spec.captured:
+            weeks[monday_of(day).isoformat()].append(row)
+    return {start: {f: sum(r[DAY_FIELD[f]] for r in rows) for f in SPLIT}
+            for start, rows in weeks.items() if len(rows) == 7}
+
+
+def monday_rows(path) -> dict[tuple[str, str, str], dict]:
+    return {(r["week_start"], r["permaslug"], r["variant"]): r for r in Database(path).query("select * from monday_revenue")}
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_crawl_measures_its_complete_monday_weeks_and_models_the_older_chart_weeks(demo_snapshot, history_path):
+    spec = SnapshotSpec()
+    await crawl({"ORSTATS_DB": str(history_path)}, snapshot=str(demo_snapshot), top="all")
+    rows = monday_rows(history_path)
+    mix_weeks = {}
+    for model in SEED_MODELS:
+        expected = complete_weeks(model, spec)
+        assert len(expected) == 4  # 30 complete days hold four Monday weeks
+        for start, split in expected.items():
+            row = rows[(start, model.permaslug, model.variant)]
+            assert (row["basis"], row["source"]) == ("measured", "activity")
+            assert [row[f"{f}_tokens"] for f in SPLIT] == [split[f] for f in SPLIT]
+            assert row["week_end"] == (date.fromisoformat(start) + timedelta(days=6)).isoformat()
+        mix_weeks[_chart_key(model)] = expected[min(expected)]  # older weeks take the earliest measured one
+    # The crawl's own window is a Monday week here: its measured week is the seed week itself.
+    sonnet = rows[("2026-02-02", SEED_MODELS[0].permaslug, "standard")]
+    assert (sonnet["prompt_tokens"], sonnet["cached_tokens"]) == (SEED_MODELS[0].prompt, SEED_MODELS[0].cached)
+    # Finished chart weeks older than the measured ones: modeled with the earliest measured week's mix.
+    modeled = 0
+    for week in chart(spec)["data"]["data"][:-5]:
+        for key, tokens in week["ys"].items():
+            if key == "Others":
+                continue
+            permaslug, _, variant = key.partition(":")
+            row = rows[(week["x"], permaslug, variant or "standard")]
+            mix = mix_weeks[key]
+            prompt = round(tokens * mix["prompt"] / (mix["prompt"] + mix["completion"]))
+            assert (row["basis"], row["source"], row["total_tokens"]) == ("modeled", "chart", tokens)
+            assert (row["prompt_tokens"], row["completion_tokens"]) == (prompt, tokens - prompt)
+            assert row["cached_tokens"] == round(prompt * mix["cached"] / mix["prompt"])
+            assert row["mix_week_start"] == "2026-01-12" and row["revenue_list_usd"] > 0
+            modeled += 1
+    assert modeled == 9 * (52 - 5)
+    # One crawl, one price observation (the day after its window): every week is priced after it.
+    bases = {(r["price_basis"], r["price_observed_on"]) for r in rows.values() if r["variant"] != "free"}
+    assert bases == {("after", "2026-02-09")}
+    totals = {r["week_start"]: r for r in Database(history_path).query("select * from monday_totals")}
+    assert len(totals) == 51  # the chart's finished weeks, the last four of them measured
+    assert totals["2026-02-02"]["basis"] == "measured" and totals["2025-12-29"]["basis"] == "modeled"
+
+
+@pytest_twisted.ensureDeferred
+async def test_weeks_are_priced_with_the_prices_valid_in_them(tmp_path, history_path):
+    """A crawl a week earlier saw another price: weeks it precedes keep theirs, its own week gets it."""
+    earlier = replace(SEED_MODELS[0], pricing={**SEED_MODELS[0].pricing, "prompt": "0.000004"})
+    spec = SnapshotSpec(models=[earlier, *SEED_MODELS[1:]], captured=date(2026, 2, 2), name="week-before")
+    await crawl({"ORSTATS_DB": str(history_path)}, snapshot=str(build_snapshot(tmp_path / "before", spec)))
+    await crawl({"ORSTATS_DB": str(history_path)}, snapshot=str(build_snapshot(tmp_path / "demo")))
+    rows = monday_rows(history_path)
+    sonnet = SEED_MODELS[0].permaslug
+    in_week = rows[("2026-02-02", sonnet, "standard")]  # observed 2026-02-02, on or before 2026-02-08
+    assert (in_week["price_basis"], in_week["price_observed_on"], in_week["prompt_price"]) == ("before", "2026-02-02", 4e-06)
+    older = rows[("2026-01-19", sonnet, "standard")]  # nothing that early: the earliest observation after
+    assert (older["price_basis"], older["price_observed_on"]) == ("after", "2026-02-02")
+    # The latest crawl's daily rows win where both crawls measured the same week.
+    assert in_week["prompt_tokens"] == SEED_MODELS[0].prompt
+    # weekly_revenue keeps each crawl's own catalogue for its own window.
+    shown = next(Database(history_path).query(
+        "select prompt_price, price_basis, price_observed_on from weekly_revenue where permaslug = ? and week_end = '2026-02-08'",
+        [sonnet]))
+    assert shown == {"prompt_price": 3e-06, "price_basis": "crawl", "price_observed_on": "2026-02-09"}
+
+
+def test_price_history_lookup_rules(tmp_path):
+    db = open_history(str(tmp_path / "h.db"))
+    db["crawls"].insert_all([{"id": "a", "started_at": "2026-01-05T00:00:00"}, {"id": "b", "started_at": "2026-01-12T00:00:00"}])
+    base = {"canonical_slug": "x/m", "variant": "standard", "completion_price": 2e-06, "cache_read_price": 1e-07, "is_free": 0}
+    db["prices"].insert_all([
+        {**base, "crawl_id": "a", "public_id": "x/m", "observed_on": "2026-01-05", "prompt_price": 1e-06},
+        {**base, "crawl_id": "b", "public_id": "x/m", "observed_on": "2026-01-12", "prompt_price": 3e-06},
+        {**base, "crawl_id": "b", "public_id": "~x/m-latest", "observed_on": "2026-01-12", "prompt_price": 9e-06},
+        {**base, "crawl_id": "b", "public_id": "x/router", "canonical_slug": "x/router", "observed_on": "2026-01-12",
+         "prompt_price": None},
+    ])
+    prices = PriceHistory(db)
+    assert prices.at("x/m", "standard", "2026-01-01").price_basis == "after"
+    assert prices.at("x/m", "standard", "2026-01-01").prompt_price == 1e-06
+    assert (prices.at("x/m", "standard", "2026-01-11").prompt_price, prices.at("x/m", "standard", "2026-01-11").price_observed_on) == (1e-06, "2026-01-05")
+    assert prices.at("x/m", "standard", "2026-01-12").prompt_price == 3e-06  # the real id, not its alias
+    assert prices.at("x/m", "free", "2026-01-12").price_basis == "free"
+    assert prices.at("x/router", "standard", "2026-01-12").price_basis is None  # "-1": no price, not a price
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_rejected_crawl_feeds_nothing(tmp_path, history_path):
+    spec = SnapshotSpec(models=[replace(m, activity="missing") for m in SEED_MODELS])
+    result = await crawl({"ORSTATS_DB": str(history_path)}, snapshot=str(build_snapshot(tmp_path / "s", spec)))
+    assert result.stats["orstats/crawl/status"] == "rejected"
+    assert Database(history_path)["monday_weeks"].count == 0
+
+
+@pytest_twisted.ensureDeferred
+async def test_revenue_by_author_shares(demo_snapshot, history_path):
+    await crawl({"ORSTATS_DB": str(history_path)}, snapshot=str(demo_snapshot), top="all")
+    db = Database(history_path)
+    authors = {r["author"]: r for r in db.query("select * from author_weekly where week_end = '2026-02-08'")}
+    week = list(db.query("select permaslug, total_tokens, revenue_list_usd from weekly_revenue"))
+    tokens, dollars = sum(r["total_tokens"] for r in week), sum(r["revenue_list_usd"] for r in week)
+    for author in {m.permaslug.split("/")[0] for m in SEED_MODELS}:
+        mine = [r for r in week if r["permaslug"].startswith(author + "/")]
+        assert authors[author]["models"] == len(mine)
+        assert authors[author]["token_share"] == pytest.approx(sum(r["total_tokens"] for r in mine) / tokens)
+        assert authors[author]["dollar_share"] == pytest.approx(sum(r["revenue_list_usd"] for r in mine) / dollars)
+    assert authors["anthropic"]["dollar_share"] > authors["anthropic"]["token_share"]  # expensive tokens
+    assert authors["arcee-ai"]["revenue_list_usd"] == 0 and authors["arcee-ai"]["token_share"] > 0
+    monday = {r["author"] for r in db.query("select author from author_monday where week_start = '2025-06-02'")}
+    assert monday and monday <= set(authors)
+
+
+@pytest_twisted.ensureDeferred
+async def test_real_capture_stores_51_chart_weeks_its_window_and_exact_monday_weeks(history_path):
+    capture = shared_capture("openrouter-2026-08-08")
+    await crawl({"ORSTATS_DB": str(history_path)}, snapshot=str(capture))
+    db = Database(history_path)
+    chart_weeks = [r["week_start"] for r in db.query("select distinct week_start from chart_weeks order by 1")]
+    assert len(chart_weeks) == 51 and chart_weeks[-1] == "2026-08-03"  # 2026-08-10 was still partial
+    assert list(db.query("select week_start, week_end, status from weeks")) == [
+        {"week_start": "2026-08-01", "week_end": "2026-08-07", "status": "published"}]
+    measured = list(db.query("select * from monday_weeks where basis = 'measured'"))
+    assert {r["week_start"] for r in measured} == {"2026-07-13", "2026-07-20", "2026-07-27"}
+    charted = {(r["week_start"], r["key"]): r["tokens"] for r in db.query("select * from chart_weeks")}
+    matched = 0
+    for row in measured:  # the chart's figure of a measured week is the sum of its daily rows
+        key = row["permaslug"] + ("" if row["variant"] == "standard" else ":" + row["variant"])
+        if (row["week_start"], key) in charted:
+            assert row["total_tokens"] == charted[(row["week_start"], key)]
+            matched += 1
+    assert matched >= 20
+    later = list(db.query("select distinct basis from monday_weeks where week_start = '2026-08-03'"))
+    assert "measured" not in {r["basis"] for r in later}  # its days end 2026-08-09, after the activity
