@@ -12,8 +12,10 @@ from sqlite_utils import Database
 
 from orstats_crawler.history.price_history import PriceHistory
 from orstats_crawler.history.schema import open_history
+from orstats_crawler.report import format as fmt
 from tests.conftest import crawl, shared_capture
-from tests.factory import SEED_MODELS, SnapshotSpec, _chart_key, build_snapshot, chart, daily_rows
+from tests.factory import SEED_MODELS, SnapshotSpec, _chart_key, build_snapshot, chart, daily_rows, expected_revenues
+from tests.test_report import crawl_demo, section, table
 
 SPLIT = ("prompt", "completion", "cached", "reasoning")
 # The daily row's field of each part of the split (the model-activity schema).
@@ -143,8 +145,8 @@ async def test_revenue_by_author_shares(demo_snapshot, history_path):
         mine = [r for r in week if r["permaslug"].startswith(author + "/")]
         assert authors[author]["models"] == len(mine)
         assert authors[author]["token_share"] == pytest.approx(sum(r["total_tokens"] for r in mine) / tokens)
-        assert authors[author]["dollar_share"] == pytest.approx(sum(r["revenue_list_usd"] for r in mine) / dollars)
-    assert authors["anthropic"]["dollar_share"] > authors["anthropic"]["token_share"]  # expensive tokens
+        assert authors[author]["revenue_list_usd_share"] == pytest.approx(sum(r["revenue_list_usd"] for r in mine) / dollars)
+    assert authors["anthropic"]["revenue_list_usd_share"] > authors["anthropic"]["token_share"]  # expensive tokens
     assert authors["arcee-ai"]["revenue_list_usd"] == 0 and authors["arcee-ai"]["token_share"] > 0
     monday = {r["author"] for r in db.query("select author from author_monday where week_start = '2025-06-02'")}
     assert monday and monday <= set(authors)
@@ -171,3 +173,21 @@ async def test_real_capture_stores_51_chart_weeks_its_window_and_exact_monday_we
     assert matched >= 20
     later = list(db.query("select distinct basis from monday_weeks where week_start = '2026-08-03'"))
     assert "measured" not in {r["basis"] for r in later}  # its days end 2026-08-09, after the activity
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_report_lists_revenue_by_author(tmp_path):
+    text = await crawl_demo(tmp_path)
+    rows = {row[0]: row for row in table(section(text, "Revenue by Author"))}
+    revenue: dict[str, float] = defaultdict(float)
+    tokens: dict[str, int] = defaultdict(int)
+    for model in SEED_MODELS:
+        author = model.permaslug.split("/")[0]
+        revenue[author] += expected_revenues(model)[0]
+        tokens[author] += model.total
+    assert list(rows) == sorted(revenue, key=lambda a: -revenue[a])  # largest revenue first
+    for author, row in rows.items():
+        assert row[1] == str(sum(1 for m in SEED_MODELS if m.permaslug.startswith(author + "/")))
+        assert row[3] == fmt.ratio(tokens[author], sum(tokens.values()))
+        assert row[4] == fmt.usd(revenue[author])
+        assert row[5] == fmt.ratio(revenue[author], sum(revenue.values()))

@@ -23,7 +23,7 @@ from tests.factory import expected_effective
 from tests.factory import expected_revenues as seed_expected
 
 SECTIONS = ["Summary", "Revenue Over Time", "Revenue by Model (Top 9)", "Revenue Share",
-            "Token Type Distribution", "Model Breakdown", "Methodology"]  # the seed README's order
+            "Token Type Distribution", "Model Breakdown", "Revenue by Author", "Methodology"]  # the seed README's order, plus authors
 
 
 # --- reading a rendered report ------------------------------------------------------------------

@@ -361,32 +361,31 @@ GROUP BY r.week_start, r.week_end
 """
 
 
-def _author_sql(source: str, carried: str) -> str:
-    """Weekly tokens and revenue per author (the permaslug before `/`) of a per-model view, with
-    its token share and its share of the week's known revenue (unknown revenue is left out of
-    both sums and counted in unknown_revenue_models)."""
+def _author_sql(source: str, columns: list[str], carried: str) -> str:
+    """Weekly tokens and revenue per author (the permaslug before `/`) of a per-model view: its token
+    share, and per revenue column its known revenue (``known_sum``) and share of the week's known
+    revenue (`<column>_share`): token share vs dollar share."""
+    week_sums = ", ".join(f"SUM({c}) AS {c}" for c in columns)
+    sums = ",\n  ".join(f"{known_sum(c)} AS {c}, {known_sum(c)} / NULLIF(w.{c}, 0) AS {c}_share" for c in columns)
     return f"""
 WITH r AS (
   SELECT *, CASE WHEN instr(permaslug, '/') > 0 THEN substr(permaslug, 1, instr(permaslug, '/') - 1)
                  ELSE permaslug END AS author
   FROM {source}
 ), w AS (
-  SELECT week_start, week_end, SUM(total_tokens) AS tokens, SUM(revenue_list_usd) AS list_usd,
-         SUM(revenue_seed_usd) AS seed_usd
-  FROM r GROUP BY week_start, week_end
+  SELECT week_start, week_end, SUM(total_tokens) AS tokens, {week_sums} FROM r GROUP BY week_start, week_end
 )
 SELECT r.week_start, r.week_end, r.author, {carried},
   COUNT(*) AS models, SUM(r.total_tokens) AS total_tokens,
-  SUM(r.revenue_list_usd) AS revenue_list_usd, SUM(r.revenue_seed_usd) AS revenue_seed_usd,
-  COUNT(*) - COUNT(r.revenue_list_usd) AS unknown_revenue_models,
   1.0 * SUM(r.total_tokens) / NULLIF(w.tokens, 0) AS token_share,
-  SUM(r.revenue_list_usd) / NULLIF(w.list_usd, 0) AS dollar_share,
-  SUM(r.revenue_seed_usd) / NULLIF(w.seed_usd, 0) AS seed_dollar_share
+  COUNT(*) - COUNT(r.revenue_list_usd) AS unknown_revenue_models,
+  {sums}
 FROM r JOIN w ON w.week_start = r.week_start AND w.week_end = r.week_end
 GROUP BY r.week_start, r.week_end, r.author
 """
 
 
-VIEWS["author_weekly"] = _author_sql("weekly_revenue", "MAX(r.status) AS status")
-VIEWS["author_monday"] = _author_sql("monday_revenue", "GROUP_CONCAT(DISTINCT r.basis) AS bases")
+VIEWS["author_weekly"] = _author_sql("weekly_revenue", REVENUE_COLUMNS, "MAX(r.status) AS status")
+VIEWS["author_monday"] = _author_sql("monday_revenue", ["revenue_list_usd", "revenue_seed_usd", "revenue_high_usd"],
+                                     "GROUP_CONCAT(DISTINCT r.basis) AS bases")
 # --- end of issue 4 ---

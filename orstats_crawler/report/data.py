@@ -40,6 +40,7 @@ METHODS: dict[str, Method] = {
 }
 # How many model-variants the methodology's "list vs effective" table compares.
 LIST_VS_EFFECTIVE_ROWS = 10
+AUTHOR_ROWS = 15  # authors listed under "Revenue by Author", largest known revenue first
 # The band around the estimate: low = list price with the cache discount (model-variants whose split
 # is known), high = list price without any cache discount (every priced model-variant).
 LOW, HIGH = "revenue_list_usd", "revenue_high_usd"
@@ -130,6 +131,7 @@ class WeekReport:
     series: list[Week]  # every published week up to this one, oldest first
     headline: Method
     others: list[Method] = field(default_factory=list)
+    authors: list[dict[str, Any]] = field(default_factory=list)  # author_weekly rows, see author_rows
 
     @property
     def known(self) -> list[ModelRow]:
@@ -168,10 +170,20 @@ def model_rows(db: Database, week: Week, headline: Method) -> list[ModelRow]:
     return known + [r for r in rows if r.revenue is None]
 
 
+def author_rows(db: Database, week: Week, headline: Method) -> list[dict[str, Any]]:
+    """The week's authors (``author_weekly``): the largest known revenue by the headline method
+    first, then those whose revenue is unknown, by tokens."""
+    rows = list(db.query("SELECT * FROM author_weekly WHERE week_start = ? AND week_end = ?",
+                         [week.week_start, week.week_end]))
+    return sorted(rows, key=lambda a: (a[headline.column] is None, -(a[headline.column] or 0.0),
+                                       -(a["total_tokens"] or 0), a["author"]))[:AUTHOR_ROWS]
+
+
 def week_reports(db: Database, method_key: str) -> list[WeekReport]:
     """One report per published week, oldest first (the last one is the latest)."""
     headline = method(method_key)
     others = [m for m in METHODS.values() if m is not headline]
     weeks = published_weeks(db, headline)
-    return [WeekReport(week, model_rows(db, week, headline), weeks[: i + 1], headline, others)
+    return [WeekReport(week, model_rows(db, week, headline), weeks[: i + 1], headline, others,
+                       author_rows(db, week, headline))
             for i, week in enumerate(weeks)]
