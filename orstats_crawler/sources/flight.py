@@ -99,7 +99,8 @@ class FlightData:
 
     def objects(self, marker: str) -> Iterator[dict[str, Any]]:
         """Every JSON object in the rows whose text contains ``marker`` (a cheap pre-filter: most
-        rows are markup), depth first in document order."""
+        rows are markup), depth first in document order. A list of `model_permaslug` rows is not
+        entered (thousands of flat objects; the finders look at the object holding it)."""
         for row in self.rows:
             if marker not in row.text:
                 continue
@@ -108,9 +109,12 @@ class FlightData:
                 node = stack.pop()
                 if isinstance(node, dict):
                     yield node
-                    stack.extend(reversed(list(node.values())))
-                elif isinstance(node, list):
-                    stack.extend(reversed(node))
+                    children = node.values()
+                elif node and isinstance(node[0], dict) and "model_permaslug" in node[0]:
+                    continue
+                else:
+                    children = node
+                stack.extend([c for c in children if isinstance(c, (dict, list))][::-1])
 
     # --- rows with model_permaslug ----------------------------------------------------------
 
