@@ -281,30 +281,61 @@ async def test_per_crawl_budget_is_respected(data_api_site, history_path, monkey
     assert len(skipped) == 2 and all("ORSTATS_DATA_API_MAX_REQUESTS" in p["message"] for p in skipped)
 
 
-# --- backfilled weeks: Data API totals, revenue modeled from the nearest measured week ------------------
+def list_revenue(model, row) -> float:
+    """A series row's list-price revenue at the model's catalogue prices (the demo's, valid all along)."""
+    if model.variant == "free":
+        return 0.0
+    p, c = float(model.pricing["prompt"]), float(model.pricing["completion"])
+    r = float(model.pricing.get("input_cache_read", model.pricing["prompt"]))
+    return (row["prompt_tokens"] - row["cached_tokens"]) * p + row["cached_tokens"] * r + row["completion_tokens"] * c
+
+
+# --- backfilled weeks: the Monday-week series takes the Data API's totals, modeled ---------------------
 
 @pytest_twisted.ensureDeferred
-async def test_backfilled_weeks_are_modeled_from_the_measured_week(tmp_path, monkeypatch, replay_server):
-    """The demo's measured week is 2026-02-02..08 (a Monday week): the Data API's weeks around it get
-    its revenue per token, marked modeled; the week itself is marked measured."""
+async def test_data_api_weeks_feed_the_monday_series_as_modeled(tmp_path, monkeypatch, replay_server):
+    """The demo crawl measures the Monday weeks 2026-01-12 .. 2026-02-02 from its daily activity; the
+    Data API's other weeks (from 2025-12-29, chart weeks included) become modeled rows of the series:
+    its totals, the split shares of the nearest measured week, the prices valid in the week."""
     from tests.factory import SnapshotSpec, build_snapshot
     monkeypatch.setenv(data_api.KEY_ENV, KEY)
     server = replay_server(build_snapshot(tmp_path / "s", SnapshotSpec()), handler=DataApiHandler)
     server.fake = FakeDataApi()
     history = tmp_path / "h.db"
-    # The windows end yesterday (the real today); start three weeks before the demo's week.
-    await crawl(settings_for(server, history, ORSTATS_DATA_API_START="2026-01-12"), top="all")
+    await crawl(settings_for(server, history, ORSTATS_DATA_API_START="2025-12-29"), top="all")
     db = Database(history)
-    measured = {r["permaslug"]: r for r in db.query("select * from weekly_revenue")}
-    rows = list(db.query("select * from dataset_weekly_revenue where week_start < '2026-02-09' order by week_start"))
-    assert {r["week_start"] for r in rows} == {"2026-01-12", "2026-01-19", "2026-01-26", "2026-02-02"}
-    for row in rows:
-        basis = measured[row["permaslug"]]
-        assert row["basis"] == ("measured" if row["week_start"] == "2026-02-02" else "modeled")
-        assert (row["basis_week_start"], row["basis_week_end"]) == ("2026-02-02", "2026-02-08")
-        assert row["revenue_list_usd"] == pytest.approx(
-            row["total_tokens"] * basis["revenue_list_usd"] / basis["total_tokens"], rel=1e-9)
-        assert row["revenue_effective_usd"] == pytest.approx(
-            row["total_tokens"] * basis["revenue_effective_usd"] / basis["total_tokens"], rel=1e-9)
-        if basis["is_free"]:
-            assert row["revenue_list_usd"] == 0
+    series = {(r["week_start"], r["permaslug"], r["variant"]): r for r in db.query("select * from monday_revenue")}
+    measured_weeks = ["2026-01-12", "2026-01-19", "2026-01-26", "2026-02-02"]
+    for model in SEED_MODELS:
+        for week in measured_weeks:
+            assert series[(week, model.permaslug, model.variant)]["basis"] == "measured"
+        # Before the activity: the Data API's total wins over the chart's; after it: only the Data API.
+        for week, mix in (("2025-12-29", "2026-01-12"), ("2026-01-05", "2026-01-12"), ("2026-02-09", "2026-02-02"),
+                          ("2026-03-02", "2026-02-02")):
+            row = series[(week, model.permaslug, model.variant)]
+            days = [date.fromisoformat(week) + timedelta(days=i) for i in range(7)]
+            assert (row["source"], row["basis"], row["mix_week_start"]) == ("data_api", "modeled", mix), (week, model)
+            assert row["total_tokens"] == sum(daily_tokens(model, d) for d in days)
+            basis = series[(mix, model.permaslug, model.variant)]
+            assert row["prompt_tokens"] == round(row["total_tokens"] * basis["prompt_tokens"] / basis["total_tokens"])
+            assert row["revenue_list_usd"] == pytest.approx(list_revenue(model, row), rel=1e-9)
+    # The Data API's weekly coverage is there for the same weeks, with its citation.
+    week = next(db.query("select * from dataset_weeks where week_start = '2026-02-09'"))
+    assert week["complete"] and week["citation"] == f"{DATASET_CITATION}{AS_OF}"
+    assert "dataset_weekly_revenue" not in db.view_names()
+
+
+@pytest_twisted.ensureDeferred
+async def test_report_prints_the_required_citation_only_with_data_api_data(data_api_site, tmp_path, monkeypatch):
+    monkeypatch.setenv(data_api.KEY_ENV, KEY)
+    start, span = last_days(date.today(), 1, 14)
+    history = tmp_path / "with" / "history.db"
+    await crawl(settings_for(data_api_site, history, ORSTATS_DATA_API_START=start, ORSTATS_DATA_API_WINDOW_DAYS=span),
+                top="all")
+    text = (history.parent / "reports" / "README.md").read_text(encoding="utf-8")
+    assert f"Source: OpenRouter (openrouter.ai/rankings), as of {AS_OF}." in text
+    monkeypatch.delenv(data_api.KEY_ENV)
+    without = tmp_path / "without" / "history.db"
+    await crawl(settings_for(data_api_site, without), top="all")
+    text = (without.parent / "reports" / "README.md").read_text(encoding="utf-8")
+    assert "Data API" not in text and AS_OF not in text

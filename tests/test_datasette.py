@@ -22,9 +22,10 @@ import yaml
 from sqlite_utils import Database
 
 from tests.conftest import ROOT, run_scrapy
-from tests.factory import SEED_MODELS, ModelSpec, SnapshotSpec, build_snapshot, usd, with_models
+from tests.factory import (SEED_MODELS, ModelSpec, SnapshotSpec, build_snapshot, expected_effective, usd,
+                           with_models)
+from tests.factory import expected_revenues as seed_expected
 from tests.servers import free_port, require_tool, start_server
-from tests.test_crawl_engine import seed_expected
 
 METADATA = ROOT / "datasette" / "metadata.yml"
 WEEK1, WEEK2, WEEK3 = ("2026-02-02", "2026-02-08"), ("2026-02-09", "2026-02-15"), ("2026-02-16", "2026-02-22")
@@ -106,6 +107,7 @@ def test_every_canned_query_answers_with_the_crawled_figures(datasette):
         assert row["seed_usd"] == pytest.approx(sum(seed_expected(m)[1] for m in models.values()), rel=1e-9)
         assert row["band_low_usd"] == row["list_usd"]
         assert row["band_high_usd"] == pytest.approx(sum(high_expected(m) for m in models.values()), rel=1e-9)
+        assert row["effective_usd"] == pytest.approx(sum(expected_effective(m) for m in models.values()), rel=1e-9)
         assert row["list_models"] == row["models"] == len(SEED_MODELS)
     assert round(rows[0]["seed_usd"] / 1e6, 2) == 6.25  # the seed README's headline
 
@@ -132,16 +134,21 @@ def test_every_canned_query_answers_with_the_crawled_figures(datasette):
     assert kimi["list_change_usd"] == pytest.approx(changes[kimi["permaslug"]], rel=1e-9)
     assert len(rows) == len(SEED_MODELS)
 
-    # By author: the permaslug's owner, summed over the week.
+    # By author: the permaslug's owner, summed over the week, token share against spend share.
     rows = query(datasette, "revenue_by_author")
-    authors: dict[str, float] = {}
+    authors: dict[str, list[ModelSpec]] = {}
     for model in week2.values():
-        author = model.permaslug.split("/")[0]
-        authors[author] = authors.get(author, 0.0) + seed_expected(model)[0]
-    assert [r["author"] for r in rows] == sorted(authors, key=lambda a: (-authors[a], a))
+        authors.setdefault(model.permaslug.split("/")[0], []).append(model)
+    spend = {a: sum(seed_expected(m)[0] for m in models) for a, models in authors.items()}
+    assert [r["author"] for r in rows] == sorted(spend, key=lambda a: (-spend[a], a))
     for row in rows:
-        assert row["list_usd"] == pytest.approx(authors[row["author"]], rel=1e-9)
-    assert next(r for r in rows if r["author"] == "anthropic")["models"] == 2
+        models = authors[row["author"]]
+        assert (row["models"], row["unknown_revenue_models"]) == (len(models), 0)
+        assert row["list_usd"] == pytest.approx(spend[row["author"]], rel=1e-9)
+        assert row["effective_usd"] == pytest.approx(sum(expected_effective(m) for m in models), rel=1e-9)
+        assert row["list_share_pct"] == pytest.approx(100 * spend[row["author"]] / sum(spend.values()), abs=0.006)
+        assert row["week_end"] == WEEK2[1] and row["status"] == "published"
+    assert sum(r["token_share_pct"] for r in rows) == pytest.approx(100, abs=0.1)
 
     # Price changes: Sonnet's prompt price, down in week 2 and back up in week 3 (its catalogue).
     rows = query(datasette, "price_changes")
@@ -168,6 +175,7 @@ def test_metadata_describes_real_columns_and_credits_the_source(datasette, histo
     assert metadata["source"] == "Source: OpenRouter (openrouter.ai/rankings)"
     db = read_only(history)
     for name, table in metadata["databases"]["history"]["tables"].items():
+        assert name in db.table_names() + db.view_names(), f"metadata describes {name}, which the history lacks"
         columns = {c.name for c in (db[name].columns if name in db.table_names() else db.view(name).columns)}
         assert set(table.get("columns", {})) <= columns, f"{name}: metadata describes columns it does not have"
     page = requests.get(f"{datasette}/history/weekly_revenue", timeout=10).text

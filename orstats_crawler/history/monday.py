@@ -9,7 +9,8 @@ Mondays. The report's time series uses Monday weeks, built here from every publi
   2. `leaderboard` / `import` / `activity`: the rows of the crawl shown for a window that is itself a
      Monday week (a Monday crawl, an imported week) whose split is known.
   Between crawls of the same rank the latest one wins.
-- **modeled**: a known volume without a split (a finished chart week's top 9, a row of such a
+- **modeled**: a known volume without a split (a finished chart week's top 9, a complete week of
+  the official Data API's top 50 (source `data_api`, fetched only with a key), a row of such a
   Monday-window crawl whose split is unknown) takes the prompt/completion, cached and reasoning
   shares of the nearest measured week of the same model-variant (`mix_week_start`; on a tie, the
   later week).
@@ -56,6 +57,11 @@ WHERE w.status = 'published' AND strftime('%w', w.week_start) = '1'
   AND julianday(w.week_end) - julianday(w.week_start) = 6
 """
 _CHART_ROWS = "SELECT week_start, key, tokens, crawl_id FROM chart_weeks WHERE key != 'Others' AND tokens IS NOT NULL"
+# The official Data API's weeks in which a model-variant was in the top 50 on all 7 days (on other
+# days its tokens are in `other`, so its week total would fall short).
+_DATASET_ROWS = """
+SELECT week_start, permaslug, variant, total_tokens, crawl_id FROM dataset_weekly WHERE key != 'other' AND days = 7
+"""
 
 
 def rebuild(db: Database) -> dict[str, int]:
@@ -98,11 +104,13 @@ def _measured(db: Database) -> dict[tuple[str, ...], dict[str, Any]]:
 
 def _volumes(db: Database, measured: dict[tuple[str, ...], Any]) -> list[dict[str, Any]]:
     """Known volumes of (week, model-variant)s with no measured split: the Monday-window crawls'
-    rows first (the leaderboard's own figure), then the chart's finished weeks."""
+    rows first (the leaderboard's own figure), then the Data API's weeks (official daily totals of
+    the top 50), then the chart's finished weeks (top 9)."""
     unsplit = {name: None for name in SPLIT}
     rows = [
         *(_row(dict(r), VOLUME, "import" if r["era"] == "import" else "leaderboard", unsplit)
           for r in db.query(_MONDAY_WINDOW_ROWS) if not r["split_source"] and r["total_tokens"] is not None),
+        *(_row(dict(r), VOLUME, "data_api", unsplit) for r in db.query(_DATASET_ROWS)),
         *(_row(_chart_source(r), VOLUME, "chart", unsplit) for r in db.query(_CHART_ROWS)),
     ]
     found: dict[tuple[str, ...], dict[str, Any]] = {}

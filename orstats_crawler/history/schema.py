@@ -263,7 +263,8 @@ DATASET_CITATION = "Source: OpenRouter (openrouter.ai/rankings), as of "
 _MONDAY = "date(d.day, '-6 days', 'weekday 1')"  # the Monday on or before d.day
 VIEWS["dataset_weekly"] = f"""
 SELECT {_MONDAY} AS week_start, date({_MONDAY}, '+6 days') AS week_end,
-  d.key, d.permaslug, d.variant, SUM(d.total_tokens) AS total_tokens, COUNT(*) AS days, MAX(d.as_of) AS as_of
+  d.key, d.permaslug, d.variant, SUM(d.total_tokens) AS total_tokens, COUNT(*) AS days, MAX(d.as_of) AS as_of,
+  MAX(d.crawl_id) AS crawl_id
 FROM dataset_daily d
 GROUP BY 1, 2, d.key
 """
@@ -277,29 +278,6 @@ SELECT {_MONDAY} AS week_start, date({_MONDAY}, '+6 days') AS week_end,
   MAX(d.as_of) AS as_of, '{DATASET_CITATION}' || MAX(d.as_of) AS citation
 FROM dataset_daily d
 GROUP BY 1, 2
-"""
-# Revenue of the Data API's complete weeks: its tokens at the revenue per token (split and prices)
-# of the nearest week whose split was measured for the same model-variant. `basis` is `measured` when that
-# week is this very week, else `modeled`; NULL revenue when no measured week exists.
-VIEWS["dataset_weekly_revenue"] = """
-WITH nearest AS (
-  SELECT dw.*, r.week_start AS basis_week_start, r.week_end AS basis_week_end,
-    r.revenue_list_usd / r.total_tokens AS list_usd_per_token,
-    r.revenue_effective_usd / r.total_tokens AS effective_usd_per_token,
-    ROW_NUMBER() OVER (PARTITION BY dw.week_start, dw.key
-                       ORDER BY abs(julianday(r.week_end) - julianday(dw.week_end)), r.week_end DESC) AS rn
-  FROM dataset_weekly dw
-  LEFT JOIN weekly_revenue r ON r.permaslug = dw.permaslug AND r.variant = dw.variant
-    AND r.split_source IS NOT NULL AND r.total_tokens > 0
-  WHERE dw.key != 'other' AND dw.week_start IN (SELECT week_start FROM dataset_weeks WHERE complete)
-)
-SELECT week_start, week_end, key, permaslug, variant, total_tokens, days, as_of,
-  CASE WHEN basis_week_end IS NULL THEN NULL
-       WHEN basis_week_start = week_start AND basis_week_end = week_end THEN 'measured' ELSE 'modeled' END AS basis,
-  basis_week_start, basis_week_end,
-  total_tokens * list_usd_per_token AS revenue_list_usd,
-  total_tokens * effective_usd_per_token AS revenue_effective_usd
-FROM nearest WHERE rn = 1
 """
 
 
@@ -389,3 +367,11 @@ VIEWS["author_weekly"] = _author_sql("weekly_revenue", REVENUE_COLUMNS, "MAX(r.s
 VIEWS["author_monday"] = _author_sql("monday_revenue", ["revenue_list_usd", "revenue_seed_usd", "revenue_high_usd"],
                                      "GROUP_CONCAT(DISTINCT r.basis) AS bases")
 # --- end of issue 4 ---
+
+
+@migrations()
+def m303_drop_dataset_weekly_revenue(db: Database) -> None:
+    """The Data API's weeks now feed the Monday-week series (history/monday.py, source `data_api`),
+    which models their revenue with the nearest measured mix and the prices valid in each week: the
+    earlier view that did the same with the nearest week's revenue per token goes."""
+    db.execute("DROP VIEW IF EXISTS dataset_weekly_revenue")

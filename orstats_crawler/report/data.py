@@ -132,6 +132,7 @@ class WeekReport:
     headline: Method
     others: list[Method] = field(default_factory=list)
     authors: list[dict[str, Any]] = field(default_factory=list)  # author_weekly rows, see author_rows
+    dataset_citation: str | None = None  # the Data API's required citation, when the history holds its data
 
     @property
     def known(self) -> list[ModelRow]:
@@ -184,6 +185,7 @@ def week_reports(db: Database, method_key: str) -> list[WeekReport]:
     headline = method(method_key)
     others = [m for m in METHODS.values() if m is not headline]
     weeks = published_weeks(db, headline)
+    citation = next(db.query("SELECT citation FROM dataset_weeks ORDER BY as_of DESC LIMIT 1"), {}).get("citation")
     return [WeekReport(week, model_rows(db, week, headline), weeks[: i + 1], headline, others,
-                       author_rows(db, week, headline))
+                       author_rows(db, week, headline), dataset_citation=citation)
             for i, week in enumerate(weeks)]
