@@ -95,7 +95,8 @@ TELNETCONSOLE_ENABLED = False
 
 # --- the report (issue 3) --------------------------------------------------------------------
 # The headline formula of the markdown report (the summary shows the others too): "list" counts
-# cached tokens once at list price; "seed" is the earlier project's formula (cached tokens twice).
+# cached tokens once at list price; "seed" is the earlier project's formula (cached tokens twice);
+# "effective" uses the prices the traffic actually paid (effective-pricing, see ORSTATS_EFFECTIVE_PRICES).
 ORSTATS_REVENUE_METHOD = os.environ.get("ORSTATS_REVENUE_METHOD", "list")
 ORSTATS_REPORT_TABLE_ROWS = 50  # model-variants with a known revenue listed in the breakdown table
 EXTENSIONS = {
