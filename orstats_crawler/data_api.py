@@ -5,7 +5,7 @@ downloader middleware that owns everything about the key and the API's limits.
 - The key lives only here, read from the environment when the crawl starts: it is added to the
   Data API's requests as `Authorization: Bearer ...` on their way to the network and appears in no
   setting, stat, log line, stored row or recorded snapshot (the raw archive keeps URLs and bodies,
-  never request headers).
+  never request headers), nor in Scrapy's HTTP cache (`dont_cache`: it would store the headers).
 - Limits (30 requests per minute per key, 500 per day per account): the requests go one at a time,
   `ORSTATS_DATA_API_INTERVAL` seconds apart (the next one waits for the previous answer, so a 401
   or the daily quota is known before anything else is sent), each crawl spends at most
@@ -106,6 +106,7 @@ class DataApiMiddleware:
         self.sent += 1
         self.last_sent = time.monotonic()
         self.stats.inc_value(f"{STATS}/requests")
+        request.meta["dont_cache"] = True  # Scrapy's HTTP cache writes request headers to disk
         request.headers["Authorization"] = f"Bearer {self._key}"
 
     def process_response(self, request: Request, response: Response) -> Response:

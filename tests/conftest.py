@@ -45,6 +45,13 @@ def shared_capture(name: str) -> Path:
     return path
 
 
+@pytest.fixture(autouse=True)
+def no_data_api_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A developer's own OPENROUTER_API_KEY must not send test crawls (in process or `scrapy` child
+    processes) to the Data API; the tests of that path set a key of their own."""
+    monkeypatch.delenv("OPENROUTER_API_KEY", raising=False)
+
+
 @pytest.fixture
 def demo_snapshot(tmp_path: Path) -> Path:
     return build_snapshot(tmp_path / "snapshot")

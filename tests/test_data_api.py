@@ -231,6 +231,19 @@ async def test_key_path_stores_days_weeks_coverage_and_citation(data_api_site, h
 
 
 @pytest_twisted.ensureDeferred
+async def test_key_stays_out_of_an_http_cache(data_api_site, history_path, tmp_path, monkeypatch):
+    monkeypatch.setenv(data_api.KEY_ENV, KEY)
+    cache = tmp_path / "httpcache"
+    start, span = last_days(date.today(), 1, 7)
+    await crawl(settings_for(data_api_site, history_path, ORSTATS_DATA_API_START=start, ORSTATS_DATA_API_WINDOW_DAYS=span,
+                             HTTPCACHE_ENABLED=True, HTTPCACHE_DIR=str(cache)), top="all")
+    assert len(data_api_site.fake.calls) == 1 and Database(history_path)["dataset_daily"].count
+    files = [p for p in cache.rglob("*") if p.is_file()]
+    assert files  # the cache did store the crawl's other responses
+    assert not any(KEY.encode() in p.read_bytes() for p in files)
+
+
+@pytest_twisted.ensureDeferred
 async def test_wrong_key_is_refused_once_and_the_crawl_goes_on(data_api_site, history_path, monkeypatch, caplog):
     wrong = "sk-or-v1-wrong-key-fedcba9876543210"
     monkeypatch.setenv(data_api.KEY_ENV, wrong)
