@@ -136,6 +136,13 @@ async def test_effective_is_known_where_the_split_is_not(tmp_path, history_path)
     assert unsplit["revenue_effective_usd"] == pytest.approx(expected_effective(models[0]), rel=1e-9)
     assert rows[models[1].permaslug]["revenue_effective_usd"] is None
     assert rows[models[1].permaslug]["revenue_list_usd"] is not None
+    # The report lists it among the unknown ones, with what it paid at effective prices.
+    from orstats_crawler.report import format as fmt
+    from tests.test_report import table
+    text = (history_path.parent / "reports" / "README.md").read_text(encoding="utf-8")
+    unknown = {row[1].split("]")[0].lstrip("["): row for row in table(text.split("Revenue unknown", 1)[1])}
+    listed = unknown["Claude Sonnet 4.5"]
+    assert (listed[5], listed[7], listed[8]) == ("n/a", "token split not measured", fmt.usd(expected_effective(models[0])))
 
 
 @pytest_twisted.ensureDeferred
@@ -234,3 +241,17 @@ def test_unknown_method_names_the_effective_one():
     from orstats_crawler.report.data import method
     with pytest.raises(ValueError, match="list, seed, effective"):
         method("actual")
+
+
+@pytest_twisted.ensureDeferred
+async def test_effective_headline_names_a_missing_effective_price_as_the_reason(tmp_path, history_path):
+    from tests.test_report import table
+    models = list(SEED_MODELS)
+    models[1] = replace(models[1], effective=(0.0, 0.0, 0.0))  # answers 0, like :batch: not a price
+    snapshot = build_snapshot(tmp_path / "s", SnapshotSpec(models=models))
+    await crawl({"ORSTATS_DB": str(history_path), "ORSTATS_REVENUE_METHOD": "effective"}, snapshot=str(snapshot), top="all")
+    text = (history_path.parent / "reports" / "README.md").read_text(encoding="utf-8")
+    [row] = table(text.split("Revenue unknown", 1)[1])
+    assert row[1].startswith("[Claude Opus 4.5]")
+    assert (row[5], row[7], row[8]) == ("n/a", "no effective price", "n/a")
+    assert "revenue known for 9 of 10" in text

@@ -78,6 +78,8 @@ class ModelRow:
 
     @property
     def unknown_because(self) -> str:
+        if self.row["revenue_list_usd"] is not None:  # unknown by the effective method only
+            return "no effective price"
         if not self.priced:
             return "no list price"
         return "token split not measured"
