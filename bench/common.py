@@ -1,0 +1,147 @@
+"""What every benchmark script shares: timed subprocesses (wall, CPU, peak RSS), markdown tables,
+the machine's description, and a deadline so no benchmark runs unbounded."""
+
+from __future__ import annotations
+
+import os
+import platform
+import resource
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+ROOT = Path(__file__).resolve().parent.parent
+CAPTURES = ROOT.parent / "shared" / "captures"
+
+
+@dataclass
+class Measured:
+    """One child process: how it ended, how long it took, what it cost."""
+
+    returncode: int
+    wall_s: float
+    cpu_s: float  # user + system of the child itself
+    max_rss_mb: float
+    stdout: str
+    stderr: str
+    timed_out: bool
+
+
+def run_measured(cmd: Sequence[str], timeout: float, env: dict[str, str] | None = None,
+                 cwd: Path = ROOT, log_dir: Path | None = None, name: str = "run") -> Measured:
+    """Run a command in its own process group, kill it after `timeout` seconds, and read its own
+    rusage with wait4 (RUSAGE_CHILDREN would mix in every earlier child)."""
+    log_dir = log_dir or Path(os.environ.get("TMPDIR", "/tmp"))
+    out_path, err_path = log_dir / f"{name}.stdout", log_dir / f"{name}.stderr"
+    with open(out_path, "wb") as out, open(err_path, "wb") as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(list(cmd), cwd=cwd, env={**os.environ, **(env or {})}, stdout=out, stderr=err,
+                                start_new_session=True)
+        timed_out = threading.Event()
+
+        def kill() -> None:
+            timed_out.set()
+            os.killpg(proc.pid, signal.SIGKILL)
+
+        timer = threading.Timer(timeout, kill)
+        timer.start()
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        finally:
+            timer.cancel()
+        wall = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    return Measured(
+        returncode=proc.returncode, wall_s=wall, cpu_s=usage.ru_utime + usage.ru_stime,
+        max_rss_mb=usage.ru_maxrss / 1024,  # Linux reports KiB
+        stdout=out_path.read_text(errors="replace"), stderr=err_path.read_text(errors="replace"),
+        timed_out=timed_out.is_set(),
+    )
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """End a server we started: politely, then for sure."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def python() -> str:
+    return sys.executable
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A markdown table (numbers already formatted by the caller)."""
+    cells = [[str(h) for h in headers]] + [[_cell(v) for v in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(cells[0], widths)) + " |",
+             "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+    lines += ["| " + " | ".join(c.ljust(w) for c, w in zip(row, widths)) + " |" for row in cells[1:]]
+    return "\n".join(lines)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:.3g}" if abs(value) < 10 else f"{value:,.1f}" if abs(value) < 1000 else f"{value:,.0f}"
+    return str(value)
+
+
+def ms(seconds: float | None) -> str:
+    return "n/a" if seconds is None else f"{seconds * 1000:.1f}" if seconds < 10 else f"{seconds * 1000:,.0f}"
+
+
+def machine() -> dict[str, str]:
+    """The facts a reader needs to compare these numbers with their own."""
+    import scrapy
+    import sqlite3
+
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    ram_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return {
+        "cores": str(os.cpu_count()),
+        "ram": f"{ram_gb:.1f} GiB",
+        "cpu": cpu,
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "scrapy": scrapy.__version__,
+        "sqlite": sqlite3.sqlite_version,
+        "load": " ".join(f"{v:.2f}" for v in os.getloadavg()) + " (1, 5, 15 min)",
+    }
+
+
+def print_machine() -> None:
+    info = machine()
+    print(f"machine: {info['cores']} cores, {info['ram']} RAM, {info['cpu']}; {info['os']}")
+    print(f"software: Python {info['python']}, Scrapy {info['scrapy']}, SQLite {info['sqlite']}")
+    print(f"load average at start: {info['load']}")
+
+
+class Deadline:
+    """A time budget for a loop: `while deadline.left() > 0`."""
+
+    def __init__(self, seconds: float):
+        self.end = time.monotonic() + seconds
+
+    def left(self) -> float:
+        return self.end - time.monotonic()
+
+
+def self_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

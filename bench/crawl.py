@@ -1,0 +1,324 @@
+"""Crawl benchmark: `scrapy crawl rankings -a top=all` against a snapshot replayed with a fixed
+latency per response, next to its latency bound and to a sequential `requests` loop of the same URLs.
+
+    python -m bench.crawl [--snapshot PATH] [--latency 200,50] [--concurrency 16,32] [--polite-seconds 60]
+
+For each latency: the replay server starts in its own process (bench/server.py); the crawl runs as
+the `scrapy` command a user types, politeness off (no delay, no AutoThrottle, no robots.txt, which
+the replay would answer 404 anyway), CONCURRENT_REQUESTS = CONCURRENT_REQUESTS_PER_DOMAIN = C; the
+sequential loop then fetches the URLs that crawl fetched, in its order, from the same server.
+
+The latency bound: the first wave (both catalogues, the leaderboard and the chart) is concurrent,
+the split requests wait for the catalogues and the leaderboard, then at most C run at once, so no
+crawl of N requests can take less than latency x (1 + ceil((N - first wave) / C)).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import pstats
+import re
+import sqlite3
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from orstats_crawler.spiders.rankings import PRICES_PATHS
+
+from bench.common import CAPTURES, Measured, print_machine, python, run_measured, table
+from bench.server import replay_server
+
+DEFAULT_SNAPSHOT = CAPTURES / "openrouter-2026-08-08"
+FIRST_WAVE = len(PRICES_PATHS) + 2  # the catalogues, the leaderboard and the chart, all at start
+# Politeness off for the measurement; everything else is the project's settings.
+UNTHROTTLED = {"DOWNLOAD_DELAY": "0", "AUTOTHROTTLE_ENABLED": "False", "ROBOTSTXT_OBEY": "False"}
+
+
+@dataclass
+class CrawlRun:
+    label: str
+    measured: Measured
+    stats: dict[str, str]
+    db_path: Path
+
+    @property
+    def engine_s(self) -> float | None:
+        value = self.stats.get("elapsed_time_seconds")
+        return float(value) if value else None
+
+    @property
+    def requests(self) -> int:
+        return int(self.stats.get("downloader/request_count", 0))
+
+    @property
+    def ok(self) -> bool:
+        return self.measured.returncode == 0 and not self.measured.timed_out and self.requests > 0
+
+
+STAT_LINE = re.compile(r"^\s*[{ ]'([^']+)':\s*(.+?),?}?$")
+
+
+def parse_stats(stderr: str) -> dict[str, str]:
+    """The stats Scrapy dumps at the end of a crawl (STATS_DUMP, logged at INFO), as strings."""
+    start = stderr.rfind("Dumping Scrapy stats:")
+    stats: dict[str, str] = {}
+    if start < 0:
+        return stats
+    for line in stderr[start:].splitlines()[1:]:
+        match = STAT_LINE.match(line)
+        if not match:
+            break
+        stats[match.group(1)] = match.group(2).strip().rstrip(",}")
+    return stats
+
+
+def scrapy_crawl(base_url: str, workdir: Path, label: str, settings: dict[str, str], spider_args: dict[str, str],
+                 timeout: float, profile_to: Path | None = None) -> CrawlRun:
+    db_path = workdir / f"{label}.db"
+    cmd = [python()]
+    if profile_to is not None:
+        cmd += ["-m", "cProfile", "-o", str(profile_to)]
+    cmd += ["-m", "scrapy", "crawl", "rankings"]
+    for key, value in spider_args.items():
+        cmd += ["-a", f"{key}={value}"]
+    every = {"OPENROUTER_BASE_URL": base_url, "ORSTATS_DB": str(db_path),
+             "ORSTATS_REPORT_DIR": str(workdir / f"{label}-reports"), **settings}
+    for key, value in every.items():
+        cmd += ["-s", f"{key}={value}"]
+    measured = run_measured(cmd, timeout=timeout, env={"SCRAPY_LOG_LEVEL": "INFO"}, log_dir=workdir, name=label)
+    return CrawlRun(label, measured, parse_stats(measured.stderr), db_path)
+
+
+def crawled_urls(run: CrawlRun) -> list[str]:
+    """Every URL the crawl fetched, in the order it got them (the history's raw archive)."""
+    with sqlite3.connect(run.db_path) as conn:
+        crawl_id = run.stats.get("orstats/crawl/id", "").strip("'")
+        return [url for (url,) in conn.execute(
+            "SELECT url FROM responses WHERE crawl_id = ? ORDER BY fetched_at", [crawl_id])]
+
+
+def latency_bound(requests: int, concurrency: int, latency_s: float) -> float:
+    return latency_s * (1 + math.ceil(max(0, requests - FIRST_WAVE) / concurrency))
+
+
+def sequential_loop(urls: list[str], workdir: Path, label: str, timeout: float) -> tuple[Measured, dict[str, Any]]:
+    urls_file = workdir / f"{label}.urls"
+    urls_file.write_text("\n".join(urls) + "\n")
+    measured = run_measured([python(), "-m", "bench.sequential", str(urls_file), "--max-seconds", str(timeout - 10)],
+                            timeout=timeout, log_dir=workdir, name=label)
+    result = json.loads(measured.stdout.strip().splitlines()[-1]) if measured.returncode == 0 else {}
+    return measured, result
+
+
+# --- the polite default run, bounded and extrapolated ------------------------------------------
+
+LOGSTATS = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) \[scrapy\.extensions\.logstats\] INFO: Crawled (\d+) pages")
+
+
+def crawled_over_time(stderr: str) -> list[tuple[float, int]]:
+    """(seconds since the first LogStats line, pages crawled) from Scrapy's periodic LogStats."""
+    points = [(datetime.fromisoformat(m.group(1)), int(m.group(2)))
+              for m in map(LOGSTATS.match, stderr.splitlines()) if m]
+    return [((t - points[0][0]).total_seconds(), n) for t, n in points]
+
+
+def extrapolate(run: CrawlRun, total_requests: int) -> tuple[float | None, float | None]:
+    """Steady rate over the second half of the bounded run, and the time the whole crawl would take:
+    elapsed + (requests left) / rate."""
+    points = crawled_over_time(run.measured.stderr)
+    if len(points) < 3 or run.engine_s is None:
+        return None, None
+    end_t, end_n = points[-1]
+    mid_t, mid_n = next(p for p in points if p[0] >= end_t / 2)
+    if end_t <= mid_t or end_n <= mid_n:
+        return None, None
+    rate = (end_n - mid_n) / (end_t - mid_t)
+    done = int(run.stats.get("response_received_count", end_n))
+    return rate, run.engine_s + max(0, total_requests - done) / rate
+
+
+# --- where the time goes ------------------------------------------------------------------------
+
+def area_of(filename: str, function: str) -> str:
+    """Group a profile entry: project module, third-party package, stdlib module or C builtin."""
+    if filename == "~":
+        found = re.search(r"of '([\w.]+)\.", function) or re.search(r"method ([\w]+)\.", function)
+        return f"C: {found.group(1)}" if found else "C: builtins"
+    path = Path(filename)
+    parts = path.parts
+    if "orstats_crawler" in parts:
+        return "orstats_crawler/" + "/".join(parts[parts.index("orstats_crawler") + 1:])
+    if "site-packages" in parts:
+        return parts[parts.index("site-packages") + 1].removesuffix(".py")
+    for index, part in enumerate(parts):
+        if re.fullmatch(r"python3\.\d+", part) and index + 1 < len(parts):
+            return "stdlib: " + parts[index + 1].removesuffix(".py")
+    return path.name
+
+
+def profile_tables(profile: Path, top: int = 12) -> str:
+    stats = pstats.Stats(str(profile))
+    entries = stats.stats  # type: ignore[attr-defined]
+    total = sum(tt for (_, _, tt, _, _) in entries.values())
+    areas: dict[str, float] = {}
+    for (filename, _, function), (_, _, tt, _, _) in entries.items():
+        area = area_of(filename, function)
+        areas[area] = areas.get(area, 0.0) + tt
+    by_area = sorted(areas.items(), key=lambda kv: -kv[1])[:top]
+    project = sorted(((ct, f"{Path(f).name}:{line} {fn}") for (f, line, fn), (_, _, _, ct, _) in entries.items()
+                      if "orstats_crawler" in f), reverse=True)[:top]
+    functions = sorted(((tt, n, f"{Path(f).name}:{line} {fn}") for (f, line, fn), (_, n, tt, _, _) in entries.items()),
+                       reverse=True)[:top]
+    return "\n\n".join([
+        f"Profiled CPU time (main thread, cProfile overhead included): {total:.2f} s",
+        "Own time by area:\n\n" + table(["area", "own s", "share"],
+                                         [(a, f"{t:.2f}", f"{t / total:.0%}") for a, t in by_area]),
+        "Project functions by cumulative time (inclusive of what they call):\n\n"
+        + table(["function", "cum s", "share"], [(name, f"{ct:.2f}", f"{ct / total:.0%}") for ct, name in project]),
+        "Functions by own time:\n\n" + table(["function", "calls", "own s"],
+                                             [(name, n, f"{tt:.2f}") for tt, n, name in functions]),
+    ])
+
+
+# --- the benchmark --------------------------------------------------------------------------------
+
+def crawl_row(run: CrawlRun, concurrency: int | None, latency_s: float, sequential_s: float | None) -> list[Any]:
+    if not run.ok:
+        return [run.label, concurrency, run.requests or "n/a", "FAILED", f"rc={run.measured.returncode}"
+                + (" timeout" if run.measured.timed_out else ""), "", "", "", "", ""]
+    bound = latency_bound(run.requests, concurrency, latency_s) if concurrency else None
+    return [
+        run.label, concurrency or "", run.requests, f"{run.engine_s:.2f}", f"{run.measured.wall_s:.2f}",
+        f"{run.measured.cpu_s:.2f}", f"{run.requests / run.engine_s:.0f}",
+        f"{bound:.2f}" if bound else "", f"{run.engine_s / bound:.2f}" if bound else "",
+        f"{sequential_s / run.engine_s:.1f}x faster" if sequential_s else "", f"{run.measured.max_rss_mb:.0f}",
+    ]
+
+
+HEADERS = ["run", "C", "requests", "engine s", "wall s", "CPU s", "req/s", "bound s", "engine/bound",
+           "vs sequential", "peak RSS MB"]
+
+
+def bench_latency(snapshot: Path, latency_ms: float, concurrencies: list[int], workdir: Path, timeout: float,
+                  sequential: bool, profile: bool, default_selection: bool) -> tuple[list[list[Any]], dict[str, Any]]:
+    latency_s = latency_ms / 1000
+    rows: list[list[Any]] = []
+    extra: dict[str, Any] = {}
+    with replay_server(snapshot, latency_ms, max_seconds=timeout * (len(concurrencies) + 4)) as base_url:
+        runs = []
+        for c in concurrencies:
+            settings = {**UNTHROTTLED, "CONCURRENT_REQUESTS": str(c), "CONCURRENT_REQUESTS_PER_DOMAIN": str(c)}
+            runs.append((c, scrapy_crawl(base_url, workdir, f"scrapy-{latency_ms:g}ms-C{c}", settings,
+                                         {"top": "all"}, timeout)))
+        seq_s = None
+        if sequential and runs and runs[0][1].ok:
+            urls = crawled_urls(runs[0][1])
+            measured, result = sequential_loop(urls, workdir, f"requests-{latency_ms:g}ms", timeout)
+            if result.get("fetched") == len(urls):
+                seq_s = result["seconds"]
+            rows.append(["requests loop", 1, result.get("fetched", "n/a"), "", f"{measured.wall_s:.2f}",
+                         f"{measured.cpu_s:.2f}", f"{result['fetched'] / result['seconds']:.1f}" if result else "",
+                         f"{latency_bound(len(urls), 1, latency_s):.2f}",
+                         f"{result['seconds'] / latency_bound(len(urls), 1, latency_s):.2f}" if result else "",
+                         "" if seq_s else "incomplete", f"{measured.max_rss_mb:.0f}"])
+        rows[:0] = [crawl_row(run, c, latency_s, seq_s) for c, run in runs]
+        if default_selection and concurrencies:
+            c = concurrencies[0]
+            settings = {**UNTHROTTLED, "CONCURRENT_REQUESTS": str(c), "CONCURRENT_REQUESTS_PER_DOMAIN": str(c)}
+            run = scrapy_crawl(base_url, workdir, f"scrapy-{latency_ms:g}ms-C{c}-coverage", settings, {}, timeout)
+            rows.append(crawl_row(run, c, latency_s, None))
+            extra["default_selection"] = run
+        if profile and concurrencies:
+            c = concurrencies[-1]
+            settings = {**UNTHROTTLED, "CONCURRENT_REQUESTS": str(c), "CONCURRENT_REQUESTS_PER_DOMAIN": str(c)}
+            profile_path = workdir / f"crawl-{latency_ms:g}ms-C{c}.prof"
+            run = scrapy_crawl(base_url, workdir, f"profiled-{latency_ms:g}ms-C{c}", settings, {"top": "all"},
+                               timeout, profile_to=profile_path)
+            rows.append(crawl_row(run, c, latency_s, None))
+            if run.ok and profile_path.exists():
+                extra["profile"] = (run, profile_tables(profile_path))
+    return rows, extra
+
+
+def bench_polite(snapshot: Path, latency_ms: float, seconds: float, workdir: Path, expected: int | None) -> str:
+    """The project's default settings (robots.txt, 1 s delay, AutoThrottle, 2 per host, default
+    selection), stopped after `seconds` by CLOSESPIDER_TIMEOUT and extrapolated."""
+    with replay_server(snapshot, latency_ms, max_seconds=seconds + 120) as base_url:
+        run = scrapy_crawl(base_url, workdir, f"polite-{latency_ms:g}ms", {
+            "CLOSESPIDER_TIMEOUT": str(seconds), "LOGSTATS_INTERVAL": "5"}, {}, timeout=seconds + 120)
+    if run.engine_s is None:
+        return f"polite run failed (rc={run.measured.returncode}); see {workdir}/{run.label}.stderr"
+    rate, estimate = extrapolate(run, expected + 1 if expected else 0)  # + robots.txt
+    finished = run.stats.get("finish_reason", "").strip("'") == "finished"
+    lines = [table(["run", "stopped by", "requests done", "engine s", "steady req/s", "whole crawl (requests)",
+                    "whole crawl, est."], [[
+        run.label, "finished" if finished else f"CLOSESPIDER_TIMEOUT={seconds:g}", run.requests, f"{run.engine_s:.1f}",
+        f"{rate:.2f}" if rate else "n/a", (expected + 1) if expected else "n/a",
+        f"{run.engine_s:.0f} s (measured)" if finished else
+        f"{estimate:.0f} s = {estimate / 60:.1f} min" if estimate else "n/a"]])]
+    if not finished:
+        lines.append("Estimate: elapsed + (requests left) / (steady rate over the second half of the bounded run, "
+                     "from Scrapy's LogStats every 5 s). Requests of the whole crawl: the default-selection "
+                     "crawl's count above, plus robots.txt.")
+    return "\n\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--snapshot", type=Path, default=DEFAULT_SNAPSHOT)
+    parser.add_argument("--latency", default="200,50", help="latencies in ms, comma separated")
+    parser.add_argument("--concurrency", default="16,32", help="values of C, comma separated")
+    parser.add_argument("--polite-seconds", type=float, default=60, help="0 skips the polite run")
+    parser.add_argument("--no-sequential", action="store_true")
+    parser.add_argument("--no-profile", action="store_true")
+    parser.add_argument("--timeout", type=float, default=300, help="per process, seconds")
+    parser.add_argument("--machine", action="store_true", help="print the machine first")
+    args = parser.parse_args(argv)
+    if not (args.snapshot / "manifest.json").is_file():
+        print(f"crawl benchmark skipped: no snapshot at {args.snapshot}")
+        return 0
+    if args.machine:
+        print_machine()
+    latencies = [float(v) for v in args.latency.split(",") if v]
+    concurrencies = [int(v) for v in args.concurrency.split(",") if v]
+    print(f"\n## Crawl: {args.snapshot.name}, `scrapy crawl rankings -a top=all`, replayed with a fixed latency\n")
+    print("Politeness off (DOWNLOAD_DELAY=0, AUTOTHROTTLE_ENABLED=False, ROBOTSTXT_OBEY=False), "
+          "CONCURRENT_REQUESTS = CONCURRENT_REQUESTS_PER_DOMAIN = C. engine s = Scrapy's elapsed_time_seconds; "
+          "wall s = the whole process (startup, history write, report); CPU s = the process's user+system; "
+          f"bound = latency x (1 + ceil((requests - {FIRST_WAVE}) / C)); the requests loop fetches the same URLs "
+          "one after another (bound: requests x latency).")
+    started = time.perf_counter()
+    expected = None
+    with tempfile.TemporaryDirectory(prefix="orstats-bench-crawl-") as tmp:
+        workdir = Path(tmp)
+        profiles = []
+        for latency in latencies:
+            rows, extra = bench_latency(args.snapshot, latency, concurrencies, workdir, args.timeout,
+                                        sequential=not args.no_sequential,
+                                        profile=not args.no_profile and latency == min(latencies),
+                                        default_selection=latency == min(latencies))
+            print(f"\n### latency {latency:g} ms\n")
+            print(table(HEADERS, rows))
+            if "default_selection" in extra and extra["default_selection"].ok:
+                expected = extra["default_selection"].requests
+            if "profile" in extra:
+                profiles.append((latency, extra["profile"]))
+        for latency, (run, text) in profiles:
+            print(f"\n### where the time goes: {run.label} (cProfile of the scrapy process)\n")
+            print(text)
+        if args.polite_seconds > 0:
+            polite_latency = min(latencies)
+            print(f"\n### the project's default polite settings, latency {polite_latency:g} ms\n")
+            print(bench_polite(args.snapshot, polite_latency, args.polite_seconds, workdir, expected))
+    print(f"\n(crawl benchmark: {time.perf_counter() - started:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

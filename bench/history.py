@@ -1,0 +1,501 @@
+"""History benchmark: a synthetic history of N years x 600 model-variants, one crawl a week, then
+the time to upsert the next week (quality gate + store_crawl, as the history feed does), to render
+the report (the entry point a crawl and `scrapy report` call), and to answer each Datasette canned
+query (datasette/metadata.yml), directly with sqlite3 and through a `datasette serve` on loopback.
+
+    python -m bench.history [--years 1,10] [--models 600] [--no-datasette]
+
+The history is written through the project's schema (open_history: every migration, every view);
+the rows are bulk-inserted (one transaction, executemany) in the shapes store_crawl writes, so a
+10-year history takes seconds, not the hours 520 real crawls would. Per crawl it holds: one
+`crawls` row, 600 `model_weeks` rows (80 % with a measured split, 10 % free, 5 % without a price),
+~570 `prices` (a few price changes a week), `activity_fetches`, the 30 complete days of each measured
+split in `daily_activity`, effective prices when the schema has them, 2 problems; the chart's 10
+keys per Monday week; every 26th week a rerun the quality gate rejected. The raw-response archive
+of past crawls is left out (it is only ever read by crawl id); the upserted week writes its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import re
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass
+from datetime import date, datetime, time as dtime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from orstats_crawler.history.schema import immediate, open_history
+from orstats_crawler.history.store import CrawlItems, CrawlRecord, store_crawl, summarize_week
+from orstats_crawler.items import ActivityPlan, ChartWeek, LeaderboardRow, ModelActivity, ModelPrice, SourceProblem
+from orstats_crawler.snapshot import ArchivedResponse
+
+from bench.common import ROOT, Deadline, print_machine, python, stop, table
+
+METADATA = ROOT / "datasette" / "metadata.yml"
+LAST_WEEK_END = date(2026, 8, 7)  # the newest week of the synthetic history (the 2026-08-08 capture's)
+AUTHORS = 60
+DAILY_DAYS = 30  # complete days of model-activity per fetched split (31 fetched, the partial one dropped)
+BASE_URL = "https://openrouter.ai"
+
+
+# --- the synthetic model-variants ----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Model:
+    index: int
+    permaslug: str
+    variant: str
+    public_id: str
+    name: str
+    prompt_price: float | None  # USD per token; None: not in the catalogue
+    completion_price: float | None
+    cache_read_price: float | None
+    tokens: int  # a typical week
+    cached_share: float
+    completion_share: float
+    measured: bool  # its split is fetched
+
+    @property
+    def is_free(self) -> bool:
+        return self.variant == "free"
+
+    def prices_in(self, week: int) -> tuple[float | None, float | None, float | None]:
+        """Each model-variant changes price every two years, on its own week (a few changes a week)."""
+        if self.prompt_price is None or self.is_free:
+            return self.prompt_price, self.completion_price, self.cache_read_price
+        cut = 0.9 ** ((week + (7 * self.index) % 104) // 104)
+        return self.prompt_price * cut, self.completion_price * cut, self.cache_read_price * cut
+
+    def week_tokens(self, week: int) -> tuple[int, int, int, int]:
+        """(prompt, completion, cached, reasoning) of one week: slow growth, some wobble."""
+        total = int(self.tokens * 1.004 ** week * (1 + 0.15 * math.sin(self.index + week / 3)))
+        completion = int(total * self.completion_share)
+        prompt = total - completion
+        return prompt, completion, int(prompt * self.cached_share), int(completion * 0.3)
+
+
+def synthetic_models(count: int, seed: int = 7) -> list[Model]:
+    rng = random.Random(seed)
+    models = []
+    for i in range(count):
+        author = f"author-{i % AUTHORS}"
+        variant = "free" if i % 10 == 9 else "batch" if i % 50 == 7 else "standard"
+        prompt = 10 ** rng.uniform(-7.5, -4.7)
+        priced = i % 20 != 13
+        free = variant == "free"
+        models.append(Model(
+            index=i, permaslug=f"{author}/model-{i}-20250101", variant=variant,
+            public_id=f"{author}/model-{i}" + ("" if variant == "standard" else f":{variant}"),
+            name=f"Author {i % AUTHORS}: Model {i}" + (" (free)" if free else ""),
+            prompt_price=(0.0 if free else prompt) if priced else None,
+            completion_price=(0.0 if free else prompt * rng.choice([2, 3, 4, 5, 8])) if priced else None,
+            cache_read_price=(0.0 if free else prompt / 10) if priced else None,
+            tokens=int(2e12 / (i + 1) ** 1.1) + 10**8, cached_share=rng.uniform(0.1, 0.8),
+            completion_share=rng.uniform(0.01, 0.1), measured=i % 5 != 4,
+        ))
+    return models
+
+
+# --- a synthetic history, bulk-written --------------------------------------------------------------
+
+def bulk_insert(db: Any, table: str, rows: Iterable[dict[str, Any]]) -> int:
+    """executemany into the table's own columns (a column this generator does not know stays NULL)."""
+    columns = list(db[table].columns_dict)
+    sql = f"INSERT OR REPLACE INTO [{table}] ({', '.join(f'[{c}]' for c in columns)}) VALUES ({', '.join('?' * len(columns))})"
+    cursor = db.conn.executemany(sql, (tuple(row.get(c) for c in columns) for row in rows))
+    return cursor.rowcount
+
+
+def week_end_of(week: int, weeks: int) -> date:
+    return LAST_WEEK_END - timedelta(weeks=weeks - 1 - week)
+
+
+def model_week_row(crawl_id: str, model: Model, week: int, week_end: date, rank: int) -> dict[str, Any]:
+    prompt, completion, cached, reasoning = model.week_tokens(week)
+    prompt_price, completion_price, cache_read = model.prices_in(week)
+    priced = prompt_price is not None
+    return {
+        "crawl_id": crawl_id, "week_start": (week_end - timedelta(days=6)).isoformat(), "week_end": week_end.isoformat(),
+        "permaslug": model.permaslug, "variant": model.variant, "public_id": model.public_id if priced else None,
+        "name": model.name, "rank": rank, "total_tokens": prompt + completion, "prompt_tokens": prompt,
+        "completion_tokens": completion, "cached_tokens": cached if model.measured else None,
+        "reasoning_tokens": reasoning if model.measured else None, "requests": (prompt + completion) // 20000,
+        "change": 0.02, "split_source": "activity" if model.measured else None,
+        "leaderboard_prompt_tokens": prompt, "leaderboard_completion_tokens": completion,
+        "prompt_price": prompt_price, "completion_price": completion_price, "cache_read_price": cache_read,
+        "is_free": int(model.is_free) if priced else None,
+        "price_status": ("free" if model.is_free else "listed") if priced else "missing",
+        "upper_bound_usd": prompt * prompt_price + completion * completion_price if priced else None,
+    }
+
+
+def crawl_rows(models: list[Model], week: int, weeks: int, crawl_id: str, status: str) -> dict[str, list[dict[str, Any]]]:
+    """Every row one weekly crawl writes (its raw-response archive aside)."""
+    week_end = week_end_of(week, weeks)
+    week_start = week_end - timedelta(days=6)
+    observed = (week_end + timedelta(days=1)).isoformat()
+    started = datetime.combine(week_end + timedelta(days=1), dtime(6), tzinfo=timezone.utc)
+    ranked = sorted(models, key=lambda m: -sum(m.week_tokens(week)[:2]))
+    weeks_rows = [model_week_row(crawl_id, m, week, week_end, rank) for rank, m in enumerate(ranked, start=1)]
+    failed = [{"name": "split_coverage", "result": "fail", "message": "spend coverage 41 % < 90 %"}]
+    rows: dict[str, list[dict[str, Any]]] = {
+        "crawls": [{
+            "id": crawl_id, "started_at": started.isoformat(), "finished_at": (started + timedelta(minutes=20)).isoformat(),
+            "status": status, "era": "current", "base_url": BASE_URL, "week_start": week_start.isoformat(),
+            "week_end": week_end.isoformat(), "selection": "coverage:0.95", "coverage": 0.96,
+            "planned_coverage": 0.95, "token_coverage": 0.9, "models_ranked": len(models),
+            "models_measured": sum(m.measured for m in models), "problems": 2, "forced": 0,
+            "checks": json.dumps(failed if status == "rejected" else [{"name": "split_coverage", "result": "pass", "message": ""}]),
+            "stats": json.dumps({f"downloader/stat_{k}": k for k in range(120)}),  # about the size of real stats
+        }],
+        "model_weeks": weeks_rows,
+        "prices": [],
+        "activity_fetches": [],
+        "daily_activity": [],
+        "effective_prices": [],
+        "problems": [{"crawl_id": crawl_id, "source": "activity", "url": f"{BASE_URL}/api/frontend/v1/stats/model-activity",
+                      "field": "data.analytics[3].date", "message": "not a date", "status": 200} for _ in range(2)],
+    }
+    for row, model in zip(weeks_rows, ranked):
+        if row["public_id"] is not None:
+            rows["prices"].append({
+                "crawl_id": crawl_id, "observed_on": observed, "public_id": model.public_id,
+                "canonical_slug": model.permaslug, "variant": model.variant, "name": model.name,
+                "prompt_price": row["prompt_price"], "completion_price": row["completion_price"],
+                "cache_read_price": row["cache_read_price"], "is_free": row["is_free"],
+                "pricing": json.dumps({"prompt": str(row["prompt_price"]), "completion": str(row["completion_price"])}),
+                "created": 1735689600})
+        rows["activity_fetches"].append({
+            "crawl_id": crawl_id, "permaslug": model.permaslug, "variant": model.variant, "selected": int(model.measured),
+            "tokens": row["total_tokens"], "upper_bound_usd": row["upper_bound_usd"],
+            "status": "measured" if model.measured else "not_selected", "days": 31 if model.measured else None})
+        if model.measured:
+            for day in range(DAILY_DAYS):  # what a crawl stores: the 30 complete days it fetched
+                rows["daily_activity"].append({
+                    "crawl_id": crawl_id, "permaslug": model.permaslug, "variant": model.variant,
+                    "day": (week_end - timedelta(days=day)).isoformat(), "prompt_tokens": row["prompt_tokens"] // 7,
+                    "completion_tokens": row["completion_tokens"] // 7, "cached_tokens": row["cached_tokens"] // 7,
+                    "reasoning_tokens": row["reasoning_tokens"] // 7, "requests": row["requests"] // 7, "tool_calls": 0})
+            if row["prompt_price"] is not None:
+                rows["effective_prices"].append({
+                    "crawl_id": crawl_id, "permaslug": model.permaslug, "variant": model.variant,
+                    "weighted_input_price": row["prompt_price"] * 0.6e6, "weighted_output_price": row["completion_price"] * 1e6,
+                    "cache_hit_rate": model.cached_share, "providers": 3, "provider_tokens": row["total_tokens"],
+                    "status": "priced", "fetched_at": started.isoformat()})
+    return rows
+
+
+def chart_rows(models: list[Model], week: int, weeks: int) -> list[dict[str, Any]]:
+    """The chart's finished Monday week that ends inside this crawl's window: top 9 and Others."""
+    week_end = week_end_of(week, weeks)
+    monday = week_end - timedelta(days=week_end.weekday() + 7)
+    top = models[:9]
+    values = {f"{m.permaslug}:{m.variant}" if m.variant != "standard" else m.permaslug: sum(m.week_tokens(week)[:2]) for m in top}
+    values["Others"] = sum(values.values()) // 2
+    return [{"week_start": monday.isoformat(), "week_end": (monday + timedelta(days=6)).isoformat(), "key": key,
+             "tokens": tokens, "crawl_id": f"synthetic-{week_end.isoformat()}"} for key, tokens in values.items()]
+
+
+def build_history(path: Path, weeks: int, models: list[Model]) -> dict[str, Any]:
+    started = time.perf_counter()
+    db = open_history(str(path))
+    tables = set(db.table_names())
+    counts: dict[str, int] = {}
+    with immediate(db):
+        for week in range(weeks):
+            week_end = week_end_of(week, weeks).isoformat()
+            crawls = [(f"synthetic-{week_end}", "published")]
+            if week % 26 == 25:  # a rerun the quality gate rejected; the week keeps showing the published one
+                crawls.append((f"synthetic-{week_end}-rerun", "rejected"))
+            for crawl_id, status in crawls:
+                for name, rows in crawl_rows(models, week, weeks, crawl_id, status).items():
+                    if name in tables:
+                        counts[name] = counts.get(name, 0) + bulk_insert(db, name, rows)
+            counts["chart_weeks"] = counts.get("chart_weeks", 0) + bulk_insert(db, "chart_weeks", chart_rows(models, week, weeks))
+            counts["weeks"] = counts.get("weeks", 0) + bulk_insert(db, "weeks", [{
+                "week_start": (week_end_of(week, weeks) - timedelta(days=6)).isoformat(), "week_end": week_end,
+                "crawl_id": f"synthetic-{week_end}", "status": "published"}])
+    db.close()
+    return {"seconds": time.perf_counter() - started, "rows": counts, "mb": path.stat().st_size / 1e6}
+
+
+# --- the next week, as the spider's items -----------------------------------------------------------
+
+def next_week_items(models: list[Model], weeks: int) -> tuple[CrawlRecord, CrawlItems, list[ArchivedResponse]]:
+    """The items a crawl of the week after the history would yield (after the pipelines), and its
+    raw responses (two per measured model-variant, as with effective prices, about 10 KB each)."""
+    week = weeks
+    week_end = week_end_of(week, weeks)
+    computed = datetime.combine(week_end + timedelta(days=1), dtime(6), tzinfo=timezone.utc)
+    items = CrawlItems()
+    candidates = []
+    for model in models:
+        prompt, completion, cached, reasoning = model.week_tokens(week)
+        prompt_price, completion_price, cache_read = model.prices_in(week)
+        priced = prompt_price is not None
+        if priced:
+            items.prices.append(ModelPrice(
+                public_id=model.public_id, canonical_slug=model.permaslug, variant=model.variant, name=model.name,
+                pricing={"prompt": str(prompt_price), "completion": str(completion_price)},
+                source_url=f"{BASE_URL}/api/v1/models", created=1735689600, prompt_price=prompt_price,
+                completion_price=completion_price, cache_read_price=cache_read, is_free=model.is_free))
+        items.leaderboard.append(LeaderboardRow(
+            permaslug=model.permaslug, variant=model.variant, prompt_tokens=prompt, completion_tokens=completion,
+            source_url=f"{BASE_URL}/api/frontend/v1/rankings/models?view=week", era="current", last_day=week_end,
+            requests=(prompt + completion) // 20000, change=0.02, public_id=model.public_id if priced else None,
+            name=model.name, prompt_price=prompt_price, completion_price=completion_price, cache_read_price=cache_read,
+            is_free=model.is_free if priced else None,
+            price_status=("free" if model.is_free else "listed") if priced else "missing"))
+        upper = prompt * prompt_price + completion * completion_price if priced else None
+        candidates.append({"permaslug": model.permaslug, "variant": model.variant, "tokens": prompt + completion,
+                           "upper_bound_usd": upper, "selected": model.measured})
+        if model.measured:
+            days = [{"date": week_end - timedelta(days=d), "prompt_tokens": prompt // 7, "completion_tokens": completion // 7,
+                     "cached_tokens": cached // 7, "reasoning_tokens": reasoning // 7,
+                     "requests": (prompt + completion) // 140000, "tool_calls": 0} for d in range(31)]
+            items.activity.append(ModelActivity(
+                permaslug=model.permaslug, variant=model.variant, days=days, fetched_at=computed,
+                source_url=f"{BASE_URL}/api/frontend/v1/stats/model-activity?permaslug={model.permaslug}"))
+    monday = week_end - timedelta(days=week_end.weekday())
+    for back in range(52):
+        items.chart.append(ChartWeek(week_start=monday - timedelta(weeks=51 - back), source_url=f"{BASE_URL}/chart",
+                                     era="current", fetched_at=computed,
+                                     values={m.permaslug: sum(m.week_tokens(week - 51 + back)[:2]) for m in models[:9]}))
+    total = sum(c["upper_bound_usd"] or 0 for c in candidates)
+    items.plans.append(ActivityPlan(selection="coverage:0.95", candidates=candidates, spend_upper_bound_usd=total,
+                                    planned_spend_coverage=0.96))
+    items.problems.append(SourceProblem(source="prices", url=f"{BASE_URL}/api/v1/models?output_modalities=all",
+                                        field=None, message="HTTP 404", status=404))
+    archive = []
+    for activity in items.activity:
+        body = json.dumps({"data": {"analytics": [{**d, "date": d["date"].isoformat()} for d in activity.days]}}).encode()
+        for kind in ("model-activity", "effective-pricing"):
+            archive.append(ArchivedResponse(url=activity.source_url.replace("model-activity", kind), status=200,
+                                            content_type="application/json", body=body, fetched_at=computed))
+    record = CrawlRecord(id=f"bench-{week_end.isoformat()}", started_at=computed, base_url=BASE_URL,
+                         finished_at=computed + timedelta(minutes=20))
+    return record, items, archive
+
+
+def time_upsert(path: Path, models: list[Model], weeks: int) -> dict[str, float]:
+    """Quality gate + store_crawl of the next week, then the same crawl stored again (a rerun)."""
+    from orstats_crawler import quality
+    from scrapy.utils.project import get_project_settings
+
+    record, items, archive = next_week_items(models, weeks)
+    settings = get_project_settings()
+    out: dict[str, float] = {}
+    start = time.perf_counter()
+    db = open_history(str(path))
+    out["open_history"] = time.perf_counter() - start
+    try:
+        start = time.perf_counter()
+        summary = summarize_week(items)
+        out["summarize_week"] = time.perf_counter() - start
+        start = time.perf_counter()
+        verdict = quality.evaluate(items, summary, db, settings, crawl_id=record.id, finish_reason="finished")
+        out["quality_gate"] = time.perf_counter() - start
+        status = verdict.status(forced=True)
+        start = time.perf_counter()
+        store_crawl(db, record, items, summary, status, verdict.checks, archive)
+        out["store_crawl"] = time.perf_counter() - start
+        start = time.perf_counter()
+        store_crawl(db, record, items, summary, status, verdict.checks, archive)
+        out["store_crawl_rerun"] = time.perf_counter() - start
+    finally:
+        db.close()
+    return out
+
+
+# --- the report and the canned queries ------------------------------------------------------------
+
+def time_report(path: Path, workdir: Path) -> tuple[float, int]:
+    from orstats_crawler.report.render import write_reports
+
+    start = time.perf_counter()
+    rendered = write_reports(path, workdir / "reports")
+    return time.perf_counter() - start, len(rendered.weekly) if rendered else 0
+
+
+def canned_queries() -> dict[str, str]:
+    import yaml
+
+    metadata = yaml.safe_load(METADATA.read_text())
+    return {name: query["sql"] for database in metadata.get("databases", {}).values()
+            for name, query in (database.get("queries") or {}).items()}
+
+
+def median_time(fn: Callable[[], Any], repeat: int = 3) -> tuple[float, Any]:
+    result = fn()  # first run: warms SQLite's page cache, as a server that has answered before
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), result
+
+
+def parameters(sql: str) -> list[str]:
+    """The query's named parameters (`:week_end`), which Datasette's form leaves empty by default."""
+    return sorted(set(re.findall(r"(?<![:\w]):([A-Za-z_]\w*)", sql)))
+
+
+def time_query(path: Path, sql: str) -> tuple[float, int]:
+    """A canned query on a read-only connection, its parameters empty (Datasette's default form)."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        seconds, rows = median_time(lambda: conn.execute(sql, {name: "" for name in parameters(sql)}).fetchall())
+        return seconds, len(rows)
+    finally:
+        conn.close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def time_datasette(path: Path, queries: dict[str, str], timeout: float = 120) -> dict[str, float | str]:
+    """Each canned query through `datasette serve` (its default settings: 1 s SQL time limit)."""
+    port = free_port()
+    proc = subprocess.Popen([str(Path(python()).parent / "datasette"), "serve", str(path), "-m", str(METADATA),
+                             "-h", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    out: dict[str, float | str] = {}
+    try:
+        base = f"http://127.0.0.1:{port}/{path.stem}"
+        deadline = Deadline(30)
+        while deadline.left() > 0:
+            try:
+                urllib.request.urlopen(base + ".json", timeout=5).read()
+                break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            return {name: "server did not start" for name in queries}
+        deadline = Deadline(timeout)
+        for name, sql in queries.items():
+            url = f"{base}/{name}.json?" + "&".join(f"{p}=" for p in parameters(sql))
+            if deadline.left() <= 0:
+                out[name] = "skipped (time budget)"
+                continue
+            try:
+                seconds, _ = median_time(lambda: urllib.request.urlopen(url, timeout=60).read())
+                out[name] = seconds
+            except urllib.error.HTTPError as error:
+                body = error.read().decode(errors="replace")
+                out[name] = "time limit" if "too long" in body else f"HTTP {error.code}"
+        return out
+    finally:
+        stop(proc)
+
+
+# --- the benchmark --------------------------------------------------------------------------------
+
+def bench_size(years: float, models: list[Model], workdir: Path, datasette: bool) -> dict[str, Any]:
+    weeks = max(2, round(years * 52))
+    path = workdir / f"{years:g}y" / "history.db"  # Datasette names the database after the file: history
+    path.parent.mkdir(parents=True)
+    result: dict[str, Any] = {"weeks": weeks, "build": build_history(path, weeks, models)}
+    # A step that fails (the code under test changed) is reported in its cell; the others still run.
+    result["upsert"] = attempt(lambda: time_upsert(path, models, weeks), {})
+    result["report"] = attempt(lambda: time_report(path, path.parent), ("failed", 0))
+    queries = canned_queries() if METADATA.is_file() else {}
+    result["queries"] = {name: attempt(lambda: time_query(path, sql), ("failed", 0)) for name, sql in queries.items()}
+    result["datasette"] = time_datasette(path, queries) if datasette and queries else {}
+    return result
+
+
+def attempt(step: Callable[[], Any], failed: Any) -> Any:
+    try:
+        return step()
+    except Exception as error:  # noqa: BLE001 (a benchmark reports a broken step and goes on)
+        print(f"  step failed: {type(error).__name__}: {error}", file=sys.stderr)
+        return failed
+
+
+def fmt_ms(value: Any) -> str:
+    if isinstance(value, (int, float)):
+        return f"{value * 1000:,.1f}" if value < 10 else f"{value * 1000:,.0f}"
+    return str(value)
+
+
+def report_table(results: list[tuple[float, dict[str, Any]]]) -> str:
+    """Operations down, history sizes across, and how the largest compares with the smallest."""
+    headers = ["operation (ms)"] + [f"{y:g} y ({r['weeks']} weeks)" for y, r in results]
+    growth = len(results) > 1
+    if growth:
+        headers.append(f"{results[-1][0]:g} y / {results[0][0]:g} y")
+    rows: list[list[Any]] = [
+        ["history: model_weeks rows"] + [f"{r['build']['rows'].get('model_weeks', 0):,}" for _, r in results],
+        ["history: file MB (built in s)"] + [f"{r['build']['mb']:.0f} ({r['build']['seconds']:.0f} s)" for _, r in results],
+    ]
+    if growth:
+        rows[0].append(f"{results[-1][1]['build']['rows']['model_weeks'] / results[0][1]['build']['rows']['model_weeks']:.1f}x")
+        rows[1].append("")
+
+    def add(label: str, values: list[Any]) -> None:
+        row = [label] + [fmt_ms(v) for v in values]
+        if growth:
+            first, last = values[0], values[-1]
+            numbers = all(isinstance(v, (int, float)) for v in (first, last))
+            row.append(f"{last / first:.1f}x" if numbers and first > 0 else "")
+        rows.append(row)
+
+    steps = next((list(r["upsert"]) for _, r in results if r["upsert"]), [])
+    for step in steps:
+        add(f"upsert a week: {step}", [r["upsert"].get(step, "failed") for _, r in results])
+    add("upsert a week: total (rerun aside)", [
+        sum(v for k, v in r["upsert"].items() if k != "store_crawl_rerun") if r["upsert"] else "failed"
+        for _, r in results])
+    add("render the report (every published week)", [r["report"][0] for _, r in results])
+    for name in results[0][1]["queries"]:
+        add(f"canned query {name} (sqlite3)", [r["queries"][name][0] for _, r in results])
+        if any(r["datasette"] for _, r in results):
+            add(f"canned query {name} (datasette HTTP)", [r["datasette"].get(name, "n/a") for _, r in results])
+    return table(headers, rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--years", default="1,10", help="history sizes in years, comma separated")
+    parser.add_argument("--models", type=int, default=600)
+    parser.add_argument("--no-datasette", action="store_true")
+    parser.add_argument("--keep", type=Path, help="build the histories in this (new) folder and keep them")
+    parser.add_argument("--machine", action="store_true", help="print the machine first")
+    args = parser.parse_args(argv)
+    if args.machine:
+        print_machine()
+    started = time.perf_counter()
+    models = synthetic_models(args.models)
+    results = []
+    with tempfile.TemporaryDirectory(prefix="orstats-bench-history-") as tmp:
+        workdir = args.keep or Path(tmp)
+        for years in [float(v) for v in args.years.split(",") if v]:
+            results.append((years, bench_size(years, models, workdir, datasette=not args.no_datasette)))
+    print(f"\n## History and report at scale: {args.models} model-variants, one crawl a week\n")
+    print("Upsert = what the history feed does when a crawl closes (open the file, summarize the week, quality "
+          "gate, store_crawl with ~950 archived responses); rerun = the same crawl stored again. Report = "
+          "write_reports, every published week's page. Canned queries: datasette/metadata.yml, `week_end` empty "
+          "(the latest week); sqlite3: median of 3 after a first run; datasette: `datasette serve` with its "
+          "defaults (1 s SQL time limit), the .json of each query, median of 3.\n")
+    print(report_table(results))
+    pages = ", ".join(f"{y:g} y: {r['report'][1]} pages" for y, r in results)
+    print(f"\nReport pages rendered: {pages}.")
+    print(f"\n(history benchmark: {time.perf_counter() - started:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,55 @@
+"""The benchmarks still run: each bench script in a tiny mode, its table checked for shape and for
+no failed step. No timing is asserted here (timings belong to bench/run and docs/BENCHMARKS.md)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from bench import crawl, decode, history
+from tests.factory import build_snapshot
+
+
+def table_rows(text: str) -> list[list[str]]:
+    """The body rows of every markdown table in the text, as cells."""
+    return [[cell.strip() for cell in line.strip().strip("|").split("|")]
+            for line in text.splitlines() if line.startswith("|") and not line.startswith("|-")]
+
+
+def test_crawl_bench_compares_scrapy_with_its_bound_and_a_sequential_loop(tmp_path: Path, capsys) -> None:
+    snapshot = build_snapshot(tmp_path / "snapshot")
+    assert crawl.main(["--snapshot", str(snapshot), "--latency", "5", "--concurrency", "4",
+                       "--polite-seconds", "0", "--no-profile", "--timeout", "120"]) == 0
+    out = capsys.readouterr().out
+    rows = {row[0]: row for row in table_rows(out)}
+    assert "FAILED" not in out
+    scrapy_row, loop_row = rows["scrapy-5ms-C4"], rows["requests loop"]
+    header = table_rows(out)[0]
+    requests = int(scrapy_row[header.index("requests")])
+    # the demo snapshot: 2 catalogues, leaderboard, chart, then split + effective price per model
+    assert requests == 4 + 2 * 10
+    assert int(loop_row[header.index("requests")]) == requests  # the same URLs, one after another
+    assert float(scrapy_row[header.index("engine/bound")]) > 0
+    assert scrapy_row[header.index("vs sequential")].endswith("x faster")
+
+
+def test_decode_bench_measures_the_decoder_against_json_loads(capsys) -> None:
+    assert decode.main(["--page", "/nonexistent/rankings.html", "--synthetic-mb", "0.05", "--repeat", "1"]) == 0
+    rows = table_rows(capsys.readouterr().out)
+    steps = [row[1] for row in rows[1:]]
+    assert steps[0].startswith("decode_rankings_page") and steps[-1].startswith("floor: json.loads")
+    assert re.match(r"synthetic \(0\.0\d MB, \d+ chunks, \d+ items\)", rows[1][0])
+    assert all(float(row[-1]) > 0 for row in rows[1:])
+
+
+def test_history_bench_times_upsert_report_and_every_canned_query(capsys) -> None:
+    assert history.main(["--years", "0.04", "--models", "20"]) == 0
+    out = capsys.readouterr().out
+    rows = {row[0]: row[1] for row in table_rows(out)[1:]}
+    assert "failed" not in out
+    assert rows["history: model_weeks rows"] == "40"  # 2 weeks x 20 model-variants
+    assert float(rows["upsert a week: store_crawl"].replace(",", "")) > 0
+    assert float(rows["render the report (every published week)"].replace(",", "")) > 0
+    for name in history.canned_queries():
+        assert float(rows[f"canned query {name} (sqlite3)"].replace(",", "")) >= 0
+        assert rows[f"canned query {name} (datasette HTTP)"].replace(",", "").replace(".", "").isdigit()
