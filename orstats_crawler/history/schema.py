@@ -342,24 +342,26 @@ GROUP BY r.week_start, r.week_end
 def _author_sql(source: str, columns: list[str], carried: str) -> str:
     """Weekly tokens and revenue per author (the permaslug before `/`) of a per-model view: its token
     share, and per revenue column its known revenue (``known_sum``) and share of the week's known
-    revenue (`<column>_share`): token share vs dollar share."""
-    week_sums = ", ".join(f"SUM({c}) AS {c}" for c in columns)
-    sums = ",\n  ".join(f"{known_sum(c)} AS {c}, {known_sum(c)} / NULLIF(w.{c}, 0) AS {c}_share" for c in columns)
+    revenue (`<column>_share`): token share vs dollar share.
+
+    The week's totals are window sums over the week's authors, not a join with a per-week CTE: a
+    CTE read twice is materialized over the whole history, so asking for one week cost as much as
+    asking for all (1.6 s a week on 10 years, and the report asks once per week: bench/history.py)."""
+    sums = ",\n  ".join(f"{known_sum(c)} AS {c}, {known_sum(c)} / NULLIF(SUM(SUM(r.{c})) OVER week, 0) AS {c}_share"
+                        for c in columns)
     return f"""
-WITH r AS (
+SELECT r.week_start, r.week_end, r.author, {carried},
+  COUNT(*) AS models, SUM(r.total_tokens) AS total_tokens,
+  1.0 * SUM(r.total_tokens) / NULLIF(SUM(SUM(r.total_tokens)) OVER week, 0) AS token_share,
+  COUNT(*) - COUNT(r.revenue_list_usd) AS unknown_revenue_models,
+  {sums}
+FROM (
   SELECT *, CASE WHEN instr(permaslug, '/') > 0 THEN substr(permaslug, 1, instr(permaslug, '/') - 1)
                  ELSE permaslug END AS author
   FROM {source}
-), w AS (
-  SELECT week_start, week_end, SUM(total_tokens) AS tokens, {week_sums} FROM r GROUP BY week_start, week_end
-)
-SELECT r.week_start, r.week_end, r.author, {carried},
-  COUNT(*) AS models, SUM(r.total_tokens) AS total_tokens,
-  1.0 * SUM(r.total_tokens) / NULLIF(w.tokens, 0) AS token_share,
-  COUNT(*) - COUNT(r.revenue_list_usd) AS unknown_revenue_models,
-  {sums}
-FROM r JOIN w ON w.week_start = r.week_start AND w.week_end = r.week_end
+) r
 GROUP BY r.week_start, r.week_end, r.author
+WINDOW week AS (PARTITION BY r.week_start, r.week_end)
 """
 
 
