@@ -3,6 +3,7 @@ the machine's description, and a deadline so no benchmark runs unbounded."""
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import resource
@@ -34,13 +35,15 @@ class Measured:
 
 def run_measured(cmd: Sequence[str], timeout: float, env: dict[str, str] | None = None,
                  cwd: Path = ROOT, log_dir: Path | None = None, name: str = "run") -> Measured:
-    """Run a command in its own process group, kill it after `timeout` seconds, and read its own
-    rusage with wait4 (RUSAGE_CHILDREN would mix in every earlier child)."""
+    """Run a command in its own process group through bench/rusage.py (for its own peak RSS and
+    CPU time), its output in files; kill the group after `timeout` seconds."""
     log_dir = log_dir or Path(os.environ.get("TMPDIR", "/tmp"))
-    out_path, err_path = log_dir / f"{name}.stdout", log_dir / f"{name}.stderr"
+    out_path, err_path, usage_path = (log_dir / f"{name}.{ext}" for ext in ("stdout", "stderr", "rusage.json"))
+    usage_path.unlink(missing_ok=True)
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
         start = time.perf_counter()
-        proc = subprocess.Popen(list(cmd), cwd=cwd, env={**os.environ, **(env or {})}, stdout=out, stderr=err,
+        proc = subprocess.Popen([sys.executable, "-m", "bench.rusage", str(usage_path), *cmd], cwd=cwd,
+                                env={**os.environ, **(env or {})}, stdout=out, stderr=err,
                                 start_new_session=True)
         timed_out = threading.Event()
 
@@ -51,14 +54,14 @@ def run_measured(cmd: Sequence[str], timeout: float, env: dict[str, str] | None 
         timer = threading.Timer(timeout, kill)
         timer.start()
         try:
-            _, status, usage = os.wait4(proc.pid, 0)
+            proc.wait()
         finally:
             timer.cancel()
         wall = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
+    usage = json.loads(usage_path.read_text()) if usage_path.is_file() else {}
     return Measured(
-        returncode=proc.returncode, wall_s=wall, cpu_s=usage.ru_utime + usage.ru_stime,
-        max_rss_mb=usage.ru_maxrss / 1024,  # Linux reports KiB
+        returncode=usage.get("returncode", proc.returncode), wall_s=wall, cpu_s=usage.get("cpu_s", float("nan")),
+        max_rss_mb=usage.get("max_rss_kb", float("nan")) / 1024,  # Linux reports KiB
         stdout=out_path.read_text(errors="replace"), stderr=err_path.read_text(errors="replace"),
         timed_out=timed_out.is_set(),
     )

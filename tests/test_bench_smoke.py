@@ -19,7 +19,7 @@ def table_rows(text: str) -> list[list[str]]:
 def test_crawl_bench_compares_scrapy_with_its_bound_and_a_sequential_loop(tmp_path: Path, capsys) -> None:
     snapshot = build_snapshot(tmp_path / "snapshot")
     assert crawl.main(["--snapshot", str(snapshot), "--latency", "5", "--concurrency", "4",
-                       "--polite-seconds", "0", "--no-profile", "--timeout", "120"]) == 0
+                       "--polite-seconds", "0", "--no-detail", "--timeout", "120"]) == 0
     out = capsys.readouterr().out
     rows = {row[0]: row for row in table_rows(out)}
     assert "FAILED" not in out
