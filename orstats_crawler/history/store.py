@@ -281,16 +281,21 @@ def _problem_row(problem: SourceProblem) -> dict[str, Any]:
 
 
 def _archive(db: Database, crawl_id: str, archive: Iterable[Any]) -> None:
-    bodies = db["response_bodies"]
+    # Two batched inserts: one insert per response cost a quarter of a second per crawl (bench/).
+    bodies: dict[str, bytes] = {}
+    rows = []
     for response in archive:
         digest = hashlib.sha256(response.body).hexdigest()
-        bodies.insert({"sha256": digest, "body_gz": gzip.compress(response.body, compresslevel=6)},
-                      pk="sha256", ignore=True)
-        db["responses"].insert({
+        if digest not in bodies:
+            bodies[digest] = gzip.compress(response.body, compresslevel=6)
+        rows.append({
             "crawl_id": crawl_id, "url": response.url, "status": response.status,
             "content_type": response.content_type, "fetched_at": response.fetched_at.isoformat(),
             "bytes": len(response.body), "sha256": digest,
-        }, pk=("crawl_id", "url"), replace=True)
+        })
+    db["response_bodies"].insert_all(({"sha256": digest, "body_gz": body} for digest, body in bodies.items()),
+                                      pk="sha256", ignore=True)
+    db["responses"].insert_all(rows, pk=("crawl_id", "url"), replace=True)
 
 
 def _flag(value: bool | None) -> int | None:
