@@ -10,8 +10,9 @@ import pytest
 import pytest_twisted
 from sqlite_utils import Database
 
+from orstats_crawler.history import monday
 from orstats_crawler.history.price_history import PriceHistory
-from orstats_crawler.history.schema import open_history
+from orstats_crawler.history.schema import immediate, open_history
 from orstats_crawler.report import format as fmt
 from tests.conftest import crawl, shared_capture
 from tests.factory import SEED_MODELS, SnapshotSpec, _chart_key, build_snapshot, chart, daily_rows, expected_revenues
@@ -53,7 +54,7 @@ async def test_a_crawl_measures_its_complete_monday_weeks_and_models_the_older_c
         assert len(expected) == 4  # 30 complete days hold four Monday weeks
         for start, split in expected.items():
             row = rows[(start, model.permaslug, model.variant)]
-            assert (row["basis"], row["source"]) == ("measured", "activity")
+            assert (row["basis"], row["source"]) == ("measured", "daily")
             assert [row[f"{f}_tokens"] for f in SPLIT] == [split[f] for f in SPLIT]
             assert row["week_end"] == (date.fromisoformat(start) + timedelta(days=6)).isoformat()
         mix_weeks[_chart_key(model)] = expected[min(expected)]  # older weeks take the earliest measured one
@@ -104,6 +105,48 @@ async def test_weeks_are_priced_with_the_prices_valid_in_them(tmp_path, history_
         "select prompt_price, price_basis, price_observed_on from weekly_revenue where permaslug = ? and week_end = '2026-02-08'",
         [sonnet]))
     assert shown == {"prompt_price": 3e-06, "price_basis": "crawl", "price_observed_on": "2026-02-09"}
+
+
+def series_rows(path) -> list[dict]:
+    return list(Database(path).query("select * from monday_weeks order by week_start, week_end, permaslug, variant"))
+
+
+@pytest_twisted.ensureDeferred
+async def test_folding_each_crawl_in_gives_what_a_rebuild_gives(tmp_path, history_path):
+    """Crawls in any order (an older capture after a newer one), a price change, a Monday-window
+    crawl stored again, imported weeks with an unknown split: after each one, the incrementally
+    updated series equals the series rebuilt from the whole history."""
+    from tests.test_import_history import anchor_file, run_import, write
+
+    def check():
+        folded = series_rows(history_path)
+        db = open_history(str(history_path))
+        with immediate(db):
+            monday.rebuild(db)
+        db.close()
+        assert folded == series_rows(history_path)
+        return folded
+
+    cheaper = replace(SEED_MODELS[3], pricing={**SEED_MODELS[3].pricing, "prompt": "0.0000004"})
+    specs = [SnapshotSpec(captured=date(2026, 2, 9), name="demo"),
+             SnapshotSpec(models=[*SEED_MODELS[:3], cheaper, *SEED_MODELS[4:]], captured=date(2026, 1, 26), name="older"),
+             SnapshotSpec(captured=date(2026, 2, 16), name="next")]
+    sizes = []
+    for spec in specs:
+        await crawl({"ORSTATS_DB": str(history_path)}, snapshot=str(build_snapshot(tmp_path / spec.name, spec)), top="all")
+        sizes.append(len(check()))
+    await crawl({"ORSTATS_DB": str(history_path)}, snapshot=str(tmp_path / "demo"), top="all")  # the same week again
+    check()
+    for _ in range(2):  # stored twice under one id, as a rerun of a Scrapyd job is
+        await crawl({"ORSTATS_DB": str(history_path)}, snapshot=str(tmp_path / "next"), top="all", _job="job-1")
+        check()
+    files = tmp_path / "files"
+    run_import(history_path, write(files, anchor_file(date(2025, 12, 7))),
+               write(files, anchor_file(date(2025, 12, 15), zero=True)))
+    rows = check()
+    assert sizes[0] < sizes[-1] < len(rows)
+    assert {r["basis"] for r in rows} == {"measured", "modeled"}
+    assert {r["source"] for r in rows} == {"daily", "chart", "import"}  # a Monday crawl's own rows: its daily weeks
 
 
 def test_price_history_lookup_rules(tmp_path):

@@ -127,10 +127,10 @@ def import_paths(db: Database, paths: Iterable[str | Path], backfill_prices_on: 
             results.append(exc if isinstance(exc, SourceError) else SourceError(SOURCE, str(path), None, str(exc)))
             continue
         with immediate(db):
-            results.append(import_snapshot(db, snapshot))
-    if any(isinstance(r, ImportResult) and r.status != "unchanged" for r in results):
-        with immediate(db):
-            monday.rebuild(db)
+            result = import_snapshot(db, snapshot)
+            if result.status != "unchanged":
+                monday.update(db, result.crawl_id)
+        results.append(result)
     return results
 
 

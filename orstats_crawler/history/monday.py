@@ -3,122 +3,193 @@
 A crawl's own week is the 7 days before it (`weeks`, `weekly_revenue`); the chart's weeks start on
 Mondays. The report's time series uses Monday weeks, built here from every published crawl:
 
-- **measured** (best first):
-  1. `activity`: seven complete days of a crawl's daily activity (a crawl fetches about 30 days,
+- **measured** (best first; between two of the same rank the later crawl wins):
+  1. `daily`: seven complete days of a crawl's daily activity (a crawl fetches about 30 days,
      so about four complete Monday weeks of every model-variant whose split it fetched);
-  2. `leaderboard` / `import` / `activity`: the rows of the crawl shown for a window that is itself a
-     Monday week (a Monday crawl, an imported week) whose split is known.
-  Between crawls of the same rank the latest one wins.
-- **modeled**: a known volume without a split (a finished chart week's top 9, a complete week of
-  the official Data API's top 50 (source `data_api`, fetched only with a key), a row of such a
-  Monday-window crawl whose split is unknown) takes the prompt/completion, cached and reasoning
+  2. `activity` / `leaderboard` / `import`: the rows of the crawl shown for a window that is itself
+     a Monday week (a Monday crawl, an imported week) whose split is known (its `split_source`).
+- **modeled**: a known volume without a split takes the prompt/completion, cached and reasoning
   shares of the nearest measured week of the same model-variant (`mix_week_start`; on a tie, the
-  later week).
+  later week). Volumes, best first: a row of such a Monday-window crawl whose split is unknown
+  (`leaderboard` / `import`), a complete week of the official Data API's top 50 (`data_api`,
+  fetched only with a key), a finished chart week's top 9 (`chart`).
 - **volume**: a known volume and no measured week to take a mix from: split and revenue unknown
   (a `:free` variant's revenue is still a known 0). The chart's `Others` is kept in `chart_weeks` only.
 
-Every row is priced with the prices valid in its week (``price_history``). The series is derived:
-it is rebuilt whole, inside the writer's transaction, after each crawl or import.
+Every row is priced with the prices valid in its week (``price_history``).
+
+The series is derived. ``update`` folds one stored crawl in (inside the writer's transaction): its
+own measured weeks and volumes, the re-modeling of the model-variants they touch, the repricing of
+the weeks its price observations reach; so a weekly crawl costs the same on a 10-year history as on
+a new one. ``rebuild`` recomputes everything; ``update`` falls back to it where a crawl's rows may
+replace others' (a crawl stored again under its id, a second crawl shown for a Monday window), and
+gives the same table as ``rebuild`` otherwise (tests/test_backfill.py checks it).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, Iterable, Iterator
 
 from sqlite_utils import Database
 
-from orstats_crawler.history.price_history import PriceHistory
+from orstats_crawler.history.price_history import UNKNOWN, PriceHistory
 
 MEASURED, MODELED, VOLUME = "measured", "modeled", "volume"
+DAILY = "daily"
 SPLIT = ("prompt_tokens", "completion_tokens", "cached_tokens", "reasoning_tokens")
 PK = ("week_start", "week_end", "permaslug", "variant")
+WINDOW_SOURCES = ("activity", "leaderboard", "import")  # rows of a crawl whose window is a Monday week
+VOLUME_RANK = {"chart": 0, "data_api": 1, "leaderboard": 2, "import": 2}
 
 # Complete Monday weeks of published crawls' daily activity ('-6 days', 'weekday 1': the Monday on
 # or before the day). daily_activity holds complete days only, so 7 rows are the whole week.
-_ACTIVITY_WEEKS = """
+_DAILY_WEEKS = """
 SELECT date(d.day, '-6 days', 'weekday 1') AS week_start, d.permaslug, d.variant, d.crawl_id,
   SUM(d.prompt_tokens) AS prompt_tokens, SUM(d.completion_tokens) AS completion_tokens,
   SUM(d.cached_tokens) AS cached_tokens, SUM(d.reasoning_tokens) AS reasoning_tokens,
   CASE WHEN COUNT(d.requests) = 7 THEN SUM(d.requests) END AS requests, MAX(c.started_at) AS started_at
 FROM daily_activity d JOIN crawls c ON c.id = d.crawl_id
-WHERE c.status = 'published'
+WHERE c.status = 'published' {crawl}
 GROUP BY 1, 2, 3, 4 HAVING COUNT(*) = 7
 """
 # The rows shown for windows that are Monday weeks (strftime %w: 1 = Monday).
-_MONDAY_WINDOW_ROWS = """
+_WINDOW_ROWS = """
 SELECT m.week_start, m.permaslug, m.variant, m.crawl_id, m.split_source, m.total_tokens, m.prompt_tokens,
   m.completion_tokens, m.cached_tokens, m.reasoning_tokens, m.requests, c.started_at, c.era
 FROM weeks w
 JOIN model_weeks m ON m.crawl_id = w.crawl_id AND m.week_start = w.week_start AND m.week_end = w.week_end
 JOIN crawls c ON c.id = w.crawl_id
 WHERE w.status = 'published' AND strftime('%w', w.week_start) = '1'
-  AND julianday(w.week_end) - julianday(w.week_start) = 6
+  AND julianday(w.week_end) - julianday(w.week_start) = 6 {crawl}
 """
-_CHART_ROWS = "SELECT week_start, key, tokens, crawl_id FROM chart_weeks WHERE key != 'Others' AND tokens IS NOT NULL"
+_CHART_ROWS = """
+SELECT week_start, key, tokens, crawl_id FROM chart_weeks WHERE key != 'Others' AND tokens IS NOT NULL {crawl}
+"""
 # The official Data API's weeks in which a model-variant was in the top 50 on all 7 days (on other
 # days its tokens are in `other`, so its week total would fall short).
 _DATASET_ROWS = """
-SELECT week_start, permaslug, variant, total_tokens, crawl_id FROM dataset_weekly WHERE key != 'other' AND days = 7
+SELECT week_start, permaslug, variant, total_tokens, crawl_id FROM dataset_weekly
+WHERE key != 'other' AND days = 7 {crawl}
+"""
+# What one crawl brought, for ``update``: the same queries narrowed to it.
+_ONE_CRAWL = {
+    _DAILY_WEEKS: "AND d.crawl_id = :crawl",
+    _WINDOW_ROWS: "AND w.crawl_id = :crawl",
+    _CHART_ROWS: "AND crawl_id = :crawl",
+    _DATASET_ROWS: "AND week_start IN (SELECT DISTINCT date(day, '-6 days', 'weekday 1') FROM dataset_daily "
+                   "WHERE crawl_id = :crawl)",
+}
+# Weeks whose price a crawl's observations may change: from the observation day on, and those
+# priced from a later day or not at all.
+_REPRICED_BY = """
+SELECT m.week_start, m.week_end, m.permaslug, m.variant FROM monday_weeks m
+JOIN prices p ON p.canonical_slug = m.permaslug AND p.variant = m.variant AND p.crawl_id = :crawl
+WHERE m.variant != 'free'
+  AND (m.week_end >= p.observed_on OR m.price_observed_on IS NULL OR m.price_observed_on >= p.observed_on)
 """
 
 
 def rebuild(db: Database) -> dict[str, int]:
-    """Recompute `monday_weeks` from the history (call inside the writer's transaction)."""
-    measured = _measured(db)
-    mixes = defaultdict(list)  # (permaslug, variant) -> its measured weeks with traffic
-    for row in measured.values():
-        if row["total_tokens"] > 0:
-            mixes[(row["permaslug"], row["variant"])].append(row)
-    volumes = [_modeled(row, mixes[(row["permaslug"], row["variant"])]) for row in _volumes(db, measured)]
-    prices = PriceHistory(db)
-    rows = sorted([*measured.values(), *volumes], key=lambda r: [r[k] for k in PK])
-    for row in rows:
-        row.update(prices.at(row["permaslug"], row["variant"], row["week_end"]).columns())
+    """Recompute `monday_weeks` from the whole history (inside the writer's transaction)."""
+    measured = _best(_measured_candidates(db, None))
+    volumes = _best(c for c in _volume_candidates(db, None) if _key(c[1]) not in measured)
+    rows = _modeled(list(volumes.values()), _mixes(measured.values()))
     db.execute("DELETE FROM monday_weeks")
-    db["monday_weeks"].insert_all(rows, pk=PK)
-    counts = defaultdict(int, weeks=len({(r["week_start"], r["week_end"]) for r in rows}))
-    for row in rows:
-        counts[row["basis"]] += 1
-    return dict(counts)
+    _write(db, [*measured.values(), *rows])
+    return counts(db)
 
 
-def _measured(db: Database) -> dict[tuple[str, ...], dict[str, Any]]:
-    """The best measured split of each (week, model-variant): activity weeks first, then the
-    Monday-window crawls' measured rows; the latest crawl within each."""
-    found: dict[tuple[str, ...], tuple[tuple, dict[str, Any]]] = {}
-    candidates = [
-        *((1, dict(r, split_source="activity")) for r in db.query(_ACTIVITY_WEEKS)),
-        *((0, dict(r)) for r in db.query(_MONDAY_WINDOW_ROWS) if r["split_source"]),
-    ]
-    for rank, source in candidates:
-        row = _row(source, MEASURED, source["split_source"], {name: source[name] for name in SPLIT})
-        row["total_tokens"] = row["prompt_tokens"] + row["completion_tokens"]
-        order = (rank, source["started_at"] or "", source["crawl_id"])
-        key = tuple(row[k] for k in PK)
+def update(db: Database, crawl_id: str) -> dict[str, int]:
+    """Fold one stored crawl into `monday_weeks` (inside the writer's transaction); how many rows
+    it wrote and repriced (or, when it had to rebuild, the table's counts)."""
+    status = db.execute("SELECT status FROM crawls WHERE id = ?", [crawl_id]).fetchone()
+    if not status or status[0] != "published":
+        return {"written": 0, "repriced": 0}  # a rejected crawl feeds nothing
+    measured = _best(_measured_candidates(db, crawl_id))
+    volumes = _best(_volume_candidates(db, crawl_id))
+    if _replaces_others(db, crawl_id, {*measured, *volumes}):
+        return rebuild(db)
+    current = _current(db, {*measured, *volumes})
+    written = {key: row for key, row in measured.items() if _wins(row, current.get(key), crawl_id)}
+    written.update((key, row) for key, row in volumes.items()
+                   if key not in measured and _wins(row, current.get(key), crawl_id))
+    # Re-model the unmeasured weeks of the model-variants touched (their mixes may have changed).
+    touched = {(row["permaslug"], row["variant"]) for row in written.values()}
+    others = {**_rows_of_models(db, touched, measured=False), **written}
+    others = {key: row for key, row in others.items() if row["basis"] != MEASURED}
+    if others:
+        needing = {(row["permaslug"], row["variant"]) for row in others.values()}
+        mixes = _mixes({**_rows_of_models(db, needing, measured=True), **written}.values())
+        for row in _modeled(list(others.values()), mixes):
+            written[_key(row)] = row
+    _write(db, written.values())
+    repriced = [tuple(r) for r in db.execute(_REPRICED_BY, {"crawl": crawl_id}).fetchall() if tuple(r) not in written]
+    _reprice(db, repriced)
+    return {"written": len(written), "repriced": len(repriced)}
+
+
+def _wins(row: dict[str, Any], stored: dict[str, Any] | None, crawl_id: str) -> bool:
+    """Whether a crawl's row replaces the stored one: its own earlier row always; a measured row
+    any unmeasured one and a measured one it ranks above (``_order``); a volume a volume of no
+    higher rank (VOLUME_RANK)."""
+    if stored is None or stored["crawl_id"] == crawl_id:
+        return True
+    if row["basis"] == MEASURED:
+        return stored["basis"] != MEASURED or _order(row) >= _order(stored)
+    return stored["basis"] != MEASURED and _rank(row) >= _rank(stored)
+
+
+def counts(db: Database) -> dict[str, int]:
+    """Rows by basis, and weeks."""
+    found = {basis: n for basis, n in db.execute("SELECT basis, COUNT(*) FROM monday_weeks GROUP BY basis")}
+    found["weeks"] = db.execute("SELECT COUNT(DISTINCT week_start) FROM monday_weeks").fetchone()[0]
+    return found
+
+
+# --- candidates ---------------------------------------------------------------------------------
+
+def _query(db: Database, sql: str, crawl_id: str | None) -> Iterator[dict[str, Any]]:
+    return db.query(sql.format(crawl=_ONE_CRAWL[sql] if crawl_id else ""), {"crawl": crawl_id})
+
+
+def _measured_candidates(db: Database, crawl_id: str | None) -> Iterator[tuple[tuple, dict[str, Any]]]:
+    """(order, row) of every measured split: daily weeks, then the Monday windows' measured rows."""
+    for rank, sql in ((1, _DAILY_WEEKS), (0, _WINDOW_ROWS)):
+        for source in _query(db, sql, crawl_id):
+            origin = DAILY if rank else source["split_source"]
+            if origin:
+                row = _row(source, MEASURED, origin, {name: source[name] for name in SPLIT})
+                row["total_tokens"] = row["prompt_tokens"] + row["completion_tokens"]
+                row["_started_at"] = source["started_at"] or ""
+                yield _order(row), row
+
+
+def _volume_candidates(db: Database, crawl_id: str | None) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(rank, row) of every known volume without a split (VOLUME_RANK)."""
+    unsplit = dict.fromkeys(SPLIT)
+    for source in _query(db, _WINDOW_ROWS, crawl_id):
+        if not source["split_source"] and source["total_tokens"] is not None:
+            row = _row(source, VOLUME, "import" if source["era"] == "import" else "leaderboard", unsplit)
+            yield _rank(row), row
+    for source in _query(db, _DATASET_ROWS, crawl_id):
+        yield VOLUME_RANK["data_api"], _row(source, VOLUME, "data_api", unsplit)
+    for chart in _query(db, _CHART_ROWS, crawl_id):
+        permaslug, _, variant = chart["key"].partition(":")  # chart keys are `<permaslug>[:<variant>]`
+        source = {"week_start": chart["week_start"], "permaslug": permaslug, "variant": variant or "standard",
+                  "total_tokens": chart["tokens"], "crawl_id": chart["crawl_id"]}
+        yield VOLUME_RANK["chart"], _row(source, VOLUME, "chart", unsplit)
+
+
+def _best(candidates: Iterable[tuple[Any, dict[str, Any]]]) -> dict[tuple, dict[str, Any]]:
+    """The best candidate of each key (the highest order; on a tie, the first)."""
+    found: dict[tuple, tuple[Any, dict[str, Any]]] = {}
+    for order, row in candidates:
+        key = _key(row)
         if key not in found or order > found[key][0]:
             found[key] = (order, row)
     return {key: row for key, (_, row) in found.items()}
-
-
-def _volumes(db: Database, measured: dict[tuple[str, ...], Any]) -> list[dict[str, Any]]:
-    """Known volumes of (week, model-variant)s with no measured split: the Monday-window crawls'
-    rows first (the leaderboard's own figure), then the Data API's weeks (official daily totals of
-    the top 50), then the chart's finished weeks (top 9)."""
-    unsplit = {name: None for name in SPLIT}
-    rows = [
-        *(_row(dict(r), VOLUME, "import" if r["era"] == "import" else "leaderboard", unsplit)
-          for r in db.query(_MONDAY_WINDOW_ROWS) if not r["split_source"] and r["total_tokens"] is not None),
-        *(_row(dict(r), VOLUME, "data_api", unsplit) for r in db.query(_DATASET_ROWS)),
-        *(_row(_chart_source(r), VOLUME, "chart", unsplit) for r in db.query(_CHART_ROWS)),
-    ]
-    found: dict[tuple[str, ...], dict[str, Any]] = {}
-    for row in rows:
-        key = tuple(row[k] for k in PK)
-        if key not in measured:
-            found.setdefault(key, row)
-    return list(found.values())
 
 
 def _row(source: dict[str, Any], basis: str, origin: str, split: dict[str, Any]) -> dict[str, Any]:
@@ -132,27 +203,109 @@ def _row(source: dict[str, Any], basis: str, origin: str, split: dict[str, Any])
     }
 
 
-def _chart_source(chart: dict[str, Any]) -> dict[str, Any]:
-    permaslug, _, variant = chart["key"].partition(":")  # chart keys are `<permaslug>[:<variant>]`
-    return {"week_start": chart["week_start"], "permaslug": permaslug, "variant": variant or "standard",
-            "total_tokens": chart["tokens"], "crawl_id": chart["crawl_id"]}
+def _key(row: dict[str, Any]) -> tuple[str, ...]:
+    return tuple(row[k] for k in PK)
 
 
-def _modeled(row: dict[str, Any], mixes: list[dict[str, Any]]) -> dict[str, Any]:
-    """A volume with the shares of the nearest measured week of the same model-variant, if any."""
-    week = date.fromisoformat(row["week_start"])
-    mix = min(mixes, default=None, key=lambda m: (abs((date.fromisoformat(m["week_start"]) - week).days),
-                                                   -date.fromisoformat(m["week_start"]).toordinal()))
-    if mix is None:
-        return row
-    total = row["total_tokens"]
-    prompt = round(total * mix["prompt_tokens"] / mix["total_tokens"])
-    completion = total - prompt
-    row.update({
-        "basis": MODELED, "mix_week_start": mix["week_start"],
-        "prompt_tokens": prompt, "completion_tokens": completion,
-        "cached_tokens": round(prompt * mix["cached_tokens"] / mix["prompt_tokens"]) if mix["prompt_tokens"] else 0,
-        "reasoning_tokens": (round(completion * mix["reasoning_tokens"] / mix["completion_tokens"])
-                             if mix["completion_tokens"] else 0),
-    })
-    return row
+def _order(row: dict[str, Any]) -> tuple:
+    """Which of two measured rows wins: daily weeks over window rows, then the later crawl."""
+    return (1 if row["source"] == DAILY else 0, row["_started_at"], row["crawl_id"])
+
+
+def _rank(row: dict[str, Any]) -> int:
+    return VOLUME_RANK[row["source"]]
+
+
+# --- what is stored -----------------------------------------------------------------------------
+
+def _replaces_others(db: Database, crawl_id: str, offered: set[tuple]) -> bool:
+    """Whether storing the crawl may leave rows no candidate supports: it was stored before and
+    no longer brings a row it had won, or it is now shown for a Monday window whose rows another
+    crawl gave. Only a rebuild finds what replaces those."""
+    own = db.execute("SELECT week_start, week_end, permaslug, variant FROM monday_weeks WHERE crawl_id = ?", [crawl_id])
+    if any(tuple(key) not in offered for key in own):
+        return True
+    return bool(db.execute(f"""
+        SELECT 1 FROM weeks w JOIN monday_weeks m ON m.week_start = w.week_start AND m.week_end = w.week_end
+        WHERE w.crawl_id = ? AND m.crawl_id != w.crawl_id
+          AND m.source IN ({", ".join("?" * len(WINDOW_SOURCES))}) LIMIT 1""",
+        [crawl_id, *WINDOW_SOURCES]).fetchone())
+
+
+def _current(db: Database, keys: set[tuple]) -> dict[tuple, dict[str, Any]]:
+    """The stored rows of some keys, with what decides precedence."""
+    _scope(db, "monday_keys", PK, keys)
+    rows = db.query("""SELECT m.*, COALESCE(c.started_at, '') AS _started_at FROM temp.monday_keys k
+                       JOIN monday_weeks m USING (week_start, week_end, permaslug, variant)
+                       LEFT JOIN crawls c ON c.id = m.crawl_id""")
+    return {_key(row): row for row in rows}
+
+
+def _scope(db: Database, name: str, columns: tuple[str, ...], rows: Iterable[tuple]) -> None:
+    """A temporary table holding some keys, to join on."""
+    db.execute(f"CREATE TEMP TABLE IF NOT EXISTS {name} ({', '.join(columns)})")
+    db.execute(f"DELETE FROM temp.{name}")
+    db.conn.executemany(f"INSERT INTO temp.{name} VALUES ({', '.join('?' * len(columns))})", sorted(rows))
+
+
+def _rows_of_models(db: Database, models: set[tuple[str, str]], measured: bool) -> dict[tuple, dict[str, Any]]:
+    """The stored measured (or other) rows of some model-variants."""
+    _scope(db, "monday_scope", ("permaslug", "variant"), models)
+    rows = db.query(f"""SELECT m.* FROM monday_weeks m
+                        JOIN temp.monday_scope s ON s.permaslug = m.permaslug AND s.variant = m.variant
+                        WHERE m.basis {"=" if measured else "!="} ?""", [MEASURED])
+    return {_key(row): row for row in rows}
+
+
+def _mixes(rows: Iterable[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """Each model-variant's measured weeks with traffic."""
+    mixes: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        if row["basis"] == MEASURED and row["total_tokens"] > 0:
+            mixes[(row["permaslug"], row["variant"])].append(row)
+    return mixes
+
+
+def _modeled(rows: list[dict[str, Any]], mixes: dict[tuple[str, str], list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Volumes with the shares of the nearest measured week of the same model-variant, if any."""
+    out = []
+    for row in rows:
+        row = {**row, **dict.fromkeys(SPLIT), "basis": VOLUME, "mix_week_start": None, "requests": None}
+        week = date.fromisoformat(row["week_start"])
+        mix = min(mixes.get((row["permaslug"], row["variant"]), []), default=None,
+                  key=lambda m: (abs((date.fromisoformat(m["week_start"]) - week).days), m["week_start"] < row["week_start"]))
+        if mix is not None:
+            total = row["total_tokens"]
+            prompt = round(total * mix["prompt_tokens"] / mix["total_tokens"])
+            completion = total - prompt
+            row.update({
+                "basis": MODELED, "mix_week_start": mix["week_start"],
+                "prompt_tokens": prompt, "completion_tokens": completion,
+                "cached_tokens": round(prompt * mix["cached_tokens"] / mix["prompt_tokens"]) if mix["prompt_tokens"] else 0,
+                "reasoning_tokens": (round(completion * mix["reasoning_tokens"] / mix["completion_tokens"])
+                                     if mix["completion_tokens"] else 0),
+            })
+        out.append(row)
+    return out
+
+
+def _write(db: Database, rows: Iterable[dict[str, Any]]) -> None:
+    """Price and store rows (replacing any stored under the same key)."""
+    prices = PriceHistory(db)
+    columns = [c for c in db["monday_weeks"].columns_dict]
+    out = []
+    for row in sorted(rows, key=_key):
+        row = {**row, **prices.at(row["permaslug"], row["variant"], row["week_end"]).columns()}
+        out.append([row.get(c) for c in columns])
+    marks = ", ".join("?" * len(columns))
+    db.conn.executemany(f"INSERT OR REPLACE INTO monday_weeks ({', '.join(columns)}) VALUES ({marks})", out)
+
+
+def _reprice(db: Database, keys: list[tuple[str, ...]]) -> None:
+    """Price stored rows again (their tokens stay)."""
+    prices = PriceHistory(db)
+    names = ", ".join(f"{name} = ?" for name in UNKNOWN.columns())
+    db.conn.executemany(
+        f"UPDATE monday_weeks SET {names} WHERE {' AND '.join(f'{k} = ?' for k in PK)}",
+        ([*prices.at(permaslug, variant, week_end).columns().values(), week_start, week_end, permaslug, variant]
+         for week_start, week_end, permaslug, variant in keys))

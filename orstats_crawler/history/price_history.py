@@ -5,6 +5,8 @@ prices its file applied). A week is priced with the observation nearest to it th
 in it: the latest one on or before the week's last day; failing that, the earliest one after it.
 ``price_basis`` says which (`before` | `after`), ``price_observed_on`` which day; a `:free` variant
 is free (`free`) whatever was observed; with no observation at all the price is unknown (NULL).
+Of several observations of one day, a real id's wins over an alias's (`~author/...-latest`), then
+the latest crawl's.
 
 The other bases in the history: `crawl` (a crawl's own week, priced with its own catalogue, the
 day after the week) and `file` (an imported week, priced as its file priced it).
@@ -12,8 +14,6 @@ day after the week) and `file` (an imported week, priced as its file priced it).
 
 from __future__ import annotations
 
-from bisect import bisect_right
-from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,35 +40,39 @@ class WeekPrice:
 UNKNOWN = WeekPrice(None, None, None, None, None, None)
 FREE_PRICE = WeekPrice(0.0, 0.0, 0.0, 1, FREE, None)
 
-# One usable observation per (canonical_slug, variant, day): aliases (`~author/...-latest` ids)
-# after real ids, then the latest crawl of the day.
-_OBSERVATIONS = """
-SELECT p.canonical_slug, p.variant, p.observed_on, p.prompt_price, p.completion_price,
-       p.cache_read_price, p.is_free
+# The nearest usable observation day on either side; both walk the (canonical_slug, variant,
+# observed_on) index and stop at the first row.
+_USABLE = "canonical_slug = ? AND variant = ? AND prompt_price IS NOT NULL AND completion_price IS NOT NULL"
+_DAY_BEFORE = f"SELECT observed_on FROM prices WHERE {_USABLE} AND observed_on <= ? ORDER BY observed_on DESC LIMIT 1"
+_DAY_AFTER = f"SELECT observed_on FROM prices WHERE {_USABLE} AND observed_on > ? ORDER BY observed_on LIMIT 1"
+_ON_DAY = """
+SELECT p.prompt_price, p.completion_price, p.cache_read_price, p.is_free
 FROM prices p LEFT JOIN crawls c ON c.id = p.crawl_id
-WHERE p.prompt_price IS NOT NULL AND p.completion_price IS NOT NULL AND p.observed_on IS NOT NULL
-ORDER BY p.canonical_slug, p.variant, p.observed_on, substr(p.public_id, 1, 1) = '~' DESC,
-         c.started_at, p.crawl_id
+WHERE p.canonical_slug = ? AND p.variant = ? AND p.observed_on = ?
+  AND p.prompt_price IS NOT NULL AND p.completion_price IS NOT NULL
+ORDER BY substr(p.public_id, 1, 1) = '~', c.started_at DESC, p.crawl_id DESC LIMIT 1
 """
 
 
 class PriceHistory:
-    """All usable observations, loaded once, looked up by (permaslug, variant, week end)."""
+    """Looks prices up in ``prices`` by (permaslug, variant, week end), remembering each answer."""
 
     def __init__(self, db: Database):
-        by_key: dict[tuple[str, str], dict[str, tuple]] = defaultdict(dict)
-        for slug, variant, day, prompt, completion, cache_read, is_free in db.execute(_OBSERVATIONS).fetchall():
-            by_key[(slug, variant)][day] = (prompt, completion, cache_read, is_free)  # the last one wins
-        self._days = {key: sorted(days) for key, days in by_key.items()}
-        self._prices = dict(by_key)
+        self.conn = db.conn
+        self._seen: dict[tuple[str, str, str], WeekPrice] = {}
 
     def at(self, permaslug: str, variant: str, week_end: str) -> WeekPrice:
         if variant == FREE_VARIANT:
             return FREE_PRICE
-        days = self._days.get((permaslug, variant))
-        if not days:
-            return UNKNOWN
-        index = bisect_right(days, week_end)
-        day, basis = (days[index - 1], BEFORE) if index else (days[0], AFTER)
-        prompt, completion, cache_read, is_free = self._prices[(permaslug, variant)][day]
-        return WeekPrice(prompt, completion, cache_read, is_free, basis, day)
+        key = (permaslug, variant, week_end)
+        if key not in self._seen:
+            self._seen[key] = self._lookup(*key)
+        return self._seen[key]
+
+    def _lookup(self, permaslug: str, variant: str, week_end: str) -> WeekPrice:
+        for query, basis in ((_DAY_BEFORE, BEFORE), (_DAY_AFTER, AFTER)):
+            day = self.conn.execute(query, [permaslug, variant, week_end]).fetchone()
+            if day:
+                prices = self.conn.execute(_ON_DAY, [permaslug, variant, day[0]]).fetchone()
+                return WeekPrice(*prices, basis, day[0])
+        return UNKNOWN

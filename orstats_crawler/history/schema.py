@@ -305,6 +305,13 @@ def m101_monday_weeks(db: Database) -> None:
                   (SELECT MIN(p.observed_on) FROM prices p WHERE p.crawl_id = model_weeks.crawl_id)""")
 
 
+@migrations()
+def m102_monday_weeks_indexes(db: Database) -> None:
+    """What folding one crawl into the Monday series looks up: a model-variant's weeks, a crawl's rows."""
+    db["monday_weeks"].create_index(["permaslug", "variant", "week_end"])
+    db["monday_weeks"].create_index(["crawl_id"])
+
+
 # The report's time series: one row per Monday week and model-variant (basis measured | modeled |
 # volume; price_basis before | after | free), with the revenue formulas of weekly_revenue.
 VIEWS["monday_revenue"] = f"""

@@ -182,7 +182,7 @@ def store_crawl(db: Database, record: CrawlRecord, items: CrawlItems, summary: W
         _archive(db, record.id, archive)
         if summary.week_end is not None:
             publish_week(db, _iso(summary.week_start), _iso(summary.week_end), record.id, status)
-        monday.rebuild(db)  # derived from all of the above
+        monday.update(db, record.id)  # the Monday-week series, derived from all of the above
 
 
 def publish_week(db: Database, week_start: str, week_end: str, crawl_id: str, status: str) -> None:
