@@ -129,10 +129,23 @@ def machine() -> dict[str, str]:
     }
 
 
+def code_version() -> str:
+    """The commit measured, and whether the work tree differs from it."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                                timeout=10).stdout.strip()
+        changed = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                                 capture_output=True, text=True, timeout=10).stdout.splitlines()
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown (no git)"
+    return f"commit {commit or 'unknown'}" + (f", {len(changed)} tracked files changed" if changed else ", clean")
+
+
 def print_machine() -> None:
     info = machine()
     print(f"machine: {info['cores']} cores, {info['ram']} RAM, {info['cpu']}; {info['os']}")
     print(f"software: Python {info['python']}, Scrapy {info['scrapy']}, SQLite {info['sqlite']}")
+    print(f"code: {code_version()}")
     print(f"load average at start: {info['load']}")
 
 
