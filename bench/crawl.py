@@ -164,6 +164,28 @@ def area_of(filename: str, function: str) -> str:
     return path.name
 
 
+# Phases of a crawl process, by the functions that run them (cumulative time, their callees included).
+PHASES = [
+    ("start-up: imports", lambda f, fn: fn == "_find_and_load"),
+    ("spider callbacks (decoding)", lambda f, fn: f.endswith("spiders/rankings.py") and fn.startswith("parse_")),
+    ("item pipelines", lambda f, fn: f.endswith("orstats_crawler/pipelines.py") and fn == "process_item"),
+    ("history write (quality gate, store_crawl)", lambda f, fn: f.endswith("exporters.py") and fn == "finish_exporting"),
+    ("report render", lambda f, fn: f.endswith("extensions.py") and fn == "feed_exporter_closed"),
+]
+
+
+def phase_rows(entries: dict[Any, Any], total: float) -> list[list[str]]:
+    """Where a crawl's CPU goes, by phase; the rest is Scrapy, Twisted and asyncio moving requests."""
+    rows, counted = [], 0.0
+    for label, match in PHASES:
+        seconds = sum(ct for (f, _, fn), (_, _, _, ct, _) in entries.items() if match(f, fn))
+        counted += seconds
+        rows.append([label, f"{seconds:.2f}", f"{seconds / total:.0%}"])
+    rest = total - counted
+    rows.append(["the rest: engine, downloader, HTTP, scheduling", f"{rest:.2f}", f"{rest / total:.0%}"])
+    return rows
+
+
 def profile_tables(profile: Path, top: int = 12) -> str:
     stats = pstats.Stats(str(profile))
     entries = stats.stats  # type: ignore[attr-defined]
@@ -179,6 +201,7 @@ def profile_tables(profile: Path, top: int = 12) -> str:
                        reverse=True)[:top]
     return "\n\n".join([
         f"Profiled CPU time (main thread, cProfile overhead included): {total:.2f} s",
+        "By phase:\n\n" + table(["phase", "s", "share"], phase_rows(entries, total)),
         "Own time by area:\n\n" + table(["area", "own s", "share"],
                                          [(a, f"{t:.2f}", f"{t / total:.0%}") for a, t in by_area]),
         "Project functions by cumulative time (inclusive of what they call):\n\n"
@@ -232,13 +255,15 @@ def bench_latency(snapshot: Path, latency_ms: float, concurrencies: list[int], w
     latency_s = latency_ms / 1000
     extra: dict[str, Any] = {}
     name = f"{latency_ms:g}ms"
-    with replay_server(snapshot, latency_ms, max_seconds=timeout * (len(concurrencies) + 5)) as base_url:
+    with replay_server(snapshot, latency_ms, max_seconds=timeout * (len(concurrencies) + 5)) as server:
+        base_url = server.base_url
         runs = [(c, scrapy_crawl(base_url, workdir, f"scrapy-{name}-C{c}", unthrottled(c), {"top": "all"}, timeout))
                 for c in concurrencies]
-        seq_rows, seq_s = [], None
+        seq_rows, seq_s, loop_fetched = [], None, 0
         if sequential_seconds > 0 and runs and runs[0][1].ok:
             urls = crawled_urls(runs[0][1])
             measured, result = sequential_loop(urls, workdir, f"requests-{name}", sequential_seconds)
+            loop_fetched = result.get("fetched", 0)
             row, seq_s = sequential_row(measured, result, len(urls), latency_s)
             seq_rows.append(row)
         rows = [crawl_row(run, c, latency_s, seq_s) for c, run in runs] + seq_rows
@@ -257,6 +282,9 @@ def bench_latency(snapshot: Path, latency_ms: float, concurrencies: list[int], w
             rows.append(crawl_row(run, c, latency_s, None))
             if run.ok and profile_path.exists():
                 extra["profile"] = (run, profile_tables(profile_path))
+    crawled = [row for row in rows if not row[0].startswith("requests loop") and str(row[2]).isdigit()]
+    served = loop_fetched + sum(int(row[2]) for row in crawled)
+    extra["server"] = (server.cpu_s, served)
     return rows, extra
 
 
@@ -265,8 +293,8 @@ def bench_polite(snapshot: Path, latency_ms: float, seconds: float, workdir: Pat
     """The project's default settings (robots.txt, 1 s delay, AutoThrottle, 2 per host, the default
     selection), bounded by CLOSESPIDER_TIMEOUT=`seconds`; extrapolated if that stopped it, and for
     `-a top=all` (`top_all` requests) at the same steady rate."""
-    with replay_server(snapshot, latency_ms, max_seconds=seconds + 120) as base_url:
-        run = scrapy_crawl(base_url, workdir, f"polite-{latency_ms:g}ms, default selection", {
+    with replay_server(snapshot, latency_ms, max_seconds=seconds + 120) as server:
+        run = scrapy_crawl(server.base_url, workdir, f"polite-{latency_ms:g}ms, default selection", {
             "CLOSESPIDER_TIMEOUT": str(seconds), "LOGSTATS_INTERVAL": "5"}, {}, timeout=seconds + 120)
     if run.engine_s is None:
         return f"polite run failed (rc={run.measured.returncode}); see {workdir}/{run.label}.stderr"
@@ -328,6 +356,10 @@ def main(argv: list[str] | None = None) -> int:
                                         args.sequential_seconds, detail=not args.no_detail and latency == min(latencies))
             print(f"\n### latency {latency:g} ms\n")
             print(table(HEADERS, rows))
+            server_cpu, served = extra["server"]
+            if server_cpu is not None and served:
+                print(f"\nThe replay server (its own process) used {server_cpu:.1f} s of CPU for these {served} requests: "
+                      f"{1000 * server_cpu / served:.2f} ms per request.")
             if "default_selection" in extra and extra["default_selection"].ok:
                 expected = extra["default_selection"].requests
             top_all = next((int(row[2]) for row in rows if row[0].startswith("scrapy-") and str(row[2]).isdigit()), top_all)

@@ -9,11 +9,13 @@ sequential loop being measured (the measured process only waits on sockets, as w
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import threading
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -28,18 +30,38 @@ class BenchReplayServer(ReplayServer):
     request_queue_size = 128
 
 
+@dataclass
+class RunningServer:
+    base_url: str
+    pid: int
+    cpu_s: float | None = None  # user + system of the server process, filled when it stops
+
+
 @contextmanager
-def replay_server(snapshot: Path, latency_ms: float, max_seconds: float = 900) -> Iterator[str]:
-    """Start the server process, yield its base URL, stop it."""
+def replay_server(snapshot: Path, latency_ms: float, max_seconds: float = 900) -> Iterator[RunningServer]:
+    """Start the server process, yield it (its base URL), stop it and note the CPU time it used."""
     proc = subprocess.Popen([sys.executable, "-m", "bench.server", str(snapshot), "--latency-ms", str(latency_ms),
                              "--max-seconds", str(max_seconds)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    server = None
     try:
         line = _first_line(proc, timeout=30)
         if not line.startswith("http://127.0.0.1:"):
             raise RuntimeError(f"bench server for {snapshot} did not start: {line!r}")
-        yield line.strip()
+        server = RunningServer(line.strip(), proc.pid)
+        yield server
     finally:
+        if server is not None:
+            server.cpu_s = cpu_seconds(proc.pid)
         stop(proc)
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a live process, all its threads (Linux /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime (fields 14, 15)
 
 
 def _first_line(proc: subprocess.Popen, timeout: float) -> str:
