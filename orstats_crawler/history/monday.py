@@ -28,7 +28,6 @@ gives the same table as ``rebuild`` otherwise (tests/test_backfill.py checks it)
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import date, timedelta
 from typing import Any, Iterable, Iterator
 
@@ -82,12 +81,25 @@ _ONE_CRAWL = {
                    "WHERE crawl_id = :crawl)",
 }
 # Weeks whose price a crawl's observations may change: from the observation day on, and those
-# priced from a later day or not at all.
-_REPRICED_BY = """
-SELECT m.week_start, m.week_end, m.permaslug, m.variant FROM monday_weeks m
-JOIN prices p ON p.canonical_slug = m.permaslug AND p.variant = m.variant AND p.crawl_id = :crawl
-WHERE m.variant != 'free'
-  AND (m.week_end >= p.observed_on OR m.price_observed_on IS NULL OR m.price_observed_on >= p.observed_on)
+# priced from that day or a later one, or not at all (each part walks an index of monday_weeks).
+_REPRICED_BY = " UNION ".join(f"""
+SELECT m.week_start, m.week_end, m.permaslug, m.variant FROM prices p CROSS JOIN monday_weeks m
+  ON m.permaslug = p.canonical_slug AND m.variant = p.variant AND {condition}
+WHERE p.crawl_id = :crawl AND p.variant != 'free'""" for condition in (
+    "m.week_end >= p.observed_on", "m.price_observed_on >= p.observed_on", "m.price_observed_on IS NULL"))
+# Unmeasured rows whose nearest measured week may now be one a crawl wrote: no mix yet, a mix among
+# the rewritten weeks, or a rewritten week at least as near as the mix (by the span of those weeks).
+_STALE_MIXES = """
+SELECT m.* FROM temp.monday_span s CROSS JOIN monday_weeks m
+  ON m.permaslug = s.permaslug AND m.variant = s.variant AND m.basis IN ('modeled', 'volume')
+WHERE m.mix_week_start IS NULL OR m.mix_week_start BETWEEN s.first_week AND s.last_week
+   OR MAX(julianday(s.first_week) - julianday(m.week_start), julianday(m.week_start) - julianday(s.last_week), 0)
+      <= abs(julianday(m.mix_week_start) - julianday(m.week_start))
+"""
+# The nearest measured week with traffic on either side of a week, for its mix.
+_MIX = """
+SELECT * FROM monday_weeks WHERE permaslug = ? AND variant = ? AND basis = 'measured' AND total_tokens > 0
+  AND week_start {side} ? ORDER BY week_start {order} LIMIT 1
 """
 
 
@@ -95,9 +107,10 @@ def rebuild(db: Database) -> dict[str, int]:
     """Recompute `monday_weeks` from the whole history (inside the writer's transaction)."""
     measured = _best(_measured_candidates(db, None))
     volumes = _best(c for c in _volume_candidates(db, None) if _key(c[1]) not in measured)
-    rows = _modeled(list(volumes.values()), _mixes(measured.values()))
     db.execute("DELETE FROM monday_weeks")
-    _write(db, [*measured.values(), *rows])
+    prices = PriceHistory(db)
+    _write(db, measured.values(), prices)
+    _write(db, _modeled(db, volumes.values()), prices)  # their mixes are the measured rows just written
     return counts(db)
 
 
@@ -115,19 +128,14 @@ def update(db: Database, crawl_id: str) -> dict[str, int]:
     written = {key: row for key, row in measured.items() if _wins(row, current.get(key), crawl_id)}
     written.update((key, row) for key, row in volumes.items()
                    if key not in measured and _wins(row, current.get(key), crawl_id))
-    # Re-model the unmeasured weeks of the model-variants touched (their mixes may have changed).
-    touched = {(row["permaslug"], row["variant"]) for row in written.values()}
-    others = {**_rows_of_models(db, touched, measured=False), **written}
-    others = {key: row for key, row in others.items() if row["basis"] != MEASURED}
-    if others:
-        needing = {(row["permaslug"], row["variant"]) for row in others.values()}
-        mixes = _mixes({**_rows_of_models(db, needing, measured=True), **written}.values())
-        for row in _modeled(list(others.values()), mixes):
-            written[_key(row)] = row
-    _write(db, written.values())
-    repriced = [tuple(r) for r in db.execute(_REPRICED_BY, {"crawl": crawl_id}).fetchall() if tuple(r) not in written]
-    _reprice(db, repriced)
-    return {"written": len(written), "repriced": len(repriced)}
+    prices = PriceHistory(db)
+    _write(db, written.values(), prices)
+    remodeled = _modeled(db, _stale_mixes(db, written.values()))
+    _write(db, remodeled, prices)
+    done = set(written) | {_key(row) for row in remodeled}
+    repriced = [tuple(r) for r in db.execute(_REPRICED_BY, {"crawl": crawl_id}).fetchall() if tuple(r) not in done]
+    _reprice(db, repriced, prices)
+    return {"written": len(done), "repriced": len(repriced)}
 
 
 def _wins(row: dict[str, Any], stored: dict[str, Any] | None, crawl_id: str) -> bool:
@@ -236,7 +244,7 @@ def _current(db: Database, keys: set[tuple]) -> dict[tuple, dict[str, Any]]:
     """The stored rows of some keys, with what decides precedence."""
     _scope(db, "monday_keys", PK, keys)
     rows = db.query("""SELECT m.*, COALESCE(c.started_at, '') AS _started_at FROM temp.monday_keys k
-                       JOIN monday_weeks m USING (week_start, week_end, permaslug, variant)
+                       CROSS JOIN monday_weeks m USING (week_start, week_end, permaslug, variant)
                        LEFT JOIN crawls c ON c.id = m.crawl_id""")
     return {_key(row): row for row in rows}
 
@@ -248,32 +256,30 @@ def _scope(db: Database, name: str, columns: tuple[str, ...], rows: Iterable[tup
     db.conn.executemany(f"INSERT INTO temp.{name} VALUES ({', '.join('?' * len(columns))})", sorted(rows))
 
 
-def _rows_of_models(db: Database, models: set[tuple[str, str]], measured: bool) -> dict[tuple, dict[str, Any]]:
-    """The stored measured (or other) rows of some model-variants."""
-    _scope(db, "monday_scope", ("permaslug", "variant"), models)
-    rows = db.query(f"""SELECT m.* FROM monday_weeks m
-                        JOIN temp.monday_scope s ON s.permaslug = m.permaslug AND s.variant = m.variant
-                        WHERE m.basis {"=" if measured else "!="} ?""", [MEASURED])
-    return {_key(row): row for row in rows}
+def _stale_mixes(db: Database, written: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The unmeasured rows to model again after some rows were written: the new volumes, and the
+    stored ones whose nearest measured week may have changed (``_STALE_MIXES``)."""
+    spans: dict[tuple[str, str], list[str]] = {}
+    stale = {}
+    for row in written:
+        if row["basis"] != MEASURED:
+            stale[_key(row)] = row
+            continue
+        span = spans.setdefault((row["permaslug"], row["variant"]), [row["week_start"], row["week_start"]])
+        span[0], span[1] = min(span[0], row["week_start"]), max(span[1], row["week_start"])
+    _scope(db, "monday_span", ("permaslug", "variant", "first_week", "last_week"),
+           [(*model, first, last) for model, (first, last) in spans.items()])
+    for row in db.query(_STALE_MIXES):
+        stale.setdefault(_key(row), row)
+    return list(stale.values())
 
 
-def _mixes(rows: Iterable[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
-    """Each model-variant's measured weeks with traffic."""
-    mixes: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
-    for row in rows:
-        if row["basis"] == MEASURED and row["total_tokens"] > 0:
-            mixes[(row["permaslug"], row["variant"])].append(row)
-    return mixes
-
-
-def _modeled(rows: list[dict[str, Any]], mixes: dict[tuple[str, str], list[dict[str, Any]]]) -> list[dict[str, Any]]:
+def _modeled(db: Database, rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """Volumes with the shares of the nearest measured week of the same model-variant, if any."""
     out = []
     for row in rows:
         row = {**row, **dict.fromkeys(SPLIT), "basis": VOLUME, "mix_week_start": None, "requests": None}
-        week = date.fromisoformat(row["week_start"])
-        mix = min(mixes.get((row["permaslug"], row["variant"]), []), default=None,
-                  key=lambda m: (abs((date.fromisoformat(m["week_start"]) - week).days), m["week_start"] < row["week_start"]))
+        mix = _nearest_mix(db, row)
         if mix is not None:
             total = row["total_tokens"]
             prompt = round(total * mix["prompt_tokens"] / mix["total_tokens"])
@@ -289,10 +295,19 @@ def _modeled(rows: list[dict[str, Any]], mixes: dict[tuple[str, str], list[dict[
     return out
 
 
-def _write(db: Database, rows: Iterable[dict[str, Any]]) -> None:
+def _nearest_mix(db: Database, row: dict[str, Any]) -> dict[str, Any] | None:
+    """The stored measured week with traffic nearest to the row's (on a tie, the later one)."""
+    found = []
+    for side, order in (("<", "DESC"), (">", "ASC")):
+        found.extend(db.query(_MIX.format(side=side, order=order), [row["permaslug"], row["variant"], row["week_start"]]))
+    week = date.fromisoformat(row["week_start"])
+    return min(found, default=None, key=lambda m: (abs((date.fromisoformat(m["week_start"]) - week).days),
+                                                   m["week_start"] < row["week_start"]))
+
+
+def _write(db: Database, rows: Iterable[dict[str, Any]], prices: PriceHistory) -> None:
     """Price and store rows (replacing any stored under the same key)."""
-    prices = PriceHistory(db)
-    columns = [c for c in db["monday_weeks"].columns_dict]
+    columns = list(db["monday_weeks"].columns_dict)
     out = []
     for row in sorted(rows, key=_key):
         row = {**row, **prices.at(row["permaslug"], row["variant"], row["week_end"]).columns()}
@@ -301,9 +316,8 @@ def _write(db: Database, rows: Iterable[dict[str, Any]]) -> None:
     db.conn.executemany(f"INSERT OR REPLACE INTO monday_weeks ({', '.join(columns)}) VALUES ({marks})", out)
 
 
-def _reprice(db: Database, keys: list[tuple[str, ...]]) -> None:
+def _reprice(db: Database, keys: list[tuple[str, ...]], prices: PriceHistory) -> None:
     """Price stored rows again (their tokens stay)."""
-    prices = PriceHistory(db)
     names = ", ".join(f"{name} = ?" for name in UNKNOWN.columns())
     db.conn.executemany(
         f"UPDATE monday_weeks SET {names} WHERE {' AND '.join(f'{k} = ?' for k in PK)}",

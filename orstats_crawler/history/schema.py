@@ -312,6 +312,13 @@ def m102_monday_weeks_indexes(db: Database) -> None:
     db["monday_weeks"].create_index(["crawl_id"])
 
 
+@migrations()
+def m103_monday_weeks_lookups(db: Database) -> None:
+    """The nearest measured week of a model-variant (its mix), and the weeks priced from a day on."""
+    db["monday_weeks"].create_index(["permaslug", "variant", "basis", "week_start"])
+    db["monday_weeks"].create_index(["permaslug", "variant", "price_observed_on"])
+
+
 # The report's time series: one row per Monday week and model-variant (basis measured | modeled |
 # volume; price_basis before | after | free), with the revenue formulas of weekly_revenue.
 VIEWS["monday_revenue"] = f"""
