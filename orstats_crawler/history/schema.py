@@ -305,20 +305,6 @@ def m101_monday_weeks(db: Database) -> None:
                   (SELECT MIN(p.observed_on) FROM prices p WHERE p.crawl_id = model_weeks.crawl_id)""")
 
 
-@migrations()
-def m102_monday_weeks_indexes(db: Database) -> None:
-    """What folding one crawl into the Monday series looks up: a model-variant's weeks, a crawl's rows."""
-    db["monday_weeks"].create_index(["permaslug", "variant", "week_end"])
-    db["monday_weeks"].create_index(["crawl_id"])
-
-
-@migrations()
-def m103_monday_weeks_lookups(db: Database) -> None:
-    """The nearest measured week of a model-variant (its mix), and the weeks priced from a day on."""
-    db["monday_weeks"].create_index(["permaslug", "variant", "basis", "week_start"])
-    db["monday_weeks"].create_index(["permaslug", "variant", "price_observed_on"])
-
-
 # The report's time series: one row per Monday week and model-variant (basis measured | modeled |
 # volume; price_basis before | after | free), with the revenue formulas of weekly_revenue.
 VIEWS["monday_revenue"] = f"""
@@ -382,7 +368,6 @@ WINDOW week AS (PARTITION BY r.week_start, r.week_end)
 VIEWS["author_weekly"] = _author_sql("weekly_revenue", REVENUE_COLUMNS, "MAX(r.status) AS status")
 VIEWS["author_monday"] = _author_sql("monday_revenue", ["revenue_list_usd", "revenue_seed_usd", "revenue_high_usd"],
                                      "GROUP_CONCAT(DISTINCT r.basis) AS bases")
-# --- end of issue 4 ---
 
 
 @migrations()
@@ -391,3 +376,17 @@ def m303_drop_dataset_weekly_revenue(db: Database) -> None:
     which models their revenue with the nearest measured mix and the prices valid in each week: the
     earlier view that did the same with the nearest week's revenue per token goes."""
     db.execute("DROP VIEW IF EXISTS dataset_weekly_revenue")
+
+
+@migrations()
+def m102_monday_weeks_indexes(db: Database) -> None:
+    """What folding one crawl into the Monday series looks up: a model-variant's weeks, a crawl's rows."""
+    db["monday_weeks"].create_index(["permaslug", "variant", "week_end"])
+    db["monday_weeks"].create_index(["crawl_id"])
+
+
+@migrations()
+def m103_monday_weeks_lookups(db: Database) -> None:
+    """The nearest measured week of a model-variant (its mix), and the weeks priced from a day on."""
+    db["monday_weeks"].create_index(["permaslug", "variant", "basis", "week_start"])
+    db["monday_weeks"].create_index(["permaslug", "variant", "price_observed_on"])
