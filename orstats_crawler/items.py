@@ -23,6 +23,9 @@ class ModelPrice:
     pricing: dict[str, Any]  # the decimal strings as published, USD per token
     source_url: str
     created: int | None = None
+    # Which catalogue listed it: 0 the text one, 1 `?output_modalities=all`. An id both list keeps
+    # the lower one's entry, whichever answered first.
+    precedence: int = 0
     # Filled by PricePipeline from ``pricing`` (USD per token, None = no usable price).
     prompt_price: float | None = None
     completion_price: float | None = None

@@ -92,33 +92,51 @@ def display_name(name: str | None, fallback: str) -> str:
 
 class PriceCatalogue:
     """Every list price the crawl has seen, keyed on (canonical_slug, variant), plus a name for
-    each canonical_slug (its standard entry when there is one) for rows the catalogue lacks."""
+    each canonical_slug (its standard entry when there is one) for rows the catalogue lacks.
+
+    Both catalogues list the text models and they arrive in any order, so an id listed twice keeps
+    the entry of the catalogue with the lower ``precedence`` (the text catalogue: 0), and a
+    (canonical_slug, variant) listed under several ids keeps the lowest id: the same crawl always
+    prices and names a row the same way.
+    """
 
     def __init__(self) -> None:
-        self.prices: dict[tuple[str, str], tuple[ListPrice, Any]] = {}
-        self.named: dict[str, Any] = {}
-        self.public_ids: set[str] = set()
+        self.entries: dict[str, Any] = {}  # public id -> entry
+        self._index: tuple[dict[tuple[str, str], tuple[ListPrice, Any]], dict[str, Any]] | None = None
 
     def add(self, entry: Any) -> bool:
-        """Add a catalogue entry (anything with public_id, canonical_slug, variant, name, pricing);
-        False when its public id was already seen (both catalogues list the text models)."""
-        if entry.public_id in self.public_ids:
+        """Add a catalogue entry (with public_id, canonical_slug, variant, name, pricing, precedence);
+        False when the same id is already known from a catalogue that takes precedence."""
+        known = self.entries.get(entry.public_id)
+        if known is not None and known.precedence <= entry.precedence:
             return False
-        self.public_ids.add(entry.public_id)
-        self.prices.setdefault((entry.canonical_slug, entry.variant), (list_price(entry.pricing, entry.variant), entry))
-        if entry.variant == "standard" or entry.canonical_slug not in self.named:
-            self.named[entry.canonical_slug] = entry
+        self.entries[entry.public_id] = entry
+        self._index = None
         return True
+
+    def _indexed(self) -> tuple[dict[tuple[str, str], tuple[ListPrice, Any]], dict[str, Any]]:
+        if self._index is None:
+            prices: dict[tuple[str, str], tuple[ListPrice, Any]] = {}
+            named: dict[str, Any] = {}
+            for public_id in sorted(self.entries):
+                entry = self.entries[public_id]
+                prices.setdefault((entry.canonical_slug, entry.variant), (list_price(entry.pricing, entry.variant), entry))
+                named.setdefault(entry.canonical_slug, entry)
+                if entry.variant == "standard" and named[entry.canonical_slug].variant != "standard":
+                    named[entry.canonical_slug] = entry
+            self._index = prices, named
+        return self._index
 
     def price_for(self, permaslug: str, variant: str) -> ListPrice:
         """The list price of a leaderboard row: its own entry; free when the variant is `free`
         whether or not the catalogue still lists it; otherwise unknown."""
-        found = self.prices.get((permaslug, variant))
+        found = self._indexed()[0].get((permaslug, variant))
         if found:
             return found[0]
         return FREE if variant == FREE_VARIANT else NO_PRICE
 
     def entry_for(self, permaslug: str, variant: str) -> Any:
-        """The catalogue entry that names a row: its own, else any entry of its canonical_slug."""
-        found = self.prices.get((permaslug, variant))
-        return found[1] if found else self.named.get(permaslug)
+        """The catalogue entry that names a row: its own, else its canonical_slug's standard entry."""
+        prices, named = self._indexed()
+        found = prices.get((permaslug, variant))
+        return found[1] if found else named.get(permaslug)

@@ -110,6 +110,7 @@ class SnapshotSpec:
     name: str = "demo-2026-02-09"
     with_chart: bool = True
     with_leaderboard: bool = True
+    with_all_modalities: bool = True
 
 
 def _ms(day: date, hour: int = 6) -> int:
@@ -180,6 +181,23 @@ def catalogue(spec: SnapshotSpec) -> dict[str, Any]:
             "pricing": dict(model.pricing),
         })
     entries.extend(spec.catalogue_extras)
+    return {"data": entries, "links": {"next": None}, "total_count": len(entries)}
+
+
+# What `?output_modalities=all` adds to the text catalogue: models whose output is not text.
+MEDIA_MODELS = [
+    {"id": "google/gemini-2.5-flash-image", "canonical_slug": "google/gemini-2.5-flash-image",
+     "name": "Google: Gemini 2.5 Flash Image",
+     "architecture": {"modality": "text+image->text+image", "input_modalities": ["text", "image"],
+                      "output_modalities": ["image", "text"], "tokenizer": "Gemini", "instruct_type": None},
+     "pricing": {"prompt": "0.0000003", "completion": "0.0000025", "image": "0.001238", "image_output": "0.00003"}},
+]
+
+
+def all_modalities_catalogue(spec: SnapshotSpec) -> dict[str, Any]:
+    """The catalogue as `/api/v1/models?output_modalities=all` answers: text models plus media ones."""
+    text = catalogue(spec)
+    entries = text["data"] + MEDIA_MODELS
     return {"data": entries, "links": {"next": None}, "total_count": len(entries)}
 
 
@@ -268,6 +286,9 @@ def build_snapshot(folder: str | Path, spec: SnapshotSpec | None = None,
     spec = spec or SnapshotSpec()
     folder = Path(folder)
     bodies: list[tuple[str, str, Any]] = [(f"{BASE_URL}/api/v1/models", "api/v1/models.json", catalogue(spec))]
+    if spec.with_all_modalities:
+        bodies.append((f"{BASE_URL}/api/v1/models?output_modalities=all", "api/v1/models@output_modalities=all.json",
+                       all_modalities_catalogue(spec)))
     if spec.with_leaderboard:
         bodies.append((f"{BASE_URL}/api/frontend/v1/rankings/models?view=week",
                        "api/frontend/v1/rankings/models/week.json", leaderboard(spec)))

@@ -16,7 +16,7 @@ from tests.factory import SEED_MODELS, SnapshotSpec, build_snapshot, expected_re
 @pytest_twisted.ensureDeferred
 async def test_demo_snapshot_crawl_stores_the_seed_week(demo_snapshot, history_path):
     result = await crawl({"ORSTATS_DB": str(history_path)}, snapshot=str(demo_snapshot), top="all")
-    assert len(result.of(ModelPrice)) == len(SEED_MODELS) + 2
+    assert len(result.of(ModelPrice)) == len(SEED_MODELS) + 3  # both catalogues merged: text models, extras, one media model
     assert len(result.of(LeaderboardRow)) == len(SEED_MODELS)
     assert len(result.of(ModelActivity)) == len(SEED_MODELS)  # top=all: every model-variant, free ones too
     assert result.stats["orstats/crawl/status"] == "published"

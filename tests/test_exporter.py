@@ -43,7 +43,7 @@ async def test_crawl_with_no_usable_source_is_recorded_as_rejected(tmp_path, his
     [row] = list(db.query("select * from crawls"))
     assert row["status"] == "rejected" and result.stats["orstats/crawl/status"] == "rejected"
     assert "leaderboard" in row["checks"] and db.execute("select count(*) from weeks").fetchone()[0] == 0
-    assert db.execute("select count(*) from prices").fetchone()[0] == len(SEED_MODELS) + 2
+    assert db.execute("select count(*) from prices").fetchone()[0] == len(SEED_MODELS) + 3  # both catalogues merged: text models, extras, one media model
 
 
 def test_open_history_is_idempotent_and_ready_for_concurrent_writers(tmp_path):

@@ -165,3 +165,16 @@ def test_upper_bound_and_display_name():
     assert pricing.upper_bound_usd(1, 1, pricing.NO_PRICE) is None
     assert pricing.display_name("Anthropic: Claude Sonnet 4.6", "x") == "Claude Sonnet 4.6"
     assert pricing.display_name(None, "a/b") == "a/b"
+
+
+def test_catalogue_prefers_the_text_catalogue_whichever_answers_first():
+    from dataclasses import replace
+    text = price("lab/m", "a/b-2026", "standard", prompt="0.000003", completion="0.000015")
+    media = replace(text, name="Lab: renamed in the other catalogue", pricing={"prompt": "1", "completion": "1"},
+                    precedence=1)
+    for order in ((media, text), (text, media)):
+        catalogue = pricing.PriceCatalogue()
+        stored = [catalogue.add(entry) for entry in order]
+        assert stored == ([True, True] if order[0] is media else [True, False])
+        assert catalogue.entry_for("a/b-2026", "standard").name == text.name
+        assert catalogue.price_for("a/b-2026", "standard").prompt == 3e-06

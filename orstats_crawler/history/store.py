@@ -196,7 +196,12 @@ def publish_week(db: Database, week_start: str, week_end: str, crawl_id: str, st
 
 
 def _price_rows(crawl_id: str, prices: list[ModelPrice], observed_on: str) -> Iterable[dict[str, Any]]:
+    """One row per public id: the entry of the catalogue that takes precedence (as the spider priced)."""
+    chosen: dict[str, ModelPrice] = {}
     for price in prices:
+        if price.public_id not in chosen or price.precedence < chosen[price.public_id].precedence:
+            chosen[price.public_id] = price
+    for price in chosen.values():
         yield {
             "crawl_id": crawl_id, "observed_on": observed_on, "public_id": price.public_id,
             "canonical_slug": price.canonical_slug, "variant": price.variant, "name": price.name,

@@ -16,7 +16,7 @@ def variant_of(public_id: str) -> str:
     return suffix if sep and suffix else "standard"
 
 
-def decode_catalogue(body: bytes | str, url: str) -> Iterator[ModelPrice | SourceProblem]:
+def decode_catalogue(body: bytes | str, url: str, precedence: int = 0) -> Iterator[ModelPrice | SourceProblem]:
     """One ModelPrice per entry, in both envelopes ({data} and {data, links, total_count}).
 
     A malformed entry becomes a SourceProblem and the others still count.
@@ -24,12 +24,12 @@ def decode_catalogue(body: bytes | str, url: str) -> Iterator[ModelPrice | Sourc
     models = rows_of(envelope(load_json(body, SOURCE, url), SOURCE, url, "data"), SOURCE, url, "data")
     for index, model in enumerate(models):
         try:
-            yield _decode_model(model, url, index)
+            yield _decode_model(model, url, index, precedence)
         except SourceError as exc:
             yield problem(exc)
 
 
-def _decode_model(model: Any, url: str, index: int) -> ModelPrice:
+def _decode_model(model: Any, url: str, index: int, precedence: int) -> ModelPrice:
     where = f" in data[{index}]"
     if not isinstance(model, dict):
         raise SourceError(SOURCE, url, f"data[{index}]", "expected an object")
@@ -46,4 +46,5 @@ def _decode_model(model: Any, url: str, index: int) -> ModelPrice:
         pricing=pricing,
         source_url=url,
         created=model.get("created"),
+        precedence=precedence,
     )

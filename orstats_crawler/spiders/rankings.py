@@ -76,8 +76,8 @@ class RankingsSpider(Spider):
         return self.base_url + path + (("&" if "?" in path else "?") + urlencode(query) if query else "")
 
     async def start(self) -> Any:
-        for path in PRICES_PATHS:
-            yield self._source_request(self.url(path), self.parse_prices, "prices")
+        for precedence, path in enumerate(PRICES_PATHS):
+            yield self._source_request(self.url(path), self.parse_prices, "prices", precedence=precedence)
         yield self._source_request(self.url(LEADERBOARD_PATH), self.parse_leaderboard, "leaderboard")
         yield self._source_request(self.url(CHART_PATH), self.parse_chart, "chart", wait=False)
         if data_api.api_key():  # the official daily series: only with a key (data_api.py)
@@ -85,20 +85,20 @@ class RankingsSpider(Spider):
                 url = self.url(data_api.PATH, start_date=first.isoformat(), end_date=last.isoformat())
                 yield self._source_request(url, self.parse_rankings_daily, "data_api", wait=False)
 
-    def _source_request(self, url: str, callback: Any, source: str, wait: bool = True) -> JsonRequest:
+    def _source_request(self, url: str, callback: Any, source: str, wait: bool = True, **cb_kwargs: Any) -> JsonRequest:
         key = f"{source}:{url}"
         if wait:
             self._waiting.add(key)
         return JsonRequest(url, callback=callback, errback=self.source_failed, dont_filter=True,
-                           cb_kwargs={"key": key}, meta={"source": source, "barrier": key if wait else None})
+                           cb_kwargs={"key": key, **cb_kwargs}, meta={"source": source, "barrier": key if wait else None})
 
     # --- callbacks ---------------------------------------------------------------------------
 
-    def parse_prices(self, response: Response, key: str) -> Iterator[Any]:
+    def parse_prices(self, response: Response, key: str, precedence: int = 0) -> Iterator[Any]:
         try:
-            for item in decode_catalogue(response.body, response.url):
+            for item in decode_catalogue(response.body, response.url, precedence):
                 if isinstance(item, ModelPrice) and not self.catalogue.add(item):
-                    continue  # both catalogues list the text models: keep the first
+                    continue  # both catalogues list the text models: the text catalogue's entry wins
                 yield item
         except SourceError as exc:
             yield problem(exc, status=response.status)
