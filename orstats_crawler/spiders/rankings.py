@@ -3,7 +3,7 @@ model-variants that carry the week's spend.
 
 Order matters once: the split requests are chosen by list-price spend, so they wait until the
 catalogue(s) and the leaderboard have answered (or failed). Until then leaderboard rows are held
-back, which also lets the price pipeline see every price before the first row it must price.
+back, so the catalogue the price pipeline reads (``spider.catalogue``) is complete for every row.
 
 Legacy era (archived copies of the site): when the JSON leaderboard is unusable (an HTTP error, or
 a body that is not the JSON leaderboard), the `/rankings` page is asked instead; if it embeds flight
@@ -16,8 +16,8 @@ crawl in the same layout, `-a top=N|all` overrides the spend-coverage target.
 from __future__ import annotations
 
 import secrets
-from email.utils import parsedate_to_datetime
 from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from typing import Any, Iterator
 from urllib.parse import urlencode
 
@@ -227,9 +227,10 @@ class RankingsSpider(Spider):
 
     def _model_page_request(self, permaslug: str, variant: str) -> Request:
         """Legacy era: a model-variant's daily split is embedded in its page, `/<public id>`."""
-        entry = self.catalogue.prices.get((permaslug, variant))
+        entry = self.catalogue.entry_for(permaslug, variant)
+        public_id = entry.public_id if entry is not None and entry.variant == variant else None
         return Request(
-            self.url(model_page_path(permaslug, variant, entry[1].public_id if entry else None)),
+            self.url(model_page_path(permaslug, variant, public_id)),
             callback=self.parse_activity, errback=self.source_failed, dont_filter=True,
             cb_kwargs={"permaslug": permaslug, "variant": variant}, meta={"source": "activity"},
         )
