@@ -74,7 +74,7 @@ def datasette(history, tmp_path_factory):
     port = free_port()
     server = start_server(
         [str(Path(sys.executable).parent / "datasette"), "serve", str(history), "-m", str(METADATA),
-         "-h", "127.0.0.1", "-p", str(port)],
+         "-h", "127.0.0.1", "-p", str(port), "--setting", "sql_time_limit_ms", "5000"],
         f"http://127.0.0.1:{port}/-/versions.json", cwd=history.parent,
         log=tmp_path_factory.mktemp("datasette-log") / "datasette.log")
     yield f"http://127.0.0.1:{port}"
