@@ -1,7 +1,8 @@
 """The markdown report, rendered by the real engine from real SQLite histories built by crawling
 factory snapshots: each section's numbers against figures computed here from the factory's inputs,
-the seed README's headline numbers with ORSTATS_REVENUE_METHOD=seed, the series of several weeks,
-hostile names, a rejected crawl, and `scrapy report`."""
+the seed README's headline numbers with ORSTATS_REVENUE_METHOD=seed, the Monday-week series against
+the history's `monday_totals`, the crawl-week series where there is no Monday week, hostile names,
+a rejected crawl, and `scrapy report`."""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ from pathlib import Path
 
 import pytest
 import pytest_twisted
+from sqlite_utils import Database
 
 from orstats_crawler.report import format as fmt
 from orstats_crawler.report.charts import nice_max
+from orstats_crawler.report.render import write_reports
 from tests.conftest import crawl, run_scrapy
 from tests.factory import SEED_MODELS, SnapshotSpec, build_snapshot, chart, with_models
 from tests.mermaid_tools import check_xychart_lengths, mermaid_blocks, xychart_series
@@ -79,6 +82,46 @@ def money(value: float) -> str:
     return fmt.plain(round(value, 2), 2)
 
 
+# --- the Monday-week series, as the history's view has it ------------------------------------------
+
+MONDAY_SENTENCE = ("Each week of this series is a Monday week (Monday to Sunday, the weeks of OpenRouter's weekly "
+                   "chart), labelled by its last day, while the Summary above is the leaderboard's trailing 7 days")
+
+
+def monday_totals(db_path: Path) -> list[dict]:
+    return list(Database(db_path).query("SELECT * FROM monday_totals ORDER BY week_start"))
+
+
+def monday_label(row: dict) -> str:
+    """A week's x label: its last day, `°` when modeled, `*` when its revenue is partly unknown."""
+    return (row["week_end"] + ("°" if row["basis"] == "modeled" else "")
+            + ("" if row["revenue_list_usd_models"] == row["models"] else "*"))
+
+
+def assert_monday_series(text: str, rows: list[dict]) -> list[list[str]]:
+    """The Revenue Over Time chart and its table are the Monday weeks of ``rows`` (``monday_totals``),
+    list price bars and seed lines, every week with a known revenue charted in order; returns the
+    table's rows (newest first) for the caller's own checks."""
+    over = section(text, "Revenue Over Time")
+    assert MONDAY_SENTENCE in over
+    [block] = mermaid_blocks(over)
+    charted = [row for row in rows if row["revenue_list_usd"] is not None]
+    assert xychart_series(block) == {"x-axis": [[monday_label(row) for row in charted]],
+                                     "bar": [[money(row["revenue_list_usd"]) for row in charted]],
+                                     "line": [[money(row["revenue_seed_usd"]) for row in charted]]}
+    top = max(max(row["revenue_list_usd"], row["revenue_seed_usd"]) for row in charted)
+    assert f"0 --> {fmt.plain(nice_max(top), 0)}" in block
+    weekly = table(over[over.index("<summary>Weekly figures"):])
+    assert [row[0] for row in weekly] == [f"{row['week_start']} to {row['week_end']}" for row in reversed(rows)]
+    for cells_, row in zip(weekly, reversed(rows)):
+        assert cells_[2:4] == [fmt.usd(row["revenue_list_usd"]), fmt.usd(row["revenue_seed_usd"])], cells_
+        coverage = (f" ({fmt.ratio(row['total_tokens'], row['chart_tokens'])} of the chart's "
+                    f"{fmt.tokens(row['chart_tokens'])})") if row["chart_tokens"] else ""
+        assert cells_[4] == fmt.tokens(row["total_tokens"]) + coverage, cells_
+        assert cells_[5] == f"{row['revenue_list_usd_models']} of {row['models']}", cells_
+    return weekly
+
+
 def report_settings(tmp_path: Path, **extra: str) -> dict[str, str]:
     return {"ORSTATS_DB": str(tmp_path / "data" / "history.db"),
             "ORSTATS_REPORT_DIR": str(tmp_path / "reports"), **extra}
@@ -122,11 +165,13 @@ async def test_the_seed_week_with_list_prices(tmp_path):
                                             "chart, Others included)")
     assert rows["Models Tracked"] == "**10** (9 paid, 1 free)"
 
+    # Revenue Over Time: the history's Monday weeks (tests below), the latest of which is the crawl's own.
     [over_time] = blocks_of(text, "Revenue Over Time")
     series = xychart_series(over_time)
-    effective_total = sum(expected_effective(m) for m in SEED_MODELS)
-    assert series == {"x-axis": [["2026-02-08"]], "bar": [[money(list_total)]],
-                      "line": [[money(seed_total)], [money(effective_total)]]}
+    assert (series["x-axis"][0][-1], series["bar"][0][-1], series["line"][0][-1]) == (
+        "2026-02-08", money(list_total), money(seed_total))
+    assert len(series["line"]) == 1  # effective prices are fetched for the crawl's own week only
+    assert "Not in this series: effective prices" in section(text, "Revenue Over Time")
 
     paying = sorted((m for m in SEED_MODELS if revenues[m.permaslug][0]), key=lambda m: -revenues[m.permaslug][0])
     [by_model] = blocks_of(text, "Revenue by Model (Top 9)")
@@ -181,6 +226,78 @@ async def test_seed_method_reproduces_the_seed_readme(tmp_path):
     assert "ORSTATS_REVENUE_METHOD=seed" in section(text, "Methodology")
 
 
+@pytest_twisted.ensureDeferred
+async def test_the_time_series_is_the_monday_weeks_of_the_history(tmp_path):
+    """The demo crawl (a Monday, 2026-02-09) stores its chart's 51 finished weeks: the four whose
+    seven days its daily activity covers are measured, the older ones modeled."""
+    text = await crawl_demo(tmp_path)
+    rows = monday_totals(tmp_path / "data" / "history.db")
+    chart_weeks = [w["x"] for w in chart(SnapshotSpec())["data"]["data"]][:-1]  # the last week is partial
+    assert [row["week_start"] for row in rows] == chart_weeks and len(rows) == 51
+    # Daily activity runs 2026-01-10 .. 2026-02-09 (31 days, today partial): four whole Monday weeks.
+    measured = [(date(2026, 1, 12) + timedelta(weeks=n)).isoformat() for n in range(4)]
+    assert [row["week_start"] for row in rows if row["basis"] == "measured"] == measured
+    assert {row["basis"] for row in rows if row["week_start"] not in measured} == {"modeled"}
+    assert all(row["revenue_list_usd_models"] == row["models"] for row in rows)  # every week complete
+
+    weekly = assert_monday_series(text, rows)
+    assert [r[1] for r in weekly] == ["measured"] * 4 + ["modeled"] * 47
+    # Every paid model-variant of every week is priced with the crawl's catalogue, seen on
+    # 2026-02-09: after each week, the nearest observation there is.
+    assert {r[6] for r in weekly} == {"nearest later (2026-02-09)"}
+    over = section(text, "Revenue Over Time")
+    assert "Summary above is the leaderboard's trailing 7 days (2026-02-02 to 2026-02-08)" in over
+    assert "`°` marks a modeled week (47 of the 51 charted)" in over
+    # 51 dates do not fit side by side: turned on end, on a chart wide enough for each.
+    assert '%%{init: {"xyChart": {"width": 1028, "xAxis": {"labelRotation": 90}}}}%%' in over
+    methodology = section(text, "Methodology")
+    assert "nearest measured week (the later one on a tie)" in methodology
+    assert "Modeled weeks are marked `°` in the chart and *modeled* in the Basis column" in methodology
+    assert check_xychart_lengths(text) == 2
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_effective_headline_charts_the_crawl_weeks(tmp_path):
+    """The Monday weeks have no effective prices: with that headline the series is the crawls' weeks."""
+    text = await crawl_demo(tmp_path, ORSTATS_REVENUE_METHOD="effective")
+    over = section(text, "Revenue Over Time")
+    assert MONDAY_SENTENCE not in over
+    assert ("Each week of this series is a crawl's own week, the leaderboard's trailing 7 days like the Summary "
+            "above, not the history's Monday weeks: they have no figure by effective prices") in over
+    effective_total = sum(expected_effective(m) for m in SEED_MODELS)
+    revenues = [seed_expected(m) for m in SEED_MODELS]
+    assert xychart_series(blocks_of(text, "Revenue Over Time")[0]) == {
+        "x-axis": [["2026-02-08"]], "bar": [[money(effective_total)]],
+        "line": [[money(sum(r[0] for r in revenues))], [money(sum(r[1] for r in revenues))]]}
+    assert "**Weeks of the time series**" not in text
+
+
+def test_imported_weeks_measured_modeled_and_volume_only(tmp_path):
+    """An import-only history: a week with its split (measured), a week whose files lost the split
+    (modeled from the first), and one of model-variants never measured (volume only: its revenue
+    is unknown, so it is named, not charted)."""
+    from tests.test_import_history import anchor_file, run_import, write
+    renamed = [replace(m, permaslug=m.permaslug + "-renamed") for m in SEED_MODELS]
+    files = tmp_path / "files"
+    history = tmp_path / "history.db"
+    run_import(history, write(files, anchor_file(date(2026, 5, 4))), write(files, anchor_file(date(2026, 5, 11), zero=True)),
+               write(files, anchor_file(date(2026, 6, 1), models=renamed, zero=True)))
+    write_reports(history, tmp_path / "reports")
+    text = (tmp_path / "reports" / "README.md").read_text(encoding="utf-8")
+
+    rows = monday_totals(history)
+    assert [(row["week_end"], row["basis"]) for row in rows] == [
+        ("2026-05-03", "measured"), ("2026-05-10", "modeled"), ("2026-05-31", "volume")]
+    assert rows[2]["revenue_list_usd"] is None and rows[2]["chart_tokens"] is None
+    weekly = assert_monday_series(text, rows)
+    assert [r[1] for r in weekly] == ["volume only (revenue unknown)", "modeled", "measured"]
+    assert weekly[0][2] == "n/a"  # never $0.00
+    over = section(text, "Revenue Over Time")
+    assert "Not charted, revenue unknown: 2026-05-31." in over
+    assert "`°` marks a modeled week (1 of the 2 charted)" in over
+    assert check_xychart_lengths(text) == 1  # the latest week has no known revenue: no chart by model
+
+
 # --- several weeks -----------------------------------------------------------------------------
 
 def seed_chart(day: date):
@@ -197,42 +314,83 @@ def scaled(models, factor: float):
                     requests=int(m.requests * factor)) for m in models]
 
 
-@pytest_twisted.ensureDeferred
-async def test_every_stored_week_is_charted_and_kept(tmp_path):
+THREE_DAYS = [date(2026, 1, 26), date(2026, 2, 2), date(2026, 2, 9)]
+# The middle week misses one model-variant's split: published (coverage above 90 %), but marked.
+THREE_WEEKS = [scaled(SEED_MODELS, 0.8), scaled(with_models((8, {"activity": "missing"})), 0.9), SEED_MODELS]
+
+
+async def crawl_three_weeks(tmp_path: Path) -> Path:
+    """Three weekly Monday crawls into one history; the history file."""
     settings = report_settings(tmp_path)
-    days = [date(2026, 1, 26), date(2026, 2, 2), date(2026, 2, 9)]
-    # The middle week misses one model-variant's split: published (coverage above 90 %), but marked.
-    weeks = [scaled(SEED_MODELS, 0.8), scaled(with_models((8, {"activity": "missing"})), 0.9), SEED_MODELS]
-    for day, models in zip(days, weeks):
+    for day, models in zip(THREE_DAYS, THREE_WEEKS):
         snapshot = build_snapshot(tmp_path / f"snapshot-{day}", SnapshotSpec(models=models, captured=day),
                                   mutate=seed_chart(day))
         result = await crawl(settings, snapshot=str(snapshot), top="all")
         assert result.stats["orstats/crawl/status"] == "published"
+    return Path(settings["ORSTATS_DB"])
 
-    ends = [(day - timedelta(days=1)).isoformat() for day in days]
-    known = [[m for m in models if m.activity == "ok"] for models in weeks]
-    list_totals = [sum(seed_expected(m)[0] for m in ms) for ms in known]
-    seed_totals = [sum(seed_expected(m)[1] for m in ms) for ms in known]
+
+@pytest_twisted.ensureDeferred
+async def test_every_week_page_charts_the_monday_weeks_up_to_it(tmp_path):
+    db = await crawl_three_weeks(tmp_path)
+    ends = [(day - timedelta(days=1)).isoformat() for day in THREE_DAYS]
     reports = tmp_path / "reports"
     assert sorted(p.name for p in (reports / "weekly").iterdir()) == [f"{end}.md" for end in ends]
+    rows = monday_totals(db)
+    # The first crawl's chart gives 51 finished weeks, each later one adds a week; the daily
+    # activity measures (at least) each crawl's own week.
+    first = date.fromisoformat(chart(SnapshotSpec(captured=THREE_DAYS[0]))["data"]["data"][0]["x"])
+    assert [row["week_start"] for row in rows] == [(first + timedelta(weeks=n)).isoformat() for n in range(53)]
+    assert [row["week_end"] for row in rows if row["basis"] == "measured"][-3:] == ends
 
     text = (reports / "README.md").read_text(encoding="utf-8")
+    weekly = assert_monday_series(text, rows)
+    # Each crawl saw the catalogue on its own Monday: the week it starts is priced with what was seen
+    # that week, the newest with the price seen the day after, every older week with the first one seen.
+    days = [d.isoformat() for d in THREE_DAYS]
+    prices = {r[0].split(" to ")[0]: r[6] for r in weekly}
+    assert prices == {row["week_start"]: "seen that week" if row["week_start"] in days[:2]
+                      else f"nearest later ({days[2] if row['week_start'] > days[1] else days[0]})" for row in rows}
+    # An older week's page charts the Monday weeks begun by the end of its own week.
+    middle = (reports / "weekly" / f"{ends[1]}.md").read_text(encoding="utf-8")
+    assert_monday_series(middle, [row for row in rows if row["week_start"] <= ends[1]])
+    assert "**$" in summary(middle)["Estimated Weekly Revenue"] and "known for 9 of 10" in middle
+    assert check_xychart_lengths(middle) == 2 and check_xychart_lengths(text) == 2
+
+
+@pytest_twisted.ensureDeferred
+async def test_without_monday_weeks_every_crawl_week_is_charted(tmp_path):
+    """A history without any Monday week (one written before the Monday series, emptied here):
+    the series is the crawls' own weeks, each marked or left out as its revenue is known."""
+    db = await crawl_three_weeks(tmp_path)
+    Database(db).execute("DELETE FROM monday_weeks").connection.commit()
+    reports = tmp_path / "again"
+    write_reports(db, reports)
+
+    ends = [(day - timedelta(days=1)).isoformat() for day in THREE_DAYS]
+    known = [[m for m in models if m.activity == "ok"] for models in THREE_WEEKS]
+    list_totals = [sum(seed_expected(m)[0] for m in ms) for ms in known]
+    seed_totals = [sum(seed_expected(m)[1] for m in ms) for ms in known]
+    text = (reports / "README.md").read_text(encoding="utf-8")
+    assert "**Weeks of the time series**" not in text
+    assert ("Each week of this series is a crawl's own week, the leaderboard's trailing 7 days like the Summary "
+            "above: the history holds no Monday week of the chart up to this week.") in section(text, "Revenue Over Time")
     [over_time] = blocks_of(text, "Revenue Over Time")
     assert xychart_series(over_time) == {"x-axis": [[ends[0], ends[1] + "*", ends[2]]],
                                          "bar": [[money(v) for v in list_totals]],
                                          "line": [[money(v) for v in seed_totals],
-                                                  [money(sum(expected_effective(m) for m in ms)) for ms in weeks]]}
+                                                  [money(sum(expected_effective(m) for m in ms)) for ms in THREE_WEEKS]]}
+    assert "%%{init" not in over_time  # three dates fit side by side
     assert f"0 --> {fmt.plain(nice_max(max(seed_totals)), 0)}" in over_time
     assert f"{ends[1]} (9 of 10)" in section(text, "Revenue Over Time")
     weekly_rows = table(section(text, "Revenue Over Time"))
     assert [row[0] for row in weekly_rows] == [f"{(d - timedelta(days=7)).isoformat()} to {(d - timedelta(days=1)).isoformat()}"
-                                              for d in reversed(days)]
+                                              for d in reversed(THREE_DAYS)]
     assert [row[1] for row in weekly_rows] == [fmt.usd(v) for v in reversed(list_totals)]
 
     # An older week's page shows the series up to that week, and its own unknown model-variant.
     middle = (reports / "weekly" / f"{ends[1]}.md").read_text(encoding="utf-8")
     assert xychart_series(blocks_of(middle, "Revenue Over Time")[0])["x-axis"] == [[ends[0], ends[1] + "*"]]
-    assert "**$" in summary(middle)["Estimated Weekly Revenue"] and "known for 9 of 10" in middle
     unknown = table(middle.split("Revenue unknown", 1)[1])
     assert [(row[1].split("]")[0], row[5], row[7]) for row in unknown] == [
         ("[Gemini 2.5 Flash Lite", "n/a", "token split not measured")]

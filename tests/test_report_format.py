@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import math
 import re
+from datetime import date, timedelta
 
 import pytest
 
 from orstats_crawler.report import format as fmt
 from orstats_crawler.report.charts import XYChart, nice_max
+from orstats_crawler.report.data import METHODS, MondayWeek
 
 
 @pytest.mark.parametrize("value, text", [
@@ -107,3 +109,35 @@ def test_axis_tops_are_round():
 def test_a_series_must_match_its_axis():
     with pytest.raises(ValueError, match="2 values for 3 x-axis labels"):
         XYChart("t", ["a", "b", "c"], "y", "10", ["1", "2"])
+
+
+def test_a_long_axis_turns_its_labels_on_end_on_a_wider_chart():
+    weeks = [(date(2025, 2, 23) + timedelta(weeks=n)).isoformat() for n in range(51)]  # a year of week ends
+    long = XYChart("t", weeks, "y", "10", ["1"] * 51)
+    assert long.directive == '%%{init: {"xyChart": {"width": 1028, "xAxis": {"labelRotation": 90}}}}%%'
+    assert XYChart("t", weeks[:3], "y", "10", ["1"] * 3).directive is None  # fits side by side
+
+
+def monday_week(prices: list[dict], **totals) -> MondayWeek:
+    row = {"basis": "modeled", "measured_models": 0, "modeled_models": 9, "volume_models": 0,
+           "revenue_list_usd": 1.0, **totals}
+    return MondayWeek(row, METHODS["list"], prices)
+
+
+def test_a_monday_week_says_how_it_was_priced_and_counted():
+    later = {"kind": "later", "models": 5, "first_day": "2026-02-09", "last_day": "2026-02-09"}
+    earlier = {"kind": "earlier", "models": 2, "first_day": "2025-12-01", "last_day": "2026-01-05"}
+    week = {"kind": "week", "models": 1, "first_day": "2026-01-13", "last_day": "2026-01-13"}
+    none = {"kind": "none", "models": 1, "first_day": None, "last_day": None}
+    assert monday_week([later]).price_text == "nearest later (2026-02-09)"
+    assert monday_week([none, later, earlier, week]).price_text == (
+        "seen that week for 1, nearest earlier (2025-12-01 to 2026-01-05) for 2, nearest later (2026-02-09) for 5, "
+        "none known for 1")
+    assert monday_week([]).price_text == "free model-variants only"
+    assert monday_week([later]).basis_text == "modeled"
+    assert monday_week([later], measured_models=3, volume_models=2).basis_text == (
+        "modeled (3 measured, 9 modeled, 2 volume only)")
+    assert monday_week([later], basis="volume", modeled_models=0, volume_models=9,
+                       revenue_list_usd=None).basis_text == "volume only (revenue unknown)"
+    assert monday_week([later], basis="volume", modeled_models=0, volume_models=1,
+                       revenue_list_usd=0.0).basis_text == "volume only"  # a free variant's known $0

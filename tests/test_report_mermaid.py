@@ -11,6 +11,7 @@ from sqlite_utils import Database
 from orstats_crawler.report import format as fmt
 from tests.conftest import crawl, shared_capture
 from tests.mermaid_tools import assert_mermaid_parses, check_xychart_lengths, mermaid_blocks, node_parser, parse_with_mermaid
+from tests.test_report import assert_monday_series, monday_totals
 
 
 def test_the_parser_rejects_a_broken_chart(tmp_path):
@@ -44,3 +45,12 @@ async def test_the_2026_08_08_report_parses(tmp_path):
            f"{week['known']} of {week['models']} model-variants" in text
     # 2026-08-01..07 is not a Monday week of the chart: coverage is stated against the leaderboard.
     assert "no chart week covers these days" in text
+
+    # The time series is the 51 finished weeks of its chart, three of them measured from the daily
+    # activity (the partial 2026-08-03 week is the chart's, modeled), labels on end.
+    rows = monday_totals(db)
+    assert len(rows) == 51 and rows[-1]["week_end"] == "2026-08-09"
+    assert [row["week_end"] for row in rows if row["basis"] == "measured"] == ["2026-07-19", "2026-07-26", "2026-08-02"]
+    weekly = assert_monday_series(text, rows)
+    assert weekly[0][1] == "modeled (7 modeled, 2 volume only)" and weekly[0][6] == "seen that week"
+    assert '"labelRotation": 90' in mermaid_blocks(text)[0]

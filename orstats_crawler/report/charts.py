@@ -4,6 +4,7 @@ series as long as its axis (mermaid accepts a shorter series silently and draws 
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 
@@ -13,6 +14,12 @@ from orstats_crawler.report.data import Method, ModelRow, Week
 TOP = 9  # the seed's "Top 9": the chart's own top-9-plus-Others shape
 AXIS_LABEL = 16  # the seed shortens x-axis labels to 16 characters ("Claude Sonnet ..")
 INCOMPLETE = "*"  # marks a week whose revenue is known for only part of its model-variants
+MODELED = "°"  # marks a Monday week whose split is modeled for some model-variants (history/monday.py)
+# Mermaid's default chart is 700 pixels wide, ~110 of them the y-axis, and a 14-pixel label character
+# is ~8 wide: labels that do not fit side by side (a year of Monday weeks, 51 dates; nine model names)
+# are turned on end and the chart widened to keep each ~18 pixels, so every week keeps its full date
+# (a short "MM-DD" would repeat after a year, and equal labels merge into one bar).
+DEFAULT_WIDTH, AXIS_PIXELS, CHAR_PIXELS, LABEL_PIXELS = 700, 110, 8, 18
 
 
 @dataclass
@@ -29,6 +36,16 @@ class XYChart:
             if len(series) != len(self.x):
                 raise ValueError(f"chart {self.title!r}: a series has {len(series)} values for {len(self.x)} x-axis labels")
 
+    @property
+    def directive(self) -> str | None:
+        """Mermaid's init directive for a long x-axis (labels on end, a wider chart), else None.
+        Written after the chart type so the block still starts with it; mermaid finds a directive
+        anywhere in the block and renderers without `labelRotation` ignore it."""
+        if CHAR_PIXELS * sum(len(x) for x in self.x) <= DEFAULT_WIDTH - AXIS_PIXELS:
+            return None
+        width = max(DEFAULT_WIDTH, AXIS_PIXELS + LABEL_PIXELS * len(self.x))
+        return "%%{init: " + json.dumps({"xyChart": {"width": width, "xAxis": {"labelRotation": 90}}}) + "}%%"
+
 
 @dataclass
 class Slice:
@@ -44,6 +61,7 @@ class SeriesChart:
     line_methods: list[Method]
     incomplete: list[Week]  # weeks marked INCOMPLETE
     unknown: list[Week]  # weeks left out: revenue unknown by the headline method
+    modeled: list[Week] = field(default_factory=list)  # weeks marked MODELED
 
 
 def nice_max(value: float) -> float:
@@ -61,6 +79,11 @@ def _money(value: float) -> str:
     return fmt.plain(round(value, 2), 2)
 
 
+def week_label(week: Week) -> str:
+    """A week by its last day, marked when modeled and when its revenue is partly unknown."""
+    return week.week_end + (MODELED if week.modeled else "") + ("" if week.complete else INCOMPLETE)
+
+
 def revenue_over_time(series: list[Week], headline: Method, others: list[Method]) -> SeriesChart:
     """Bars: the headline figure of every week where it is known; a line per other method that is
     known for all those weeks."""
@@ -73,13 +96,13 @@ def revenue_over_time(series: list[Week], headline: Method, others: list[Method]
     incomplete = [w for w in shown if not w.complete]
     chart = XYChart(
         title="Estimated Weekly Revenue (USD)",
-        x=[w.week_end + ("" if w.complete else INCOMPLETE) for w in shown],
+        x=[week_label(w) for w in shown],
         y_title="Revenue (USD)",
         y_max=fmt.plain(nice_max(max(values)), 0),
         bar=[_money(w.revenue(headline)) for w in shown],
         lines=[[_money(w.revenue(m)) for w in shown] for m in lines],
     )
-    return SeriesChart(chart, lines, incomplete, unknown)
+    return SeriesChart(chart, lines, incomplete, unknown, [w for w in shown if w.modeled])
 
 
 def model_labels(rows: list[ModelRow], limit: int | None = None) -> list[str]:

@@ -17,7 +17,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from orstats_crawler.history.schema import open_history
 from orstats_crawler.report import charts
 from orstats_crawler.report import format as fmt
-from orstats_crawler.report.data import WeekReport, week_reports
+from orstats_crawler.report.data import NOT_IN_MONDAY, WeekReport, week_reports
 
 TEMPLATE = "report.md.j2"
 UNKNOWN_ROWS = 10  # the largest model-variants without a revenue, listed under the table
@@ -36,18 +36,17 @@ def environment() -> Environment:
                       keep_trailing_newline=True)
     env.filters.update(usd=fmt.usd, tokens=fmt.tokens, percent=fmt.percent, change=fmt.change,
                        price=fmt.price, md=fmt.md)
-    env.globals.update(ratio=fmt.ratio, model_url=fmt.model_url)
+    env.globals.update(ratio=fmt.ratio, model_url=fmt.model_url, not_in_monday=NOT_IN_MONDAY)
     return env
 
 
 def render_week(env: Environment, report: WeekReport, table_rows: int) -> str:
     return env.get_template(TEMPLATE).render(
         r=report, week=report.week, headline=report.headline, others=report.others,
-        series=charts.revenue_over_time(report.series, report.headline, report.others),
+        series=charts.revenue_over_time(report.series.weeks, report.headline, report.series_others),
         by_model=charts.revenue_by_model(report.known),
         share=charts.revenue_share(report.known),
         token_types=charts.token_types(report.week),
-        has_basis=any(w.basis for w in report.series),
         table=report.known[:table_rows], unknown=report.unknown[:UNKNOWN_ROWS],
         # The day the sources were computed on, not the day we rendered: a replay or a re-render
         # of an old week must not claim fresher data.
