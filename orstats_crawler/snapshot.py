@@ -220,6 +220,9 @@ class ReplayHandler(BaseHTTPRequestHandler):
 
 class ReplayServer(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default backlog is 5: two crawls at 16 connections each would see refused
+    # connections under load, a fault of the test bench rather than of the site.
+    request_queue_size = 128
 
     def __init__(self, snapshot: Snapshot, port: int = 0, latency_ms: float = 0,
                  handler: type[ReplayHandler] = ReplayHandler):
