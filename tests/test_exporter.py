@@ -82,3 +82,11 @@ def test_week_pointer_prefers_the_latest_published_crawl(tmp_path):
     publish_week(db, "2026-08-01", "2026-08-07", "d", "published")
     assert shown() == ("d", "published")
     assert db.execute("select count(*) from weeks").fetchone()[0] == 1
+
+
+@pytest_twisted.ensureDeferred
+async def test_prices_of_a_crawl_without_a_week_are_dated_by_the_sources_not_today(tmp_path, history_path):
+    snapshot = build_snapshot(tmp_path / "s", SnapshotSpec(with_leaderboard=False))
+    await crawl({"ORSTATS_DB": str(history_path)}, snapshot=str(snapshot))
+    days = {row["observed_on"] for row in Database(history_path).query("select observed_on from prices")}
+    assert days == {"2026-02-09"}  # the chart's cachedAt: the capture day, not the day the test ran

@@ -164,7 +164,7 @@ def store_crawl(db: Database, record: CrawlRecord, items: CrawlItems, summary: W
                       "effective_prices"):
             db[table].delete_where("crawl_id = ?", [record.id])
         # Prices are dated by the day the sources were computed on (a replay keeps its capture day).
-        observed_on = (summary.week_end + timedelta(days=1) if summary.week_end else finished.date()).isoformat()
+        observed_on = source_day(items, summary, finished).isoformat()
         db["prices"].insert_all(_price_rows(record.id, items.prices, observed_on), pk=("crawl_id", "public_id"), replace=True)
         db["model_weeks"].insert_all(({"crawl_id": record.id, **row, "price_basis": CRAWL, "price_observed_on": observed_on}
                                       for row in summary.rows),
@@ -193,6 +193,15 @@ def publish_week(db: Database, week_start: str, week_end: str, crawl_id: str, st
         return
     db["weeks"].upsert({"week_start": week_start, "week_end": week_end, "crawl_id": crawl_id, "status": status},
                        pk=("week_start", "week_end"))
+
+
+def source_day(items: CrawlItems, summary: WeekSummary, finished: datetime) -> date:
+    """The day the sources were computed on: the day after the week's last complete day, else the
+    newest `cachedAt` any source gave (a replay keeps its capture day), else the crawl's own day."""
+    if summary.week_end:
+        return summary.week_end + timedelta(days=1)
+    stamped = [i.fetched_at for i in (*items.activity, *items.chart) if i.fetched_at is not None]
+    return max(stamped).date() if stamped else finished.date()
 
 
 def _price_rows(crawl_id: str, prices: list[ModelPrice], observed_on: str) -> Iterable[dict[str, Any]]:
