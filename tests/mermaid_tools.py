@@ -2,19 +2,18 @@
 (tests/mermaid/check-markdown.mjs), and what that parser lets through (a series shorter or longer
 than its x-axis is drawn wrong without any error), checked here in Python.
 
-Node and the npm packages come from `.ci/setup-tools`; without them the parser test skips, unless
-ORSTATS_REQUIRE_TOOLS=1 (CI), where a missing tool is a failure.
+Node and the npm packages come from `.ci/setup-tools`; without them the parser test skips, or fails
+under ORSTATS_REQUIRE_TOOLS=1 (``tests.servers.tool_missing``).
 """
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
+from tests.servers import tool_missing
 
 MERMAID_DIR = Path(__file__).resolve().parent / "mermaid"
 SCRIPT = MERMAID_DIR / "check-markdown.mjs"
@@ -61,10 +60,7 @@ def node_parser() -> list[str]:
     if not (MERMAID_DIR / "node_modules" / "mermaid").is_dir() or not (MERMAID_DIR / "node_modules" / "jsdom").is_dir():
         missing.append(f"{MERMAID_DIR}/node_modules lacks mermaid or jsdom (run .ci/setup-tools)")
     if missing:
-        message = "mermaid parser unavailable: " + "; ".join(missing)
-        if os.environ.get("ORSTATS_REQUIRE_TOOLS") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
+        tool_missing("mermaid parser unavailable: " + "; ".join(missing))
     return [node, str(SCRIPT)]
 
 
