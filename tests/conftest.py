@@ -19,7 +19,7 @@ from scrapy.utils.project import get_project_settings
 
 from orstats_crawler.snapshot import ReplayHandler, ReplayServer, Snapshot
 from orstats_crawler.spiders.rankings import RankingsSpider
-from tests.factory import SnapshotSpec, build_snapshot
+from tests.factory import build_snapshot
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"

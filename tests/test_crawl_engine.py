@@ -8,7 +8,7 @@ import pytest
 import pytest_twisted
 from sqlite_utils import Database
 
-from orstats_crawler.items import ActivityPlan, LeaderboardRow, ModelActivity, ModelPrice
+from orstats_crawler.items import LeaderboardRow, ModelActivity, ModelPrice
 from tests.conftest import crawl, run_scrapy
 from tests.factory import SEED_MODELS, SnapshotSpec, build_snapshot, expected_revenues, with_models
 
@@ -174,7 +174,6 @@ async def test_recorded_crawl_replays_identically(demo_snapshot, tmp_path, repla
 @pytest_twisted.ensureDeferred
 async def test_bad_inputs_make_one_model_unknown_and_lose_nothing_else(tmp_path, history_path, caplog):
     from dataclasses import replace as dc_replace
-    from tests.factory import ModelSpec
     models = with_models(
         (0, {"activity": "missing"}),  # Sonnet 4.5: 404
         (1, {"activity": "empty"}),  # Opus 4.5: empty analytics list

@@ -11,7 +11,6 @@ import hashlib
 import sqlite3
 import subprocess
 import sys
-from dataclasses import replace
 from datetime import date
 from html.parser import HTMLParser
 from pathlib import Path

@@ -26,7 +26,7 @@ from sqlite_utils import Database
 from orstats_crawler.commands.crawl import EXIT_PUBLISHED, EXIT_REJECTED
 from orstats_crawler.snapshot import ReplayHandler, ReplayServer, Snapshot
 from tests.conftest import run_scrapy, shared_capture
-from tests.factory import SEED_DAY, SEED_MODELS, SnapshotSpec, build_snapshot, with_models
+from tests.factory import SEED_DAY, SEED_MODELS, SnapshotSpec, build_snapshot
 
 ACTIVITY = "/api/frontend/v1/stats/model-activity"
 LEADERBOARD = "/api/frontend/v1/rankings/models"

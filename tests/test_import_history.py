@@ -12,7 +12,7 @@ import pytest
 import pytest_twisted
 from sqlite_utils import Database
 
-from orstats_crawler.commands.import_history import ImportResult, import_paths, read_snapshot
+from orstats_crawler.commands.import_history import import_paths, read_snapshot
 from orstats_crawler.history.schema import open_history
 from orstats_crawler.sources import SourceError
 from tests.conftest import SHARED, crawl, run_scrapy

@@ -12,7 +12,6 @@ from datetime import date, timedelta
 from itertools import takewhile
 from pathlib import Path
 
-import pytest
 import pytest_twisted
 from sqlite_utils import Database
 

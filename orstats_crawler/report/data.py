@@ -93,10 +93,6 @@ class ModelRow:
             raise AttributeError(name) from None
 
     @property
-    def split_known(self) -> bool:
-        return self.row["cached_tokens"] is not None
-
-    @property
     def priced(self) -> bool:
         return bool(self.row["is_free"]) or (
             self.row["prompt_price"] is not None and self.row["completion_price"] is not None)
