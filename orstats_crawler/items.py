@@ -11,6 +11,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+# The token split of a model-variant, as every item, day and history row names it: cached tokens
+# are part of prompt tokens, reasoning tokens part of completion tokens.
+SPLIT = ("prompt_tokens", "completion_tokens", "cached_tokens", "reasoning_tokens")
+
 
 @dataclass
 class ModelPrice:

@@ -14,11 +14,9 @@ from itemadapter import ItemAdapter
 from scrapy.exceptions import DropItem
 
 from orstats_crawler import normalize, pricing
-from orstats_crawler.items import ChartWeek, LeaderboardRow, ModelActivity, ModelPrice, SourceProblem
+from orstats_crawler.items import SPLIT, ChartWeek, LeaderboardRow, ModelActivity, ModelPrice, SourceProblem
 
 logger = logging.getLogger(__name__)
-
-DAY_COUNTS = ("prompt_tokens", "completion_tokens", "cached_tokens", "reasoning_tokens")
 
 
 class StatsPipeline:
@@ -83,7 +81,7 @@ class NormalizePipeline(StatsPipeline):
         for raw in item.days:
             try:
                 day = {**raw, "date": normalize.utc_day(raw["date"])}
-                for name in DAY_COUNTS:
+                for name in SPLIT:
                     day[name] = normalize.count(raw[name])
                 for name in ("requests", "tool_calls"):
                     day[name] = normalize.optional_count(raw.get(name))
@@ -140,7 +138,7 @@ class ValidatePipeline(StatsPipeline):
 
 def split_error(counts: dict[str, Any]) -> str | None:
     """Why a (prompt, completion, cached, reasoning) split is impossible, or None."""
-    for name in DAY_COUNTS:
+    for name in SPLIT:
         value = counts.get(name)
         if value is not None and value < 0:
             return f"field {name} is negative ({value})"

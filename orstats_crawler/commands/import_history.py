@@ -37,6 +37,7 @@ from orstats_crawler.history import monday
 from orstats_crawler.history.price_history import FILE
 from orstats_crawler.history.schema import REVENUE_SEED, immediate
 from orstats_crawler.history.store import PUBLISHED, REJECTED, publish_week
+from orstats_crawler.items import SPLIT
 from orstats_crawler.sources import SourceError, load_json, require, rows_of
 
 SOURCE = "import"
@@ -44,7 +45,6 @@ ERA = "import"
 IMPORTER_VERSION = 1  # bump when the rows written for the same file change: re-import rewrites them
 MODEL_FIELDS = ("slug", "total_tokens", "prompt_tokens", "completion_tokens", "cached_tokens",
                 "reasoning_tokens", "prompt_price", "completion_price")
-SPLIT = ("prompt_tokens", "completion_tokens", "cached_tokens", "reasoning_tokens")
 
 
 @dataclass

@@ -34,10 +34,10 @@ from typing import Any, Iterable, Iterator
 from sqlite_utils import Database
 
 from orstats_crawler.history.price_history import UNKNOWN, PriceHistory
+from orstats_crawler.items import SPLIT
 
 MEASURED, MODELED, VOLUME = "measured", "modeled", "volume"
 DAILY = "daily"
-SPLIT = ("prompt_tokens", "completion_tokens", "cached_tokens", "reasoning_tokens")
 PK = ("week_start", "week_end", "permaslug", "variant")
 WINDOW_SOURCES = ("activity", "leaderboard", "import")  # rows of a crawl whose window is a Monday week
 VOLUME_RANK = {"chart": 0, "data_api": 1, "leaderboard": 2, "import": 2}

@@ -16,7 +16,7 @@ from orstats_crawler import weeks
 from orstats_crawler.history import monday
 from orstats_crawler.history.price_history import CRAWL
 from orstats_crawler.history.schema import immediate
-from orstats_crawler.items import (ActivityPlan, ChartWeek, EffectivePrice, LeaderboardRow, ModelActivity, ModelPrice,
+from orstats_crawler.items import (SPLIT, ActivityPlan, ChartWeek, EffectivePrice, LeaderboardRow, ModelActivity, ModelPrice,
                                    RankingsDaily, SourceProblem)
 
 PUBLISHED, REJECTED = "published", "rejected"
@@ -135,8 +135,7 @@ def _window_sum(activity: ModelActivity, start: date, end: date) -> dict[str, in
     days = [d for d in activity.days if start <= d["date"] <= end]
     if not days:
         return None  # fetched but nothing in the week: the split is not known
-    total = {name: sum(d[name] for d in days)
-             for name in ("prompt_tokens", "completion_tokens", "cached_tokens", "reasoning_tokens")}
+    total = {name: sum(d[name] for d in days) for name in SPLIT}
     total["requests"] = sum(d["requests"] or 0 for d in days) if all(d["requests"] is not None for d in days) else None
     return total
 
@@ -225,8 +224,7 @@ def _daily_rows(crawl_id: str, activities: list[ModelActivity]) -> Iterable[dict
             yield {
                 "crawl_id": crawl_id, "permaslug": activity.permaslug, "variant": activity.variant,
                 "day": day["date"].isoformat(),
-                **{k: day[k] for k in ("prompt_tokens", "completion_tokens", "cached_tokens",
-                                       "reasoning_tokens", "requests", "tool_calls")},
+                **{k: day[k] for k in (*SPLIT, "requests", "tool_calls")},
             }
 
 
