@@ -17,6 +17,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 FREE_VARIANT = "free"
+STANDARD_VARIANT = "standard"  # the leaderboard's word for an id without a `:<variant>` suffix
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,13 @@ def upper_bound_usd(prompt_tokens: int, completion_tokens: int, price: ListPrice
     return prompt_tokens * price.prompt + completion_tokens * price.completion
 
 
+def split_id(key: str) -> tuple[str, str]:
+    """`author/slug:variant` -> (`author/slug`, `variant`); no suffix -> the standard variant. Catalogue
+    ids, chart and Data API keys and the earlier project's slugs are all written this way."""
+    slug, _, suffix = key.partition(":")
+    return slug, suffix or STANDARD_VARIANT
+
+
 def display_name(name: str | None, fallback: str) -> str:
     """`Anthropic: Claude Sonnet 4.6` -> `Claude Sonnet 4.6` (the catalogue prefixes the author)."""
     if not name:
@@ -122,7 +130,7 @@ class PriceCatalogue:
                 entry = self.entries[public_id]
                 prices.setdefault((entry.canonical_slug, entry.variant), (list_price(entry.pricing, entry.variant), entry))
                 named.setdefault(entry.canonical_slug, entry)
-                if entry.variant == "standard" and named[entry.canonical_slug].variant != "standard":
+                if entry.variant == STANDARD_VARIANT and named[entry.canonical_slug].variant != STANDARD_VARIANT:
                     named[entry.canonical_slug] = entry
             self._index = prices, named
         return self._index

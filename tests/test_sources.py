@@ -7,6 +7,7 @@ import json
 import pytest
 
 from orstats_crawler.items import ChartWeek, LeaderboardRow, ModelPrice, SourceProblem
+from orstats_crawler.pricing import split_id
 from orstats_crawler.sources import SourceError
 from orstats_crawler.sources.activity import decode_activity
 from orstats_crawler.sources.prices import decode_catalogue, variant_of
@@ -24,6 +25,10 @@ def test_variant_of_public_ids():
     assert variant_of("anthropic/claude-opus-5:batch") == "batch"
     assert variant_of("arcee-ai/trinity:free") == "free"
     assert variant_of("openai/gpt-5") == "standard"
+    # Chart and Data API keys and the earlier project's slugs are split the same way.
+    assert split_id("x-ai/grok-4.1-fast:free") == ("x-ai/grok-4.1-fast", "free")
+    assert split_id("openai/gpt-5") == ("openai/gpt-5", "standard")
+    assert split_id("openai/gpt-5:") == ("openai/gpt-5", "standard")
 
 
 def test_catalogue_in_both_envelopes():

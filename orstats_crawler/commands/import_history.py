@@ -176,8 +176,7 @@ def _rows(snapshot: SnapshotFile) -> tuple[list[dict], list[dict], list[dict]]:
     """model_weeks rows, price observations and problems of one file."""
     rows, prices, problems = [], [], []
     for index, model in enumerate(snapshot.payload["models"]):
-        permaslug, _, suffix = str(model["slug"]).partition(":")
-        variant = suffix or "standard"
+        permaslug, variant = pricing.split_id(str(model["slug"]))
         # The file's prices as catalogue decimals, so the catalogue's rules apply (`:free` is free).
         quoted = {"prompt": model["prompt_price"], "completion": model["completion_price"]}
         if model.get("cache_read_price") is not None:

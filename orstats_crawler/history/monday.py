@@ -33,6 +33,7 @@ from typing import Any, Iterable, Iterator
 
 from sqlite_utils import Database
 
+from orstats_crawler import pricing
 from orstats_crawler.history.price_history import UNKNOWN, PriceHistory
 from orstats_crawler.items import SPLIT
 
@@ -184,8 +185,8 @@ def _volume_candidates(db: Database, crawl_id: str | None) -> Iterator[tuple[int
     for source in _query(db, _DATASET_ROWS, crawl_id):
         yield VOLUME_RANK["data_api"], _row(source, VOLUME, "data_api", unsplit)
     for chart in _query(db, _CHART_ROWS, crawl_id):
-        permaslug, _, variant = chart["key"].partition(":")  # chart keys are `<permaslug>[:<variant>]`
-        source = {"week_start": chart["week_start"], "permaslug": permaslug, "variant": variant or "standard",
+        permaslug, variant = pricing.split_id(chart["key"])
+        source = {"week_start": chart["week_start"], "permaslug": permaslug, "variant": variant,
                   "total_tokens": chart["tokens"], "crawl_id": chart["crawl_id"]}
         yield VOLUME_RANK["chart"], _row(source, VOLUME, "chart", unsplit)
 

@@ -12,7 +12,7 @@ from typing import Any, Iterable
 from itemadapter import ItemAdapter
 from sqlite_utils import Database
 
-from orstats_crawler import weeks
+from orstats_crawler import pricing, weeks
 from orstats_crawler.history import monday
 from orstats_crawler.history.price_history import CRAWL
 from orstats_crawler.history.schema import immediate
@@ -266,9 +266,9 @@ def _effective_rows(crawl_id: str, prices: list[EffectivePrice]) -> Iterable[dic
 def _dataset_rows(crawl_id: str, answers: list[RankingsDaily]) -> Iterable[dict[str, Any]]:
     for answer in answers:
         for row in answer.rows:
-            permaslug, _, variant = row["key"].partition(":")  # variants are `<permaslug>:<variant>` here
+            permaslug, variant = pricing.split_id(row["key"])
             yield {"day": row["day"].isoformat(), "key": row["key"], "permaslug": permaslug,
-                   "variant": variant or "standard", "total_tokens": row["total_tokens"],
+                   "variant": variant, "total_tokens": row["total_tokens"],
                    "as_of": answer.as_of, "crawl_id": crawl_id}
 
 

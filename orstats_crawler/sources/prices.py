@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
+from orstats_crawler import pricing
 from orstats_crawler.items import ModelPrice, SourceProblem
 from orstats_crawler.sources import SourceError, envelope, load_json, problem, require, rows_of
 
@@ -12,8 +13,7 @@ SOURCE = "prices"
 
 def variant_of(public_id: str) -> str:
     """`anthropic/claude-opus-5:batch` -> `batch`; no suffix -> `standard` (the leaderboard's word)."""
-    _, sep, suffix = public_id.partition(":")
-    return suffix if sep and suffix else "standard"
+    return pricing.split_id(public_id)[1]
 
 
 def decode_catalogue(body: bytes | str, url: str, precedence: int = 0) -> Iterator[ModelPrice | SourceProblem]:
@@ -40,7 +40,7 @@ def _decode_model(model: Any, url: str, index: int, precedence: int) -> ModelPri
     return ModelPrice(
         public_id=str(public_id),
         # Old entries may lack canonical_slug: their id without the suffix is the permaslug then.
-        canonical_slug=str(model.get("canonical_slug") or str(public_id).partition(":")[0]),
+        canonical_slug=str(model.get("canonical_slug") or pricing.split_id(str(public_id))[0]),
         variant=variant_of(str(public_id)),
         name=str(model.get("name") or public_id),
         pricing=pricing,
