@@ -32,7 +32,7 @@ from typing import Any, Iterable
 
 from sqlite_utils import Database
 
-from orstats_crawler import normalize, pricing
+from orstats_crawler import normalize, pricing, weeks
 from orstats_crawler.history import monday
 from orstats_crawler.history.price_history import FILE
 from orstats_crawler.history.schema import REVENUE_SEED, immediate
@@ -114,7 +114,7 @@ def read_snapshot(path: Path, backfill_prices_on: date) -> SnapshotFile:
         for key in MODEL_FIELDS:
             require(row, key, SOURCE, str(path), f" in models[{index}]")
     require(payload, "total_revenue", SOURCE, str(path))
-    return SnapshotFile(path.name, body, payload, day, week_end - timedelta(days=6), week_end, prices_on)
+    return SnapshotFile(path.name, body, payload, day, week_end - weeks.SIX_DAYS, week_end, prices_on)
 
 
 def import_paths(db: Database, paths: Iterable[str | Path], backfill_prices_on: date) -> list[ImportResult | SourceError]:

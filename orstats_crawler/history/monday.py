@@ -28,13 +28,14 @@ gives the same table as ``rebuild`` otherwise (tests/test_backfill.py checks it)
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from typing import Any, Iterable, Iterator
 
 from sqlite_utils import Database
 
-from orstats_crawler import pricing
+from orstats_crawler import pricing, weeks
 from orstats_crawler.history.price_history import UNKNOWN, PriceHistory
+from orstats_crawler.history.schema import monday_of
 from orstats_crawler.items import SPLIT
 
 MEASURED, MODELED, VOLUME = "measured", "modeled", "volume"
@@ -43,15 +44,15 @@ PK = ("week_start", "week_end", "permaslug", "variant")
 WINDOW_SOURCES = ("activity", "leaderboard", "import")  # rows of a crawl whose window is a Monday week
 VOLUME_RANK = {"chart": 0, "data_api": 1, "leaderboard": 2, "import": 2}
 
-# Complete Monday weeks of published crawls' daily activity ('-6 days', 'weekday 1': the Monday on
-# or before the day). daily_activity holds complete days only, so 7 rows are the whole week.
-_DAILY_WEEKS = """
-SELECT date(d.day, '-6 days', 'weekday 1') AS week_start, d.permaslug, d.variant, d.crawl_id,
+# Complete Monday weeks of published crawls' daily activity. daily_activity holds complete days
+# only, so 7 rows are the whole week.
+_DAILY_WEEKS = f"""
+SELECT {monday_of("d.day")} AS week_start, d.permaslug, d.variant, d.crawl_id,
   SUM(d.prompt_tokens) AS prompt_tokens, SUM(d.completion_tokens) AS completion_tokens,
   SUM(d.cached_tokens) AS cached_tokens, SUM(d.reasoning_tokens) AS reasoning_tokens,
   CASE WHEN COUNT(d.requests) = 7 THEN SUM(d.requests) END AS requests, MAX(c.started_at) AS started_at
 FROM daily_activity d JOIN crawls c ON c.id = d.crawl_id
-WHERE c.status = 'published' {crawl}
+WHERE c.status = 'published' {{crawl}}
 GROUP BY 1, 2, 3, 4 HAVING COUNT(*) = 7
 """
 # The rows shown for windows that are Monday weeks (strftime %w: 1 = Monday).
@@ -78,8 +79,7 @@ _ONE_CRAWL = {
     _DAILY_WEEKS: "AND d.crawl_id = :crawl",
     _WINDOW_ROWS: "AND w.crawl_id = :crawl",
     _CHART_ROWS: "AND crawl_id = :crawl",
-    _DATASET_ROWS: "AND week_start IN (SELECT DISTINCT date(day, '-6 days', 'weekday 1') FROM dataset_daily "
-                   "WHERE crawl_id = :crawl)",
+    _DATASET_ROWS: f"AND week_start IN (SELECT DISTINCT {monday_of('day')} FROM dataset_daily WHERE crawl_id = :crawl)",
 }
 # Weeks whose price a crawl's observations may change: from the observation day on, and those
 # priced from that day or a later one, or not at all (each part walks an index of monday_weeks).
@@ -204,7 +204,7 @@ def _best(candidates: Iterable[tuple[Any, dict[str, Any]]]) -> dict[tuple, dict[
 def _row(source: dict[str, Any], basis: str, origin: str, split: dict[str, Any]) -> dict[str, Any]:
     start = date.fromisoformat(source["week_start"])
     return {
-        "week_start": start.isoformat(), "week_end": (start + timedelta(days=6)).isoformat(),
+        "week_start": start.isoformat(), "week_end": weeks.chart_week_end(start).isoformat(),
         "permaslug": source["permaslug"], "variant": source["variant"],
         "total_tokens": source.get("total_tokens"), **split,
         "requests": source.get("requests") if basis == MEASURED else None,

@@ -32,6 +32,11 @@ REVENUE_HIGH = f"""CASE WHEN {KNOWN_ZERO} THEN 0.0 ELSE
     m.prompt_tokens * m.prompt_price + m.completion_tokens * m.completion_price END"""
 
 
+def monday_of(day: str) -> str:
+    """SQL for the Monday on or before the day in column ``day`` (the start of its chart week)."""
+    return f"date({day}, '-6 days', 'weekday 1')"
+
+
 def known_sum(column: str, alias: str = "r") -> str:
     """The SUM of a revenue column over the rows whose revenue is known; NULL unless some paid (or
     unpriced) row's is: free rows alone (0 each) do not make a week's revenue known, or $0."""
@@ -260,7 +265,7 @@ def m302_dataset_daily(db: Database) -> None:
 # The Data API's days by Monday week (the chart's weeks). A model-variant outside the top 50 on some
 # days has those days in `other`, so its weekly total is only complete when `days` = 7.
 DATASET_CITATION = "Source: OpenRouter (openrouter.ai/rankings), as of "
-_MONDAY = "date(d.day, '-6 days', 'weekday 1')"  # the Monday on or before d.day
+_MONDAY = monday_of("d.day")
 VIEWS["dataset_weekly"] = f"""
 SELECT {_MONDAY} AS week_start, date({_MONDAY}, '+6 days') AS week_end,
   d.key, d.permaslug, d.variant, SUM(d.total_tokens) AS total_tokens, COUNT(*) AS days, MAX(d.as_of) AS as_of,
