@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 from dataclasses import replace
@@ -110,6 +111,12 @@ def test_sunday_and_monday_files_become_the_same_kind_of_week(tmp_path, history_
     # Backfilled prices were fetched once, on the earlier project's first run.
     observed = {r["observed_on"] for r in db.query("select observed_on from prices where crawl_id = 'import:2026-01-25'")}
     assert observed == {BACKFILL_PRICES_ON.isoformat()}
+    # The file itself is in the raw archive, as a crawl's responses are.
+    archived = next(db.query("select r.*, b.body_gz from responses r join response_bodies b using (sha256) "
+                             "where r.crawl_id = 'import:2026-02-16'"))
+    assert (archived["url"], archived["status"], archived["fetched_at"]) == (
+        "import:2026-02-16.json", 200, "2026-02-16T00:00:00+00:00")
+    assert gzip.decompress(archived["body_gz"]) == run.read_bytes() and archived["bytes"] == len(run.read_bytes())
 
 
 def test_free_rows_are_free_whatever_price_the_file_put_on_them(tmp_path, history_path):

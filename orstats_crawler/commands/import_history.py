@@ -22,11 +22,10 @@ show the imported weeks next to the crawled ones:
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -36,8 +35,9 @@ from orstats_crawler import normalize, pricing, weeks
 from orstats_crawler.history import monday
 from orstats_crawler.history.price_history import FILE
 from orstats_crawler.history.schema import REVENUE_SEED, immediate
-from orstats_crawler.history.store import PUBLISHED, REJECTED, publish_week
+from orstats_crawler.history.store import PUBLISHED, REJECTED, archive_responses, publish_week
 from orstats_crawler.items import SPLIT
+from orstats_crawler.snapshot import ArchivedResponse
 from orstats_crawler.sources import SourceError, load_json, require, rows_of
 
 SOURCE = "import"
@@ -145,7 +145,8 @@ def import_snapshot(db: Database, snapshot: SnapshotFile) -> ImportResult:
                             "unchanged", len(rows), unknown, json.loads(previous["checks"])[0])
     for table in ("model_weeks", "prices", "problems", "responses"):
         db[table].delete_where("crawl_id = ?", [snapshot.crawl_id])
-    stamp = f"{snapshot.day.isoformat()}T00:00:00+00:00"
+    midnight = datetime.combine(snapshot.day, time(), timezone.utc)
+    stamp = midnight.isoformat()
     db["crawls"].upsert({
         "id": snapshot.crawl_id, "started_at": stamp, "finished_at": stamp, "status": PUBLISHED, "era": ERA,
         "base_url": None, "snapshot": snapshot.name, "week_start": snapshot.week_start.isoformat(),
@@ -156,7 +157,9 @@ def import_snapshot(db: Database, snapshot: SnapshotFile) -> ImportResult:
     db["model_weeks"].insert_all(rows, pk=("crawl_id", "week_end", "permaslug", "variant"), replace=True)
     db["prices"].insert_all(prices, pk=("crawl_id", "public_id"), replace=True)
     db["problems"].insert_all(problems)
-    _archive(db, snapshot, stamp)
+    # The file itself, in the raw archive (stored once per content, like a crawl's responses).
+    archive_responses(db, snapshot.crawl_id,
+                      [ArchivedResponse(snapshot.url, 200, "application/json", snapshot.body, midnight)])
     check = _seed_check(db, snapshot, rows)
     status = REJECTED if check["result"] == "fail" else PUBLISHED
     stats = {"file": snapshot.name, "fingerprint": snapshot.fingerprint, "date": snapshot.day.isoformat(),
@@ -240,13 +243,3 @@ def _seed_check(db: Database, snapshot: SnapshotFile, rows: list[dict]) -> dict[
 def _token_coverage(rows: list[dict]) -> float | None:
     total = sum(r["total_tokens"] for r in rows)
     return sum(r["total_tokens"] for r in rows if r["split_source"]) / total if total else None
-
-
-def _archive(db: Database, snapshot: SnapshotFile, stamp: str) -> None:
-    """The file itself, in the raw archive (stored once per content, like a crawl's responses)."""
-    digest = hashlib.sha256(snapshot.body).hexdigest()
-    db["response_bodies"].insert({"sha256": digest, "body_gz": gzip.compress(snapshot.body, mtime=0)},
-                                 pk="sha256", ignore=True)
-    db["responses"].insert({"crawl_id": snapshot.crawl_id, "url": snapshot.url, "status": 200,
-                            "content_type": "application/json", "fetched_at": stamp,
-                            "bytes": len(snapshot.body), "sha256": digest}, pk=("crawl_id", "url"), replace=True)

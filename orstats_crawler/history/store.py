@@ -177,7 +177,7 @@ def store_crawl(db: Database, record: CrawlRecord, items: CrawlItems, summary: W
         db["effective_prices"].insert_all(_effective_rows(record.id, items.effective),
                                           pk=("crawl_id", "permaslug", "variant"), replace=True)
         db["dataset_daily"].upsert_all(_dataset_rows(record.id, items.rankings_daily), pk=("day", "key"))
-        _archive(db, record.id, archive)
+        archive_responses(db, record.id, archive)
         if summary.week_end is not None:
             publish_week(db, _iso(summary.week_start), _iso(summary.week_end), record.id, status)
         monday.update(db, record.id)  # the Monday-week series, derived from all of the above
@@ -291,14 +291,16 @@ def _problem_row(problem: SourceProblem) -> dict[str, Any]:
     return row
 
 
-def _archive(db: Database, crawl_id: str, archive: Iterable[Any]) -> None:
-    # Two batched inserts: one insert per response cost a quarter of a second per crawl (bench/).
+def archive_responses(db: Database, crawl_id: str, archive: Iterable[Any]) -> None:
+    """The raw archive: each response's row, and its body gzipped once per content (mtime 0, so the
+    same body always compresses to the same bytes). Two batched inserts: one insert per response
+    cost a quarter of a second per crawl (bench/)."""
     bodies: dict[str, bytes] = {}
     rows = []
     for response in archive:
         digest = hashlib.sha256(response.body).hexdigest()
         if digest not in bodies:
-            bodies[digest] = gzip.compress(response.body, compresslevel=6)
+            bodies[digest] = gzip.compress(response.body, compresslevel=6, mtime=0)
         rows.append({
             "crawl_id": crawl_id, "url": response.url, "status": response.status,
             "content_type": response.content_type, "fetched_at": response.fetched_at.isoformat(),
