@@ -28,6 +28,8 @@ from orstats_crawler.items import ChartWeek, LeaderboardRow, ModelActivity, Sour
 logger = logging.getLogger(__name__)
 
 FORMAT = "history"
+# The crawler stats that carry the stored verdict out (to `scrapy crawl`'s exit code and the report).
+STATUS_STAT, ID_STAT = "orstats/crawl/status", "orstats/crawl/id"
 
 
 def history_feed_uri(db_path: str) -> str:
@@ -117,7 +119,7 @@ class HistoryItemExporter(BaseItemExporter):
                                        finish_reason=stats.get_value("finish_reason"), forced=record.forced)
             status = verdict.status(forced=record.forced)
             quality.record(verdict, stats)
-            stats.set_value("orstats/crawl/id", record.id)
+            stats.set_value(ID_STAT, record.id)
             stats.set_value("orstats/crawl/forced", int(record.forced))
             if summary.week_end:
                 stats.set_value("orstats/week_end", summary.week_end.isoformat())
@@ -126,13 +128,13 @@ class HistoryItemExporter(BaseItemExporter):
             if summary.token_coverage is not None:
                 stats.set_value("orstats/coverage/tokens", round(summary.token_coverage, 4))
             record.stats = {k: v for k, v in stats.get_stats().items() if isinstance(k, str)}
-            record.stats["orstats/crawl/status"] = status
+            record.stats[STATUS_STAT] = status
             store_crawl(db, record, self.items, summary, status, verdict.checks, getattr(spider, "archive", ()))
         finally:
             db.close()
         # Only a stored verdict reaches the crawler stats: `scrapy crawl`'s exit code and the report
         # read it there, and must not act on a crawl the history does not hold.
-        stats.set_value("orstats/crawl/status", status)
+        stats.set_value(STATUS_STAT, status)
         quality.log(verdict)
         forced = record.forced and not verdict.passed
         log = logger.error if status != "published" else logger.warning if forced else logger.info

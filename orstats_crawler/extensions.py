@@ -14,13 +14,12 @@ from typing import Any
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
+from orstats_crawler.exporters import STATUS_STAT
 from orstats_crawler.history.store import PUBLISHED
 from orstats_crawler.report.data import method
 from orstats_crawler.report.render import write_reports
 
 logger = logging.getLogger(__name__)
-
-STATUS_STAT = "orstats/crawl/status"  # set by the history exporter before the feeds close
 
 
 class ReportExtension:

@@ -21,6 +21,7 @@ from typing import Any
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.exceptions import UsageError
 
+from orstats_crawler.exporters import ID_STAT, STATUS_STAT
 from orstats_crawler.history.store import PUBLISHED, REJECTED
 
 logger = logging.getLogger(__name__)
@@ -32,8 +33,8 @@ def exit_code(stats: dict[str, Any], history_enabled: bool, bootstrap_failed: bo
     """The exit code of a finished crawl and why, from its stats."""
     if bootstrap_failed:
         return EXIT_ERROR, "the crawl could not start"
-    status = stats.get("orstats/crawl/status")
-    crawl = stats.get("orstats/crawl/id")
+    status = stats.get(STATUS_STAT)
+    crawl = stats.get(ID_STAT)
     if status == PUBLISHED:
         return EXIT_PUBLISHED, f"crawl {crawl} published"
     if status == REJECTED:
