@@ -342,9 +342,10 @@ def previous_prices(db: Database, crawl_id: str | None, week_end: date | None) -
     if not rows:
         return None, {}
     previous: dict[tuple[str, str], Any] = {}
+    # Of several ids of one (canonical_slug, variant), the lowest priced the rows (PriceCatalogue).
     for row in db.query("SELECT canonical_slug, variant, prompt_price, completion_price FROM prices "
-                        "WHERE crawl_id = ? ORDER BY rowid", [rows[0]["id"]]):
-        previous.setdefault((row["canonical_slug"], row["variant"]), row)  # the first entry wins, as in pricing
+                        "WHERE crawl_id = ? ORDER BY public_id", [rows[0]["id"]]):
+        previous.setdefault((row["canonical_slug"], row["variant"]), row)
     return rows[0]["id"], previous
 
 

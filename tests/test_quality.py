@@ -19,12 +19,15 @@ from orstats_crawler import quality
 from orstats_crawler.commands.crawl import EXIT_ERROR, EXIT_PUBLISHED, EXIT_REJECTED, exit_code
 from orstats_crawler.history.schema import open_history
 from orstats_crawler.history.store import CrawlItems, WeekSummary
+from orstats_crawler.items import ModelPrice
 from orstats_crawler.middlewares import retry_after_seconds
+from orstats_crawler.pricing import PriceCatalogue
 from tests.conftest import crawl
 from tests.factory import SEED_DAY, SEED_MODELS, SnapshotSpec, build_snapshot, usd, with_models
 
 LAST_WEEK = SnapshotSpec(captured=SEED_DAY - timedelta(days=7), name="last-week")
 CHART = "model-rankings-chart"
+URL = "https://openrouter.ai/api/v1/models"
 
 
 async def crawl_week(tmp_path: Path, history: Path, name: str, spec: SnapshotSpec | None = None,
@@ -192,6 +195,23 @@ def test_an_impossible_split_fails_the_split_bounds_check():
     assert verdict.checks == [{"name": "split_bounds", "result": "fail", "message":
                                "1 model-variants with an impossible split: c/d:standard cached 101 / prompt 100, "
                                "reasoning 5 / completion 50"}]
+
+
+def test_price_moves_compare_with_the_entry_the_earlier_crawl_priced_rows_with(tmp_path):
+    """Two ids of one (canonical_slug, variant), listed highest id first: the crawl priced its rows
+    with the lowest id's entry (PriceCatalogue), and the next crawl compares with that one."""
+    entries = [("~x/m-latest", "0.000009"), ("x/m", "0.000001")]
+    catalogue = PriceCatalogue()
+    for public_id, price in entries:
+        catalogue.add(ModelPrice(public_id, "x/m-2026", "standard", public_id, {"prompt": price, "completion": price}, URL))
+    db = open_history(str(tmp_path / "h.db"))
+    db["crawls"].insert({"id": "earlier", "week_end": "2026-02-01", "started_at": "2026-02-02T00:00:00+00:00"})
+    db["prices"].insert_all({"crawl_id": "earlier", "observed_on": "2026-02-02", "public_id": public_id,
+                             "canonical_slug": "x/m-2026", "variant": "standard", "prompt_price": float(price),
+                             "completion_price": float(price)} for public_id, price in entries)
+    previous_id, previous = quality.previous_prices(db, "this", date(2026, 2, 8))
+    assert previous_id == "earlier"
+    assert previous[("x/m-2026", "standard")]["prompt_price"] == catalogue.price_for("x/m-2026", "standard").prompt == 1e-06
 
 
 def test_the_gate_on_an_empty_crawl_names_what_is_missing(tmp_path):
