@@ -24,8 +24,8 @@ from typing import Any
 
 from sqlite_utils import Database
 
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CAPTURE = ROOT.parent / "shared" / "captures" / "openrouter-2026-08-08"
+from bench.common import ROOT
+from bench.crawl import DEFAULT_SNAPSHOT as DEFAULT_CAPTURE
 FAST = ["-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "CONCURRENT_REQUESTS=16",
         "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=16", "-s", "LOG_LEVEL=WARNING"]
 
