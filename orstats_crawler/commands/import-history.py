@@ -1,8 +1,8 @@
 """`scrapy import-history PATH...`: load the earlier project's weekly JSON snapshots into the history.
 
-Scrapy names a command after its module, hence this file's dash; the import itself is
-``orstats_crawler.commands.import_history``. Exit code 0 when every file was imported (or was
-already), 1 when a file could not be read or did not match its own total.
+The command line only (Scrapy names a command after its module, hence the dash); the import is
+``import_history.py``. Exit code 0 when every file was imported (or was already), 1 when a file
+could not be read or did not match its own total.
 
     scrapy import-history ../shared/anchor-history            # every *.json in the folder
     scrapy import-history 2026-02-16.json --db data/history.db

@@ -1,5 +1,7 @@
 """Import the earlier project's weekly JSON snapshots into the history (`scrapy import-history PATH...`).
 
+The command line is ``import-history.py`` (Scrapy names a command after its module); the import is here.
+
 Layout: ../shared/anchor-history/README.md. Each file becomes a pseudo crawl `import:<date>` (era
 `import`) with the same rows a crawl writes, so weekly_revenue, the Monday series and the report
 show the imported weeks next to the crawled ones:
@@ -14,8 +16,9 @@ show the imported weeks next to the crawled ones:
   that failed; every row of 2026-05-11.json) has an unknown split and, unless free, an unknown
   revenue. Each such row is also recorded in ``problems``.
 - **check**: the seed formula over the rows must give the file's `total_revenue` to the cent once
-  the revenue the file put on `:free` rows is taken out (both rounded by the file: within a cent); a file that does not is stored `rejected`.
-  A week whose split is missing altogether is `flag`ged (its revenue is unknown, not $0).
+  the revenue the file put on `:free` rows is taken out (both rounded by the file: within a cent);
+  a file that does not is stored `rejected`. A week whose split is missing altogether is `flag`ged
+  (its revenue is unknown, not $0).
 - **idempotent**: a file already imported with the same bytes and importer version is skipped; an
   import never takes a week away from a real crawl (it is shown only where no crawl is).
 """
