@@ -112,7 +112,7 @@ def summarize_week(items: CrawlItems) -> WeekSummary:
             "total_tokens": prompt + completion, "prompt_tokens": prompt, "completion_tokens": completion,
             "cached_tokens": split["cached_tokens"] if split else None,
             "reasoning_tokens": split["reasoning_tokens"] if split else None,
-            "requests": (split or {}).get("requests") if split else row.requests,
+            "requests": split["requests"] if split else row.requests,
             "change": row.change, "split_source": source,
             "leaderboard_prompt_tokens": row.prompt_tokens, "leaderboard_completion_tokens": row.completion_tokens,
             "prompt_price": row.prompt_price, "completion_price": row.completion_price,
