@@ -31,6 +31,7 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.defer import DeferredLock
 
 from orstats_crawler.middlewares import retry_after_seconds
+from orstats_crawler.sources.data_api import SOURCE
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ def windows(settings: Any, today: date) -> Iterator[tuple[date, date]]:
 
 
 def is_data_api(request: Request) -> bool:
-    return request.meta.get("source") == "data_api"
+    return request.meta.get("source") == SOURCE  # the spider tags each request with its source
 
 
 class DataApiMiddleware:

@@ -24,6 +24,8 @@ from orstats_crawler import quality
 from orstats_crawler.history.schema import open_history
 from orstats_crawler.history.store import CrawlItems, CrawlRecord, store_crawl, summarize_week
 from orstats_crawler.items import ChartWeek, LeaderboardRow, ModelActivity, SourceProblem
+from orstats_crawler.sources.activity import SOURCE as ACTIVITY
+from orstats_crawler.sources.rankings import CHART, LEADERBOARD
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +72,7 @@ class HistoryFeedStorage:
 
     def item_dropped(self, item: Any, response: Any, exception: Exception, spider: Any = None) -> None:
         self.sink.dropped.append(SourceProblem(
-            source={LeaderboardRow: "leaderboard", ModelActivity: "activity", ChartWeek: "chart"}.get(
+            source={LeaderboardRow: LEADERBOARD, ModelActivity: ACTIVITY, ChartWeek: CHART}.get(
                 type(item), type(item).__name__),
             url=getattr(item, "source_url", "") or "",
             field=None,

@@ -32,13 +32,16 @@ from sqlite_utils import Database
 from orstats_crawler import pricing
 from orstats_crawler.history.store import PUBLISHED, REJECTED, CrawlItems, WeekSummary, finished_chart_rows
 from orstats_crawler.items import SourceProblem
+from orstats_crawler.sources.activity import SOURCE as ACTIVITY
+from orstats_crawler.sources.prices import SOURCE as PRICES
+from orstats_crawler.sources.rankings import CHART, LEADERBOARD
 
 logger = logging.getLogger(__name__)
 
 PASS, FLAG, FAIL = "pass", "flag", "fail"
 LOG_LEVEL = {PASS: logging.INFO, FLAG: logging.WARNING, FAIL: logging.ERROR}
 # Sources the week cannot do without: no prices, no revenue; no leaderboard, no week.
-REQUIRED_SOURCES = ("prices", "leaderboard")
+REQUIRED_SOURCES = (PRICES, LEADERBOARD)
 LISTED = 5  # how many offenders a message names
 
 
@@ -111,13 +114,13 @@ def check_finished(verdict: Verdict, finish_reason: str | None) -> None:
 
 
 def usable_counts(items: CrawlItems) -> dict[str, int]:
-    return {"prices": len(items.prices), "leaderboard": len(items.leaderboard), "chart": len(items.chart),
-            "activity": sum(1 for a in items.activity if a.days)}
+    return {PRICES: len(items.prices), LEADERBOARD: len(items.leaderboard), CHART: len(items.chart),
+            ACTIVITY: sum(1 for a in items.activity if a.days)}
 
 
 def empty_activity(items: CrawlItems) -> list[SourceProblem]:
     """A ranked model-variant's split that answered with no complete day: its split stays unknown."""
-    return [SourceProblem("activity", a.source_url, "data.analytics", "no complete day in the answer",
+    return [SourceProblem(ACTIVITY, a.source_url, "data.analytics", "no complete day in the answer",
                           permaslug=a.permaslug, variant=a.variant) for a in items.activity if not a.days]
 
 
@@ -137,12 +140,12 @@ def check_sources(verdict: Verdict, items: CrawlItems) -> None:
         found, count = problems.get(source, []), usable.get(source, 0)
         name = f"structure_{source}"
         missing = [describe_problems(found)] if found else []
-        if source == "activity" and selected > count + len(found):
+        if source == ACTIVITY and selected > count + len(found):
             missing.append(f"{selected - count - len(found)} of the {selected} split requests never answered")
         if not missing:
             verdict.add(name, PASS if count or source not in REQUIRED_SOURCES else FAIL,
                         f"{source}: {count} usable items" if count else f"{source}: nothing received")
-        elif count == 0 and (source in REQUIRED_SOURCES or source == "activity"):
+        elif count == 0 and (source in REQUIRED_SOURCES or source == ACTIVITY):
             verdict.add(name, FAIL, f"{source}: nothing usable, {len(found)} problems: {'; '.join(missing)}")
         else:
             verdict.add(name, FLAG, f"{source}: {count} usable items, {len(found)} problems: {'; '.join(missing)}")

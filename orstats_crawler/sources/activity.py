@@ -34,12 +34,12 @@ def decode_activity(
     )
 
 
-def daily_row(row: Any, url: str, index: int, source: str = SOURCE) -> dict[str, Any]:
+def daily_row(row: Any, url: str, index: int) -> dict[str, Any]:
     """The fields we keep of one daily row (also the legacy model page's `analytics` rows)."""
     if not isinstance(row, dict):
-        raise SourceError(source, url, f"analytics[{index}]", "expected an object")
+        raise SourceError(SOURCE, url, f"analytics[{index}]", "expected an object")
     for key in DAY_FIELDS:
-        require(row, key, source, url, f" in analytics[{index}]")
+        require(row, key, SOURCE, url, f" in analytics[{index}]")
     return {
         "date": row["date"],
         "prompt_tokens": row["total_prompt_tokens"],

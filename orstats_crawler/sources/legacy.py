@@ -14,12 +14,12 @@ from typing import Any, Iterator
 
 from orstats_crawler.items import ChartWeek, LeaderboardRow, ModelActivity, SourceProblem
 from orstats_crawler.sources import SourceError
+from orstats_crawler.sources.activity import SOURCE as ACTIVITY
 from orstats_crawler.sources.activity import daily_row
 from orstats_crawler.sources.flight import FlightData
 from orstats_crawler.sources.rankings import CHART, LEADERBOARD, chart_weeks, leaderboard_rows
 
 ERA = "legacy"
-ACTIVITY = "activity"  # model pages stand in for the model-activity endpoint
 RANKINGS_PAGE_PATH = "/rankings"
 
 
@@ -43,7 +43,8 @@ def decode_rankings_page(body: bytes | str, url: str,
 
 def decode_model_page(body: bytes | str, url: str, permaslug: str, variant: str,
                       fetched_at: datetime | None = None) -> ModelActivity:
-    """The daily split of one model-variant from its legacy model page."""
+    """The daily split of one model-variant from its legacy model page (it stands in for the
+    model-activity endpoint, so its problems are that source's)."""
     blocks = FlightData.from_html(body, ACTIVITY, url).daily_analytics()
     if not blocks:
         raise SourceError(ACTIVITY, url, "analytics", "no `model` + `analytics` block in the page")
@@ -59,7 +60,7 @@ def decode_model_page(body: bytes | str, url: str, permaslug: str, variant: str,
     return ModelActivity(
         permaslug=permaslug,
         variant=variant,
-        days=[daily_row(row, url, index, source=ACTIVITY) for index, row in enumerate(rows)],
+        days=[daily_row(row, url, index) for index, row in enumerate(rows)],
         source_url=url,
         fetched_at=fetched_at,
     )

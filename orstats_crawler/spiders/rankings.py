@@ -29,14 +29,18 @@ from twisted.python.failure import Failure
 from orstats_crawler import data_api, normalize, pricing, selection
 from orstats_crawler.items import LeaderboardRow, ModelPrice, SourceProblem
 from orstats_crawler.sources import SourceError, problem
+from orstats_crawler.sources.activity import SOURCE as ACTIVITY
 from orstats_crawler.sources.activity import decode_activity
+from orstats_crawler.sources.data_api import SOURCE as DATA_API
 from orstats_crawler.sources.data_api import decode_rankings_daily
+from orstats_crawler.sources.effective import SOURCE as EFFECTIVE
 from orstats_crawler.sources.effective import decode_effective
 from orstats_crawler.sources.flight import is_flight_page
 from orstats_crawler.sources.legacy import (RANKINGS_PAGE_PATH, decode_model_page, decode_rankings_page,
                                             model_page_path)
+from orstats_crawler.sources.prices import SOURCE as PRICES
 from orstats_crawler.sources.prices import decode_catalogue
-from orstats_crawler.sources.rankings import decode_chart, decode_leaderboard
+from orstats_crawler.sources.rankings import CHART, LEADERBOARD, decode_chart, decode_leaderboard
 
 PRICES_PATHS = ("/api/v1/models", "/api/v1/models?output_modalities=all")
 LEADERBOARD_PATH = "/api/frontend/v1/rankings/models?view=week"
@@ -77,13 +81,13 @@ class RankingsSpider(Spider):
 
     async def start(self) -> Any:
         for precedence, path in enumerate(PRICES_PATHS):
-            yield self._source_request(self.url(path), self.parse_prices, "prices", precedence=precedence)
-        yield self._source_request(self.url(LEADERBOARD_PATH), self.parse_leaderboard, "leaderboard")
-        yield self._source_request(self.url(CHART_PATH), self.parse_chart, "chart", wait=False)
+            yield self._source_request(self.url(path), self.parse_prices, PRICES, precedence=precedence)
+        yield self._source_request(self.url(LEADERBOARD_PATH), self.parse_leaderboard, LEADERBOARD)
+        yield self._source_request(self.url(CHART_PATH), self.parse_chart, CHART, wait=False)
         if data_api.api_key():  # the official daily series: only with a key (data_api.py)
             for first, last in data_api.windows(self.settings, self.started_at.date()):
                 url = self.url(data_api.PATH, start_date=first.isoformat(), end_date=last.isoformat())
-                yield self._source_request(url, self.parse_rankings_daily, "data_api", wait=False)
+                yield self._source_request(url, self.parse_rankings_daily, DATA_API, wait=False)
 
     def _source_request(self, url: str, callback: Any, source: str, wait: bool = True, **cb_kwargs: Any) -> JsonRequest:
         key = f"{source}:{url}"
@@ -169,7 +173,7 @@ class RankingsSpider(Spider):
             permaslug=request.cb_kwargs.get("permaslug"),
             variant=request.cb_kwargs.get("variant"),
         )
-        if request.meta.get("source") == "leaderboard":
+        if request.meta.get("source") == LEADERBOARD:
             yield self._rankings_page_request(request.meta["barrier"])
         elif request.meta.get("barrier"):
             yield from self._settle(request.meta["barrier"])
@@ -222,7 +226,7 @@ class RankingsSpider(Spider):
         return JsonRequest(
             self.url(ACTIVITY_PATH, permaslug=permaslug, variant=variant),
             callback=self.parse_activity, errback=self.source_failed, dont_filter=True,
-            cb_kwargs={"permaslug": permaslug, "variant": variant}, meta={"source": "activity"},
+            cb_kwargs={"permaslug": permaslug, "variant": variant}, meta={"source": ACTIVITY},
         )
 
     def _model_page_request(self, permaslug: str, variant: str) -> Request:
@@ -232,7 +236,7 @@ class RankingsSpider(Spider):
         return Request(
             self.url(model_page_path(permaslug, variant, public_id)),
             callback=self.parse_activity, errback=self.source_failed, dont_filter=True,
-            cb_kwargs={"permaslug": permaslug, "variant": variant}, meta={"source": "activity"},
+            cb_kwargs={"permaslug": permaslug, "variant": variant}, meta={"source": ACTIVITY},
         )
 
     def _rankings_page_request(self, key: str) -> Request:
@@ -244,7 +248,7 @@ class RankingsSpider(Spider):
         return JsonRequest(
             self.url(EFFECTIVE_PATH, permaslug=permaslug, variant=variant, **EFFECTIVE_QUERY),
             callback=self.parse_effective, errback=self.source_failed, dont_filter=True,
-            cb_kwargs={"permaslug": permaslug, "variant": variant}, meta={"source": "effective"},
+            cb_kwargs={"permaslug": permaslug, "variant": variant}, meta={"source": EFFECTIVE},
         )
 
 
