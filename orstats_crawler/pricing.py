@@ -26,7 +26,7 @@ class ListPrice:
     completion: float | None
     cache_read: float | None
     is_free: bool
-    status: str  # listed | free | invalid
+    status: str  # listed | free | invalid | missing (no catalogue entry: NO_PRICE)
     problems: tuple[str, ...] = ()  # "<field>: <why>" for each unusable value
 
     @property

@@ -21,10 +21,10 @@ ORSTATS_REPORT_DIR = os.environ.get("ORSTATS_REPORT_DIR", "reports")
 # Fetch the token split of model-variants, biggest list-price spend first, until the measured ones
 # hold this share of the week's list-price spend (the spider's `-a top=N|all` overrides it).
 ORSTATS_SPEND_COVERAGE = 0.95
-# Quality gate: below this share of the list-price spend with a measured split, the week is rejected.
-ORSTATS_MIN_SPEND_COVERAGE = 0.90
 
 # --- quality gate, exit codes, fault tolerance (README "Never publish a wrong week") --------
+# Below this share of the list-price spend with a measured split, the week is rejected.
+ORSTATS_MIN_SPEND_COVERAGE = 0.90
 # Below this share of the week's tokens with a measured split, the week is rejected (the split
 # is fetched by spend, so cheap high-volume models may stay unmeasured: 81 % on 2026-08-08).
 ORSTATS_MIN_TOKEN_COVERAGE = 0.50

@@ -5,7 +5,7 @@
   URL missing from it as 404, with no network at all;
 - ``ResponseArchiveMiddleware`` keeps every final response of a crawl (for the history's raw
   archive) and, with `-a record=PATH`, writes them out as a snapshot that replays identically;
-- ``serve`` replays a snapshot over HTTP on loopback (tests, benchmarks, fault injection):
+- ``ReplayServer`` replays a snapshot over HTTP on loopback (tests, benchmarks, fault injection):
   `python -m orstats_crawler.snapshot PATH --port 8080 [--latency-ms 200]`.
 """
 

@@ -10,7 +10,8 @@ a body that is not the JSON leaderboard), the `/rankings` page is asked instead;
 data its leaderboard and chart are used, and splits it does not give come from the model pages.
 
 Arguments: `-a snapshot=PATH` replays a recorded snapshot (no network), `-a record=PATH` saves this
-crawl in the same layout, `-a top=N|all` overrides the spend-coverage target.
+crawl in the same layout, `-a top=N|all` overrides the spend-coverage target, `-a force=1` publishes
+a week the quality gate rejects (marked forced).
 """
 
 from __future__ import annotations
