@@ -224,34 +224,30 @@ class RankingsSpider(Spider):
     def _activity_request(self, permaslug: str, variant: str) -> Request:
         if self.legacy_era:
             return self._model_page_request(permaslug, variant)
-        return JsonRequest(
-            self.url(ACTIVITY_PATH, permaslug=permaslug, variant=variant),
-            callback=self.parse_activity, errback=self.source_failed, dont_filter=True,
-            cb_kwargs={"permaslug": permaslug, "variant": variant}, meta={"source": ACTIVITY},
-        )
+        url = self.url(ACTIVITY_PATH, permaslug=permaslug, variant=variant)
+        return self._model_request(JsonRequest, url, self.parse_activity, ACTIVITY, permaslug, variant)
 
     def _model_page_request(self, permaslug: str, variant: str) -> Request:
         """Legacy era: a model-variant's daily split is embedded in its page, `/<public id>`."""
         entry = self.catalogue.entry_for(permaslug, variant)
         public_id = entry.public_id if entry is not None and entry.variant == variant else None
-        return Request(
-            self.url(model_page_path(permaslug, variant, public_id)),
-            callback=self.parse_activity, errback=self.source_failed, dont_filter=True,
-            cb_kwargs={"permaslug": permaslug, "variant": variant}, meta={"source": ACTIVITY},
-        )
+        url = self.url(model_page_path(permaslug, variant, public_id))
+        return self._model_request(Request, url, self.parse_activity, ACTIVITY, permaslug, variant)
+
+    def _effective_request(self, permaslug: str, variant: str) -> Request:
+        url = self.url(EFFECTIVE_PATH, permaslug=permaslug, variant=variant, **EFFECTIVE_QUERY)
+        return self._model_request(JsonRequest, url, self.parse_effective, EFFECTIVE, permaslug, variant)
+
+    def _model_request(self, request_class: type[Request], url: str, callback: Any, source: str,
+                       permaslug: str, variant: str) -> Request:
+        """A request about one model-variant: its callback, and its errback's problem, name it."""
+        return request_class(url, callback=callback, errback=self.source_failed, dont_filter=True,
+                             cb_kwargs={"permaslug": permaslug, "variant": variant}, meta={"source": source})
 
     def _rankings_page_request(self, key: str) -> Request:
         """The `/rankings` page, under the leaderboard's barrier key: its callback or errback settles it."""
         return Request(self.url(RANKINGS_PAGE_PATH), callback=self.parse_rankings_page, errback=self.source_failed,
                        dont_filter=True, cb_kwargs={"key": key}, meta={"source": "leaderboard_page", "barrier": key})
-
-    def _effective_request(self, permaslug: str, variant: str) -> JsonRequest:
-        return JsonRequest(
-            self.url(EFFECTIVE_PATH, permaslug=permaslug, variant=variant, **EFFECTIVE_QUERY),
-            callback=self.parse_effective, errback=self.source_failed, dont_filter=True,
-            cb_kwargs={"permaslug": permaslug, "variant": variant}, meta={"source": EFFECTIVE},
-        )
-
 
 def response_date(response: Response) -> datetime | None:
     """The server's Date header, as a fallback clock for sources without `cachedAt`."""
