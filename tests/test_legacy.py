@@ -99,6 +99,11 @@ async def test_crawl_of_a_legacy_site_takes_the_split_from_the_page(tmp_path, hi
     crawl_row = next(db.query("select era, status, week_start, week_end from crawls"))
     assert crawl_row == {"era": "legacy", "status": "published", "week_start": "2026-02-02", "week_end": "2026-02-08"}
     assert next(db.query("select count(distinct week_start) n from chart_weeks"))["n"] == 51
+    # No split was asked for, so no plan bounded these rows' spend: the store bounds them the same way.
+    bounds = {r["permaslug"]: r["upper_bound_usd"] for r in db.query("select permaslug, upper_bound_usd from model_weeks")}
+    for model in SEED_MODELS:
+        expected = model.prompt * float(model.pricing["prompt"]) + model.completion * float(model.pricing["completion"])
+        assert bounds[model.permaslug] == pytest.approx(expected, rel=1e-12)
 
 
 @pytest_twisted.ensureDeferred

@@ -103,8 +103,10 @@ def summarize_week(items: CrawlItems) -> WeekSummary:
         prompt = split["prompt_tokens"] if split else row.prompt_tokens
         completion = split["completion_tokens"] if split else row.completion_tokens
         upper_bound = upper_bounds.get(key)
-        if upper_bound is None and row.prompt_price is not None and row.completion_price is not None:
-            upper_bound = row.prompt_tokens * row.prompt_price + row.completion_tokens * row.completion_price
+        if upper_bound is None:  # not a split candidate (its leaderboard gave the split): the same bound
+            price = pricing.ListPrice(row.prompt_price, row.completion_price, row.cache_read_price,
+                                      bool(row.is_free), row.price_status or pricing.NO_PRICE.status)
+            upper_bound = pricing.upper_bound_usd(row.prompt_tokens, row.completion_tokens, price)
         rows.append({
             "week_start": start.isoformat(), "week_end": end.isoformat(),
             "permaslug": row.permaslug, "variant": row.variant, "public_id": row.public_id,
