@@ -236,7 +236,8 @@ def check_split_bounds(verdict: Verdict, summary: WeekSummary) -> None:
            if (r["cached_tokens"] or 0) > r["prompt_tokens"] or (r["reasoning_tokens"] or 0) > r["completion_tokens"]]
     if bad:
         detail = "; ".join(f"{r['permaslug']}:{r['variant']} cached {r['cached_tokens']} / prompt {r['prompt_tokens']}, "
-                           f"reasoning {r['reasoning_tokens']} / completion {r['completion_tokens']}" for r in bad[:LISTED])
+                           f"reasoning {r['reasoning_tokens']} / completion {r['completion_tokens']}"
+                           for r in bad[:LISTED])
         verdict.add("split_bounds", FAIL, f"{len(bad)} model-variants with an impossible split: {detail}")
     else:
         verdict.add("split_bounds", PASS, "cached <= prompt and reasoning <= completion in every row")
@@ -258,14 +259,15 @@ def check_leaderboard_totals(verdict: Verdict, summary: WeekSummary, tolerance: 
         return
     expected = sum(r["leaderboard_prompt_tokens"] + r["leaderboard_completion_tokens"] for r in measured)
     total_gap = relative_gap(sum(r["total_tokens"] for r in measured), expected)
-    off = sorted(((relative_gap(r["total_tokens"], r["leaderboard_prompt_tokens"] + r["leaderboard_completion_tokens"]), r)
-                  for r in measured), key=lambda pair: -pair[0])
+    off = sorted(((relative_gap(r["total_tokens"], r["leaderboard_prompt_tokens"] + r["leaderboard_completion_tokens"]),
+                   r) for r in measured), key=lambda pair: -pair[0])
     off = [(gap, r) for gap, r in off if gap > tolerance]
     message = (f"measured 7-day split of {len(measured)} model-variants vs leaderboard prompt + completion: "
                f"total off by {total_gap:.2%} (tolerance {tolerance:.0%})")
     detail = ", ".join(f"{r['permaslug']}:{r['variant']} {gap:+.1%}" for gap, r in off[:LISTED])
     if total_gap > tolerance:
-        verdict.add("leaderboard_totals", FAIL, f"{message}; the split covers other days than the leaderboard: {detail}")
+        verdict.add("leaderboard_totals", FAIL,
+                    f"{message}; the split covers other days than the leaderboard: {detail}")
     elif off:
         verdict.add("leaderboard_totals", FLAG, f"{message}; {len(off)} rows off by more: {detail}")
     else:
@@ -279,9 +281,11 @@ def check_chart_totals(verdict: Verdict, items: CrawlItems) -> None:
         total = sum(week.values.values())
         wrong = {k: v for k, v in week.values.items() if v < 0 or v > total}
         if wrong:
-            bad.append(f"{week.week_start}: {', '.join(f'{k}={v}' for k, v in list(wrong.items())[:3])} (total {total})")
+            named = ", ".join(f"{k}={v}" for k, v in list(wrong.items())[:3])
+            bad.append(f"{week.week_start}: {named} (total {total})")
     if bad:
-        verdict.add("chart_totals", FAIL, f"{len(bad)} chart weeks with values outside their total: {'; '.join(bad[:LISTED])}")
+        verdict.add("chart_totals", FAIL,
+                    f"{len(bad)} chart weeks with values outside their total: {'; '.join(bad[:LISTED])}")
     else:
         verdict.add("chart_totals", PASS, f"{len(items.chart)} chart weeks, every named value within its week's total")
 
@@ -311,9 +315,11 @@ def check_chart_history(verdict: Verdict, items: CrawlItems, db: Database, toler
                        if relative_gap(after[key], before[key]) > tolerance]
     message = f"{len(common)} finished chart weeks seen before (tolerance {tolerance:.0%})"
     if moved_totals:
-        verdict.add("chart_history", FAIL, f"{message}; {len(moved_totals)} week totals changed: {'; '.join(moved_totals[:LISTED])}")
+        verdict.add("chart_history", FAIL,
+                    f"{message}; {len(moved_totals)} week totals changed: {'; '.join(moved_totals[:LISTED])}")
     elif moved_keys:
-        verdict.add("chart_history", FLAG, f"{message}; {len(moved_keys)} values revised: {'; '.join(moved_keys[:LISTED])}")
+        verdict.add("chart_history", FLAG,
+                    f"{message}; {len(moved_keys)} values revised: {'; '.join(moved_keys[:LISTED])}")
     else:
         verdict.add("chart_history", PASS, f"{message}, all unchanged")
 
@@ -330,11 +336,12 @@ def check_missing_prices(verdict: Verdict, summary: WeekSummary) -> None:
         return
     tokens = sum(r["total_tokens"] for r in summary.rows)
     share = sum(r["total_tokens"] for r in unpriced) / tokens if tokens else 0.0
-    verdict.add("prices_missing", FLAG, f"{len(unpriced)} ranked model-variants without a usable price "
-                                        f"({share:.1%} of the week's tokens; revenue unknown), largest: {variants(unpriced)}")
+    verdict.add("prices_missing", FLAG, f"{len(unpriced)} ranked model-variants without a usable price ({share:.1%} "
+                                        f"of the week's tokens; revenue unknown), largest: {variants(unpriced)}")
 
 
-def previous_prices(db: Database, crawl_id: str | None, week_end: date | None) -> tuple[str | None, dict[tuple[str, str], Any]]:
+def previous_prices(db: Database, crawl_id: str | None,
+                    week_end: date | None) -> tuple[str | None, dict[tuple[str, str], Any]]:
     """The price catalogue of the latest earlier crawl (of this week or before) that stored one."""
     if week_end is None or not db["prices"].exists():
         return None, {}

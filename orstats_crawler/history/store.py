@@ -16,8 +16,8 @@ from orstats_crawler import pricing, weeks
 from orstats_crawler.history import monday
 from orstats_crawler.history.price_history import CRAWL
 from orstats_crawler.history.schema import immediate
-from orstats_crawler.items import (SPLIT, ActivityPlan, ChartWeek, EffectivePrice, LeaderboardRow, ModelActivity, ModelPrice,
-                                   RankingsDaily, SourceProblem)
+from orstats_crawler.items import (SPLIT, ActivityPlan, ChartWeek, EffectivePrice, LeaderboardRow, ModelActivity,
+                                   ModelPrice, RankingsDaily, SourceProblem)
 
 PUBLISHED, REJECTED = "published", "rejected"
 
@@ -165,16 +165,18 @@ def store_crawl(db: Database, record: CrawlRecord, items: CrawlItems, summary: W
             db[table].delete_where("crawl_id = ?", [record.id])
         # Prices are dated by the day the sources were computed on (a replay keeps its capture day).
         observed_on = source_day(items, summary, finished).isoformat()
-        db["prices"].insert_all(_price_rows(record.id, items.prices, observed_on), pk=("crawl_id", "public_id"), replace=True)
-        db["model_weeks"].insert_all(({"crawl_id": record.id, **row, "price_basis": CRAWL, "price_observed_on": observed_on}
-                                      for row in summary.rows),
+        db["prices"].insert_all(_price_rows(record.id, items.prices, observed_on), pk=("crawl_id", "public_id"),
+                                replace=True)
+        db["model_weeks"].insert_all(({"crawl_id": record.id, **row, "price_basis": CRAWL,
+                                       "price_observed_on": observed_on} for row in summary.rows),
                                      pk=("crawl_id", "week_end", "permaslug", "variant"))
         db["daily_activity"].insert_all(_daily_rows(record.id, items.activity),
                                         pk=("crawl_id", "permaslug", "variant", "day"), replace=True)
         db["activity_fetches"].insert_all(_fetch_rows(record.id, items, summary),
                                           pk=("crawl_id", "permaslug", "variant"), replace=True)
         if status == PUBLISHED:  # one row per week and key, shared by all crawls: only a published crawl may revise it
-            db["chart_weeks"].upsert_all(finished_chart_rows(record.id, items.chart), pk=("week_start", "week_end", "key"))
+            db["chart_weeks"].upsert_all(finished_chart_rows(record.id, items.chart),
+                                         pk=("week_start", "week_end", "key"))
         db["problems"].insert_all({"crawl_id": record.id, **_problem_row(p)} for p in items.problems)
         db["effective_prices"].insert_all(_effective_rows(record.id, items.effective),
                                           pk=("crawl_id", "permaslug", "variant"), replace=True)
@@ -283,7 +285,8 @@ def finished_chart_rows(crawl_id: str, chart: list[ChartWeek]) -> Iterable[dict[
         if not weeks.chart_week_finished(week.week_start, newest, week.fetched_at):
             continue
         for key, tokens in week.values.items():
-            yield {"week_start": week.week_start.isoformat(), "week_end": weeks.chart_week_end(week.week_start).isoformat(),
+            yield {"week_start": week.week_start.isoformat(),
+                   "week_end": weeks.chart_week_end(week.week_start).isoformat(),
                    "key": key, "tokens": tokens, "crawl_id": crawl_id}
 
 
