@@ -16,6 +16,7 @@ from orstats_crawler.history.schema import immediate, open_history
 from orstats_crawler.report import format as fmt
 from tests.conftest import crawl, shared_capture
 from tests.factory import SEED_MODELS, SnapshotSpec, _chart_key, build_snapshot, chart, daily_rows, expected_revenues
+from tests.test_import_history import anchor_file, run_import, write
 from tests.test_report import crawl_demo, section, table
 
 SPLIT = ("prompt", "completion", "cached", "reasoning")
@@ -116,7 +117,6 @@ async def test_folding_each_crawl_in_gives_what_a_rebuild_gives(tmp_path, histor
     """Crawls in any order (an older capture after a newer one), a price change, a Monday-window
     crawl stored again, imported weeks with an unknown split: after each one, the incrementally
     updated series equals the series rebuilt from the whole history."""
-    from tests.test_import_history import anchor_file, run_import, write
 
     def check():
         folded = series_rows(history_path)

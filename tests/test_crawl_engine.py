@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace as dc_replace
 
 import pytest
 import pytest_twisted
 from sqlite_utils import Database
 
 from orstats_crawler.items import LeaderboardRow, ModelActivity, ModelPrice
-from tests.conftest import crawl, run_scrapy
+from tests.conftest import crawl, run_scrapy, shared_capture
 from tests.factory import SEED_MODELS, SnapshotSpec, build_snapshot, expected_revenues, with_models
 
 
@@ -64,7 +65,6 @@ def independent_week(capture, permaslug: str, variant: str, start="2026-08-01", 
 
 @pytest_twisted.ensureDeferred
 async def test_capture_2026_08_08_matches_an_independent_computation(history_path):
-    from tests.conftest import shared_capture
     capture = shared_capture("openrouter-2026-08-08")
     result = await crawl({"ORSTATS_DB": str(history_path)}, snapshot=str(capture))
     assert result.stats["orstats/crawl/status"] == "published"
@@ -99,7 +99,6 @@ async def test_capture_2026_08_08_matches_an_independent_computation(history_pat
 
 @pytest_twisted.ensureDeferred
 async def test_capture_through_a_loopback_http_server_gives_the_same_week(tmp_path, replay_server):
-    from tests.conftest import shared_capture
     capture = shared_capture("openrouter-2026-08-08")
     server = replay_server(capture)
     via_http, via_snapshot = tmp_path / "http.db", tmp_path / "snapshot.db"
@@ -114,7 +113,6 @@ async def test_capture_through_a_loopback_http_server_gives_the_same_week(tmp_pa
 
 @pytest_twisted.ensureDeferred
 async def test_capture_2026_08_22_without_activity_stores_unknown_not_zero(history_path):
-    from tests.conftest import shared_capture
     result = await crawl({"ORSTATS_DB": str(history_path)}, snapshot=str(shared_capture("openrouter-2026-08-22")))
     db = Database(history_path)
     rows = list(db.query("select * from weekly_revenue"))
@@ -173,7 +171,6 @@ async def test_recorded_crawl_replays_identically(demo_snapshot, tmp_path, repla
 
 @pytest_twisted.ensureDeferred
 async def test_bad_inputs_make_one_model_unknown_and_lose_nothing_else(tmp_path, history_path, caplog):
-    from dataclasses import replace as dc_replace
     models = with_models(
         (0, {"activity": "missing"}),  # Sonnet 4.5: 404
         (1, {"activity": "empty"}),  # Opus 4.5: empty analytics list

@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import pytest_twisted
+from scrapy.settings import Settings
 from sqlite_utils import Database
 
 from orstats_crawler import data_api
@@ -27,7 +28,7 @@ from orstats_crawler.snapshot import ReplayHandler
 from orstats_crawler.sources import SourceError
 from orstats_crawler.sources.data_api import decode_rankings_daily
 from tests.conftest import crawl
-from tests.factory import SEED_MODELS
+from tests.factory import SEED_MODELS, SnapshotSpec, build_snapshot
 
 KEY = "sk-or-v1-test-0123456789abcdef"
 AS_OF = "2026-02-09T02:00:00Z"
@@ -172,7 +173,6 @@ def test_decode_names_the_field(change, field):
 
 
 def test_windows_cover_the_range_newest_first_and_stop_at_yesterday():
-    from scrapy.settings import Settings
     settings = Settings({"ORSTATS_DATA_API_START": "2025-01-01", "ORSTATS_DATA_API_WINDOW_DAYS": 366})
     spans = list(data_api.windows(settings, date(2026, 8, 8)))
     assert spans[0][1] == date(2026, 8, 7) and spans[-1][0] == date(2025, 1, 1)
@@ -310,7 +310,6 @@ async def test_data_api_weeks_feed_the_monday_series_as_modeled(tmp_path, monkey
     """The demo crawl measures the Monday weeks 2026-01-12 .. 2026-02-02 from its daily activity; the
     Data API's other weeks (from 2025-12-29, chart weeks included) become modeled rows of the series:
     its totals, the split shares of the nearest measured week, the prices valid in the week."""
-    from tests.factory import SnapshotSpec, build_snapshot
     monkeypatch.setenv(data_api.KEY_ENV, KEY)
     server = replay_server(build_snapshot(tmp_path / "s", SnapshotSpec()), handler=DataApiHandler)
     server.fake = FakeDataApi()

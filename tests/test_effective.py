@@ -6,18 +6,24 @@ import json
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import pytest_twisted
+from scrapy.http import Request
 from sqlite_utils import Database
 
-from orstats_crawler.items import EffectivePrice
+from orstats_crawler.items import ActivityPlan, EffectivePrice
+from orstats_crawler.report import format as fmt
+from orstats_crawler.report.data import method
 from orstats_crawler.snapshot import Snapshot
 from orstats_crawler.sources import SourceError
 from orstats_crawler.sources.effective import NO_DATA, PRICED, ZERO, decode_effective
 from tests.conftest import crawl, shared_capture
 from tests.factory import (SEED_MODELS, SnapshotSpec, build_snapshot, effective_pricing, effective_prices, effective_url,
-                           expected_effective)
+                           expected_effective, expected_revenues)
+from tests.test_report import crawl_demo, section, summary, table
+from tests.test_spider import _released, make_spider
 
 SONNET_46 = "anthropic/claude-4.6-sonnet-20260217"
 URL = "https://openrouter.ai/api/frontend/v1/stats/effective-pricing?permaslug=a%2Fb&variant=standard&shape=v7&range=1w"
@@ -137,8 +143,6 @@ async def test_effective_is_known_where_the_split_is_not(tmp_path, history_path)
     assert rows[models[1].permaslug]["revenue_effective_usd"] is None
     assert rows[models[1].permaslug]["revenue_list_usd"] is not None
     # The report lists it among the unknown ones, with what it paid at effective prices.
-    from orstats_crawler.report import format as fmt
-    from tests.test_report import table
     text = (history_path.parent / "reports" / "README.md").read_text(encoding="utf-8")
     unknown = {row[1].split("]")[0].lstrip("["): row for row in table(text.split("Revenue unknown", 1)[1])}
     listed = unknown["Claude Sonnet 4.5"]
@@ -190,10 +194,6 @@ async def test_capture_2026_08_08_fills_revenue_effective_for_every_measured_pri
 
 @pytest_twisted.ensureDeferred
 async def test_spider_asks_effective_prices_for_exactly_the_selected_model_variants():
-    from urllib.parse import parse_qs, urlsplit
-    from scrapy.http import Request
-    from orstats_crawler.items import ActivityPlan
-    from tests.test_spider import _released, make_spider
     released = await _released(make_spider())
     plan = next(i for i in released if isinstance(i, ActivityPlan))
     requests = [i for i in released if isinstance(i, Request)]
@@ -217,9 +217,6 @@ async def test_spider_asks_effective_prices_for_exactly_the_selected_model_varia
 
 @pytest_twisted.ensureDeferred
 async def test_report_effective_method_and_list_vs_effective_table(tmp_path):
-    from orstats_crawler.report import format as fmt
-    from tests.factory import expected_revenues
-    from tests.test_report import crawl_demo, section, summary, table
     text = await crawl_demo(tmp_path, ORSTATS_REVENUE_METHOD="effective")
     total = sum(expected_effective(m) for m in SEED_MODELS)
     rows = summary(text)
@@ -238,14 +235,12 @@ async def test_report_effective_method_and_list_vs_effective_table(tmp_path):
 
 
 def test_unknown_method_names_the_effective_one():
-    from orstats_crawler.report.data import method
     with pytest.raises(ValueError, match="list, seed, effective"):
         method("actual")
 
 
 @pytest_twisted.ensureDeferred
 async def test_effective_headline_names_a_missing_effective_price_as_the_reason(tmp_path, history_path):
-    from tests.test_report import table
     models = list(SEED_MODELS)
     models[1] = replace(models[1], effective=(0.0, 0.0, 0.0))  # answers 0, like :batch: not a price
     snapshot = build_snapshot(tmp_path / "s", SnapshotSpec(models=models))

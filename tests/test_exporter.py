@@ -10,6 +10,7 @@ from sqlite_utils import Database
 
 from orstats_crawler.exporters import HistoryFeedAddon, history_feed_uri
 from orstats_crawler.history.schema import open_history
+from orstats_crawler.history.store import publish_week
 from tests.conftest import ROOT, crawl
 from tests.factory import SEED_MODELS, SnapshotSpec, build_snapshot
 
@@ -64,7 +65,6 @@ def test_shipped_demo_snapshot_is_what_the_factory_builds(tmp_path):
 
 
 def test_week_pointer_prefers_the_latest_published_crawl(tmp_path):
-    from orstats_crawler.history.store import publish_week
     db = open_history(str(tmp_path / "h.db"))
     for crawl_id in ("a", "b", "c", "d"):
         db["crawls"].insert({"id": crawl_id, "status": "x"})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime
 
 import pytest
@@ -168,7 +169,6 @@ def test_upper_bound_and_display_name():
 
 
 def test_catalogue_prefers_the_text_catalogue_whichever_answers_first():
-    from dataclasses import replace
     text = price("lab/m", "a/b-2026", "standard", prompt="0.000003", completion="0.000015")
     media = replace(text, name="Lab: renamed in the other catalogue", pricing={"prompt": "1", "completion": "1"},
                     precedence=1)

@@ -19,10 +19,11 @@ from orstats_crawler.report import format as fmt
 from orstats_crawler.report.charts import nice_max
 from orstats_crawler.report.render import write_reports
 from tests.conftest import crawl, run_scrapy
-from tests.factory import SEED_MODELS, SnapshotSpec, build_snapshot, chart, with_models
-from tests.mermaid_tools import check_xychart_lengths, mermaid_blocks, xychart_series
-from tests.factory import expected_effective
+from tests.factory import SEED_MODELS, SnapshotSpec, build_snapshot, chart, expected_effective, with_models
 from tests.factory import expected_revenues as seed_expected
+from tests.mermaid_tools import (assert_mermaid_parses, check_xychart_lengths, mermaid_blocks, node_parser,
+                                 xychart_series)
+from tests.test_import_history import anchor_file, run_import, write
 
 SECTIONS = ["Summary", "Revenue Over Time", "Revenue by Model (Top 9)", "Revenue Share",
             "Token Type Distribution", "Model Breakdown", "Revenue by Author", "Methodology"]  # the seed README's order, plus authors
@@ -275,7 +276,6 @@ def test_imported_weeks_measured_modeled_and_volume_only(tmp_path):
     """An import-only history: a week with its split (measured), a week whose files lost the split
     (modeled from the first), and one of model-variants never measured (volume only: its revenue
     is unknown, so it is named, not charted)."""
-    from tests.test_import_history import anchor_file, run_import, write
     renamed = [replace(m, permaslug=m.permaslug + "-renamed") for m in SEED_MODELS]
     files = tmp_path / "files"
     history = tmp_path / "history.db"
@@ -456,7 +456,6 @@ async def test_hostile_names_break_no_table_chart_or_link(tmp_path):
 
 @pytest_twisted.ensureDeferred
 async def test_hostile_names_parse_in_mermaid(tmp_path):
-    from tests.mermaid_tools import assert_mermaid_parses, node_parser
     node_parser()  # skip (or fail in CI) before crawling when node is missing
     assert_mermaid_parses(await crawl_hostile(tmp_path))
 

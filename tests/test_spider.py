@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date, datetime, timezone
 
 import pytest
 import pytest_twisted
@@ -134,7 +135,6 @@ async def test_activity_callback_and_its_failures_keep_the_model_identity():
 
 
 def test_crawl_window_rules():
-    from datetime import date, datetime, timezone
     assert weeks.crawl_window([date(2026, 8, 8), date(2026, 8, 7)], []) == (date(2026, 8, 1), date(2026, 8, 7))
     assert weeks.crawl_window([], [date(2026, 8, 21), None, date(2026, 8, 19)]) == (date(2026, 8, 15), date(2026, 8, 21))
     assert weeks.crawl_window([], [None]) is None
