@@ -21,13 +21,19 @@ def crawl_window(activity_days: Iterable[date], leaderboard_days: Iterable[date 
     day), else from the newest leaderboard `date`; None when neither says anything."""
     partial_days = [d for d in activity_days if d is not None]
     if partial_days:
-        end = max(partial_days) - timedelta(days=1)
+        end = max(partial_days) - timedelta(days=1)  # computed_on(end) is the newest partial day
     else:
         known = [d for d in leaderboard_days if d is not None]
         if not known:
             return None
         end = max(known)
     return end - SIX_DAYS, end
+
+
+def computed_on(week_end: date) -> date:
+    """The day the sources of a crawl's week were computed on: the partial day after its last
+    complete day (``crawl_window`` the other way round)."""
+    return week_end + timedelta(days=1)
 
 
 def chart_week_end(week_start: date) -> date:

@@ -6,7 +6,7 @@ import gzip
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 from typing import Any, Iterable
 
 from itemadapter import ItemAdapter
@@ -201,7 +201,7 @@ def source_day(items: CrawlItems, summary: WeekSummary, finished: datetime) -> d
     """The day the sources were computed on: the day after the week's last complete day, else the
     newest `cachedAt` any source gave (a replay keeps its capture day), else the crawl's own day."""
     if summary.week_end:
-        return summary.week_end + timedelta(days=1)
+        return weeks.computed_on(summary.week_end)
     stamped = [i.fetched_at for i in (*items.activity, *items.chart) if i.fetched_at is not None]
     return max(stamped).date() if stamped else finished.date()
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from sqlite_utils import Database
@@ -19,6 +19,7 @@ from sqlite_utils import Database
 from orstats_crawler.history.monday import MODELED, VOLUME
 from orstats_crawler.history.price_history import AFTER, BEFORE, FREE
 from orstats_crawler.history.store import PUBLISHED
+from orstats_crawler.weeks import computed_on
 
 
 @dataclass(frozen=True)
@@ -233,7 +234,7 @@ class WeekReport:
     @property
     def source_day(self) -> str:
         """The day the sources were computed on: the day after the week's last complete day."""
-        return (date.fromisoformat(self.week.week_end) + timedelta(days=1)).isoformat()
+        return computed_on(date.fromisoformat(self.week.week_end)).isoformat()
 
 
 def published_weeks(db: Database, headline: Method) -> list[Week]:
