@@ -18,6 +18,8 @@ from pathlib import Path
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
+from orstats_crawler.commands import add_history_option, history_path
+
 from orstats_crawler.commands.import_history import ImportResult, import_paths
 from orstats_crawler.history.schema import open_history
 
@@ -34,14 +36,12 @@ class Command(ScrapyCommand):
 
     def add_options(self, parser: argparse.ArgumentParser) -> None:
         super().add_options(parser)
-        parser.add_argument("--db", metavar="PATH", help="history file (default: the ORSTATS_DB setting)")
+        add_history_option(parser)
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         if not args:
             raise UsageError("give the snapshot files or folders to import")
-        db_path = opts.db or self.settings.get("ORSTATS_DB")
-        if not db_path:
-            raise UsageError("no history file: set ORSTATS_DB or pass --db", print_help=False)
+        db_path = history_path(opts, self.settings)
         backfill_day = date.fromisoformat(self.settings.get("ORSTATS_IMPORT_BACKFILL_PRICES_ON"))
         Path(db_path).parent.mkdir(parents=True, exist_ok=True)
         db = open_history(db_path)

@@ -15,6 +15,8 @@ import sys
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
+from orstats_crawler.commands import add_history_option, history_path
+
 from orstats_crawler.report import format as fmt
 from orstats_crawler.report.data import METHODS, method
 from orstats_crawler.report.render import write_reports
@@ -32,7 +34,7 @@ class Command(ScrapyCommand):
 
     def add_options(self, parser: argparse.ArgumentParser) -> None:
         super().add_options(parser)
-        parser.add_argument("--db", metavar="PATH", help="history file (default: the ORSTATS_DB setting)")
+        add_history_option(parser)
         parser.add_argument("--output", metavar="DIR",
                             help="report folder (default: the ORSTATS_REPORT_DIR setting)")
         parser.add_argument("--method", choices=sorted(METHODS),
@@ -41,12 +43,11 @@ class Command(ScrapyCommand):
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         if args:
             raise UsageError(f"unexpected arguments: {' '.join(args)}")
-        db_path = opts.db or self.settings.get("ORSTATS_DB")
+        db_path = history_path(opts, self.settings)
         report_dir = opts.output or self.settings.get("ORSTATS_REPORT_DIR")
         method_key = opts.method or self.settings.get("ORSTATS_REVENUE_METHOD", "list")
-        if not db_path or not report_dir:
-            raise UsageError("no history file or report folder: set ORSTATS_DB and ORSTATS_REPORT_DIR, "
-                             "or pass --db and --output", print_help=False)
+        if not report_dir:
+            raise UsageError("no report folder: set ORSTATS_REPORT_DIR or pass --output", print_help=False)
         try:
             method(method_key)
             rendered = write_reports(db_path, report_dir, method_key,
