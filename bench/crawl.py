@@ -98,10 +98,10 @@ def scrapy_crawl(base_url: str, workdir: Path, label: str, settings: dict[str, s
 
 def crawled_urls(run: CrawlRun) -> list[str]:
     """Every URL the crawl fetched, in the order it got them (the history's raw archive)."""
-    with sqlite3.connect(run.db_path) as conn:
-        crawl_id = run.stats.get("orstats/crawl/id", "").strip("'")
+    with sqlite3.connect(run.db_path) as conn:  # the run's own history: its one crawl is the latest
         return [url for (url,) in conn.execute(
-            "SELECT url FROM responses WHERE crawl_id = ? ORDER BY fetched_at", [crawl_id])]
+            "SELECT url FROM responses WHERE crawl_id = (SELECT id FROM crawls ORDER BY started_at DESC LIMIT 1) "
+            "ORDER BY fetched_at")]
 
 
 def latency_bound(requests: int, concurrency: int, latency_s: float) -> float:
@@ -169,7 +169,7 @@ PHASES = [
     ("start-up: imports", lambda f, fn: fn == "_find_and_load"),
     ("spider callbacks (decoding)", lambda f, fn: f.endswith("spiders/rankings.py") and fn.startswith("parse_")),
     ("item pipelines", lambda f, fn: f.endswith("orstats_crawler/pipelines.py") and fn == "process_item"),
-    ("history write (quality gate, store_crawl)", lambda f, fn: f.endswith("exporters.py") and fn == "finish_exporting"),
+    ("history write (quality gate, write_crawl)", lambda f, fn: f.endswith("feed.py") and fn == "_merge"),
     ("report render", lambda f, fn: f.endswith("extensions.py") and fn == "feed_exporter_closed"),
 ]
 

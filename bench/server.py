@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from orstats_crawler.snapshot import ReplayServer, Snapshot
+from orstats_crawler.snapshots.reader import Snapshot
+from orstats_crawler.snapshots.server import ReplayServer
 
 from bench.common import ROOT, stop
 

@@ -1,148 +1,174 @@
-"""The SQLite history as a Scrapy feed: `FEEDS = {"sqlite:///abs/history.db": {"format": "history"}}`.
+"""The `sqlite` feed format: a crawl's items in a SQLite file, one table per kind of item.
 
-- ``HistoryFeedAddon`` adds that feed (from ``ORSTATS_DB``) after the command line is applied:
-  Scrapy's `-o`/`-O` replace the whole FEEDS setting, and a user's `-O items.jsonl` must not
-  silently switch the history off.
-- ``HistoryFeedStorage`` (scheme ``sqlite``) hands the exporter a ``HistorySink`` instead of a
-  file, and listens for dropped items from the start of the crawl, so none goes unrecorded.
-- ``HistoryItemExporter`` (format ``history``) buffers the crawl's items and, when the feed
-  closes, runs the quality gate and writes everything in one transaction (history/store.py).
+``scrapy crawl rankings -O crawl.sqlite`` writes one (any feed storage works: the exporter builds
+the database in a temporary file and copies it into the feed's file when the feed closes); the
+history feed (history/feed.py) writes one per crawl and merges it into the history. ``read_items``
+gives the items back, as the spider yielded them after the pipelines.
+
+Each table is named after its item class (``leaderboard_row``), one column per field, rows in the
+order the items arrived: numbers and strings as they are, booleans as 0/1, days and times as ISO
+text, dicts and lists as JSON (days inside them, under `date` or `day`, as ISO text too).
 """
 
 from __future__ import annotations
 
-import logging
-from datetime import datetime, timezone
+import json
+import os
+import re
+import shutil
+import sqlite3
+import tempfile
+import types
+import typing
+from dataclasses import fields
+from datetime import date, datetime
 from pathlib import Path
-from typing import Any
-from urllib.parse import unquote, urlparse
+from functools import cache
+from typing import IO, Any, Iterator
 
-from scrapy import signals
 from scrapy.exporters import BaseItemExporter
 
-from orstats_crawler import quality
-from orstats_crawler.history.schema import open_history
-from orstats_crawler.history.store import CrawlItems, CrawlRecord, store_crawl, summarize_week
-from orstats_crawler.items import ChartWeek, LeaderboardRow, ModelActivity, SourceProblem
-from orstats_crawler.sources.activity import SOURCE as ACTIVITY
-from orstats_crawler.sources.rankings import CHART, LEADERBOARD
+from orstats_crawler.items import ITEM_TYPES
 
-logger = logging.getLogger(__name__)
-
-FORMAT = "history"
-# The crawler stats that carry the stored verdict out (to `scrapy crawl`'s exit code and the report).
-STATUS_STAT, ID_STAT = "orstats/crawl/status", "orstats/crawl/id"
+FORMAT = "sqlite"
+BATCH = 500  # items held before they are written
+_DAY_KEYS = ("date", "day")  # keys of nested dicts that hold a day
+_SQL_TYPES = {int: "INTEGER", float: "REAL", bool: "INTEGER", str: "TEXT"}
 
 
-def history_feed_uri(db_path: str) -> str:
-    return "sqlite://" + Path(db_path).expanduser().resolve().as_posix()
+def table_name(item_type: type) -> str:
+    """`LeaderboardRow` -> `leaderboard_row`."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", item_type.__name__).lower()
 
 
-class HistoryFeedAddon:
-    def update_settings(self, settings: Any) -> None:
-        db_path = settings.get("ORSTATS_DB")
-        feeds = dict(settings.getdict("FEEDS"))
-        if not db_path or any(options.get("format") == FORMAT for options in feeds.values()):
-            return
-        feeds[history_feed_uri(db_path)] = {"format": FORMAT, "store_empty": True}
-        settings.set("FEEDS", feeds, priority=max(settings.getpriority("FEEDS") or 0, 20))
-
-
-class HistorySink:
-    """The 'file' of the history feed: where the history lives and what was dropped on the way."""
-
-    def __init__(self, path: str):
-        self.path = path
-        self.dropped: list[SourceProblem] = []
-
-    def close(self) -> None:  # the feed machinery closes files; nothing is held open between writes
-        pass
-
-
-class HistoryFeedStorage:
-    def __init__(self, uri: str, *, feed_options: dict[str, Any] | None = None):
-        self.path = unquote(urlparse(uri).path)
-        self.sink = HistorySink(self.path)
-
-    @classmethod
-    def from_crawler(cls, crawler: Any, uri: str, *, feed_options: dict[str, Any] | None = None) -> "HistoryFeedStorage":
-        storage = cls(uri, feed_options=feed_options)
-        crawler.signals.connect(storage.item_dropped, signal=signals.item_dropped)
-        return storage
-
-    def item_dropped(self, item: Any, response: Any, exception: Exception, spider: Any = None) -> None:
-        self.sink.dropped.append(SourceProblem(
-            source={LeaderboardRow: LEADERBOARD, ModelActivity: ACTIVITY, ChartWeek: CHART}.get(
-                type(item), type(item).__name__),
-            url=getattr(item, "source_url", "") or "",
-            field=None,
-            message=f"dropped by a pipeline: {exception}",
-            permaslug=getattr(item, "permaslug", None),
-            variant=getattr(item, "variant", None),
-        ))
-
-    def open(self, spider: Any) -> HistorySink:
-        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        return self.sink
-
-    def store(self, file: Any) -> None:
-        return None  # the exporter has written the crawl in finish_exporting
-
-
-class HistoryItemExporter(BaseItemExporter):
-    def __init__(self, file: HistorySink, crawler: Any = None, **kwargs: Any):
+class SqliteItemExporter(BaseItemExporter):
+    def __init__(self, file: IO[bytes], **kwargs: Any):
         super().__init__(dont_fail=True, **kwargs)
-        self.sink = file
-        self.crawler = crawler
-        self.items = CrawlItems()
+        self.file = file
+        self.folder: str | None = None
+        self.db: sqlite3.Connection | None = None
+        self.pending: dict[type, list[tuple[Any, ...]]] = {}
 
-    @classmethod
-    def from_crawler(cls, crawler: Any, file: HistorySink, **kwargs: Any) -> "HistoryItemExporter":
-        return cls(file, crawler=crawler, **kwargs)
+    def start_exporting(self) -> None:
+        if self._has_content(self.file):
+            raise ValueError(f"the {FORMAT} feed cannot append to {getattr(self.file, 'name', 'its file')}, "
+                             "which is not empty: use -O (overwrite) instead of -o")
+        self.folder = tempfile.mkdtemp(prefix="orstats-feed-")
+        self.db = sqlite3.connect(os.path.join(self.folder, "crawl.sqlite"))
+        for item_type in ITEM_TYPES:
+            hints = _hints(item_type)
+            columns = ", ".join(f"[{f.name}] {_sql_type(hints[f.name])}" for f in fields(item_type))
+            self.db.execute(f"CREATE TABLE [{table_name(item_type)}] ({columns})")
 
     def export_item(self, item: Any) -> None:
-        self.items.add(item)
+        item_type = type(item)
+        if item_type not in ITEM_TYPES:
+            raise TypeError(f"the {FORMAT} feed has no table for {item_type.__name__} items")
+        batch = self.pending.setdefault(item_type, [])
+        batch.append(tuple(_to_sql(getattr(item, f.name)) for f in fields(item_type)))
+        if len(batch) >= BATCH:
+            self._flush()
 
     def finish_exporting(self) -> None:
-        spider, stats = self.crawler.spider, self.crawler.stats
-        self.items.problems.extend(self.sink.dropped)
-        record = CrawlRecord(
-            id=getattr(spider, "crawl_id", None) or datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ"),
-            started_at=getattr(spider, "started_at", None) or datetime.now(timezone.utc),
-            base_url=self.crawler.settings.get("OPENROUTER_BASE_URL"),
-            snapshot=str(Path(spider.snapshot).resolve()) if getattr(spider, "snapshot", None) else None,
-            forced=bool(getattr(spider, "force", False)),
-            finished_at=datetime.now(timezone.utc),
-        )
-        summary = summarize_week(self.items)
-        db = open_history(self.sink.path)
+        assert self.db is not None and self.folder is not None
         try:
-            verdict = quality.evaluate(self.items, summary, db, self.crawler.settings, crawl_id=record.id,
-                                       finish_reason=stats.get_value("finish_reason"), forced=record.forced)
-            status = verdict.status(forced=record.forced)
-            quality.record(verdict, stats)
-            stats.set_value(ID_STAT, record.id)
-            stats.set_value("orstats/crawl/forced", int(record.forced))
-            if summary.week_end:
-                stats.set_value("orstats/week_end", summary.week_end.isoformat())
-            if summary.coverage is not None:
-                stats.set_value("orstats/coverage/spend", round(summary.coverage, 4))
-            if summary.token_coverage is not None:
-                stats.set_value("orstats/coverage/tokens", round(summary.token_coverage, 4))
-            record.stats = {k: v for k, v in stats.get_stats().items() if isinstance(k, str)}
-            record.stats[STATUS_STAT] = status
-            store_crawl(db, record, self.items, summary, status, verdict.checks, getattr(spider, "archive", ()))
+            self._flush()
+            self.db.commit()
+            self.db.close()
+            with open(os.path.join(self.folder, "crawl.sqlite"), "rb") as database:
+                shutil.copyfileobj(database, self.file)
+            self.file.flush()
         finally:
-            db.close()
-        # Only a stored verdict reaches the crawler stats: `scrapy crawl`'s exit code and the report
-        # read it there, and must not act on a crawl the history does not hold.
-        stats.set_value(STATUS_STAT, status)
-        quality.log(verdict)
-        forced = record.forced and not verdict.passed
-        log = logger.error if status != "published" else logger.warning if forced else logger.info
-        log("history %s: crawl %s %s%s (week %s..%s, %d model-variants, spend coverage %s, checks: %d pass, %d flag, "
-            "%d fail)%s", self.sink.path, record.id, status.upper(), " (FORCED by -a force=1)" if forced else "",
-            summary.week_start, summary.week_end, len(summary.rows),
-            f"{summary.coverage:.1%}" if summary.coverage is not None else "unknown",
-            *(len(verdict.named(result)) for result in (quality.PASS, quality.FLAG, quality.FAIL)),
-            "".join(f"\n  failed check {c['name']}: {c['message']}" for c in verdict.named(quality.FAIL)))
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+    def _flush(self) -> None:
+        assert self.db is not None
+        for item_type, rows in self.pending.items():
+            if rows:
+                marks = ", ".join("?" * len(rows[0]))
+                self.db.executemany(f"INSERT INTO [{table_name(item_type)}] VALUES ({marks})", rows)
+                rows.clear()
+
+    @staticmethod
+    def _has_content(file: IO[bytes]) -> bool:
+        try:
+            return file.tell() > 0 or os.fstat(file.fileno()).st_size > 0
+        except (OSError, ValueError, AttributeError):
+            return False  # not a real file (a pipe, stdout): nothing to append to
+
+
+def read_items(path: str | Path) -> Iterator[Any]:
+    """The items of a `sqlite` feed file, kind by kind (ITEM_TYPES order), each in arrival order."""
+    db = sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True)
+    try:
+        for item_type in ITEM_TYPES:
+            names = [f.name for f in fields(item_type)]
+            hints = _hints(item_type)
+            columns = ", ".join(f"[{name}]" for name in names)
+            for row in db.execute(f"SELECT {columns} FROM [{table_name(item_type)}] ORDER BY rowid"):
+                yield item_type(**{name: _from_sql(value, hints[name]) for name, value in zip(names, row)})
+    finally:
+        db.close()
+
+
+@cache
+def _hints(item_type: type) -> dict[str, Any]:
+    return typing.get_type_hints(item_type)
+
+
+def _sql_type(annotation: Any) -> str:
+    kinds = _kinds(annotation)
+    found = [_SQL_TYPES[kind] for kind in kinds if kind in _SQL_TYPES]
+    return found[0] if found and len(set(found)) == 1 and Any not in kinds else ""
+
+
+def _kinds(annotation: Any) -> set[Any]:
+    """The plain types an annotation admits: `int | None` -> {int, NoneType}, `dict[str, Any]` -> {dict}."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return {kind for arg in typing.get_args(annotation) for kind in _kinds(arg)}
+    return {typing.get_origin(annotation) or annotation}
+
+
+def _to_sql(value: Any) -> Any:
+    if value is None or isinstance(value, (str, float)):
+        return value
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    return json.dumps(value, default=_json_default, ensure_ascii=False)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not stored by the {FORMAT} feed")
+
+
+def _from_sql(value: Any, annotation: Any) -> Any:
+    if value is None:
+        return None
+    kinds = _kinds(annotation)
+    if isinstance(value, str):
+        if datetime in kinds:
+            return datetime.fromisoformat(value)
+        if date in kinds and _is_day(value):
+            return date.fromisoformat(value)
+        if kinds & {dict, list}:
+            return json.loads(value, object_hook=_days_in)
+    if bool in kinds and isinstance(value, int):
+        return bool(value)
+    return value
+
+
+def _is_day(text: str) -> bool:
+    return len(text) == 10 and text[4] == "-" and text[7] == "-"
+
+
+def _days_in(node: dict[str, Any]) -> dict[str, Any]:
+    for key in _DAY_KEYS:
+        if isinstance(node.get(key), str) and _is_day(node[key]):
+            node[key] = date.fromisoformat(node[key])
+    return node

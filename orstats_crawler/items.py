@@ -1,8 +1,10 @@
 """What the spider yields: one dataclass per kind of fact, read through itemadapter.
 
 Decoders (``orstats_crawler.sources``) fill the fields they read from a response; pipelines
-normalize types and add the price join; the history exporter stores them. ``None`` always means
-"unknown", never zero.
+normalize types and add the price join; the `sqlite` feed stores them (exporters.py), one table per
+kind (``ITEM_TYPES``), and the history feed turns them into the history's rows. ``None`` always means
+"unknown", never zero. Once normalized, a field holds what its annotation says (an ``Any`` field
+holds the source's raw value until then).
 """
 
 from __future__ import annotations
@@ -47,15 +49,19 @@ class LeaderboardRow:
     completion_tokens: Any
     source_url: str
     era: str  # "current" (JSON endpoint) or "legacy" (embedded flight data)
-    last_day: Any = None  # the row's ``date``: the model's last day with traffic
+    last_day: date | Any = None  # the row's ``date``: the model's last day with traffic
     cached_tokens: Any = None  # None when the source does not provide the split
     reasoning_tokens: Any = None
     requests: Any = None
     change: Any = None
     variant_permaslug: str | None = None
-    # Filled by PricePipeline.
+    # Its catalogue entry, attached by the spider from the catalogue(s): the entry's own decimal
+    # prices (None: no entry of its (canonical_slug, variant)), public id and name (its own entry,
+    # else its canonical_slug's standard entry).
+    pricing: dict[str, Any] | None = None
     public_id: str | None = None
     name: str | None = None
+    # Filled by PricePipeline from ``pricing``.
     prompt_price: float | None = None
     completion_price: float | None = None
     cache_read_price: float | None = None
@@ -67,7 +73,7 @@ class LeaderboardRow:
 class ChartWeek:
     """One Monday-start week of the weekly top-models chart: top 9 model-variants plus Others."""
 
-    week_start: Any
+    week_start: date | Any
     values: dict[str, Any]
     source_url: str
     era: str
@@ -140,3 +146,8 @@ class SourceProblem:
     variant: str | None = None
     status: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+# Every kind of item, in the order a crawl produces them; the `sqlite` feed has a table for each.
+ITEM_TYPES: tuple[type, ...] = (ModelPrice, LeaderboardRow, ChartWeek, ActivityPlan, ModelActivity, EffectivePrice,
+                                RankingsDaily, SourceProblem)

@@ -150,10 +150,11 @@ def split_error(counts: dict[str, Any]) -> str | None:
 
 
 class PricePipeline(StatsPipeline):
-    """Join leaderboard rows to list prices on (canonical_slug, variant).
+    """List prices of catalogue entries and leaderboard rows, keyed on (canonical_slug, variant).
 
-    The catalogue is the spider's (``spider.catalogue``, complete before any row is released),
-    not rebuilt from ModelPrice items: items of different callbacks interleave in the pipelines.
+    A row arrives with the decimal prices of its own catalogue entry (the spider attaches them from
+    the complete catalogue: items of different callbacks interleave in the pipelines, so the
+    ModelPrice items seen so far prove nothing); no entry means no price, unless the variant is free.
     """
 
     prefix = "orstats/price"
@@ -166,7 +167,7 @@ class PricePipeline(StatsPipeline):
         if isinstance(item, ModelPrice):
             self._parse_price(item)
         elif isinstance(item, LeaderboardRow):
-            self._price_row(item, self.crawler.spider.catalogue)
+            self._price_row(item)
         return item
 
     def _parse_price(self, item: ModelPrice) -> None:
@@ -178,11 +179,9 @@ class PricePipeline(StatsPipeline):
         item.cache_read_price, item.is_free = price.cache_read, price.is_free
         self.inc(f"catalogue/{price.status}")
 
-    def _price_row(self, row: LeaderboardRow, catalogue: pricing.PriceCatalogue) -> None:
-        price = catalogue.price_for(row.permaslug, row.variant)
-        named = catalogue.entry_for(row.permaslug, row.variant)
-        row.public_id = named.public_id if named else None
-        row.name = pricing.display_name(named.name if named else None, row.permaslug)
+    def _price_row(self, row: LeaderboardRow) -> None:
+        price = pricing.row_price(row.pricing, row.variant)
+        row.name = pricing.display_name(row.name, row.permaslug)
         if price.status == "missing":
             self.unpriced.append(row)
             logger.debug("leaderboard %s row %s:%s: no catalogue entry for this (canonical_slug, variant)",

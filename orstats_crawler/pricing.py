@@ -5,7 +5,7 @@ Rules (../docs/openrouter-sources.md sections 1 and 7):
 - "-1" (router models) or any negative or non-numeric value is *no price*, never a price;
 - `:free` is free whatever the catalogue says; `:batch` and the others have their own entry;
 - a missing `input_cache_read` falls back to the prompt price (no discount known).
-The revenue formulas themselves live in SQL (history/schema.py) so every reader of the history
+The revenue formulas themselves live in SQL (history/formulas.py) so every reader of the history
 computes them the same way; ``upper_bound_usd`` is the one estimate the spider needs before the
 split is known.
 """
@@ -76,6 +76,14 @@ def list_price(pricing: dict[str, Any], variant: str) -> ListPrice:
     return ListPrice(prompt, completion, cache_read, is_free, "free" if is_free else "listed", tuple(problems))
 
 
+def row_price(entry_pricing: dict[str, Any] | None, variant: str) -> ListPrice:
+    """The list price of a leaderboard row from its own catalogue entry's prices: free when the
+    variant is `free` whether or not the catalogue still lists it; no entry, no price."""
+    if entry_pricing is not None:
+        return list_price(entry_pricing, variant)
+    return FREE if variant == FREE_VARIANT else NO_PRICE
+
+
 def upper_bound_usd(prompt_tokens: int, completion_tokens: int, price: ListPrice) -> float | None:
     """Spend at list price with no cache discount: the most a model-variant can have cost."""
     if not price.known:
@@ -136,12 +144,9 @@ class PriceCatalogue:
         return self._index
 
     def price_for(self, permaslug: str, variant: str) -> ListPrice:
-        """The list price of a leaderboard row: its own entry; free when the variant is `free`
-        whether or not the catalogue still lists it; otherwise unknown."""
+        """The list price of a leaderboard row (``row_price`` of its own entry)."""
         found = self._indexed()[0].get((permaslug, variant))
-        if found:
-            return found[0]
-        return FREE if variant == FREE_VARIANT else NO_PRICE
+        return found[0] if found else row_price(None, variant)
 
     def entry_for(self, permaslug: str, variant: str) -> Any:
         """The catalogue entry that names a row: its own, else its canonical_slug's standard entry."""

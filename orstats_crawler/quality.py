@@ -30,8 +30,10 @@ from typing import Any, Iterable
 from sqlite_utils import Database
 
 from orstats_crawler import pricing
-from orstats_crawler.history.store import PUBLISHED, REJECTED, CrawlItems, WeekSummary, finished_chart_rows
+from orstats_crawler.history.crawl_rows import CrawlItems, WeekSummary, finished_chart_rows
+from orstats_crawler.history.writer import PUBLISHED, REJECTED
 from orstats_crawler.items import SourceProblem
+from orstats_crawler.sources import SPIDER
 from orstats_crawler.sources.activity import SOURCE as ACTIVITY
 from orstats_crawler.sources.prices import SOURCE as PRICES
 from orstats_crawler.sources.rankings import CHART, LEADERBOARD
@@ -71,17 +73,17 @@ def evaluate(items: CrawlItems, summary: WeekSummary, db: Database, settings: An
     check_sources(verdict, items)
     check_week(verdict, summary)
     # completeness
-    check_split_coverage(verdict, summary, settings.getfloat("ORSTATS_MIN_SPEND_COVERAGE", 0.9))
-    check_token_coverage(verdict, summary, settings.getfloat("ORSTATS_MIN_TOKEN_COVERAGE", 0.5))
-    check_model_count(verdict, summary, db, crawl_id, settings.getfloat("ORSTATS_MIN_MODEL_RATIO", 0.5))
+    check_split_coverage(verdict, summary, settings.getfloat("ORSTATS_MIN_SPEND_COVERAGE"))
+    check_token_coverage(verdict, summary, settings.getfloat("ORSTATS_MIN_TOKEN_COVERAGE"))
+    check_model_count(verdict, summary, db, crawl_id, settings.getfloat("ORSTATS_MIN_MODEL_RATIO"))
     # consistency
     check_split_bounds(verdict, summary)
-    check_leaderboard_totals(verdict, summary, settings.getfloat("ORSTATS_LEADERBOARD_TOLERANCE", 0.02))
+    check_leaderboard_totals(verdict, summary, settings.getfloat("ORSTATS_LEADERBOARD_TOLERANCE"))
     check_chart_totals(verdict, items)
-    check_chart_history(verdict, items, db, settings.getfloat("ORSTATS_CHART_TOLERANCE", 0.02))
+    check_chart_history(verdict, items, db, settings.getfloat("ORSTATS_CHART_TOLERANCE"))
     # prices
     check_missing_prices(verdict, summary)
-    check_price_moves(verdict, summary, db, crawl_id, settings.getfloat("ORSTATS_PRICE_MOVE_RATIO", 10.0))
+    check_price_moves(verdict, summary, db, crawl_id, settings.getfloat("ORSTATS_PRICE_MOVE_RATIO"))
     if forced and not verdict.passed:
         failed = ", ".join(check["name"] for check in verdict.named(FAIL))
         verdict.add("forced", FLAG, f"published by -a force=1 although these checks failed: {failed}")
@@ -127,9 +129,10 @@ def empty_activity(items: CrawlItems) -> list[SourceProblem]:
 def check_sources(verdict: Verdict, items: CrawlItems) -> None:
     """One check per source: what it answered that we could not use, naming URL and field.
 
-    Nothing usable from a required source, or from the split requests, fails; a source that
-    failed in part (one catalogue of two, one model's split) or an optional one (the chart) flags.
-    Split requests that never answered (the crawl was closed first) count as failed.
+    Nothing usable from a required source, or from the split requests, fails, and so does any error
+    of the spider's own code (what it skipped is unknown); a source that failed in part (one
+    catalogue of two, one model's split) or an optional one (the chart) flags. Split requests that
+    never answered (the crawl was closed first) count as failed.
     """
     usable = usable_counts(items)
     problems: dict[str, list[Any]] = {}
@@ -145,7 +148,7 @@ def check_sources(verdict: Verdict, items: CrawlItems) -> None:
         if not missing:
             verdict.add(name, PASS if count or source not in REQUIRED_SOURCES else FAIL,
                         f"{source}: {count} usable items" if count else f"{source}: nothing received")
-        elif count == 0 and (source in REQUIRED_SOURCES or source == ACTIVITY):
+        elif source == SPIDER or (count == 0 and (source in REQUIRED_SOURCES or source == ACTIVITY)):
             verdict.add(name, FAIL, f"{source}: nothing usable, {len(found)} problems: {'; '.join(missing)}")
         else:
             verdict.add(name, FLAG, f"{source}: {count} usable items, {len(found)} problems: {'; '.join(missing)}")
@@ -295,7 +298,7 @@ def check_chart_history(verdict: Verdict, items: CrawlItems, db: Database, toler
     (another series, another unit, shifted weeks) fails."""
     new: dict[tuple[str, str], dict[str, int]] = {}
     for row in finished_chart_rows("", items.chart):
-        new.setdefault((row["week_start"], row["week_end"]), {})[row["key"]] = row["tokens"]
+        new.setdefault((row.week_start, row.week_end), {})[row.key] = row.tokens
     stored: dict[tuple[str, str], dict[str, int]] = {}
     if new and db["chart_weeks"].exists():
         for row in db.query("SELECT week_start, week_end, key, tokens FROM chart_weeks WHERE week_start >= ?",

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable
 
+from orstats_crawler.arguments import ALL
 from orstats_crawler.items import ActivityPlan
 
 
@@ -19,18 +20,6 @@ class Candidate:
     variant: str
     tokens: int
     upper_bound_usd: float | None  # None: no usable price, so its spend cannot be ranked
-
-
-def parse_top(top: str | int | None) -> int | None:
-    """`-a top=`: None (coverage target), a positive count, or "all" (returned as -1)."""
-    if top is None or top == "":
-        return None
-    if str(top).strip().lower() == "all":
-        return -1
-    number = int(top)
-    if number < 1:
-        raise ValueError(f"top must be a positive number or 'all', got {top!r}")
-    return number
 
 
 def plan(candidates: Iterable[Candidate], top: int | None, coverage: float) -> ActivityPlan:
@@ -43,7 +32,7 @@ def plan(candidates: Iterable[Candidate], top: int | None, coverage: float) -> A
     selected: list[bool] = []
     reached = 0.0
     for index, candidate in enumerate(ordered):
-        if top == -1:
+        if top == ALL:
             take = True
         elif top is not None:
             take = index < top
@@ -54,7 +43,7 @@ def plan(candidates: Iterable[Candidate], top: int | None, coverage: float) -> A
             reached += candidate.upper_bound_usd or 0.0
         selected.append(take)
     return ActivityPlan(
-        selection="all" if top == -1 else f"top:{top}" if top is not None else f"coverage:{coverage:g}",
+        selection="all" if top == ALL else f"top:{top}" if top is not None else f"coverage:{coverage:g}",
         candidates=[
             {
                 "permaslug": c.permaslug,

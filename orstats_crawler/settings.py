@@ -1,4 +1,5 @@
-"""Scrapy settings for orstats_crawler.
+"""Scrapy settings for orstats_crawler: every setting of the project has its default here, and only
+here (components read them without a fallback of their own).
 
 Defaults are polite (the site asks for human rates): identify the bot, obey robots.txt, one request
 at a time per host with AutoThrottle, retries that back off. Benchmarks and tests override these
@@ -18,6 +19,15 @@ COMMANDS_MODULE = "orstats_crawler.commands"
 OPENROUTER_BASE_URL = os.environ.get("OPENROUTER_BASE_URL", "https://openrouter.ai")
 ORSTATS_DB = os.environ.get("ORSTATS_DB", "data/history.db")  # empty string: no history feed
 ORSTATS_REPORT_DIR = os.environ.get("ORSTATS_REPORT_DIR", "reports")
+# The spider's arguments (arguments.py) land in these: `-a snapshot=PATH` replays a recorded snapshot
+# with no network, `-a record=PATH` records this crawl as one, `-a top=N|all` fetches that many splits
+# instead of the coverage target, `-a force=1` publishes a week the gate rejects (marked forced).
+ORSTATS_SNAPSHOT = ""
+ORSTATS_RECORD = ""
+ORSTATS_TOP = ""
+ORSTATS_FORCE = False
+# The crawl's id in the history: Scrapyd's job id, else set by the spider (a timestamp and a suffix).
+ORSTATS_CRAWL_ID = ""
 # Fetch the token split of model-variants, biggest list-price spend first, until the measured ones
 # hold this share of the week's list-price spend (the spider's `-a top=N|all` overrides it).
 ORSTATS_SPEND_COVERAGE = 0.95
@@ -53,7 +63,7 @@ CLOSESPIDER_ERRORCOUNT = 10
 # one more request per split request; False skips it (revenue_effective_usd stays NULL).
 ORSTATS_EFFECTIVE_PRICES = True
 # The official Data API (/api/v1/datasets/rankings-daily) is asked only when the environment has
-# OPENROUTER_API_KEY. The key is read from the environment by orstats_crawler.data_api and is never
+# OPENROUTER_API_KEY. The key is read from the environment (orstats_crawler.credentials) and is never
 # a setting: settings are logged at start-up and stored with the crawl.
 ORSTATS_DATA_API_START = "2025-01-01"  # first day asked for (the dataset starts there)
 ORSTATS_DATA_API_WINDOW_DAYS = 366  # days per request: the API's widest window
@@ -65,7 +75,7 @@ ORSTATS_DATA_API_MAX_RETRY_AFTER = 120
 # 30 requests per minute per key: one at a time, at least this many seconds apart.
 ORSTATS_DATA_API_INTERVAL = 2.5
 
-# --- history: legacy pages, the Monday series, imports (issue 4) ----------------------------
+# --- history: legacy pages, the Monday series, imports ---------------------------------------
 # `scrapy import-history`: the earlier project fetched the prices of its backfilled weeks (files
 # dated on a Sunday, up to 2026-02-08) once, on its first run; they are stored as observed that day.
 ORSTATS_IMPORT_BACKFILL_PRICES_ON = "2026-02-09"
@@ -99,41 +109,43 @@ COOKIES_ENABLED = False
 REMOTE_CONTROL_ENABLED = False
 TELNETCONSOLE_ENABLED = False
 
-# --- the report (issue 3) --------------------------------------------------------------------
+# --- the report ------------------------------------------------------------------------------
 # The headline formula of the markdown report (the summary shows the others too): "list" counts
 # cached tokens once at list price; "seed" is the earlier project's formula (cached tokens twice);
 # "effective" uses the prices the traffic actually paid (effective-pricing, see ORSTATS_EFFECTIVE_PRICES).
 ORSTATS_REVENUE_METHOD = os.environ.get("ORSTATS_REVENUE_METHOD", "list")
 ORSTATS_REPORT_TABLE_ROWS = 50  # model-variants with a known revenue listed in the breakdown table
 EXTENSIONS = {
-    # Renders reports/ from the history after the feeds close, only when the crawl is published.
-    "orstats_crawler.extensions.ReportExtension": 500,
+    # Renders reports/ once the history feed has stored a published crawl.
+    "orstats_crawler.report.extension.ReportExtension": 500,
+    # With ORSTATS_RECORD: writes every final response out as a snapshot when the spider closes.
+    "orstats_crawler.snapshots.recorder.SnapshotRecorder": 510,
 }
 
 # --- components -----------------------------------------------------------------------------
 ADDONS = {
-    # Puts the SQLite history feed into FEEDS after the command line is applied, so `-o`/`-O`
-    # (which replace FEEDS) add a feed rather than switching the history off.
-    "orstats_crawler.exporters.HistoryFeedAddon": 0,
+    # Puts the history feed into FEEDS after the command line is applied, so `-o`/`-O` (which
+    # replace FEEDS) add a feed rather than switching the history off.
+    "orstats_crawler.addons.HistoryAddon": 0,
 }
 DOWNLOADER_MIDDLEWARES = {
     # Scrapy's retries, with waits: backoff for 5xx and timeouts, Retry-After for 429.
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
-    "orstats_crawler.middlewares.BackoffRetryMiddleware": 550,
-    # Replay first: a snapshot answers before robots.txt, retries or the network are involved.
-    "orstats_crawler.snapshot.SnapshotReplayMiddleware": 50,
-    # Low order = its process_response runs last, so it archives the final response of a request.
-    "orstats_crawler.snapshot.ResponseArchiveMiddleware": 60,
+    "orstats_crawler.middlewares.retry.BackoffRetryMiddleware": 550,
+    # With ORSTATS_SNAPSHOT, first: a snapshot answers before robots.txt, retries or the network.
+    "orstats_crawler.middlewares.replay.SnapshotReplayMiddleware": 50,
     # Above the retries (550): its process_response sees the Data API's 401 and daily-quota 429 first.
-    "orstats_crawler.data_api.DataApiMiddleware": 580,
+    "orstats_crawler.middlewares.data_api.DataApiMiddleware": 580,
 }
 ITEM_PIPELINES = {
     "orstats_crawler.pipelines.NormalizePipeline": 200,
     "orstats_crawler.pipelines.ValidatePipeline": 300,
     "orstats_crawler.pipelines.PricePipeline": 400,
 }
-FEED_STORAGES = {"sqlite": "orstats_crawler.exporters.HistoryFeedStorage"}
-FEED_EXPORTERS = {"history": "orstats_crawler.exporters.HistoryItemExporter"}
+# The `sqlite` feed format writes a crawl's items into a SQLite file (`-O crawl.sqlite` works too);
+# the `history` storage merges that file into the history (history/feed.py).
+FEED_STORAGES = {"history": "orstats_crawler.history.feed.HistoryFeedStorage"}
+FEED_EXPORTERS = {"sqlite": "orstats_crawler.exporters.SqliteItemExporter"}
 FEED_EXPORT_ENCODING = "utf-8"
 
 LOG_LEVEL = os.environ.get("SCRAPY_LOG_LEVEL", "INFO")

@@ -16,8 +16,11 @@ import pytest
 from scrapy import signals
 from scrapy.crawler import CrawlerRunner
 from scrapy.utils.project import get_project_settings
+from scrapy.utils.test import get_crawler
 
-from orstats_crawler.snapshot import ReplayHandler, ReplayServer, Snapshot
+from orstats_crawler.snapshots.reader import Snapshot
+from orstats_crawler.snapshots.server import ReplayHandler, ReplayServer
+from orstats_crawler.signals import StoredVerdict, crawl_verdict, report_rendered
 from orstats_crawler.spiders.rankings import RankingsSpider
 from tests.factory import build_snapshot
 
@@ -35,6 +38,14 @@ FAST = {
     "LOG_LEVEL": "WARNING",
     "RETRY_TIMES": 1,
 }
+
+
+def project_crawler(**settings: Any) -> Any:
+    """A crawler outside the engine with the project's settings (their defaults live only there),
+    ``settings`` on top; its stats are open."""
+    crawler = get_crawler(RankingsSpider, {**get_project_settings().copy_to_dict(), **settings})
+    crawler.stats.open_spider()
+    return crawler
 
 
 def shared_capture(name: str) -> Path:
@@ -63,10 +74,22 @@ def history_path(tmp_path: Path) -> Path:
 
 
 class CrawlResult:
-    def __init__(self, crawler: Any, items: list[Any]):
+    """A finished crawl: its scraped items, its stats and the verdict the history feed signalled."""
+
+    def __init__(self, crawler: Any, items: list[Any], verdict: StoredVerdict | None, report: Path | None):
         self.crawler = crawler
         self.items = items
         self.stats = crawler.stats.get_stats()
+        self.verdict = verdict
+        self.report = report  # the README.md the report extension signalled it wrote
+
+    @property
+    def status(self) -> str | None:
+        return self.verdict.status if self.verdict else None
+
+    @property
+    def crawl_id(self) -> str | None:
+        return self.verdict.crawl_id if self.verdict else None
 
     def of(self, cls: type) -> list[Any]:
         return [item for item in self.items if isinstance(item, cls)]
@@ -82,13 +105,23 @@ async def crawl(settings: dict[str, Any] | None = None, **spider_args: Any) -> C
     runner = CrawlerRunner(project)
     crawler = runner.create_crawler(RankingsSpider)
     items: list[Any] = []
+    verdicts: list[StoredVerdict] = []
 
     def collect(item: Any) -> None:
         items.append(item)
 
+    def keep_verdict(verdict: StoredVerdict) -> None:
+        verdicts.append(verdict)
+
+    def keep_report(crawl_id: str, readme: Path, error: str | None) -> None:
+        reports.append(readme)
+
+    reports: list[Path] = []
     crawler.signals.connect(collect, signal=signals.item_scraped)
+    crawler.signals.connect(keep_verdict, signal=crawl_verdict)
+    crawler.signals.connect(keep_report, signal=report_rendered)
     await runner.crawl(crawler, **spider_args)
-    return CrawlResult(crawler, items)
+    return CrawlResult(crawler, items, verdicts[-1] if verdicts else None, reports[-1] if reports else None)
 
 
 def run_scrapy(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT,

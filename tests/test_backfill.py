@@ -10,9 +10,9 @@ import pytest
 import pytest_twisted
 from sqlite_utils import Database
 
-from orstats_crawler.history import monday
+from orstats_crawler.history import series
 from orstats_crawler.history.price_history import PriceHistory
-from orstats_crawler.history.schema import immediate, open_history
+from orstats_crawler.history.connection import immediate, open_for_writing
 from orstats_crawler.report import format as fmt
 from tests.conftest import crawl, shared_capture
 from tests.factory import SEED_MODELS, SnapshotSpec, _chart_key, build_snapshot, chart, daily_rows, expected_revenues
@@ -120,9 +120,9 @@ async def test_folding_each_crawl_in_gives_what_a_rebuild_gives(tmp_path, histor
 
     def check():
         folded = series_rows(history_path)
-        db = open_history(str(history_path))
+        db = open_for_writing(str(history_path))
         with immediate(db):
-            monday.rebuild(db)
+            series.rebuild(db)
         db.close()
         assert folded == series_rows(history_path)
         return folded
@@ -150,7 +150,7 @@ async def test_folding_each_crawl_in_gives_what_a_rebuild_gives(tmp_path, histor
 
 
 def test_price_history_lookup_rules(tmp_path):
-    db = open_history(str(tmp_path / "h.db"))
+    db = open_for_writing(str(tmp_path / "h.db"))
     db["crawls"].insert_all([{"id": "a", "started_at": "2026-01-05T00:00:00"}, {"id": "b", "started_at": "2026-01-12T00:00:00"}])
     base = {"canonical_slug": "x/m", "variant": "standard", "completion_price": 2e-06, "cache_read_price": 1e-07, "is_free": 0}
     db["prices"].insert_all([
@@ -173,7 +173,7 @@ def test_price_history_lookup_rules(tmp_path):
 async def test_a_rejected_crawl_feeds_nothing(tmp_path, history_path):
     spec = SnapshotSpec(models=[replace(m, activity="missing") for m in SEED_MODELS])
     result = await crawl({"ORSTATS_DB": str(history_path)}, snapshot=str(build_snapshot(tmp_path / "s", spec)))
-    assert result.stats["orstats/crawl/status"] == "rejected"
+    assert result.status == "rejected"
     assert Database(history_path)["monday_weeks"].count == 0
 
 

@@ -48,7 +48,7 @@ def test_history_bench_times_upsert_report_and_every_canned_query(capsys) -> Non
     rows = {row[0]: row[1] for row in table_rows(out)[1:]}
     assert "failed" not in out
     assert rows["history: model_weeks rows"] == "40"  # 2 weeks x 20 model-variants
-    assert float(rows["upsert a week: store_crawl"].replace(",", "")) > 0
+    assert float(rows["upsert a week: write_crawl"].replace(",", "")) > 0
     assert float(rows["render the report (every published week)"].replace(",", "")) > 0
     for name in history.canned_queries():
         assert float(rows[f"canned query {name} (sqlite3)"].replace(",", "")) >= 0

@@ -20,7 +20,7 @@ async def test_demo_snapshot_crawl_stores_the_seed_week(demo_snapshot, history_p
     assert len(result.of(ModelPrice)) == len(SEED_MODELS) + 3  # both catalogues merged: text models, extras, one media model
     assert len(result.of(LeaderboardRow)) == len(SEED_MODELS)
     assert len(result.of(ModelActivity)) == len(SEED_MODELS)  # top=all: every model-variant, free ones too
-    assert result.stats["orstats/crawl/status"] == "published"
+    assert result.status == "published"
     rows = {r["permaslug"]: r for r in Database(history_path).query("select * from weekly_revenue")}
     assert len(rows) == len(SEED_MODELS)
     for model in SEED_MODELS:
@@ -67,7 +67,7 @@ def independent_week(capture, permaslug: str, variant: str, start="2026-08-01", 
 async def test_capture_2026_08_08_matches_an_independent_computation(history_path):
     capture = shared_capture("openrouter-2026-08-08")
     result = await crawl({"ORSTATS_DB": str(history_path)}, snapshot=str(capture))
-    assert result.stats["orstats/crawl/status"] == "published"
+    assert result.status == "published"
     assert result.stats["orstats/coverage/spend"] >= 0.95
     db = Database(history_path)
     rows = list(db.query("select * from weekly_revenue where split_source = 'activity'"))
@@ -121,7 +121,7 @@ async def test_capture_2026_08_22_without_activity_stores_unknown_not_zero(histo
     paid = [r for r in rows if not r["is_free"]]
     assert paid and all(r["revenue_list_usd"] is None and r["cached_tokens"] is None for r in paid)
     assert all(r["prompt_tokens"] > 0 or r["completion_tokens"] >= 0 for r in rows)
-    assert result.stats["orstats/crawl/status"] == "rejected"  # the week's split is missing
+    assert result.status == "rejected"  # the week's split is missing
     failed = db.execute("select count(*) from activity_fetches where status = 'failed'").fetchone()[0]
     assert failed == result.stats["orstats/activity/selected"]
 
@@ -135,11 +135,11 @@ async def test_rerun_of_a_week_leaves_one_week(demo_snapshot, history_path):
     db = Database(history_path)
     assert db.execute("select count(*) from weekly_revenue").fetchone()[0] == len(SEED_MODELS)
     assert db.execute("select count(distinct week_end) from weekly_revenue").fetchone()[0] == 1
-    assert db.execute("select crawl_id from weeks").fetchone()[0] == second.stats["orstats/crawl/id"]
+    assert db.execute("select crawl_id from weeks").fetchone()[0] == second.crawl_id
     # Each crawl keeps its own rows underneath.
     assert db.execute("select count(*) from crawls").fetchone()[0] == 2
     assert db.execute("select count(*) from model_weeks").fetchone()[0] == 2 * len(SEED_MODELS)
-    assert first.stats["orstats/crawl/id"] != second.stats["orstats/crawl/id"]
+    assert first.crawl_id != second.crawl_id
 
 
 def test_user_feed_on_the_command_line_keeps_the_history(demo_snapshot, tmp_path):

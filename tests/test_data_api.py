@@ -21,10 +21,12 @@ import pytest_twisted
 from scrapy.settings import Settings
 from sqlite_utils import Database
 
-from orstats_crawler import data_api
-from orstats_crawler.history.schema import DATASET_CITATION
+from orstats_crawler.credentials import KEY_ENV
+from orstats_crawler.middlewares.data_api import STATS
+from orstats_crawler.sources import data_api
+from orstats_crawler.history.views import DATASET_CITATION
 from orstats_crawler.items import RankingsDaily
-from orstats_crawler.snapshot import ReplayHandler
+from orstats_crawler.snapshots.server import ReplayHandler
 from orstats_crawler.sources import SourceError
 from orstats_crawler.sources.data_api import decode_rankings_daily
 from tests.conftest import crawl
@@ -185,27 +187,27 @@ def test_windows_cover_the_range_newest_first_and_stop_at_yesterday():
 
 @pytest_twisted.ensureDeferred
 async def test_without_a_key_nothing_is_asked(data_api_site, history_path, monkeypatch):
-    monkeypatch.delenv(data_api.KEY_ENV, raising=False)
+    monkeypatch.delenv(KEY_ENV, raising=False)
     result = await crawl(settings_for(data_api_site, history_path), top="all")
-    assert result.stats["orstats/crawl/status"] == "published"
+    assert result.status == "published"
     assert data_api_calls(data_api_site) == []
-    assert not any(k.startswith(data_api.STATS) for k in result.stats)
+    assert not any(k.startswith(STATS) for k in result.stats)
     assert Database(history_path)["dataset_daily"].count == 0
 
 
 @pytest_twisted.ensureDeferred
 async def test_key_path_stores_days_weeks_coverage_and_citation(data_api_site, history_path, monkeypatch, caplog):
-    monkeypatch.setenv(data_api.KEY_ENV, KEY)
+    monkeypatch.setenv(KEY_ENV, KEY)
     data_api_site.fake.rate_limited = 1  # the first call is told to wait a second
     start, span = last_days(date.today(), 2, 30)
     result = await crawl(settings_for(data_api_site, history_path, ORSTATS_DATA_API_START=start,
                                       ORSTATS_DATA_API_WINDOW_DAYS=span), top="all")
-    assert result.stats["orstats/crawl/status"] == "published"
+    assert result.status == "published"
     calls = data_api_site.fake.calls
     assert len(calls) == 3  # two windows, one of them asked twice
     first, again = [when for path, when in calls if path == calls[0][0]]  # the rate-limited one, asked again
     assert again - first >= 0.9  # after its Retry-After: 1
-    assert result.stats[f"{data_api.STATS}/rate_limited"] == 1
+    assert result.stats[f"{STATS}/rate_limited"] == 1
     # The key went to the Data API only, and is stored and logged nowhere.
     sent = [(path, auth) for path, auth in data_api_site.fake.authorizations if auth]
     assert sent and all(urlsplit(path).path == data_api.PATH and auth == f"Bearer {KEY}" for path, auth in sent)
@@ -232,7 +234,7 @@ async def test_key_path_stores_days_weeks_coverage_and_citation(data_api_site, h
 
 @pytest_twisted.ensureDeferred
 async def test_key_stays_out_of_an_http_cache(data_api_site, history_path, tmp_path, monkeypatch):
-    monkeypatch.setenv(data_api.KEY_ENV, KEY)
+    monkeypatch.setenv(KEY_ENV, KEY)
     cache = tmp_path / "httpcache"
     start, span = last_days(date.today(), 1, 7)
     await crawl(settings_for(data_api_site, history_path, ORSTATS_DATA_API_START=start, ORSTATS_DATA_API_WINDOW_DAYS=span,
@@ -246,31 +248,31 @@ async def test_key_stays_out_of_an_http_cache(data_api_site, history_path, tmp_p
 @pytest_twisted.ensureDeferred
 async def test_wrong_key_is_refused_once_and_the_crawl_goes_on(data_api_site, history_path, monkeypatch, caplog):
     wrong = "sk-or-v1-wrong-key-fedcba9876543210"
-    monkeypatch.setenv(data_api.KEY_ENV, wrong)
+    monkeypatch.setenv(KEY_ENV, wrong)
     start, span = last_days(date.today(), 3, 10)
     result = await crawl(settings_for(data_api_site, history_path, ORSTATS_DATA_API_START=start,
                                       ORSTATS_DATA_API_WINDOW_DAYS=span), top="all")
-    assert result.stats["orstats/crawl/status"] == "published"  # the week does not depend on the Data API
+    assert result.status == "published"  # the week does not depend on the Data API
     assert len(data_api_site.fake.calls) == 1  # refused once: the other windows are not asked
     db = Database(history_path)
     problems = list(db.query("select * from problems where source = 'data_api' order by id"))
     assert len(problems) == 3
-    assert "HTTP 401" in problems[0]["message"] and data_api.KEY_ENV in problems[0]["message"]
+    assert "HTTP 401" in problems[0]["message"] and KEY_ENV in problems[0]["message"]
     assert all("not fetched" in p["message"] and "HTTP 401" in p["message"] for p in problems[1:])
     assert all(data_api.PATH in p["url"] for p in problems)
     assert db["dataset_daily"].count == 0
-    assert "HTTP 401" in result.stats[f"{data_api.STATS}/stopped"]
+    assert "HTTP 401" in result.stats[f"{STATS}/stopped"]
     assert_key_nowhere(wrong, history_path, caplog, result)
 
 
 @pytest_twisted.ensureDeferred
 async def test_daily_quota_stops_the_data_api_cleanly(data_api_site, history_path, monkeypatch, caplog):
-    monkeypatch.setenv(data_api.KEY_ENV, KEY)
+    monkeypatch.setenv(KEY_ENV, KEY)
     data_api_site.fake.quota = 1
     start, span = last_days(date.today(), 3, 10)
     result = await crawl(settings_for(data_api_site, history_path, ORSTATS_DATA_API_START=start,
                                       ORSTATS_DATA_API_WINDOW_DAYS=span), top="all")
-    assert result.stats["orstats/crawl/status"] == "published"
+    assert result.status == "published"
     assert len(data_api_site.fake.calls) == 2  # one answer, one 429 for the day, nothing after
     db = Database(history_path)
     assert db["dataset_daily"].count == span * (len(SEED_MODELS) + 1)  # the newest window is kept
@@ -284,12 +286,12 @@ async def test_daily_quota_stops_the_data_api_cleanly(data_api_site, history_pat
 
 @pytest_twisted.ensureDeferred
 async def test_per_crawl_budget_is_respected(data_api_site, history_path, monkeypatch):
-    monkeypatch.setenv(data_api.KEY_ENV, KEY)
+    monkeypatch.setenv(KEY_ENV, KEY)
     start, span = last_days(date.today(), 4, 5)
     result = await crawl(settings_for(data_api_site, history_path, ORSTATS_DATA_API_START=start,
                                       ORSTATS_DATA_API_WINDOW_DAYS=span, ORSTATS_DATA_API_MAX_REQUESTS=2), top="all")
     assert len(data_api_site.fake.calls) == 2
-    assert result.stats[f"{data_api.STATS}/requests"] == 2 and result.stats[f"{data_api.STATS}/skipped"] == 2
+    assert result.stats[f"{STATS}/requests"] == 2 and result.stats[f"{STATS}/skipped"] == 2
     skipped = list(Database(history_path).query("select message from problems where source = 'data_api'"))
     assert len(skipped) == 2 and all("ORSTATS_DATA_API_MAX_REQUESTS" in p["message"] for p in skipped)
 
@@ -310,7 +312,7 @@ async def test_data_api_weeks_feed_the_monday_series_as_modeled(tmp_path, monkey
     """The demo crawl measures the Monday weeks 2026-01-12 .. 2026-02-02 from its daily activity; the
     Data API's other weeks (from 2025-12-29, chart weeks included) become modeled rows of the series:
     its totals, the split shares of the nearest measured week, the prices valid in the week."""
-    monkeypatch.setenv(data_api.KEY_ENV, KEY)
+    monkeypatch.setenv(KEY_ENV, KEY)
     server = replay_server(build_snapshot(tmp_path / "s", SnapshotSpec()), handler=DataApiHandler)
     server.fake = FakeDataApi()
     history = tmp_path / "h.db"
@@ -339,14 +341,14 @@ async def test_data_api_weeks_feed_the_monday_series_as_modeled(tmp_path, monkey
 
 @pytest_twisted.ensureDeferred
 async def test_report_prints_the_required_citation_only_with_data_api_data(data_api_site, tmp_path, monkeypatch):
-    monkeypatch.setenv(data_api.KEY_ENV, KEY)
+    monkeypatch.setenv(KEY_ENV, KEY)
     start, span = last_days(date.today(), 1, 14)
     history = tmp_path / "with" / "history.db"
     await crawl(settings_for(data_api_site, history, ORSTATS_DATA_API_START=start, ORSTATS_DATA_API_WINDOW_DAYS=span),
                 top="all")
     text = (history.parent / "reports" / "README.md").read_text(encoding="utf-8")
     assert f"Source: OpenRouter (openrouter.ai/rankings), as of {AS_OF}." in text
-    monkeypatch.delenv(data_api.KEY_ENV)
+    monkeypatch.delenv(KEY_ENV)
     without = tmp_path / "without" / "history.db"
     await crawl(settings_for(data_api_site, without), top="all")
     text = (without.parent / "reports" / "README.md").read_text(encoding="utf-8")

@@ -16,7 +16,7 @@ from sqlite_utils import Database
 from orstats_crawler.items import ActivityPlan, EffectivePrice
 from orstats_crawler.report import format as fmt
 from orstats_crawler.report.data import method
-from orstats_crawler.snapshot import Snapshot
+from orstats_crawler.snapshots.reader import Snapshot
 from orstats_crawler.sources import SourceError
 from orstats_crawler.sources.effective import NO_DATA, PRICED, ZERO, decode_effective
 from tests.conftest import crawl, shared_capture

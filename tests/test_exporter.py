@@ -1,4 +1,5 @@
-"""The history feed: how it joins FEEDS, and what it writes for good, empty and repeated crawls."""
+"""The feeds: the `sqlite` feed of a crawl's items (any storage), the history feed (how it joins FEEDS,
+what it writes for good, empty and repeated crawls, how a failed write is reported)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ import pytest_twisted
 from scrapy.settings import Settings
 from sqlite_utils import Database
 
-from orstats_crawler.exporters import HistoryFeedAddon, history_feed_uri
-from orstats_crawler.history.schema import open_history
-from orstats_crawler.history.store import publish_week
+from orstats_crawler.addons import HistoryAddon
+from orstats_crawler.history.connection import open_for_writing
+from orstats_crawler.history.feed import history_feed_uri
+from orstats_crawler.history.records import CrawlRow
+from orstats_crawler.history.writer import publish_week
 from tests.conftest import ROOT, crawl
 from tests.factory import SEED_MODELS, SnapshotSpec, build_snapshot
 
@@ -18,19 +21,19 @@ from tests.factory import SEED_MODELS, SnapshotSpec, build_snapshot
 def feeds_after_addon(feeds: dict, db: str = "data/h.db", priority: str = "cmdline") -> dict:
     settings = Settings({"ORSTATS_DB": db})
     settings.set("FEEDS", feeds, priority=priority)
-    HistoryFeedAddon().update_settings(settings)
+    HistoryAddon().update_settings(settings)
     return settings.getdict("FEEDS")
 
 
 def test_addon_adds_the_history_beside_a_user_feed():
     feeds = feeds_after_addon({"items.jsonl": {"format": "jsonlines", "overwrite": True}})
     assert feeds["items.jsonl"]["format"] == "jsonlines"
-    assert feeds[history_feed_uri("data/h.db")] == {"format": "history", "store_empty": True}
-    assert history_feed_uri("data/h.db").startswith("sqlite:///") and history_feed_uri("data/h.db").endswith("/data/h.db")
+    assert feeds[history_feed_uri("data/h.db")] == {"format": "sqlite", "store_empty": True}
+    assert history_feed_uri("data/h.db").startswith("history:///") and history_feed_uri("data/h.db").endswith("/data/h.db")
 
 
 def test_addon_keeps_an_explicit_history_feed_and_can_be_switched_off():
-    mine = {"sqlite:///elsewhere.db": {"format": "history"}}
+    mine = {"history:///elsewhere.db": {"format": "sqlite"}}
     assert feeds_after_addon(mine) == mine
     assert feeds_after_addon({}, db="") == {}
 
@@ -41,15 +44,15 @@ async def test_crawl_with_no_usable_source_is_recorded_as_rejected(tmp_path, his
     result = await crawl({"ORSTATS_DB": str(history_path)}, snapshot=str(snapshot))
     db = Database(history_path)
     [row] = list(db.query("select * from crawls"))
-    assert row["status"] == "rejected" and result.stats["orstats/crawl/status"] == "rejected"
+    assert row["status"] == "rejected" and result.status == "rejected"
     assert "leaderboard" in row["checks"] and db.execute("select count(*) from weeks").fetchone()[0] == 0
     assert db.execute("select count(*) from prices").fetchone()[0] == len(SEED_MODELS) + 3  # both catalogues merged: text models, extras, one media model
 
 
 def test_open_history_is_idempotent_and_ready_for_concurrent_writers(tmp_path):
     path = str(tmp_path / "h.db")
-    open_history(path).close()
-    db = open_history(path)
+    open_for_writing(path).close()
+    db = open_for_writing(path)
     assert db.journal_mode == "wal"
     assert {"crawls", "weeks", "model_weeks", "daily_activity", "prices", "responses"} <= set(db.table_names())
     assert "weekly_revenue" in db.view_names()
@@ -65,20 +68,24 @@ def test_shipped_demo_snapshot_is_what_the_factory_builds(tmp_path):
 
 
 def test_week_pointer_prefers_the_latest_published_crawl(tmp_path):
-    db = open_history(str(tmp_path / "h.db"))
+    db = open_for_writing(str(tmp_path / "h.db"))
     for crawl_id in ("a", "b", "c", "d"):
-        db["crawls"].insert({"id": crawl_id, "status": "x"})
+        db["crawls"].insert({"id": crawl_id, "status": "x", "era": "current"})
 
     def shown():
         return db.execute("select crawl_id, status from weeks").fetchone()
 
-    publish_week(db, "2026-08-01", "2026-08-07", "a", "rejected")
+    def publish(crawl_id: str, status: str) -> None:
+        publish_week(db, CrawlRow(crawl_id, "", None, status, "current", None, None, "2026-08-01", "2026-08-07",
+                                  None, None, None, None, 0, 0, 0, 0, "[]", "{}"))
+
+    publish("a", "rejected")
     assert shown() == ("a", "rejected")  # only rejected crawls: the latest stays inspectable
-    publish_week(db, "2026-08-01", "2026-08-07", "b", "published")
+    publish("b", "published")
     assert shown() == ("b", "published")
-    publish_week(db, "2026-08-01", "2026-08-07", "c", "rejected")
+    publish("c", "rejected")
     assert shown() == ("b", "published")  # a rejected crawl never hides a published week
-    publish_week(db, "2026-08-01", "2026-08-07", "d", "published")
+    publish("d", "published")
     assert shown() == ("d", "published")
     assert db.execute("select count(*) from weeks").fetchone()[0] == 1
 

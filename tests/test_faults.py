@@ -24,7 +24,8 @@ from scrapy.utils.project import get_project_settings
 from sqlite_utils import Database
 
 from orstats_crawler.commands.crawl import EXIT_PUBLISHED, EXIT_REJECTED
-from orstats_crawler.snapshot import ReplayHandler, ReplayServer, Snapshot
+from orstats_crawler.snapshots.reader import Snapshot
+from orstats_crawler.snapshots.server import ReplayHandler, ReplayServer
 from tests.conftest import run_scrapy, shared_capture
 from tests.factory import SEED_DAY, SEED_MODELS, SnapshotSpec, build_snapshot
 

@@ -13,8 +13,8 @@ import pytest
 import pytest_twisted
 from sqlite_utils import Database
 
-from orstats_crawler.commands.import_history import import_paths, read_snapshot
-from orstats_crawler.history.schema import open_history
+from orstats_crawler.history.importer import import_paths, read_snapshot
+from orstats_crawler.history.connection import open_for_writing
 from orstats_crawler.sources import SourceError
 from tests.conftest import SHARED, crawl, run_scrapy
 from tests.factory import SEED_MODELS
@@ -83,7 +83,7 @@ def table_hashes(path: Path) -> dict[str, str]:
 
 def run_import(history: Path, *paths: Path) -> list:
     history.parent.mkdir(parents=True, exist_ok=True)
-    db = open_history(str(history))
+    db = open_for_writing(str(history))
     try:
         return import_paths(db, paths, BACKFILL_PRICES_ON)
     finally:

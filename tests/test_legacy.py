@@ -146,7 +146,7 @@ async def test_when_the_page_fails_too_the_crawl_still_ends_with_one_plan(demo_s
     assert len(result.of(ActivityPlan)) == 1 and not result.of(LeaderboardRow)
     failed = {(p.source, p.url.rsplit("/", 1)[-1], p.status) for p in result.of(SourceProblem)}
     assert ("leaderboard", "models?view=week", 404) in failed and ("leaderboard_page", "rankings", 404) in failed
-    assert result.stats["orstats/crawl/status"] == "rejected"
+    assert result.status == "rejected"
 
 
 def test_scrapy_crawl_of_the_real_page_stores_its_week_with_the_leaderboard_split(tmp_path):

@@ -7,21 +7,19 @@ from datetime import date, datetime
 
 import pytest
 from scrapy.exceptions import DropItem
-from scrapy.utils.test import get_crawler
 
 from orstats_crawler import pricing
 from orstats_crawler.items import LeaderboardRow, ModelActivity, ModelPrice
 from orstats_crawler.pipelines import NormalizePipeline, PricePipeline, ValidatePipeline
 from orstats_crawler.spiders.rankings import RankingsSpider
+from tests.conftest import project_crawler
 
 URL = "https://openrouter.ai/api/frontend/v1/stats/model-activity?permaslug=a%2Fb&variant=standard"
 
 
 @pytest.fixture
 def crawler():
-    crawler = get_crawler(RankingsSpider)
-    crawler.stats.open_spider()
-    return crawler
+    return project_crawler()
 
 
 def stats(crawler) -> dict:
@@ -113,30 +111,35 @@ def price(public_id: str, slug: str, variant: str, **prices) -> ModelPrice:
 
 
 def test_price_join_on_slug_and_variant(crawler):
-    crawler.spider = RankingsSpider.from_crawler(crawler)
+    """The spider gives each released row its catalogue entry; the pipeline prices the row from it."""
+    spider = RankingsSpider()
     pipe = PricePipeline(crawler)
+
+    def priced(leaderboard_row: LeaderboardRow) -> LeaderboardRow:
+        return pipe.process_item(spider.with_catalogue_entry(leaderboard_row))
+
     for item in (
         price("lab/m", "a/b-2026", "standard", prompt="0.000003", completion="0.000015", input_cache_read="0.0000003"),
         price("lab/m:batch", "a/b-2026", "batch", prompt="0.0000015", completion="0.0000075"),
         price("lab/m:free", "a/b-2026", "free", prompt="0.000003", completion="0.000015"),
         price("openrouter/auto", "openrouter/auto", "standard", prompt="-1", completion="-1"),
     ):
-        assert crawler.spider.catalogue.add(item)  # what the spider does as the catalogue arrives
+        assert spider.catalogue.add(item)  # what the spider does as the catalogue arrives
         pipe.process_item(item)
-    assert not crawler.spider.catalogue.add(price("lab/m", "a/b-2026", "standard", prompt="1", completion="1"))
-    standard = pipe.process_item(row())
+    assert not spider.catalogue.add(price("lab/m", "a/b-2026", "standard", prompt="1", completion="1"))
+    standard = priced(row())
     assert (standard.prompt_price, standard.completion_price, standard.cache_read_price) == (3e-06, 1.5e-05, 3e-07)
     assert standard.name == "lab/m" and standard.public_id == "lab/m" and standard.price_status == "listed"
-    batch = pipe.process_item(row(variant="batch"))
+    batch = priced(row(variant="batch"))
     # :batch has its own price; no input_cache_read listed, so cached tokens cost the prompt price.
     assert (batch.prompt_price, batch.completion_price, batch.cache_read_price) == (1.5e-06, 7.5e-06, 1.5e-06)
-    free = pipe.process_item(row(variant="free"))
+    free = priced(row(variant="free"))
     assert free.is_free and free.prompt_price == 0 and free.public_id == "lab/m:free"
-    router = pipe.process_item(row(permaslug="openrouter/auto"))
+    router = priced(row(permaslug="openrouter/auto"))
     assert router.prompt_price is None and router.price_status == "invalid"
-    unknown = pipe.process_item(row(variant="thinking"))
+    unknown = priced(row(variant="thinking"))
     assert unknown.prompt_price is None and unknown.price_status == "missing" and unknown.name == "lab/m"
-    gone_free = pipe.process_item(row(permaslug="x/y", variant="free"))
+    gone_free = priced(row(permaslug="x/y", variant="free"))
     assert gone_free.is_free and gone_free.name == "x/y"
     counted = stats(crawler)
     assert counted["orstats/price/invalid"] == 2  # prompt and completion of the router

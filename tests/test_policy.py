@@ -17,7 +17,7 @@ def test_defaults_are_a_good_citizen_of_the_site():
     # Retries back off and honour Retry-After: Scrapy's immediate retry is replaced, not stacked.
     middlewares = settings.getdict("DOWNLOADER_MIDDLEWARES")
     assert middlewares["scrapy.downloadermiddlewares.retry.RetryMiddleware"] is None
-    assert "orstats_crawler.middlewares.BackoffRetryMiddleware" in middlewares
+    assert "orstats_crawler.middlewares.retry.BackoffRetryMiddleware" in middlewares
     assert 429 in settings.getlist("RETRY_HTTP_CODES") and settings.getfloat("ORSTATS_RETRY_BACKOFF_BASE") >= 1
     assert settings.getint("CLOSESPIDER_TIMEOUT") > 0 and settings.getint("CLOSESPIDER_ERRORCOUNT") > 0
 

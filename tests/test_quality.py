@@ -12,16 +12,18 @@ from typing import Any, Callable
 
 import pytest
 import pytest_twisted
-from scrapy.settings import Settings
+from scrapy.utils.project import get_project_settings
 from sqlite_utils import Database
 
 from orstats_crawler import quality
-from orstats_crawler.commands.crawl import EXIT_ERROR, EXIT_PUBLISHED, EXIT_REJECTED, exit_code
-from orstats_crawler.history.schema import open_history
-from orstats_crawler.history.store import CrawlItems, WeekSummary
+from orstats_crawler.arguments import UsageError
+from orstats_crawler.commands.crawl import EXIT_ERROR, EXIT_PUBLISHED, EXIT_REJECTED, EXIT_USAGE, Outcome, exit_code
+from orstats_crawler.history.connection import open_for_writing
+from orstats_crawler.history.crawl_rows import CrawlItems, WeekSummary
 from orstats_crawler.items import ModelPrice
-from orstats_crawler.middlewares import retry_after_seconds
+from orstats_crawler.middlewares.retry import retry_after_seconds
 from orstats_crawler.pricing import PriceCatalogue
+from orstats_crawler.signals import StoredVerdict
 from tests.conftest import crawl
 from tests.factory import SEED_DAY, SEED_MODELS, SnapshotSpec, build_snapshot, usd, with_models
 
@@ -36,8 +38,8 @@ async def crawl_week(tmp_path: Path, history: Path, name: str, spec: SnapshotSpe
     snapshot = build_snapshot(tmp_path / name, spec, mutate=mutate)
     result = await crawl({"ORSTATS_DB": str(history), "ORSTATS_REPORT_DIR": str(tmp_path / "reports")},
                          snapshot=str(snapshot), **args)
-    row = Database(history)["crawls"].get(result.stats["orstats/crawl/id"])
-    assert row["status"] == result.stats["orstats/crawl/status"]
+    row = Database(history)["crawls"].get(result.crawl_id)
+    assert row["status"] == result.status
     checks = {c["name"]: c for c in json.loads(row["checks"])}
     for name, check in checks.items():  # every check is counted in the stats under its name
         assert result.stats[f"orstats/check/{name}"] == check["result"]
@@ -174,7 +176,7 @@ async def test_token_coverage_below_its_minimum_rejects(tmp_path, history_path):
     snapshot = build_snapshot(tmp_path / "s")
     result = await crawl({"ORSTATS_DB": str(history_path), "ORSTATS_REPORT_DIR": str(tmp_path / "r"),
                           "ORSTATS_MIN_TOKEN_COVERAGE": 0.9}, snapshot=str(snapshot))
-    assert result.stats["orstats/crawl/status"] == "rejected"
+    assert result.status == "rejected"
     assert result.stats["orstats/check/token_coverage"] == "fail"
     assert result.stats["orstats/check/split_coverage"] == "pass"
     assert result.stats["orstats/checks/fail"] == 1
@@ -204,7 +206,7 @@ def test_price_moves_compare_with_the_entry_the_earlier_crawl_priced_rows_with(t
     catalogue = PriceCatalogue()
     for public_id, price in entries:
         catalogue.add(ModelPrice(public_id, "x/m-2026", "standard", public_id, {"prompt": price, "completion": price}, URL))
-    db = open_history(str(tmp_path / "h.db"))
+    db = open_for_writing(str(tmp_path / "h.db"))
     db["crawls"].insert({"id": "earlier", "week_end": "2026-02-01", "started_at": "2026-02-02T00:00:00+00:00"})
     db["prices"].insert_all({"crawl_id": "earlier", "observed_on": "2026-02-02", "public_id": public_id,
                              "canonical_slug": "x/m-2026", "variant": "standard", "prompt_price": float(price),
@@ -215,8 +217,8 @@ def test_price_moves_compare_with_the_entry_the_earlier_crawl_priced_rows_with(t
 
 
 def test_the_gate_on_an_empty_crawl_names_what_is_missing(tmp_path):
-    db = open_history(str(tmp_path / "h.db"))
-    verdict = quality.evaluate(CrawlItems(), WeekSummary(None, None, [], None, None, 0), db, Settings(),
+    db = open_for_writing(str(tmp_path / "h.db"))
+    verdict = quality.evaluate(CrawlItems(), WeekSummary(None, None, [], None, None, 0), db, get_project_settings(),
                                finish_reason="shutdown")
     failed = {c["name"] for c in verdict.named(quality.FAIL)}
     assert {"crawl_finished", "structure_prices", "structure_leaderboard", "structure_week", "split_coverage"} <= failed
@@ -231,13 +233,18 @@ def test_retry_after_in_seconds_or_as_an_http_date():
     assert retry_after_seconds(b"soon", now) is None and retry_after_seconds(None, now) is None
 
 
-@pytest.mark.parametrize("stats, history, bootstrap_failed, expected", [
-    ({"orstats/crawl/status": "published"}, True, False, EXIT_PUBLISHED),
-    ({"orstats/crawl/status": "rejected"}, True, False, EXIT_REJECTED),
-    ({"finish_reason": "finished"}, True, False, EXIT_ERROR),  # the history feed failed to store a verdict
-    ({"finish_reason": "finished"}, False, False, EXIT_PUBLISHED),  # no history, no gate
-    ({"finish_reason": "closespider_timeout"}, False, False, EXIT_ERROR),
-    ({}, True, True, EXIT_ERROR),
+def verdict_of(status: str) -> StoredVerdict:
+    return StoredVerdict("c1", status, "h.db", "2026-08-01", "2026-08-07", False)
+
+
+@pytest.mark.parametrize("outcome, history, expected", [
+    (Outcome(verdict=verdict_of("published"), finish_reason="finished"), True, EXIT_PUBLISHED),
+    (Outcome(verdict=verdict_of("rejected"), finish_reason="finished"), True, EXIT_REJECTED),
+    (Outcome(finish_reason="finished"), True, EXIT_ERROR),  # the history feed failed to store a verdict
+    (Outcome(finish_reason="finished"), False, EXIT_PUBLISHED),  # no history, no gate
+    (Outcome(finish_reason="closespider_timeout"), False, EXIT_ERROR),
+    (Outcome(start_error=RuntimeError("no reactor")), True, EXIT_ERROR),
+    (Outcome(start_error=UsageError("-a top='x'")), True, EXIT_USAGE),
 ])
-def test_exit_codes(stats, history, bootstrap_failed, expected):
-    assert exit_code(stats, history, bootstrap_failed)[0] == expected
+def test_exit_codes(outcome, history, expected):
+    assert exit_code(outcome, history)[0] == expected

@@ -130,8 +130,8 @@ def report_settings(tmp_path: Path, **extra: str) -> dict[str, str]:
 async def crawl_demo(tmp_path: Path, **extra: str) -> str:
     snapshot = build_snapshot(tmp_path / "snapshot")
     result = await crawl(report_settings(tmp_path, **extra), snapshot=str(snapshot), top="all")
-    assert result.stats["orstats/crawl/status"] == "published"
-    assert result.stats["orstats/report/path"] == str(tmp_path / "reports" / "README.md")
+    assert result.status == "published"
+    assert result.report == (tmp_path / "reports" / "README.md").resolve()
     return (tmp_path / "reports" / "README.md").read_text(encoding="utf-8")
 
 
@@ -325,7 +325,7 @@ async def crawl_three_weeks(tmp_path: Path) -> Path:
         snapshot = build_snapshot(tmp_path / f"snapshot-{day}", SnapshotSpec(models=models, captured=day),
                                   mutate=seed_chart(day))
         result = await crawl(settings, snapshot=str(snapshot), top="all")
-        assert result.stats["orstats/crawl/status"] == "published"
+        assert result.status == "published"
     return Path(settings["ORSTATS_DB"])
 
 
@@ -410,8 +410,8 @@ async def test_a_rejected_crawl_leaves_the_report_byte_identical(tmp_path):
     # A later week whose leaderboard did not answer: the quality gate rejects it.
     broken = build_snapshot(tmp_path / "broken", SnapshotSpec(captured=date(2026, 2, 16), with_leaderboard=False))
     result = await crawl(report_settings(tmp_path), snapshot=str(broken), top="all")
-    assert result.stats["orstats/crawl/status"] == "rejected"
-    assert "orstats/report/path" not in result.stats
+    assert result.status == "rejected"
+    assert result.report is None
     assert folder_bytes(tmp_path / "reports") == before
     assert set(before) == {"README.md", "weekly/2026-02-08.md"}
 
@@ -430,7 +430,7 @@ HOSTILE_MODELS = with_models(
 async def crawl_hostile(tmp_path: Path) -> Path:
     snapshot = build_snapshot(tmp_path / "snapshot", SnapshotSpec(models=HOSTILE_MODELS))
     result = await crawl(report_settings(tmp_path), snapshot=str(snapshot), top="all")
-    assert result.stats["orstats/crawl/status"] == "published"
+    assert result.status == "published"
     return tmp_path / "reports" / "README.md"
 
 
@@ -467,7 +467,7 @@ async def test_scrapy_report_renders_without_crawling(tmp_path):
     db = tmp_path / "data" / "history.db"
     snapshot = build_snapshot(tmp_path / "snapshot")
     result = await crawl({"ORSTATS_DB": str(db), "ORSTATS_REPORT_DIR": ""}, snapshot=str(snapshot), top="all")
-    assert "orstats/report/path" not in result.stats  # no report folder: the extension stays off
+    assert result.report is None  # no report folder: the extension stays off
 
     out = tmp_path / "out"
     done = run_scrapy("report", "--db", str(db), "--output", str(out), "-s", "ORSTATS_REVENUE_METHOD=seed")

@@ -31,7 +31,7 @@ async def test_the_2026_08_08_report_parses(tmp_path):
     node_parser()  # skip (or fail in CI) before the crawl when the parser is missing
     db, reports = tmp_path / "history.db", tmp_path / "reports"
     result = await crawl({"ORSTATS_DB": str(db), "ORSTATS_REPORT_DIR": str(reports)}, snapshot=str(capture))
-    assert result.stats["orstats/crawl/status"] == "published"
+    assert result.status == "published"
     readme = reports / "README.md"
     text = readme.read_text(encoding="utf-8")
     assert len(mermaid_blocks(text)) == 4

@@ -9,19 +9,23 @@ import pytest
 import pytest_twisted
 from scrapy.http import Request, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
-from scrapy.utils.test import get_crawler
+from scrapy.settings import Settings
 from twisted.python.failure import Failure
 
-from orstats_crawler import selection, weeks
+from orstats_crawler import arguments, selection, weeks
 from orstats_crawler.items import ActivityPlan, LeaderboardRow, ModelActivity, ModelPrice, SourceProblem
 from orstats_crawler.spiders.rankings import RankingsSpider
+from tests.conftest import project_crawler
 from tests.factory import SEED_MODELS, SnapshotSpec, catalogue, daily_rows, leaderboard
 
 
 def make_spider(**args) -> RankingsSpider:
-    crawler = get_crawler(RankingsSpider, {"OPENROUTER_BASE_URL": "http://site.test"})
-    crawler.stats.open_spider()
-    return RankingsSpider.from_crawler(crawler, **args)
+    """A spider outside the engine: get_crawler freezes the settings, so the arguments go into them
+    first, as RankingsSpider.from_crawler puts them in a real crawl."""
+    crawler = project_crawler(OPENROUTER_BASE_URL="http://site.test", **arguments.as_settings(args, Settings()))
+    spider = RankingsSpider(**args)
+    spider._set_crawler(crawler)
+    return spider
 
 
 async def start_requests(spider) -> list[Request]:
@@ -99,9 +103,10 @@ async def test_top_all_and_top_n():
 
 
 def test_top_argument_validation():
-    assert selection.parse_top(None) is None and selection.parse_top("ALL") == -1 and selection.parse_top("5") == 5
-    with pytest.raises(ValueError):
-        selection.parse_top("0")
+    assert arguments.top(None) is None and arguments.top("ALL") == arguments.ALL and arguments.top("5") == 5
+    for bad in ("0", "-3", "abc", "1.5"):
+        with pytest.raises(arguments.UsageError, match="top"):
+            arguments.top(bad)
 
 
 @pytest_twisted.ensureDeferred

@@ -5,41 +5,74 @@ whether the week was published. The project's COMMANDS_MODULE puts this command 
 
     0  published (flags or `-a force=1` included: see crawls.checks and crawls.forced)
     1  the crawl failed: it could not start, or ended without a stored verdict
-    2  usage error (Scrapy's own code for a bad command line)
+    2  usage error: a bad command line, spider argument or setting (one line says which)
     3  rejected by the quality gate: data kept, the published week and the report left as they were
 
-With the history feed switched off (`-s ORSTATS_DB=`) there is no gate: 0 when the spider
-finished, 1 when it was closed early.
+The verdict arrives by the history feed's ``crawl_verdict`` signal. With the history feed switched
+off (`-s ORSTATS_DB=`) there is no gate: 0 when the spider finished, 1 when it was closed early.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+from dataclasses import dataclass
 from typing import Any
 
+from scrapy import signals
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.exceptions import UsageError
+from twisted.internet.defer import Deferred
 
-from orstats_crawler.exporters import ID_STAT, STATUS_STAT
-from orstats_crawler.history.store import PUBLISHED, REJECTED
+from orstats_crawler import signals as orstats_signals
+from orstats_crawler.arguments import UsageError as ArgumentError
+from orstats_crawler.history.writer import PUBLISHED, REJECTED
 
 logger = logging.getLogger(__name__)
 
 EXIT_PUBLISHED, EXIT_ERROR, EXIT_USAGE, EXIT_REJECTED = 0, 1, 2, 3
 
 
-def exit_code(stats: dict[str, Any], history_enabled: bool, bootstrap_failed: bool) -> tuple[int, str]:
-    """The exit code of a finished crawl and why, from its stats."""
-    if bootstrap_failed:
-        return EXIT_ERROR, "the crawl could not start"
-    status = stats.get(STATUS_STAT)
-    crawl = stats.get(ID_STAT)
-    if status == PUBLISHED:
-        return EXIT_PUBLISHED, f"crawl {crawl} published"
-    if status == REJECTED:
-        return EXIT_REJECTED, f"crawl {crawl} rejected by the quality gate (see crawls.checks)"
-    reason = stats.get("finish_reason")
+@dataclass
+class Outcome:
+    """What the crawl told the command: its stored verdict, or why it could not start."""
+
+    verdict: orstats_signals.StoredVerdict | None = None
+    start_error: BaseException | None = None
+    finish_reason: str | None = None
+
+    def crawl_verdict(self, verdict: orstats_signals.StoredVerdict) -> None:
+        self.verdict = verdict
+
+    def spider_closed(self, spider: Any, reason: str) -> None:
+        self.finish_reason = reason
+
+    def watch(self, started: Any) -> None:
+        """Keep the error of a crawl that could not start (a Deferred or an asyncio task, by reactor)."""
+        if isinstance(started, Deferred):
+            started.addErrback(self._failed)
+        else:
+            started.add_done_callback(self._done)
+
+    def _failed(self, failure: Any) -> None:
+        self.start_error = failure.value
+
+    def _done(self, task: Any) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            self.start_error = task.exception()
+
+
+def exit_code(outcome: Outcome, history_enabled: bool) -> tuple[int, str]:
+    """The exit code of a finished crawl and why."""
+    if outcome.start_error is not None:
+        code = EXIT_USAGE if isinstance(outcome.start_error, ArgumentError) else EXIT_ERROR
+        return code, f"the crawl could not start: {outcome.start_error}"
+    verdict = outcome.verdict
+    if verdict is not None and verdict.status == PUBLISHED:
+        return EXIT_PUBLISHED, f"crawl {verdict.crawl_id} published"
+    if verdict is not None and verdict.status == REJECTED:
+        return EXIT_REJECTED, f"crawl {verdict.crawl_id} rejected by the quality gate (see crawls.checks)"
+    reason = outcome.finish_reason
     if not history_enabled:
         if reason == "finished":
             return EXIT_PUBLISHED, "crawl finished (no history feed, no quality gate)"
@@ -56,9 +89,10 @@ class Command(ScrapyCrawlCommand):
             raise UsageError("give exactly one spider: scrapy crawl rankings")
         assert self.crawler_process
         crawler = self._create_crawler(args[0])
-        self.crawler_process.crawl(crawler, **opts.spargs)
+        outcome = Outcome()
+        crawler.signals.connect(outcome.crawl_verdict, signal=orstats_signals.crawl_verdict)
+        crawler.signals.connect(outcome.spider_closed, signal=signals.spider_closed)
+        outcome.watch(self.crawler_process.crawl(crawler, **opts.spargs))
         self.crawler_process.start()
-        self.exitcode, why = exit_code(crawler.stats.get_stats() if crawler.stats else {},
-                                       history_enabled=bool(crawler.settings.get("ORSTATS_DB")),
-                                       bootstrap_failed=self.crawler_process.bootstrap_failed)
+        self.exitcode, why = exit_code(outcome, history_enabled=bool(crawler.settings.get("ORSTATS_DB")))
         (logger.info if self.exitcode == EXIT_PUBLISHED else logger.error)("exit code %d: %s", self.exitcode, why)

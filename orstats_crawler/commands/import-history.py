@@ -1,7 +1,7 @@
 """`scrapy import-history PATH...`: load the earlier project's weekly JSON snapshots into the history.
 
 The command line only (Scrapy names a command after its module, hence the dash); the import is
-``import_history.py``. Exit code 0 when every file was imported (or was already), 1 when a file
+``history/importer.py``. Exit code 0 when every file was imported (or was already), 1 when a file
 could not be read or did not match its own total.
 
     scrapy import-history ../shared/anchor-history            # every *.json in the folder
@@ -13,15 +13,13 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import date
-from pathlib import Path
 
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
 from orstats_crawler.commands import add_history_option, history_path
-
-from orstats_crawler.commands.import_history import ImportResult, import_paths
-from orstats_crawler.history.schema import open_history
+from orstats_crawler.history.connection import HistoryError, open_for_writing
+from orstats_crawler.history.importer import ImportResult, import_paths
 
 
 class Command(ScrapyCommand):
@@ -43,8 +41,12 @@ class Command(ScrapyCommand):
             raise UsageError("give the snapshot files or folders to import")
         db_path = history_path(opts, self.settings)
         backfill_day = date.fromisoformat(self.settings.get("ORSTATS_IMPORT_BACKFILL_PRICES_ON"))
-        Path(db_path).parent.mkdir(parents=True, exist_ok=True)
-        db = open_history(db_path)
+        try:
+            db = open_for_writing(db_path)
+        except HistoryError as error:
+            print(f"scrapy import-history: {error}", file=sys.stderr)
+            self.exitcode = 1
+            return
         try:
             results = import_paths(db, args, backfill_day)
         finally:

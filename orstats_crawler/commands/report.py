@@ -16,7 +16,7 @@ from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
 from orstats_crawler.commands import add_history_option, history_path
-
+from orstats_crawler.history.connection import HistoryError
 from orstats_crawler.report import format as fmt
 from orstats_crawler.report.data import METHODS, method
 from orstats_crawler.report.render import write_reports
@@ -45,14 +45,13 @@ class Command(ScrapyCommand):
             raise UsageError(f"unexpected arguments: {' '.join(args)}")
         db_path = history_path(opts, self.settings)
         report_dir = opts.output or self.settings.get("ORSTATS_REPORT_DIR")
-        method_key = opts.method or self.settings.get("ORSTATS_REVENUE_METHOD", "list")
+        method_key = opts.method or self.settings.get("ORSTATS_REVENUE_METHOD")
         if not report_dir:
             raise UsageError("no report folder: set ORSTATS_REPORT_DIR or pass --output", print_help=False)
         try:
             method(method_key)
-            rendered = write_reports(db_path, report_dir, method_key,
-                                     self.settings.getint("ORSTATS_REPORT_TABLE_ROWS", 50))
-        except (FileNotFoundError, ValueError) as error:
+            rendered = write_reports(db_path, report_dir, method_key, self.settings.getint("ORSTATS_REPORT_TABLE_ROWS"))
+        except (HistoryError, OSError, ValueError) as error:
             print(f"scrapy report: {error}", file=sys.stderr)
             self.exitcode = 1
             return

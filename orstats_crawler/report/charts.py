@@ -14,7 +14,7 @@ from orstats_crawler.report.data import Method, ModelRow, Week
 TOP = 9  # the seed's "Top 9": the chart's own top-9-plus-Others shape
 AXIS_LABEL = 16  # the seed shortens x-axis labels to 16 characters ("Claude Sonnet ..")
 INCOMPLETE = "*"  # marks a week whose revenue is known for only part of its model-variants
-MODELED = "°"  # marks a Monday week whose split is modeled for some model-variants (history/monday.py)
+MODELED = "°"  # marks a Monday week whose split is modeled for some model-variants (history/series.py)
 # Mermaid's default chart is 700 pixels wide, ~110 of them the y-axis, and a 14-pixel label character
 # is ~8 wide: labels that do not fit side by side (a year of Monday weeks, 51 dates; nine model names)
 # are turned on end and the chart widened to keep each ~18 pixels, so every week keeps its full date

@@ -1,10 +1,10 @@
 """What the report shows, read from the history's views (``weekly_revenue``, ``weekly_totals``,
 ``monday_totals``) into plain objects the templates format. No formula lives here: every revenue
-figure is a column of a view (history/schema.py); this module only chooses which column is the
+figure is a column of a view (history/views.py); this module only chooses which column is the
 headline, which weeks make the time series, and orders rows.
 
 Two kinds of week: a crawl's own week (the leaderboard's trailing 7 days: the Summary, the model
-table, the pies) and the Monday weeks of the chart (history/monday.py: the time series).
+table, the pies) and the Monday weeks of the chart (history/series.py: the time series).
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from orstats_crawler.history.monday import MODELED, VOLUME
+from orstats_crawler.history.series import MODELED, VOLUME
 from orstats_crawler.history.price_history import AFTER, BEFORE, FREE
-from orstats_crawler.history.store import PUBLISHED
+from orstats_crawler.history.writer import PUBLISHED
 from orstats_crawler.weeks import computed_on
 
 

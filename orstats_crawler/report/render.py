@@ -14,7 +14,7 @@ from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from orstats_crawler.history.schema import open_history
+from orstats_crawler.history.connection import open_read_only
 from orstats_crawler.report import charts
 from orstats_crawler.report import format as fmt
 from orstats_crawler.report.data import NOT_IN_MONDAY, WeekReport, week_reports
@@ -57,9 +57,7 @@ def render_week(env: Environment, report: WeekReport, table_rows: int) -> str:
 def write_reports(db_path: str | Path, report_dir: str | Path, method: str = "list",
                   table_rows: int = 50) -> Rendered | None:
     """Render every published week of the history; None when it has none (nothing is written)."""
-    if not Path(db_path).is_file():
-        raise FileNotFoundError(f"history file {db_path} does not exist: crawl first (scrapy crawl rankings)")
-    db = open_history(str(db_path))
+    db = open_read_only(db_path)
     try:
         reports = week_reports(db, method)
     finally:

@@ -12,6 +12,9 @@ from typing import Any
 
 from orstats_crawler.items import SourceProblem
 
+# The source of a problem the spider's own code raised (a callback error), not one of the site's.
+SPIDER = "spider"
+
 
 class SourceError(ValueError):
     """A response we cannot use, with enough context to find the cause."""

@@ -1,4 +1,5 @@
-"""Decode the official Data API, /api/v1/datasets/rankings-daily (needs a key; sources doc section 6).
+"""The official Data API, /api/v1/datasets/rankings-daily (needs a key; sources doc section 6): which
+day windows to ask for, and the decoder of its answers.
 
 `{"data": [{"date", "model_permaslug", "total_tokens": "<digits>"}, ...], "meta": {"as_of",
 "start_date", "end_date", "version"}}`: up to 50 model-variants per day plus one `other` row.
@@ -6,14 +7,29 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import date, timedelta
+from typing import Any, Iterator
 
 from orstats_crawler import normalize
 from orstats_crawler.items import RankingsDaily
 from orstats_crawler.sources import SourceError, envelope, load_json, require, rows_of
 
 SOURCE = "data_api"
+PATH = "/api/v1/datasets/rankings-daily"
 OTHER = "other"  # the reserved key of the day's long tail
+
+
+def windows(settings: Any, today: date) -> Iterator[tuple[date, date]]:
+    """(start_date, end_date) windows, newest first, from ORSTATS_DATA_API_START to the last complete
+    UTC day, each at most ORSTATS_DATA_API_WINDOW_DAYS long. Newest first: a spent budget or quota
+    loses the oldest days, which the next crawl asks for again."""
+    first = date.fromisoformat(settings.get("ORSTATS_DATA_API_START"))
+    span = timedelta(days=max(1, settings.getint("ORSTATS_DATA_API_WINDOW_DAYS")) - 1)
+    end = today - timedelta(days=1)
+    while end >= first:
+        start = max(first, end - span)
+        yield start, end
+        end = start - timedelta(days=1)
 
 
 def decode_rankings_daily(body: bytes | str, url: str) -> RankingsDaily:

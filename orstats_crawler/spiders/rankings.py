@@ -2,24 +2,26 @@
 model-variants that carry the week's spend.
 
 Order matters once: the split requests are chosen by list-price spend, so they wait until the
-catalogue(s) and the leaderboard have answered (or failed). Until then leaderboard rows are held
-back, so the catalogue the price pipeline reads (``spider.catalogue``) is complete for every row.
+catalogue(s) and the leaderboard have answered (or failed, or their callback raised). Until then
+leaderboard rows are held back; each is released carrying its catalogue entry's prices, which the
+price pipeline turns into its list price.
 
 Legacy era (archived copies of the site): when the JSON leaderboard is unusable (an HTTP error, or
 a body that is not the JSON leaderboard), the `/rankings` page is asked instead; if it embeds flight
 data its leaderboard and chart are used, and splits it does not give come from the model pages.
 
-Arguments: `-a snapshot=PATH` replays a recorded snapshot (no network), `-a record=PATH` saves this
-crawl in the same layout, `-a top=N|all` overrides the spend-coverage target, `-a force=1` publishes
-a week the quality gate rejects (marked forced).
+Arguments (arguments.py: each is a setting every component reads): `-a snapshot=PATH` replays a
+recorded snapshot (no network), `-a record=PATH` saves this crawl in the same layout, `-a top=N|all`
+overrides the spend-coverage target, `-a force=1` publishes a week the quality gate rejects (marked
+forced).
 """
 
 from __future__ import annotations
 
-import secrets
+import functools
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 from urllib.parse import urlencode
 
 from scrapy import Spider
@@ -27,11 +29,13 @@ from scrapy.http import JsonRequest, Request, Response
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
-from orstats_crawler import data_api, normalize, pricing, selection
+from orstats_crawler import arguments, normalize, pricing, selection
+from orstats_crawler.credentials import data_api_key
 from orstats_crawler.items import LeaderboardRow, ModelPrice, SourceProblem
 from orstats_crawler.sources import SourceError, problem
 from orstats_crawler.sources.activity import SOURCE as ACTIVITY
 from orstats_crawler.sources.activity import decode_activity
+from orstats_crawler.sources import data_api
 from orstats_crawler.sources.data_api import SOURCE as DATA_API
 from orstats_crawler.sources.data_api import decode_rankings_daily
 from orstats_crawler.sources.effective import SOURCE as EFFECTIVE
@@ -52,26 +56,45 @@ EFFECTIVE_PATH = "/api/frontend/v1/stats/effective-pricing"
 EFFECTIVE_QUERY = {"shape": "v7", "range": "1w"}
 
 
+def releases_barrier(callback: Callable[..., Iterator[Any]]) -> Callable[..., Iterator[Any]]:
+    """For the callback of a source the split requests wait for: after its items, its barrier key is
+    released whatever it raised (the error still reaches Scrapy as a spider error, which the gate
+    counts), unless it handed the key on to a request that settles it instead."""
+    @functools.wraps(callback)
+    def wrapper(self: "RankingsSpider", response: Response, key: str, **kwargs: Any) -> Iterator[Any]:
+        handed_on = False
+        try:
+            for item in callback(self, response, key, **kwargs):
+                handed_on = handed_on or (isinstance(item, Request) and item.meta.get("barrier") == key)
+                yield item
+        except GeneratorExit:
+            raise
+        except Exception:
+            yield from self._settle(key)
+            raise
+        if not handed_on:
+            yield from self._settle(key)
+    return wrapper
+
+
 class RankingsSpider(Spider):
     name = "rankings"
 
-    def __init__(self, *args: Any, snapshot: str | None = None, record: str | None = None,
-                 top: str | None = None, force: str | None = None, **kwargs: Any):
+    def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self.snapshot = snapshot or None
-        self.record = record or None
-        self.top = selection.parse_top(top)
-        self.force = str(force or "").lower() in {"1", "true", "yes"}
-        # Scrapyd passes its job id as `_job`: the natural id of this crawl in the history.
-        self.crawl_id = kwargs.get("_job") or datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ-") + secrets.token_hex(3)
-        self.started_at = datetime.now(timezone.utc)
-        # Complete before any leaderboard row is released: the price pipeline reads it from here
-        # (items of different callbacks interleave in the pipelines, so their order proves nothing).
+        # Entries of both catalogues, complete before any leaderboard row is released: it ranks the
+        # split candidates by spend and gives each released row its catalogue entry.
         self.catalogue = pricing.PriceCatalogue()
-        self.archive: list[Any] = []  # every final response, for the history's raw archive
         self._leaderboard: list[LeaderboardRow] = []
         self._waiting: set[str] = set()
         self._released = False
+
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> "RankingsSpider":
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        # Settings are still open here (Crawler.crawl applies them after creating the spider).
+        crawler.settings.setdict(arguments.as_settings(kwargs, crawler.settings), priority="cmdline")
+        return spider
 
     @property
     def base_url(self) -> str:
@@ -85,8 +108,8 @@ class RankingsSpider(Spider):
             yield self._source_request(self.url(path), self.parse_prices, PRICES, precedence=precedence)
         yield self._source_request(self.url(LEADERBOARD_PATH), self.parse_leaderboard, LEADERBOARD)
         yield self._source_request(self.url(CHART_PATH), self.parse_chart, CHART, wait=False)
-        if data_api.api_key():  # the official daily series: only with a key (data_api.py)
-            for first, last in data_api.windows(self.settings, self.started_at.date()):
+        if data_api_key():  # the official daily series: only with a key
+            for first, last in data_api.windows(self.settings, datetime.now(timezone.utc).date()):
                 url = self.url(data_api.PATH, start_date=first.isoformat(), end_date=last.isoformat())
                 yield self._source_request(url, self.parse_rankings_daily, DATA_API, wait=False)
 
@@ -99,6 +122,7 @@ class RankingsSpider(Spider):
 
     # --- callbacks ---------------------------------------------------------------------------
 
+    @releases_barrier
     def parse_prices(self, response: Response, key: str, precedence: int = 0) -> Iterator[Any]:
         try:
             for item in decode_catalogue(response.body, response.url, precedence):
@@ -107,24 +131,22 @@ class RankingsSpider(Spider):
                 yield item
         except SourceError as exc:
             yield problem(exc, status=response.status)
-        yield from self._settle(key)
 
+    @releases_barrier
     def parse_leaderboard(self, response: Response, key: str) -> Iterator[Any]:
         try:
             yield from self._hold_rows(decode_leaderboard(response.body, response.url))
         except SourceError as exc:
             yield problem(exc, status=response.status)
             yield self._rankings_page_request(key)  # the barrier waits for the page instead
-            return
-        yield from self._settle(key)
 
+    @releases_barrier
     def parse_rankings_page(self, response: Response, key: str) -> Iterator[Any]:
         """The legacy `/rankings` page, asked when the JSON leaderboard was unusable."""
         try:
             yield from self._hold_rows(decode_rankings_page(response.body, response.url, response_date(response)))
         except SourceError as exc:
             yield problem(exc, status=response.status)
-        yield from self._settle(key)
 
     def _hold_rows(self, items: Iterator[Any]) -> Iterator[Any]:
         """Leaderboard rows wait for the barrier; every other item goes on."""
@@ -186,13 +208,14 @@ class RankingsSpider(Spider):
         if self._waiting or self._released:
             return
         self._released = True
-        yield from self._leaderboard
+        for row in self._leaderboard:
+            yield self.with_catalogue_entry(row)
         plan = self._plan_activity()
         yield plan
         for candidate in plan.candidates:
             if candidate["selected"]:
                 yield self._activity_request(candidate["permaslug"], candidate["variant"])
-                if self.settings.getbool("ORSTATS_EFFECTIVE_PRICES", True) and not self.legacy_era:
+                if self.settings.getbool("ORSTATS_EFFECTIVE_PRICES") and not self.legacy_era:
                     yield self._effective_request(candidate["permaslug"], candidate["variant"])
 
     def _plan_activity(self) -> Any:
@@ -208,13 +231,24 @@ class RankingsSpider(Spider):
             candidates.append(selection.Candidate(
                 row.permaslug, row.variant, prompt + completion, pricing.upper_bound_usd(prompt, completion, price),
             ))
-        plan = selection.plan(candidates, self.top, self.settings.getfloat("ORSTATS_SPEND_COVERAGE", 0.95))
+        plan = selection.plan(candidates, arguments.top(self.settings.get("ORSTATS_TOP")),
+                              self.settings.getfloat("ORSTATS_SPEND_COVERAGE"))
         stats = self.crawler.stats
         stats.set_value("orstats/activity/candidates", len(plan.candidates))
         stats.set_value("orstats/activity/selected", sum(c["selected"] for c in plan.candidates))
         if plan.planned_spend_coverage is not None:
             stats.set_value("orstats/coverage/planned_spend", round(plan.planned_spend_coverage, 4))
         return plan
+
+    def with_catalogue_entry(self, row: LeaderboardRow) -> LeaderboardRow:
+        """The row with its catalogue entry's decimal prices (only an entry of its own (canonical_slug,
+        variant) prices it), public id and name, for the price pipeline."""
+        entry = self.catalogue.entry_for(row.permaslug, row.variant)
+        if entry is not None:
+            own = (entry.canonical_slug, entry.variant) == (row.permaslug, row.variant)
+            row.pricing = dict(entry.pricing) if own else None
+            row.public_id, row.name = entry.public_id, entry.name
+        return row
 
     @property
     def legacy_era(self) -> bool:

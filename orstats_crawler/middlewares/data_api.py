@@ -1,9 +1,9 @@
-"""The official Data API (`/api/v1/datasets/rankings-daily`): which windows to ask for, and a
-downloader middleware that owns everything about the key and the API's limits.
+"""``DataApiMiddleware``: everything about the official Data API's key and limits, for the requests
+the spider tags with the Data API's source (`/api/v1/datasets/rankings-daily`, sources/data_api.py).
 
 - Nothing happens without `OPENROUTER_API_KEY` in the environment: the spider asks for no window.
-- The key lives only here, read from the environment when the crawl starts: it is added to the
-  Data API's requests as `Authorization: Bearer ...` on their way to the network and appears in no
+- The key (credentials.py) is read when the crawl starts and only this middleware holds it: it is
+  added to the Data API's requests as `Authorization: Bearer ...` on their way to the network and appears in no
   setting, stat, log line, stored row or recorded snapshot (the raw archive keeps URLs and bodies,
   never request headers), nor in Scrapy's HTTP cache (`dont_cache`: it would store the headers).
 - Limits (30 requests per minute per key, 500 per day per account): the requests go one at a time,
@@ -19,10 +19,8 @@ downloader middleware that owns everything about the key and the API's limits.
 from __future__ import annotations
 
 import logging
-import os
 import time
-from datetime import date, timedelta
-from typing import Any, Iterator
+from typing import Any
 
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Request, Response
@@ -30,33 +28,14 @@ from scrapy.utils.asyncio import sleep
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.defer import DeferredLock
 
-from orstats_crawler.middlewares import retry_after_seconds
+from orstats_crawler.credentials import KEY_ENV, data_api_key
+from orstats_crawler.middlewares.retry import retry_after_seconds
 from orstats_crawler.sources.data_api import SOURCE
 
 logger = logging.getLogger(__name__)
 
-PATH = "/api/v1/datasets/rankings-daily"
-KEY_ENV = "OPENROUTER_API_KEY"
 TURN = "data_api_turn"  # meta flag: this request holds the Data API's turn
 STATS = "orstats/data_api"
-
-
-def api_key() -> str:
-    """The key from the environment ('' when absent): read here only, never copied into settings."""
-    return os.environ.get(KEY_ENV, "").strip()
-
-
-def windows(settings: Any, today: date) -> Iterator[tuple[date, date]]:
-    """(start_date, end_date) windows, newest first, from ORSTATS_DATA_API_START to the last complete
-    UTC day, each at most ORSTATS_DATA_API_WINDOW_DAYS long. Newest first: a spent budget or quota
-    loses the oldest days, which the next crawl asks for again."""
-    first = date.fromisoformat(settings.get("ORSTATS_DATA_API_START"))
-    span = timedelta(days=max(1, settings.getint("ORSTATS_DATA_API_WINDOW_DAYS")) - 1)
-    end = today - timedelta(days=1)
-    while end >= first:
-        start = max(first, end - span)
-        yield start, end
-        end = start - timedelta(days=1)
 
 
 def is_data_api(request: Request) -> bool:
@@ -70,7 +49,7 @@ class DataApiMiddleware:
         self.crawler = crawler
         self.stats = crawler.stats
         settings = crawler.settings
-        self._key = api_key()
+        self._key = data_api_key()
         self.budget = settings.getint("ORSTATS_DATA_API_MAX_REQUESTS")
         self.max_retry_after = settings.getfloat("ORSTATS_DATA_API_MAX_RETRY_AFTER")
         self.interval = settings.getfloat("ORSTATS_DATA_API_INTERVAL")

@@ -1,7 +1,5 @@
 """Import the earlier project's weekly JSON snapshots into the history (`scrapy import-history PATH...`).
 
-The command line is ``import-history.py`` (Scrapy names a command after its module); the import is here.
-
 Layout: ../shared/anchor-history/README.md. Each file becomes a pseudo crawl `import:<date>` (era
 `import`) with the same rows a crawl writes, so weekly_revenue, the Monday series and the report
 show the imported weeks next to the crawled ones:
@@ -27,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
@@ -35,16 +34,17 @@ from typing import Any, Iterable
 from sqlite_utils import Database
 
 from orstats_crawler import normalize, pricing, weeks
-from orstats_crawler.history import monday
+from orstats_crawler.history.connection import immediate
+from orstats_crawler.history.crawl_rows import archive_records
+from orstats_crawler.history.formulas import REVENUE_SEED
 from orstats_crawler.history.price_history import FILE
-from orstats_crawler.history.schema import REVENUE_SEED, immediate
-from orstats_crawler.history.store import PUBLISHED, REJECTED, archive_responses, publish_week
+from orstats_crawler.history.records import CrawlRecords, CrawlRow, ModelWeekRow, PriceRow, ProblemRow
+from orstats_crawler.history.writer import IMPORT_ERA, PUBLISHED, REJECTED, write_crawl
 from orstats_crawler.items import SPLIT
-from orstats_crawler.snapshot import ArchivedResponse
+from orstats_crawler.raw_responses import ArchivedResponse
 from orstats_crawler.sources import SourceError, load_json, require, rows_of
 
 SOURCE = "import"
-ERA = "import"
 IMPORTER_VERSION = 1  # bump when the rows written for the same file change: re-import rewrites them
 MODEL_FIELDS = ("slug", "total_tokens", "prompt_tokens", "completion_tokens", "cached_tokens",
                 "reasoning_tokens", "prompt_price", "completion_price")
@@ -130,55 +130,40 @@ def import_paths(db: Database, paths: Iterable[str | Path], backfill_prices_on: 
             results.append(exc if isinstance(exc, SourceError) else SourceError(SOURCE, str(path), None, str(exc)))
             continue
         with immediate(db):
-            result = import_snapshot(db, snapshot)
-            if result.status != "unchanged":
-                monday.update(db, result.crawl_id)
-        results.append(result)
+            results.append(import_snapshot(db, snapshot))
     return results
 
 
 def import_snapshot(db: Database, snapshot: SnapshotFile) -> ImportResult:
     """Write one file as crawl `import:<date>` (inside the caller's transaction)."""
-    existing = db["crawls"].rows_where("id = ?", [snapshot.crawl_id])
-    previous = next(iter(existing), None)
+    previous = next(iter(db["crawls"].rows_where("id = ?", [snapshot.crawl_id])), None)
     rows, prices, problems = _rows(snapshot)
-    unknown = sum(1 for r in rows if r["split_source"] is None)
+    unknown = sum(1 for r in rows if r.split_source is None)
     if previous and json.loads(previous["stats"] or "{}").get("fingerprint") == snapshot.fingerprint:
         return ImportResult(snapshot.name, snapshot.crawl_id, previous["week_start"], previous["week_end"],
                             "unchanged", len(rows), unknown, json.loads(previous["checks"])[0])
-    for table in ("model_weeks", "prices", "problems", "responses"):
-        db[table].delete_where("crawl_id = ?", [snapshot.crawl_id])
     midnight = datetime.combine(snapshot.day, time(), timezone.utc)
-    stamp = midnight.isoformat()
-    db["crawls"].upsert({
-        "id": snapshot.crawl_id, "started_at": stamp, "finished_at": stamp, "status": PUBLISHED, "era": ERA,
-        "base_url": None, "snapshot": snapshot.name, "week_start": snapshot.week_start.isoformat(),
-        "week_end": snapshot.week_end.isoformat(), "selection": SOURCE, "coverage": None,
-        "planned_coverage": None, "token_coverage": _token_coverage(rows), "models_ranked": len(rows),
-        "models_measured": len(rows) - unknown, "problems": len(problems), "forced": 0,
-    }, pk="id")
-    db["model_weeks"].insert_all(rows, pk=("crawl_id", "week_end", "permaslug", "variant"), replace=True)
-    db["prices"].insert_all(prices, pk=("crawl_id", "public_id"), replace=True)
-    db["problems"].insert_all(problems)
-    # The file itself, in the raw archive (stored once per content, like a crawl's responses).
-    archive_responses(db, snapshot.crawl_id,
-                      [ArchivedResponse(snapshot.url, 200, "application/json", snapshot.body, midnight)])
-    check = _seed_check(db, snapshot, rows)
+    check = _seed_check(snapshot, rows)
     status = REJECTED if check["result"] == "fail" else PUBLISHED
     stats = {"file": snapshot.name, "fingerprint": snapshot.fingerprint, "date": snapshot.day.isoformat(),
              "prices_on": snapshot.prices_on.isoformat(), "file_total_revenue": snapshot.payload["total_revenue"],
              "file_total_tokens": snapshot.payload.get("total_tokens")}
-    db["crawls"].update(snapshot.crawl_id, {"status": status, "checks": json.dumps([check]),
-                                            "stats": json.dumps(stats, sort_keys=True)})
+    # The file itself, in the raw archive (stored once per content, like a crawl's responses).
+    responses, bodies = archive_records(
+        snapshot.crawl_id, [ArchivedResponse(snapshot.url, 200, "application/json", snapshot.body, midnight)])
     week = (snapshot.week_start.isoformat(), snapshot.week_end.isoformat())
-    shown = next(iter(db.query("SELECT c.era FROM weeks w JOIN crawls c ON c.id = w.crawl_id "
-                               "WHERE w.week_start = ? AND w.week_end = ?", week)), None)
-    if shown is None or shown["era"] == ERA:  # never over a real crawl of the same week
-        publish_week(db, *week, snapshot.crawl_id, status)
+    write_crawl(db, CrawlRecords(
+        crawl=CrawlRow(
+            id=snapshot.crawl_id, started_at=midnight.isoformat(), finished_at=midnight.isoformat(), status=status,
+            era=IMPORT_ERA, base_url=None, snapshot=snapshot.name, week_start=week[0], week_end=week[1],
+            selection=SOURCE, coverage=None, planned_coverage=None, token_coverage=_token_coverage(rows),
+            models_ranked=len(rows), models_measured=len(rows) - unknown, problems=len(problems), forced=0,
+            checks=json.dumps([check]), stats=json.dumps(stats, sort_keys=True)),
+        model_weeks=rows, prices=prices, problems=problems, responses=responses, response_bodies=bodies))
     return ImportResult(snapshot.name, snapshot.crawl_id, *week, status, len(rows), unknown, check)
 
 
-def _rows(snapshot: SnapshotFile) -> tuple[list[dict], list[dict], list[dict]]:
+def _rows(snapshot: SnapshotFile) -> tuple[list[ModelWeekRow], list[PriceRow], list[ProblemRow]]:
     """model_weeks rows, price observations and problems of one file."""
     rows, prices, problems = [], [], []
     for index, model in enumerate(snapshot.payload["models"]):
@@ -193,47 +178,55 @@ def _rows(snapshot: SnapshotFile) -> tuple[list[dict], list[dict], list[dict]]:
         known = total == 0 or split["prompt_tokens"] + split["completion_tokens"] > 0
         if not known:
             split = dict.fromkeys(SPLIT)
-            problems.append({
-                "crawl_id": snapshot.crawl_id, "source": SOURCE, "url": snapshot.url, "field": f"models[{index}]",
-                "message": f"prompt, completion, cached and reasoning all 0 with total_tokens {total}: split unknown",
-                "permaslug": permaslug, "variant": variant, "status": None,
-            })
-        rows.append({
-            "crawl_id": snapshot.crawl_id, "week_start": snapshot.week_start.isoformat(),
-            "week_end": snapshot.week_end.isoformat(), "permaslug": permaslug, "variant": variant,
-            "public_id": None, "name": pricing.display_name(model.get("name"), permaslug), "rank": model.get("rank"),
-            "total_tokens": total, **split,
-            "requests": normalize.optional_count(model.get("request_count")) if known else None,
-            "change": model["percent_change"] / 100 if isinstance(model.get("percent_change"), (int, float)) else None,
-            "split_source": SOURCE if known else None,
-            "leaderboard_prompt_tokens": None, "leaderboard_completion_tokens": None,
-            "prompt_price": price.prompt, "completion_price": price.completion, "cache_read_price": price.cache_read,
-            "is_free": int(price.is_free), "price_status": price.status,
-            "upper_bound_usd": (pricing.upper_bound_usd(split["prompt_tokens"], split["completion_tokens"], price)
-                                if known else None),
-            "price_basis": FILE, "price_observed_on": snapshot.prices_on.isoformat(),
-        })
-        prices.append({
-            "crawl_id": snapshot.crawl_id, "observed_on": snapshot.prices_on.isoformat(), "public_id": model["slug"],
-            "canonical_slug": permaslug, "variant": variant, "name": model.get("name"),
-            "prompt_price": price.prompt, "completion_price": price.completion, "cache_read_price": price.cache_read,
-            "is_free": int(price.is_free), "pricing": json.dumps(quoted, sort_keys=True), "created": None,
-        })
+            problems.append(ProblemRow(
+                crawl_id=snapshot.crawl_id, source=SOURCE, url=snapshot.url, field=f"models[{index}]",
+                message=f"prompt, completion, cached and reasoning all 0 with total_tokens {total}: split unknown",
+                permaslug=permaslug, variant=variant, status=None))
+        rows.append(ModelWeekRow(
+            crawl_id=snapshot.crawl_id, week_start=snapshot.week_start.isoformat(),
+            week_end=snapshot.week_end.isoformat(), permaslug=permaslug, variant=variant,
+            public_id=None, name=pricing.display_name(model.get("name"), permaslug), rank=model.get("rank"),
+            total_tokens=total, **split,
+            requests=normalize.optional_count(model.get("request_count")) if known else None,
+            change=model["percent_change"] / 100 if isinstance(model.get("percent_change"), (int, float)) else None,
+            split_source=SOURCE if known else None,
+            leaderboard_prompt_tokens=None, leaderboard_completion_tokens=None,
+            prompt_price=price.prompt, completion_price=price.completion, cache_read_price=price.cache_read,
+            is_free=int(price.is_free), price_status=price.status,
+            upper_bound_usd=(pricing.upper_bound_usd(split["prompt_tokens"], split["completion_tokens"], price)
+                             if known else None),
+            price_basis=FILE, price_observed_on=snapshot.prices_on.isoformat()))
+        prices.append(PriceRow(
+            crawl_id=snapshot.crawl_id, observed_on=snapshot.prices_on.isoformat(), public_id=model["slug"],
+            canonical_slug=permaslug, variant=variant, name=model.get("name"),
+            prompt_price=price.prompt, completion_price=price.completion, cache_read_price=price.cache_read,
+            is_free=int(price.is_free), pricing=json.dumps(quoted, sort_keys=True), created=None))
     return rows, prices, problems
 
 
-def _seed_check(db: Database, snapshot: SnapshotFile, rows: list[dict]) -> dict[str, Any]:
-    """The seed formula (schema.REVENUE_SEED) over the stored rows against the file's total, less
-    what the file charged for `:free` rows."""
-    ours = next(db.query(f"SELECT SUM({REVENUE_SEED}) AS usd, COUNT({REVENUE_SEED}) AS known, "
-                         "SUM(COALESCE(m.is_free, 0) = 0 AND m.split_source IS NULL) AS unknown_paid "
-                         "FROM model_weeks m WHERE m.crawl_id = ?", [snapshot.crawl_id]))
+def _seed_revenue(rows: list[ModelWeekRow]) -> tuple[float | None, int]:
+    """The seed formula over the file's rows, evaluated by SQLite from the views' own SQL fragment
+    (an in-memory table named like the views' alias): its sum, and the paid rows whose split is unknown."""
+    memory = sqlite3.connect(":memory:")
+    columns = ModelWeekRow.columns()
+    memory.execute(f"CREATE TABLE m ({', '.join(columns)})")
+    memory.executemany(f"INSERT INTO m VALUES ({', '.join('?' * len(columns))})", (r.values() for r in rows))
+    usd, unknown_paid = memory.execute(f"SELECT SUM({REVENUE_SEED}), "
+                                       "SUM(COALESCE(m.is_free, 0) = 0 AND m.split_source IS NULL) FROM m").fetchone()
+    memory.close()
+    return usd, unknown_paid or 0
+
+
+def _seed_check(snapshot: SnapshotFile, rows: list[ModelWeekRow]) -> dict[str, Any]:
+    """The seed formula over the file's rows against the file's total, less what the file charged
+    for `:free` rows."""
+    usd, unknown_paid = _seed_revenue(rows)
     free_charged = sum(m.get("estimated_revenue") or 0.0 for m in snapshot.payload["models"]
                        if str(m["slug"]).endswith(":" + pricing.FREE_VARIANT))
     expected = round(snapshot.payload["total_revenue"] - free_charged, 2)
-    got = round(ours["usd"] or 0.0, 2)
-    paid = sum(1 for r in rows if not r["is_free"])
-    if paid and ours["unknown_paid"] == paid:
+    got = round(usd or 0.0, 2)
+    paid = sum(1 for r in rows if not r.is_free)
+    if paid and unknown_paid == paid:
         return {"name": "seed_total", "result": "flag",
                 "message": f"split unknown for all {paid} paid model-variants: revenue unknown "
                            f"(the file's total_revenue {snapshot.payload['total_revenue']} is not a measurement)"}
@@ -243,6 +236,6 @@ def _seed_check(db: Database, snapshot: SnapshotFile, rows: list[dict]) -> dict[
     return {"name": "seed_total", "result": "pass" if abs(got - expected) < 0.0101 else "fail", "message": message}
 
 
-def _token_coverage(rows: list[dict]) -> float | None:
-    total = sum(r["total_tokens"] for r in rows)
-    return sum(r["total_tokens"] for r in rows if r["split_source"]) / total if total else None
+def _token_coverage(rows: list[ModelWeekRow]) -> float | None:
+    total = sum(r.total_tokens for r in rows)
+    return sum(r.total_tokens for r in rows if r.split_source) / total if total else None

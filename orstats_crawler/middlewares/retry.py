@@ -1,6 +1,4 @@
-"""Downloader middlewares of the project (the snapshot ones live in snapshot.py).
-
-``BackoffRetryMiddleware`` replaces Scrapy's ``RetryMiddleware`` (same settings: RETRY_TIMES,
+"""``BackoffRetryMiddleware`` replaces Scrapy's ``RetryMiddleware`` (same settings: RETRY_TIMES,
 RETRY_HTTP_CODES, RETRY_EXCEPTIONS, ``dont_retry``, ``max_retry_times``) and adds the wait Scrapy
 leaves out: a failing server is asked again at once by Scrapy, which is how a polite crawler turns
 a hiccup into a hammering.
@@ -50,9 +48,9 @@ def retry_after_seconds(value: bytes | str | None, now: datetime | None = None) 
 class BackoffRetryMiddleware(RetryMiddleware):
     def __init__(self, settings: Any):
         super().__init__(settings)
-        self.backoff_base = settings.getfloat("ORSTATS_RETRY_BACKOFF_BASE", 2.0)
-        self.backoff_max = settings.getfloat("ORSTATS_RETRY_BACKOFF_MAX", 120.0)
-        self.retry_after_max = settings.getfloat("ORSTATS_RETRY_AFTER_MAX", 600.0)
+        self.backoff_base = settings.getfloat("ORSTATS_RETRY_BACKOFF_BASE")
+        self.backoff_max = settings.getfloat("ORSTATS_RETRY_BACKOFF_MAX")
+        self.retry_after_max = settings.getfloat("ORSTATS_RETRY_AFTER_MAX")
 
     def backoff(self, request: Request) -> float:
         """The wait before this request's next retry (its first retry waits BASE seconds)."""

@@ -35,7 +35,7 @@ from sqlite_utils import Database
 
 from orstats_crawler import pricing, weeks
 from orstats_crawler.history.price_history import UNKNOWN, PriceHistory
-from orstats_crawler.history.schema import monday_of
+from orstats_crawler.history.formulas import monday_of
 from orstats_crawler.items import SPLIT
 
 MEASURED, MODELED, VOLUME = "measured", "modeled", "volume"

@@ -1,4 +1,6 @@
-"""Write one crawl into the history: its items, its raw responses and its verdict, in one transaction."""
+"""A crawl's items as history records: the week they describe (``summarize_week``: the leaderboard
+joined to the measured split over the crawl's window, what the quality gate reads) and every row
+the crawl writes (``crawl_records``)."""
 
 from __future__ import annotations
 
@@ -6,29 +8,28 @@ import gzip
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from typing import Any, Iterable
 
 from itemadapter import ItemAdapter
-from sqlite_utils import Database
 
 from orstats_crawler import pricing, weeks
-from orstats_crawler.history import monday
 from orstats_crawler.history.price_history import CRAWL
-from orstats_crawler.history.schema import immediate
+from orstats_crawler.history.records import (ActivityFetchRow, ChartWeekRow, CrawlRecords, CrawlRow, DailyActivityRow,
+                                             DatasetDayRow, EffectivePriceRow, ModelWeekRow, PriceRow, ProblemRow,
+                                             ResponseBodyRow, ResponseRow)
 from orstats_crawler.items import (SPLIT, ActivityPlan, ChartWeek, EffectivePrice, LeaderboardRow, ModelActivity,
                                    ModelPrice, RankingsDaily, SourceProblem)
-
-PUBLISHED, REJECTED = "published", "rejected"
+from orstats_crawler.raw_responses import ArchivedResponse
 
 
 @dataclass
-class CrawlRecord:
+class CrawlInfo:
     """What the crawl knows about itself, apart from its items."""
 
     id: str
     started_at: datetime
-    base_url: str
+    base_url: str | None
     snapshot: str | None = None
     forced: bool = False
     finished_at: datetime | None = None
@@ -65,7 +66,7 @@ class CrawlItems:
 
 @dataclass
 class WeekSummary:
-    """What the store computed about the crawl's week (also what the quality gate reads)."""
+    """The crawl's week as ``model_weeks`` rows, and how much of it has a measured split."""
 
     week_start: date | None
     week_end: date | None
@@ -142,59 +143,36 @@ def _window_sum(activity: ModelActivity, start: date, end: date) -> dict[str, in
     return total
 
 
-def store_crawl(db: Database, record: CrawlRecord, items: CrawlItems, summary: WeekSummary,
-                status: str, checks: list[dict[str, Any]], archive: Iterable[Any] = ()) -> None:
-    """Write everything the crawl saw, then point its week at it if it may be shown."""
-    finished = record.finished_at or datetime.now(timezone.utc)
-    with immediate(db):
-        db["crawls"].upsert({
-            "id": record.id, "started_at": record.started_at.isoformat(), "finished_at": finished.isoformat(),
-            "status": status, "era": items.era, "base_url": record.base_url, "snapshot": record.snapshot,
-            "week_start": _iso(summary.week_start), "week_end": _iso(summary.week_end),
-            "selection": items.plans[-1].selection if items.plans else None,
-            "coverage": summary.coverage,
-            "planned_coverage": items.plans[-1].planned_spend_coverage if items.plans else None,
-            "token_coverage": summary.token_coverage, "models_ranked": len(summary.rows),
-            "models_measured": summary.models_measured, "problems": len(items.problems),
-            "forced": int(record.forced), "checks": json.dumps(checks, default=str),
-            "stats": json.dumps(record.stats, default=str, sort_keys=True),
-        }, pk="id")
-        # A rerun under the same crawl id replaces its rows instead of adding to them.
-        for table in ("model_weeks", "daily_activity", "activity_fetches", "prices", "problems", "responses",
-                      "effective_prices"):
-            db[table].delete_where("crawl_id = ?", [record.id])
-        # Prices are dated by the day the sources were computed on (a replay keeps its capture day).
-        observed_on = source_day(items, summary, finished).isoformat()
-        db["prices"].insert_all(_price_rows(record.id, items.prices, observed_on), pk=("crawl_id", "public_id"),
-                                replace=True)
-        db["model_weeks"].insert_all(({"crawl_id": record.id, **row, "price_basis": CRAWL,
-                                       "price_observed_on": observed_on} for row in summary.rows),
-                                     pk=("crawl_id", "week_end", "permaslug", "variant"))
-        db["daily_activity"].insert_all(_daily_rows(record.id, items.activity),
-                                        pk=("crawl_id", "permaslug", "variant", "day"), replace=True)
-        db["activity_fetches"].insert_all(_fetch_rows(record.id, items, summary),
-                                          pk=("crawl_id", "permaslug", "variant"), replace=True)
-        if status == PUBLISHED:  # one row per week and key, shared by all crawls: only a published crawl may revise it
-            db["chart_weeks"].upsert_all(finished_chart_rows(record.id, items.chart),
-                                         pk=("week_start", "week_end", "key"))
-        db["problems"].insert_all({"crawl_id": record.id, **_problem_row(p)} for p in items.problems)
-        db["effective_prices"].insert_all(_effective_rows(record.id, items.effective),
-                                          pk=("crawl_id", "permaslug", "variant"), replace=True)
-        db["dataset_daily"].upsert_all(_dataset_rows(record.id, items.rankings_daily), pk=("day", "key"))
-        archive_responses(db, record.id, archive)
-        if summary.week_end is not None:
-            publish_week(db, _iso(summary.week_start), _iso(summary.week_end), record.id, status)
-        monday.update(db, record.id)  # the Monday-week series, derived from all of the above
-
-
-def publish_week(db: Database, week_start: str, week_end: str, crawl_id: str, status: str) -> None:
-    """Point a week at a crawl: a published crawl always wins; a rejected one only over nothing or
-    over another rejected one (so a week with only rejected crawls stays inspectable)."""
-    current = list(db.query("SELECT status FROM weeks WHERE week_start = ? AND week_end = ?", [week_start, week_end]))
-    if status != PUBLISHED and current and current[0]["status"] == PUBLISHED:
-        return
-    db["weeks"].upsert({"week_start": week_start, "week_end": week_end, "crawl_id": crawl_id, "status": status},
-                       pk=("week_start", "week_end"))
+def crawl_records(info: CrawlInfo, items: CrawlItems, summary: WeekSummary, status: str,
+                  checks: list[dict[str, Any]], archive: Iterable[ArchivedResponse] = ()) -> CrawlRecords:
+    """Everything the crawl writes, with its verdict."""
+    crawl_id = info.id
+    finished = info.finished_at or info.started_at
+    # Prices are dated by the day the sources were computed on (a replay keeps its capture day).
+    observed_on = source_day(items, summary, finished).isoformat()
+    plan = items.plans[-1] if items.plans else None
+    responses, bodies = archive_records(crawl_id, archive)
+    return CrawlRecords(
+        crawl=CrawlRow(
+            id=crawl_id, started_at=info.started_at.isoformat(), finished_at=finished.isoformat(), status=status,
+            era=items.era, base_url=info.base_url, snapshot=info.snapshot,
+            week_start=_iso(summary.week_start), week_end=_iso(summary.week_end),
+            selection=plan.selection if plan else None, coverage=summary.coverage,
+            planned_coverage=plan.planned_spend_coverage if plan else None, token_coverage=summary.token_coverage,
+            models_ranked=len(summary.rows), models_measured=summary.models_measured, problems=len(items.problems),
+            forced=int(info.forced), checks=json.dumps(checks, default=str),
+            stats=json.dumps(info.stats, default=str, sort_keys=True)),
+        model_weeks=[ModelWeekRow(crawl_id=crawl_id, **row, price_basis=CRAWL, price_observed_on=observed_on)
+                     for row in summary.rows],
+        daily_activity=list(_daily_rows(crawl_id, items.activity)),
+        activity_fetches=list(_fetch_rows(crawl_id, items, summary)),
+        prices=list(_price_rows(crawl_id, items.prices, observed_on)),
+        problems=[_problem_row(crawl_id, p) for p in items.problems],
+        effective_prices=list(_effective_rows(crawl_id, items.effective)),
+        responses=responses, response_bodies=bodies,
+        chart_weeks=list(finished_chart_rows(crawl_id, items.chart)),
+        dataset_daily=list(_dataset_rows(crawl_id, items.rankings_daily)),
+    )
 
 
 def source_day(items: CrawlItems, summary: WeekSummary, finished: datetime) -> date:
@@ -206,33 +184,30 @@ def source_day(items: CrawlItems, summary: WeekSummary, finished: datetime) -> d
     return max(stamped).date() if stamped else finished.date()
 
 
-def _price_rows(crawl_id: str, prices: list[ModelPrice], observed_on: str) -> Iterable[dict[str, Any]]:
+def _price_rows(crawl_id: str, prices: list[ModelPrice], observed_on: str) -> Iterable[PriceRow]:
     """One row per public id: the entry of the catalogue that takes precedence (as the spider priced)."""
     chosen: dict[str, ModelPrice] = {}
     for price in prices:
         if price.public_id not in chosen or price.precedence < chosen[price.public_id].precedence:
             chosen[price.public_id] = price
     for price in chosen.values():
-        yield {
-            "crawl_id": crawl_id, "observed_on": observed_on, "public_id": price.public_id,
-            "canonical_slug": price.canonical_slug, "variant": price.variant, "name": price.name,
-            "prompt_price": price.prompt_price, "completion_price": price.completion_price,
-            "cache_read_price": price.cache_read_price, "is_free": _flag(price.is_free),
-            "pricing": json.dumps(price.pricing, sort_keys=True), "created": price.created,
-        }
+        yield PriceRow(
+            crawl_id=crawl_id, observed_on=observed_on, public_id=price.public_id,
+            canonical_slug=price.canonical_slug, variant=price.variant, name=price.name,
+            prompt_price=price.prompt_price, completion_price=price.completion_price,
+            cache_read_price=price.cache_read_price, is_free=_flag(price.is_free),
+            pricing=json.dumps(price.pricing, sort_keys=True), created=price.created)
 
 
-def _daily_rows(crawl_id: str, activities: list[ModelActivity]) -> Iterable[dict[str, Any]]:
+def _daily_rows(crawl_id: str, activities: list[ModelActivity]) -> Iterable[DailyActivityRow]:
     for activity in activities:
         for day in activity.days:
-            yield {
-                "crawl_id": crawl_id, "permaslug": activity.permaslug, "variant": activity.variant,
-                "day": day["date"].isoformat(),
-                **{k: day[k] for k in (*SPLIT, "requests", "tool_calls")},
-            }
+            yield DailyActivityRow(crawl_id=crawl_id, permaslug=activity.permaslug, variant=activity.variant,
+                                   day=day["date"].isoformat(),
+                                   **{k: day[k] for k in (*SPLIT, "requests", "tool_calls")})
 
 
-def _fetch_rows(crawl_id: str, items: CrawlItems, summary: WeekSummary) -> Iterable[dict[str, Any]]:
+def _fetch_rows(crawl_id: str, items: CrawlItems, summary: WeekSummary) -> Iterable[ActivityFetchRow]:
     """One row per split candidate: selected or not, and what became of its request."""
     activity = {(a.permaslug, a.variant): a for a in items.activity}
     failed = {(p.permaslug, p.variant): p for p in items.problems if p.source == "activity"}
@@ -249,35 +224,32 @@ def _fetch_rows(crawl_id: str, items: CrawlItems, summary: WeekSummary) -> Itera
                 status = "failed"
             else:
                 status = "selected" if candidate["selected"] else "not_selected"
-            yield {
-                "crawl_id": crawl_id, "permaslug": key[0], "variant": key[1],
-                "selected": int(candidate["selected"]), "tokens": candidate["tokens"],
-                "upper_bound_usd": candidate["upper_bound_usd"], "status": status,
-                "url": (fetched.source_url if fetched else failed[key].url if key in failed else None),
-                "days": len(fetched.days) if fetched else None,
-                "partial_day": _iso(fetched.dropped_partial_day) if fetched else None,
-            }
+            yield ActivityFetchRow(
+                crawl_id=crawl_id, permaslug=key[0], variant=key[1], selected=int(candidate["selected"]),
+                tokens=candidate["tokens"], upper_bound_usd=candidate["upper_bound_usd"], status=status,
+                url=(fetched.source_url if fetched else failed[key].url if key in failed else None),
+                days=len(fetched.days) if fetched else None,
+                partial_day=_iso(fetched.dropped_partial_day) if fetched else None)
 
 
-def _effective_rows(crawl_id: str, prices: list[EffectivePrice]) -> Iterable[dict[str, Any]]:
+def _effective_rows(crawl_id: str, prices: list[EffectivePrice]) -> Iterable[EffectivePriceRow]:
     for price in prices:
         row = ItemAdapter(price).asdict()
         row["url"] = row.pop("source_url")
         row["fetched_at"] = price.fetched_at.isoformat() if price.fetched_at else None
-        yield {"crawl_id": crawl_id, **row}
+        yield EffectivePriceRow(crawl_id=crawl_id, **row)
 
 
-def _dataset_rows(crawl_id: str, answers: list[RankingsDaily]) -> Iterable[dict[str, Any]]:
+def _dataset_rows(crawl_id: str, answers: list[RankingsDaily]) -> Iterable[DatasetDayRow]:
     for answer in answers:
         for row in answer.rows:
             permaslug, variant = pricing.split_id(row["key"])
-            yield {"day": row["day"].isoformat(), "key": row["key"], "permaslug": permaslug,
-                   "variant": variant, "total_tokens": row["total_tokens"],
-                   "as_of": answer.as_of, "crawl_id": crawl_id}
+            yield DatasetDayRow(day=row["day"].isoformat(), key=row["key"], permaslug=permaslug, variant=variant,
+                                total_tokens=row["total_tokens"], as_of=answer.as_of, crawl_id=crawl_id)
 
 
-def finished_chart_rows(crawl_id: str, chart: list[ChartWeek]) -> Iterable[dict[str, Any]]:
-    """The chart's finished weeks as ``chart_weeks`` rows (what the quality gate compares with the stored ones)."""
+def finished_chart_rows(crawl_id: str, chart: list[ChartWeek]) -> Iterable[ChartWeekRow]:
+    """The chart's finished weeks (what the quality gate compares with the stored ones)."""
     if not chart:
         return
     newest = max(week.week_start for week in chart)
@@ -285,35 +257,31 @@ def finished_chart_rows(crawl_id: str, chart: list[ChartWeek]) -> Iterable[dict[
         if not weeks.chart_week_finished(week.week_start, newest, week.fetched_at):
             continue
         for key, tokens in week.values.items():
-            yield {"week_start": week.week_start.isoformat(),
-                   "week_end": weeks.chart_week_end(week.week_start).isoformat(),
-                   "key": key, "tokens": tokens, "crawl_id": crawl_id}
+            yield ChartWeekRow(week_start=week.week_start.isoformat(),
+                               week_end=weeks.chart_week_end(week.week_start).isoformat(),
+                               key=key, tokens=tokens, crawl_id=crawl_id)
 
 
-def _problem_row(problem: SourceProblem) -> dict[str, Any]:
+def _problem_row(crawl_id: str, problem: SourceProblem) -> ProblemRow:
     row = ItemAdapter(problem).asdict()
     row.pop("extra", None)
-    return row
+    return ProblemRow(crawl_id=crawl_id, **row)
 
 
-def archive_responses(db: Database, crawl_id: str, archive: Iterable[Any]) -> None:
+def archive_records(crawl_id: str, archive: Iterable[ArchivedResponse]) -> tuple[list[ResponseRow],
+                                                                                   list[ResponseBodyRow]]:
     """The raw archive: each response's row, and its body gzipped once per content (mtime 0, so the
-    same body always compresses to the same bytes). Two batched inserts: one insert per response
-    cost a quarter of a second per crawl (bench/)."""
+    same body always compresses to the same bytes)."""
     bodies: dict[str, bytes] = {}
     rows = []
     for response in archive:
         digest = hashlib.sha256(response.body).hexdigest()
         if digest not in bodies:
             bodies[digest] = gzip.compress(response.body, compresslevel=6, mtime=0)
-        rows.append({
-            "crawl_id": crawl_id, "url": response.url, "status": response.status,
-            "content_type": response.content_type, "fetched_at": response.fetched_at.isoformat(),
-            "bytes": len(response.body), "sha256": digest,
-        })
-    db["response_bodies"].insert_all(({"sha256": digest, "body_gz": body} for digest, body in bodies.items()),
-                                      pk="sha256", ignore=True)
-    db["responses"].insert_all(rows, pk=("crawl_id", "url"), replace=True)
+        rows.append(ResponseRow(crawl_id=crawl_id, url=response.url, status=response.status,
+                                content_type=response.content_type, fetched_at=response.fetched_at.isoformat(),
+                                bytes=len(response.body), sha256=digest))
+    return rows, [ResponseBodyRow(sha256=digest, body_gz=body) for digest, body in bodies.items()]
 
 
 def _flag(value: bool | None) -> int | None:

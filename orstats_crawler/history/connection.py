@@ -1,0 +1,103 @@
+"""Opening the history: writers migrate it and keep its views current; readers never change it.
+
+- ``open_for_writing`` (crawls, imports): creates the file and its folder if needed, sets WAL and a
+  busy timeout for concurrent crawls, applies pending migrations and recreates views whose SQL
+  changed, and proves it can take the write lock, all before any network work is done;
+- ``open_read_only`` (the report, the gate's comparisons outside a write): opens the file
+  ``mode=ro``, refuses a file that is not a history or needs migrating, and creates the current views
+  as temporary ones when those stored in the file are older, so it never writes a byte.
+Every failure is a ``HistoryError`` whose message names the file.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+from urllib.parse import quote
+
+from sqlite_utils import Database
+
+from orstats_crawler.history.migrations import migrations
+from orstats_crawler.history.views import VIEWS
+
+BUSY_TIMEOUT_MS = 30_000  # two crawls queue for the write lock instead of failing
+
+
+class HistoryError(Exception):
+    """The history file cannot be used as asked; the message names it and says why."""
+
+
+def open_for_writing(path: str | Path) -> Database:
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = Database(str(path))
+        db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        db.execute("PRAGMA foreign_keys = ON")
+        if db.journal_mode != "wal":
+            db.enable_wal()
+        with immediate(db):  # also proves the write lock can be taken
+            migrations.apply(db)
+            _replace_views(db, _stale_views(db))
+    except (OSError, sqlite3.Error) as error:
+        raise HistoryError(f"history file {path}: cannot be opened for writing ({_reason(error)})") from None
+    return db
+
+
+def open_read_only(path: str | Path) -> Database:
+    path = Path(path)
+    if not path.is_file():
+        raise HistoryError(f"history file {path} does not exist: crawl first (scrapy crawl rankings)")
+    try:
+        db = Database(sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode=ro", uri=True))
+        db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        pending = migrations.pending(db)
+        if pending:
+            what = "is not an orstats_crawler history" if not db.table_names() else (
+                f"was written by an older orstats_crawler (pending migration {pending[0].name})")
+            raise HistoryError(f"history file {path} {what}: a crawl or `scrapy import-history` brings it up to date")
+        if _stale_views(db):  # temporary views: the file is not touched, and all must be temporary
+            for name, sql in VIEWS:  # a stored view cannot read a temporary one
+                db.execute(f"CREATE TEMP VIEW [{name}] AS {sql}")
+    except sqlite3.Error as error:
+        raise HistoryError(f"history file {path}: cannot be read ({_reason(error)})") from None
+    return db
+
+
+def _stale_views(db: Database) -> list[str]:
+    stored = {row[0]: row[1] for row in db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'view'")}
+    return [name for name, sql in VIEWS if stored.get(name) != _create_view_sql(name, sql)]
+
+
+def _replace_views(db: Database, names: list[str]) -> None:
+    """Recreate the named views and every view after the first of them (they may read it)."""
+    if not names:
+        return
+    first = min(index for index, (name, _) in enumerate(VIEWS) if name in names)
+    for name, _ in reversed(VIEWS[first:]):
+        db.execute(f"DROP VIEW IF EXISTS [{name}]")
+    for name, sql in VIEWS[first:]:
+        db.execute(_create_view_sql(name, sql))
+
+
+def _create_view_sql(name: str, sql: str) -> str:
+    return f"CREATE VIEW [{name}] AS {sql}"
+
+
+def _reason(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"
+
+
+@contextmanager
+def immediate(db: Database) -> Iterator[Database]:
+    """A write transaction that takes the write lock up front (waiting up to the busy timeout),
+    so two writers queue instead of failing half-way when one upgrades a read lock."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        db.conn.rollback()
+        raise
+    db.conn.commit()

@@ -1,0 +1,168 @@
+"""The history as a Scrapy feed storage: ``FEEDS = {"history:///abs/history.db": {"format": "sqlite"}}``.
+
+The `sqlite` exporter (exporters.py) writes the crawl's items into a temporary SQLite file of the
+crawl; when the feed closes, ``store`` merges that file into the history in one write transaction:
+the week's rows, the quality gate's verdict on them (it reads the history inside the same
+transaction), the raw responses and the Monday-week series. A failure there goes through Scrapy's
+own path ("Error storing ... feed", ``feedexport/failed_count``): no verdict is stored and
+`scrapy crawl` exits 1.
+
+What the history keeps besides the items it learns from Scrapy's signals, from the start of the
+crawl: every final response (``response_received``, the raw archive), every callback error
+(``spider_error``) and every item a pipeline dropped (``item_dropped``), each a problem the gate
+weighs. The history is opened, migrated and its write lock tried when the storage is created, at
+spider open: a history that cannot be written closes the spider before any request is sent.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import unquote, urlparse
+
+from scrapy import signals
+from scrapy.exceptions import CloseSpider
+
+from orstats_crawler import quality
+from orstats_crawler import signals as orstats_signals
+from orstats_crawler.exporters import read_items
+from orstats_crawler.history.connection import HistoryError, immediate, open_for_writing
+from orstats_crawler.history.crawl_rows import CrawlInfo, CrawlItems, crawl_records, summarize_week
+from orstats_crawler.history.writer import PUBLISHED, write_crawl
+from orstats_crawler.items import ChartWeek, LeaderboardRow, ModelActivity, SourceProblem
+from orstats_crawler.raw_responses import ArchivedResponse, archived
+from orstats_crawler.sources import SPIDER
+from orstats_crawler.sources.activity import SOURCE as ACTIVITY
+from orstats_crawler.sources.rankings import CHART, LEADERBOARD
+
+logger = logging.getLogger(__name__)
+
+SCHEME = "history"
+UNAVAILABLE = "history_unavailable"  # the finish reason of a crawl whose history cannot be written
+
+
+def history_feed_uri(db_path: str | Path) -> str:
+    return f"{SCHEME}://" + Path(db_path).expanduser().resolve().as_posix()
+
+
+class HistoryFeedStorage:
+    def __init__(self, uri: str, crawler: Any, *, feed_options: dict[str, Any] | None = None):
+        self.path = Path(unquote(urlparse(uri).path))
+        self.crawler = crawler
+        self.archive: list[ArchivedResponse] = []
+        self.problems: list[SourceProblem] = []  # callback errors and dropped items, as they happen
+
+    @classmethod
+    def from_crawler(cls, crawler: Any, uri: str, *,
+                     feed_options: dict[str, Any] | None = None) -> "HistoryFeedStorage":
+        storage = cls(uri, crawler, feed_options=feed_options)
+        storage.check_writable()
+        crawler.signals.connect(storage.response_received, signal=signals.response_received)
+        crawler.signals.connect(storage.spider_error, signal=signals.spider_error)
+        crawler.signals.connect(storage.item_dropped, signal=signals.item_dropped)
+        return storage
+
+    def check_writable(self) -> None:
+        """Open (creating and migrating) the history and take its write lock once, or close the spider."""
+        try:
+            open_for_writing(self.path).close()
+        except HistoryError as error:
+            logger.error("%s; no request sent", error)
+            raise CloseSpider(UNAVAILABLE) from None
+
+    # --- what the history learns from Scrapy's signals --------------------------------------------
+
+    def response_received(self, response: Any, request: Any, spider: Any = None) -> None:
+        self.archive.append(archived(response, request))
+
+    def spider_error(self, failure: Any, response: Any, spider: Any = None) -> None:
+        self.problems.append(SourceProblem(
+            source=SPIDER, url=response.url, field=None,
+            message=f"callback raised {failure.type.__name__}: {failure.getErrorMessage()}",
+            permaslug=response.request.cb_kwargs.get("permaslug") if response.request else None,
+            variant=response.request.cb_kwargs.get("variant") if response.request else None,
+            status=response.status))
+
+    def item_dropped(self, item: Any, response: Any, exception: Exception, spider: Any = None) -> None:
+        self.problems.append(SourceProblem(
+            source={LeaderboardRow: LEADERBOARD, ModelActivity: ACTIVITY, ChartWeek: CHART}.get(
+                type(item), type(item).__name__),
+            url=getattr(item, "source_url", "") or "", field=None,
+            message=f"dropped by a pipeline: {exception}",
+            permaslug=getattr(item, "permaslug", None), variant=getattr(item, "variant", None)))
+
+    # --- the feed storage -------------------------------------------------------------------------
+
+    def open(self, spider: Any) -> IO[bytes]:
+        folder = self.crawler.settings.get("FEED_TEMPDIR") or None
+        return tempfile.NamedTemporaryFile(prefix="orstats-crawl-", suffix=".sqlite", dir=folder)
+
+    def store(self, file: IO[bytes]) -> None:
+        try:
+            verdict = self._merge(Path(file.name))
+        finally:
+            file.close()
+        self.crawler.signals.send_catch_log(signal=orstats_signals.crawl_verdict, verdict=verdict)
+
+    def _merge(self, crawl_file: Path) -> orstats_signals.StoredVerdict:
+        """The crawl file's items, the gate's verdict on them and the raw archive, in one transaction."""
+        settings, stats = self.crawler.settings, self.crawler.stats
+        items = CrawlItems()
+        for item in read_items(crawl_file):
+            items.add(item)
+        items.problems.extend(self.problems)
+        info = crawl_info(self.crawler)
+        summary = summarize_week(items)
+        db = open_for_writing(self.path)
+        try:
+            with immediate(db):
+                verdict = quality.evaluate(items, summary, db, settings, crawl_id=info.id,
+                                           finish_reason=stats.get_value("finish_reason"), forced=info.forced)
+                status = verdict.status(forced=info.forced)
+                quality.record(verdict, stats)
+                record_week(summary, stats)
+                info.stats = {k: v for k, v in stats.get_stats().items() if isinstance(k, str)}
+                write_crawl(db, crawl_records(info, items, summary, status, verdict.checks, self.archive))
+        finally:
+            db.close()
+        quality.log(verdict)
+        forced = info.forced and not verdict.passed
+        log = logger.error if status != PUBLISHED else logger.warning if forced else logger.info
+        log("history %s: crawl %s %s%s (week %s..%s, %d model-variants, spend coverage %s, checks: %d pass, %d flag, "
+            "%d fail)%s", self.path, info.id, status.upper(), " (FORCED by -a force=1)" if forced else "",
+            summary.week_start, summary.week_end, len(summary.rows),
+            f"{summary.coverage:.1%}" if summary.coverage is not None else "unknown",
+            *(len(verdict.named(result)) for result in (quality.PASS, quality.FLAG, quality.FAIL)),
+            "".join(f"\n  failed check {c['name']}: {c['message']}" for c in verdict.named(quality.FAIL)))
+        return orstats_signals.StoredVerdict(
+            crawl_id=info.id, status=status, history=str(self.path),
+            week_start=summary.week_start.isoformat() if summary.week_start else None,
+            week_end=summary.week_end.isoformat() if summary.week_end else None,
+            forced=info.forced, checks=verdict.checks)
+
+
+def record_week(summary: Any, stats: Any) -> None:
+    """The week and its coverage in the crawl's stats (for whoever reads the stats dump: Scrapyd's log)."""
+    if summary.week_end:
+        stats.set_value("orstats/week_end", summary.week_end.isoformat())
+    if summary.coverage is not None:
+        stats.set_value("orstats/coverage/spend", round(summary.coverage, 4))
+    if summary.token_coverage is not None:
+        stats.set_value("orstats/coverage/tokens", round(summary.token_coverage, 4))
+
+
+def crawl_info(crawler: Any) -> CrawlInfo:
+    """The crawl as its settings (the spider's arguments among them) and Scrapy's core stats know it."""
+    settings = crawler.settings
+    snapshot = settings.get("ORSTATS_SNAPSHOT")
+    return CrawlInfo(
+        id=settings.get("ORSTATS_CRAWL_ID"),
+        started_at=crawler.stats.get_value("start_time") or datetime.now(timezone.utc),
+        base_url=settings.get("OPENROUTER_BASE_URL"),
+        snapshot=str(Path(snapshot).resolve()) if snapshot else None,
+        forced=settings.getbool("ORSTATS_FORCE"),
+        finished_at=datetime.now(timezone.utc),
+    )

@@ -1,0 +1,173 @@
+"""The history's tables, changed only through these migrations (sqlite-utils ``Migrations``).
+
+Migrations are applied in the order of their names (m001, m101, ..., m303, then m304 ...): a new
+column or table is a new function at the bottom, named after the last one, never an edit of an
+applied one (a history file records which it has). Views are derived, and live in views.py.
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+migrations = Migrations("orstats_crawler")
+
+
+@migrations()
+def m001_initial(db: Database) -> None:
+    db["crawls"].create(
+        {
+            "id": str, "started_at": str, "finished_at": str, "status": str, "era": str,
+            "base_url": str, "snapshot": str, "week_start": str, "week_end": str,
+            "selection": str, "coverage": float, "planned_coverage": float, "token_coverage": float,
+            "models_ranked": int, "models_measured": int, "problems": int, "forced": int,
+            "checks": str, "stats": str,
+        },
+        pk="id",
+    )
+    db["weeks"].create(
+        {"week_start": str, "week_end": str, "crawl_id": str, "status": str},
+        pk=("week_start", "week_end"),
+        foreign_keys=[("crawl_id", "crawls", "id")],
+    )
+    db["model_weeks"].create(
+        {
+            "crawl_id": str, "week_start": str, "week_end": str, "permaslug": str, "variant": str,
+            "public_id": str, "name": str, "rank": int,
+            "total_tokens": int, "prompt_tokens": int, "completion_tokens": int,
+            "cached_tokens": int, "reasoning_tokens": int, "requests": int, "change": float,
+            "split_source": str, "leaderboard_prompt_tokens": int, "leaderboard_completion_tokens": int,
+            "prompt_price": float, "completion_price": float, "cache_read_price": float,
+            "is_free": int, "price_status": str, "upper_bound_usd": float,
+        },
+        pk=("crawl_id", "week_end", "permaslug", "variant"),
+        foreign_keys=[("crawl_id", "crawls", "id")],
+    )
+    db["daily_activity"].create(
+        {
+            "crawl_id": str, "permaslug": str, "variant": str, "day": str,
+            "prompt_tokens": int, "completion_tokens": int, "cached_tokens": int,
+            "reasoning_tokens": int, "requests": int, "tool_calls": int,
+        },
+        pk=("crawl_id", "permaslug", "variant", "day"),
+        foreign_keys=[("crawl_id", "crawls", "id")],
+    )
+    db["activity_fetches"].create(
+        {
+            "crawl_id": str, "permaslug": str, "variant": str, "selected": int, "tokens": int,
+            "upper_bound_usd": float, "status": str, "url": str, "days": int, "partial_day": str,
+        },
+        pk=("crawl_id", "permaslug", "variant"),
+        foreign_keys=[("crawl_id", "crawls", "id")],
+    )
+    db["prices"].create(
+        {
+            "crawl_id": str, "observed_on": str, "public_id": str, "canonical_slug": str,
+            "variant": str, "name": str, "prompt_price": float, "completion_price": float,
+            "cache_read_price": float, "is_free": int, "pricing": str, "created": int,
+        },
+        pk=("crawl_id", "public_id"),
+        foreign_keys=[("crawl_id", "crawls", "id")],
+    )
+    db["chart_weeks"].create(
+        {"week_start": str, "week_end": str, "key": str, "tokens": int, "crawl_id": str},
+        pk=("week_start", "week_end", "key"),
+        foreign_keys=[("crawl_id", "crawls", "id")],
+    )
+    db["problems"].create(
+        {
+            "id": int, "crawl_id": str, "source": str, "url": str, "field": str, "message": str,
+            "permaslug": str, "variant": str, "status": int,
+        },
+        pk="id",
+        foreign_keys=[("crawl_id", "crawls", "id")],
+    )
+    db["responses"].create(
+        {
+            "crawl_id": str, "url": str, "status": int, "content_type": str, "fetched_at": str,
+            "bytes": int, "sha256": str,
+        },
+        pk=("crawl_id", "url"),
+        foreign_keys=[("crawl_id", "crawls", "id")],
+    )
+    # Bodies are stored once per content (gzip), however many crawls saw them.
+    db["response_bodies"].create({"sha256": str, "body_gz": bytes}, pk="sha256")
+    db["prices"].create_index(["canonical_slug", "variant", "observed_on"])
+    db["model_weeks"].create_index(["week_end", "permaslug", "variant"])
+    db["problems"].create_index(["crawl_id"])
+
+
+@migrations()
+def m101_monday_weeks(db: Database) -> None:
+    """The Monday-week series (history/series.py), and which prices priced each week row."""
+    db["monday_weeks"].create(
+        {
+            "week_start": str, "week_end": str, "permaslug": str, "variant": str,
+            "total_tokens": int, "prompt_tokens": int, "completion_tokens": int, "cached_tokens": int,
+            "reasoning_tokens": int, "requests": int,
+            "basis": str, "source": str, "mix_week_start": str,
+            "prompt_price": float, "completion_price": float, "cache_read_price": float, "is_free": int,
+            "price_basis": str, "price_observed_on": str, "crawl_id": str,
+        },
+        pk=("week_start", "week_end", "permaslug", "variant"),
+        foreign_keys=[("crawl_id", "crawls", "id")],
+    )
+    db["model_weeks"].add_column("price_basis", str)
+    db["model_weeks"].add_column("price_observed_on", str)
+    # Rows stored before this: every crawl priced its week with its own catalogue.
+    db.execute("""UPDATE model_weeks SET price_basis = 'crawl', price_observed_on =
+                  (SELECT MIN(p.observed_on) FROM prices p WHERE p.crawl_id = model_weeks.crawl_id)""")
+
+
+@migrations()
+def m102_monday_weeks_indexes(db: Database) -> None:
+    """What folding one crawl into the Monday series looks up: a model-variant's weeks, a crawl's rows."""
+    db["monday_weeks"].create_index(["permaslug", "variant", "week_end"])
+    db["monday_weeks"].create_index(["crawl_id"])
+
+
+@migrations()
+def m103_monday_weeks_lookups(db: Database) -> None:
+    """The nearest measured week of a model-variant (its mix), and the weeks priced from a day on."""
+    db["monday_weeks"].create_index(["permaslug", "variant", "basis", "week_start"])
+    db["monday_weeks"].create_index(["permaslug", "variant", "price_observed_on"])
+
+
+
+@migrations()
+def m301_effective_prices(db: Database) -> None:
+    """What each fetched model-variant's traffic actually paid in the crawl's week ($/M)."""
+    db["effective_prices"].create(
+        {
+            "crawl_id": str, "permaslug": str, "variant": str,
+            "weighted_input_price": float, "weighted_output_price": float, "cache_hit_rate": float,
+            "providers": int, "provider_tokens": int, "status": str, "url": str, "fetched_at": str,
+        },
+        pk=("crawl_id", "permaslug", "variant"),
+        foreign_keys=[("crawl_id", "crawls", "id")],
+    )
+
+
+@migrations()
+def m302_dataset_daily(db: Database) -> None:
+    """The official Data API's daily tokens: top 50 model-variants per day plus `other`.
+
+    One row per (day, key) whatever crawl fetched it: the dataset is live, the newest answer wins.
+    """
+    db["dataset_daily"].create(
+        {
+            "day": str, "key": str, "permaslug": str, "variant": str, "total_tokens": int,
+            "as_of": str, "crawl_id": str,
+        },
+        pk=("day", "key"),
+        foreign_keys=[("crawl_id", "crawls", "id")],
+    )
+    db["dataset_daily"].create_index(["permaslug", "variant", "day"])
+
+
+@migrations()
+def m303_drop_dataset_weekly_revenue(db: Database) -> None:
+    """The Data API's weeks now feed the Monday-week series (history/series.py, source `data_api`),
+    which models their revenue with the nearest measured mix and the prices valid in each week: the
+    earlier view that did the same with the nearest week's revenue per token goes."""
+    db.execute("DROP VIEW IF EXISTS dataset_weekly_revenue")

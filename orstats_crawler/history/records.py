@@ -1,0 +1,226 @@
+"""Typed row records: what one crawl (or one imported week) writes into the history, table by table.
+
+``CrawlRecords`` is the one shape every writer hands to ``writer.write_crawl``: the crawl's own
+rows (``OWNED_TABLES``: replaced whole when a crawl id is written again) and its contributions to the
+tables crawls share (raw bodies, finished chart weeks, the Data API's days). Each record's fields
+are its table's columns, in order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar
+
+
+class Record:
+    """A table row: ``TABLE`` and the dataclass fields (= its columns)."""
+
+    TABLE: ClassVar[str]
+
+    @classmethod
+    def columns(cls) -> list[str]:
+        return [f.name for f in fields(cls)]
+
+    def values(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self.columns())
+
+
+@dataclass
+class CrawlRow(Record):
+    TABLE = "crawls"
+    id: str
+    started_at: str
+    finished_at: str | None
+    status: str
+    era: str
+    base_url: str | None
+    snapshot: str | None
+    week_start: str | None
+    week_end: str | None
+    selection: str | None
+    coverage: float | None
+    planned_coverage: float | None
+    token_coverage: float | None
+    models_ranked: int
+    models_measured: int
+    problems: int
+    forced: int
+    checks: str  # JSON: [{"name", "result", "message"}]
+    stats: str  # JSON
+
+
+@dataclass
+class ModelWeekRow(Record):
+    TABLE = "model_weeks"
+    crawl_id: str
+    week_start: str
+    week_end: str
+    permaslug: str
+    variant: str
+    public_id: str | None
+    name: str
+    rank: int | None
+    total_tokens: int | None
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    cached_tokens: int | None
+    reasoning_tokens: int | None
+    requests: int | None
+    change: float | None
+    split_source: str | None  # activity | leaderboard | import; None: split unknown
+    leaderboard_prompt_tokens: int | None
+    leaderboard_completion_tokens: int | None
+    prompt_price: float | None
+    completion_price: float | None
+    cache_read_price: float | None
+    is_free: int | None
+    price_status: str | None
+    upper_bound_usd: float | None
+    price_basis: str | None
+    price_observed_on: str | None
+
+
+@dataclass
+class DailyActivityRow(Record):
+    TABLE = "daily_activity"
+    crawl_id: str
+    permaslug: str
+    variant: str
+    day: str
+    prompt_tokens: int
+    completion_tokens: int
+    cached_tokens: int
+    reasoning_tokens: int
+    requests: int | None
+    tool_calls: int | None
+
+
+@dataclass
+class ActivityFetchRow(Record):
+    TABLE = "activity_fetches"
+    crawl_id: str
+    permaslug: str
+    variant: str
+    selected: int
+    tokens: int
+    upper_bound_usd: float | None
+    status: str  # measured | empty | failed | selected | not_selected
+    url: str | None
+    days: int | None
+    partial_day: str | None
+
+
+@dataclass
+class PriceRow(Record):
+    TABLE = "prices"
+    crawl_id: str
+    observed_on: str
+    public_id: str
+    canonical_slug: str
+    variant: str
+    name: str | None
+    prompt_price: float | None
+    completion_price: float | None
+    cache_read_price: float | None
+    is_free: int | None
+    pricing: str  # JSON, the catalogue's decimal strings
+    created: int | None
+
+
+@dataclass
+class ProblemRow(Record):
+    TABLE = "problems"
+    crawl_id: str
+    source: str
+    url: str
+    field: str | None
+    message: str
+    permaslug: str | None
+    variant: str | None
+    status: int | None
+
+
+@dataclass
+class EffectivePriceRow(Record):
+    TABLE = "effective_prices"
+    crawl_id: str
+    permaslug: str
+    variant: str
+    weighted_input_price: float | None
+    weighted_output_price: float | None
+    cache_hit_rate: float | None
+    providers: int
+    provider_tokens: int | None
+    status: str
+    url: str
+    fetched_at: str | None
+
+
+@dataclass
+class ResponseRow(Record):
+    TABLE = "responses"
+    crawl_id: str
+    url: str
+    status: int
+    content_type: str
+    fetched_at: str
+    bytes: int
+    sha256: str
+
+
+@dataclass
+class ResponseBodyRow(Record):
+    """A raw body, gzipped, stored once per content however many crawls saw it."""
+
+    TABLE = "response_bodies"
+    sha256: str
+    body_gz: bytes
+
+
+@dataclass
+class ChartWeekRow(Record):
+    """A finished week of the weekly chart: one row per week and key, shared by all crawls."""
+
+    TABLE = "chart_weeks"
+    week_start: str
+    week_end: str
+    key: str
+    tokens: int
+    crawl_id: str
+
+
+@dataclass
+class DatasetDayRow(Record):
+    """A day of the official Data API: one row per day and key, the newest answer wins."""
+
+    TABLE = "dataset_daily"
+    day: str
+    key: str
+    permaslug: str
+    variant: str
+    total_tokens: int
+    as_of: str
+    crawl_id: str
+
+
+# The tables whose rows belong to one crawl (keyed by crawl_id), besides its `crawls` row.
+OWNED_TABLES: tuple[type[Record], ...] = (ModelWeekRow, DailyActivityRow, ActivityFetchRow, PriceRow, ProblemRow,
+                                          EffectivePriceRow, ResponseRow)
+
+
+@dataclass
+class CrawlRecords:
+    crawl: CrawlRow
+    model_weeks: list[ModelWeekRow] = field(default_factory=list)
+    daily_activity: list[DailyActivityRow] = field(default_factory=list)
+    activity_fetches: list[ActivityFetchRow] = field(default_factory=list)
+    prices: list[PriceRow] = field(default_factory=list)
+    problems: list[ProblemRow] = field(default_factory=list)
+    effective_prices: list[EffectivePriceRow] = field(default_factory=list)
+    responses: list[ResponseRow] = field(default_factory=list)
+    response_bodies: list[ResponseBodyRow] = field(default_factory=list)
+    chart_weeks: list[ChartWeekRow] = field(default_factory=list)  # written only when published
+    dataset_daily: list[DatasetDayRow] = field(default_factory=list)
+
+    def owned(self, record: type[Record]) -> list[Record]:
+        return getattr(self, record.TABLE)

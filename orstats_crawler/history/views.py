@@ -1,0 +1,159 @@
+"""The history's views: the questions readers ask, in one ordered list (a view may read those above
+it). Views are derived, so a writer recreates any that differ from these definitions whenever it
+opens the history, and a reader uses them as temporary views; tables change only by migration.
+"""
+
+from __future__ import annotations
+
+from orstats_crawler.history.formulas import (REVENUE_COLUMNS, REVENUE_EFFECTIVE, REVENUE_HIGH, REVENUE_LIST,
+                                              REVENUE_SEED, known_sum, monday_of)
+
+# The published numbers: the crawl shown for each week (weeks), model-variant by model-variant.
+WEEKLY_REVENUE = f"""
+SELECT
+  m.week_start, m.week_end, m.permaslug, m.variant, m.public_id, m.name, m.rank,
+  m.total_tokens, m.prompt_tokens, m.completion_tokens, m.cached_tokens, m.reasoning_tokens,
+  m.requests, m.change, m.split_source,
+  m.prompt_price, m.completion_price, m.cache_read_price, m.is_free, m.price_status,
+  m.price_basis, m.price_observed_on,
+  {REVENUE_LIST} AS revenue_list_usd,
+  {REVENUE_SEED} AS revenue_seed_usd,
+  {REVENUE_HIGH} AS revenue_high_usd,
+  e.weighted_input_price AS effective_input_price, e.weighted_output_price AS effective_output_price,
+  e.cache_hit_rate AS effective_cache_hit_rate,
+  {REVENUE_EFFECTIVE} AS revenue_effective_usd,
+  c.status, m.crawl_id
+FROM weeks w
+JOIN model_weeks m ON m.crawl_id = w.crawl_id AND m.week_start = w.week_start AND m.week_end = w.week_end
+JOIN crawls c ON c.id = w.crawl_id
+LEFT JOIN effective_prices e ON e.crawl_id = m.crawl_id AND e.permaslug = m.permaslug AND e.variant = m.variant
+"""
+
+
+def _weekly_totals_sql() -> str:
+    """One row per week shown: counts, token sums and, per revenue column, the sum over the
+    model-variants whose revenue is known (``known_sum``: NULL when no paid row's is) with how many
+    model-variants and tokens that sum covers. ``chart_tokens`` is the chart's total of the same
+    days (Others included), NULL when the week is not one of the chart's Monday weeks."""
+    revenue = ",\n  ".join(
+        f"{known_sum(c)} AS {c}, COUNT(r.{c}) AS {c}_models, "
+        f"SUM(CASE WHEN r.{c} IS NOT NULL THEN r.total_tokens END) AS {c}_tokens"
+        for c in REVENUE_COLUMNS)
+    return f"""
+SELECT
+  r.week_start, r.week_end, r.status, r.crawl_id, c.finished_at,
+  c.coverage AS spend_coverage, c.token_coverage,
+  COUNT(*) AS models,
+  SUM(r.is_free = 1) AS free_models,
+  SUM(COALESCE(r.is_free, 0) = 0 AND r.prompt_price IS NOT NULL AND r.completion_price IS NOT NULL) AS paid_models,
+  SUM(COALESCE(r.is_free, 0) = 0 AND (r.prompt_price IS NULL OR r.completion_price IS NULL)) AS unpriced_models,
+  SUM(r.cached_tokens IS NOT NULL) AS split_models,
+  SUM(r.total_tokens) AS total_tokens,
+  SUM(CASE WHEN r.cached_tokens IS NOT NULL THEN r.prompt_tokens - r.cached_tokens END) AS split_uncached_prompt_tokens,
+  SUM(r.cached_tokens) AS split_cached_tokens,
+  SUM(CASE WHEN r.cached_tokens IS NOT NULL THEN r.completion_tokens END) AS split_completion_tokens,
+  SUM(CASE WHEN r.cached_tokens IS NOT NULL THEN r.reasoning_tokens END) AS split_reasoning_tokens,
+  {revenue},
+  (SELECT SUM(k.tokens) FROM chart_weeks k
+   WHERE k.week_start = r.week_start AND k.week_end = r.week_end) AS chart_tokens
+FROM weekly_revenue r
+JOIN crawls c ON c.id = r.crawl_id
+GROUP BY r.week_start, r.week_end
+"""
+
+
+# The Data API's days by Monday week (the chart's weeks). A model-variant outside the top 50 on some
+# days has those days in `other`, so its weekly total is only complete when `days` = 7.
+DATASET_CITATION = "Source: OpenRouter (openrouter.ai/rankings), as of "
+_MONDAY = monday_of("d.day")
+DATASET_WEEKLY = f"""
+SELECT {_MONDAY} AS week_start, date({_MONDAY}, '+6 days') AS week_end,
+  d.key, d.permaslug, d.variant, SUM(d.total_tokens) AS total_tokens, COUNT(*) AS days, MAX(d.as_of) AS as_of,
+  MAX(d.crawl_id) AS crawl_id
+FROM dataset_daily d
+GROUP BY 1, 2, d.key
+"""
+# Per week: the total, the `other` rows and the coverage of the named top 50 (1 - other / total).
+DATASET_WEEKS = f"""
+SELECT {_MONDAY} AS week_start, date({_MONDAY}, '+6 days') AS week_end,
+  COUNT(DISTINCT d.day) AS days, COUNT(DISTINCT d.day) = 7 AS complete,
+  SUM(d.total_tokens) AS total_tokens,
+  SUM(CASE WHEN d.key = 'other' THEN d.total_tokens ELSE 0 END) AS other_tokens,
+  1.0 - 1.0 * SUM(CASE WHEN d.key = 'other' THEN d.total_tokens ELSE 0 END) / NULLIF(SUM(d.total_tokens), 0) AS coverage,
+  MAX(d.as_of) AS as_of, '{DATASET_CITATION}' || MAX(d.as_of) AS citation
+FROM dataset_daily d
+GROUP BY 1, 2
+"""
+
+# The report's time series: one row per Monday week and model-variant (basis measured | modeled |
+# volume; price_basis before | after | free), with the revenue formulas of weekly_revenue.
+MONDAY_REVENUE = f"""
+SELECT
+  m.week_start, m.week_end, m.permaslug, m.variant, m.basis, m.source, m.mix_week_start,
+  m.total_tokens, m.prompt_tokens, m.completion_tokens, m.cached_tokens, m.reasoning_tokens, m.requests,
+  m.prompt_price, m.completion_price, m.cache_read_price, m.is_free, m.price_basis, m.price_observed_on,
+  {REVENUE_LIST} AS revenue_list_usd,
+  {REVENUE_SEED} AS revenue_seed_usd,
+  {REVENUE_HIGH} AS revenue_high_usd,
+  m.crawl_id
+FROM monday_weeks m
+"""
+# Per Monday week: `modeled` when any row's split is modeled, `measured` when every split is; the
+# known revenue with the rows and tokens it covers; the chart's total of the week (Others included).
+MONDAY_TOTALS = f"""
+SELECT
+  r.week_start, r.week_end,
+  CASE WHEN SUM(r.basis = 'modeled') THEN 'modeled' WHEN SUM(r.basis = 'measured') THEN 'measured'
+       ELSE 'volume' END AS basis,
+  COUNT(*) AS models, SUM(r.basis = 'measured') AS measured_models, SUM(r.basis = 'modeled') AS modeled_models,
+  SUM(r.basis = 'volume') AS volume_models, SUM(r.total_tokens) AS total_tokens,
+  {known_sum("revenue_list_usd")} AS revenue_list_usd,
+  {known_sum("revenue_seed_usd")} AS revenue_seed_usd,
+  COUNT(r.revenue_list_usd) AS revenue_list_usd_models,
+  SUM(CASE WHEN r.revenue_list_usd IS NOT NULL THEN r.total_tokens END) AS revenue_list_usd_tokens,
+  GROUP_CONCAT(DISTINCT r.price_basis) AS price_bases,
+  (SELECT SUM(k.tokens) FROM chart_weeks k
+   WHERE k.week_start = r.week_start AND k.week_end = r.week_end) AS chart_tokens
+FROM monday_revenue r
+GROUP BY r.week_start, r.week_end
+"""
+
+
+def _author_sql(source: str, columns: list[str], carried: str) -> str:
+    """Weekly tokens and revenue per author (the permaslug before `/`) of a per-model view: its token
+    share, and per revenue column its known revenue (``known_sum``) and share of the week's known
+    revenue (`<column>_share`): token share vs dollar share.
+
+    The week's totals are window sums over the week's authors, not a join with a per-week CTE: a
+    CTE read twice is materialized over the whole history, so asking for one week would cost as much
+    as asking for all (the report asks once per week)."""
+    sums = ",\n  ".join(f"{known_sum(c)} AS {c}, {known_sum(c)} / NULLIF(SUM(SUM(r.{c})) OVER week, 0) AS {c}_share"
+                        for c in columns)
+    return f"""
+SELECT r.week_start, r.week_end, r.author, {carried},
+  COUNT(*) AS models, SUM(r.total_tokens) AS total_tokens,
+  1.0 * SUM(r.total_tokens) / NULLIF(SUM(SUM(r.total_tokens)) OVER week, 0) AS token_share,
+  COUNT(*) - COUNT(r.revenue_list_usd) AS unknown_revenue_models,
+  {sums}
+FROM (
+  SELECT *, CASE WHEN instr(permaslug, '/') > 0 THEN substr(permaslug, 1, instr(permaslug, '/') - 1)
+                 ELSE permaslug END AS author
+  FROM {source}
+) r
+GROUP BY r.week_start, r.week_end, r.author
+WINDOW week AS (PARTITION BY r.week_start, r.week_end)
+"""
+
+
+# (name, SQL) in dependency order.
+VIEWS: list[tuple[str, str]] = [
+    ("weekly_revenue", WEEKLY_REVENUE),
+    ("weekly_totals", _weekly_totals_sql()),
+    ("dataset_weekly", DATASET_WEEKLY),
+    ("dataset_weeks", DATASET_WEEKS),
+    ("monday_revenue", MONDAY_REVENUE),
+    ("monday_totals", MONDAY_TOTALS),
+    ("author_weekly", _author_sql("weekly_revenue", REVENUE_COLUMNS, "MAX(r.status) AS status")),
+    ("author_monday", _author_sql("monday_revenue", ["revenue_list_usd", "revenue_seed_usd", "revenue_high_usd"],
+                                  "GROUP_CONCAT(DISTINCT r.basis) AS bases")),
+]

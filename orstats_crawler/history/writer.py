@@ -1,0 +1,69 @@
+"""The one writer of the history: ``write_crawl`` stores a crawl's records (a crawl of the site, an
+imported week, a benchmark's synthetic week) inside the caller's write transaction, points its week
+at it when it may be shown, and folds it into the Monday-week series. Nothing else writes the
+tables of a crawl.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from sqlite_utils import Database
+
+from orstats_crawler.history import series
+from orstats_crawler.history.records import (OWNED_TABLES, ActivityFetchRow, CrawlRecords, CrawlRow, DailyActivityRow,
+                                             EffectivePriceRow, PriceRow, Record, ResponseRow)
+
+PUBLISHED, REJECTED = "published", "rejected"
+IMPORT_ERA = "import"
+# Owned tables whose records may repeat a key, the later record winning (a day listed twice by its
+# source, an id listed by both catalogues); a repeated week row is an error.
+LAST_WINS = (DailyActivityRow, ActivityFetchRow, PriceRow, EffectivePriceRow, ResponseRow)
+
+
+def write_crawl(db: Database, crawl: CrawlRecords, *, fold_series: bool = True) -> None:
+    """Store one crawl, replacing whatever was stored under its id (inside the caller's transaction).
+
+    ``fold_series=False`` leaves the Monday-week series alone, for a writer that stores many crawls
+    and rebuilds the series once at the end (``series.rebuild``)."""
+    row = crawl.crawl
+    insert(db, [row], replace=True)
+    for record in OWNED_TABLES:
+        db.execute(f"DELETE FROM [{record.TABLE}] WHERE crawl_id = ?", [row.id])
+        insert(db, crawl.owned(record), replace=record in LAST_WINS)
+    insert(db, crawl.response_bodies, ignore=True)
+    insert(db, crawl.dataset_daily, replace=True)  # the dataset is live: the newest answer wins
+    if row.status == PUBLISHED:  # shared by all crawls: only a published crawl may revise a chart week
+        insert(db, crawl.chart_weeks, replace=True)
+    if row.week_end is not None:
+        publish_week(db, row)
+    if fold_series:
+        series.update(db, row.id)
+
+
+def insert(db: Database, records: Iterable[Record], *, replace: bool = False, ignore: bool = False) -> None:
+    """Insert records of one table in one executemany."""
+    records = list(records)
+    if not records:
+        return
+    columns = records[0].columns()
+    verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE" if ignore else "INSERT"
+    sql = (f"{verb} INTO [{records[0].TABLE}] ({', '.join(f'[{c}]' for c in columns)}) "
+           f"VALUES ({', '.join('?' * len(columns))})")
+    db.conn.executemany(sql, (record.values() for record in records))
+
+
+def publish_week(db: Database, crawl: CrawlRow) -> None:
+    """Point the crawl's week at it when it may be shown: a published crawl wins over a rejected one
+    (a week with only rejected crawls stays inspectable), and an imported week is shown only where
+    no crawl of the site is."""
+    shown = db.execute("SELECT w.status, c.era FROM weeks w JOIN crawls c ON c.id = w.crawl_id "
+                       "WHERE w.week_start = ? AND w.week_end = ?", [crawl.week_start, crawl.week_end]).fetchone()
+    if shown is not None:
+        shown_status, shown_era = shown
+        if crawl.status != PUBLISHED and shown_status == PUBLISHED:
+            return
+        if crawl.era == IMPORT_ERA and shown_era != IMPORT_ERA:
+            return
+    db.execute("INSERT OR REPLACE INTO weeks (week_start, week_end, crawl_id, status) VALUES (?, ?, ?, ?)",
+               [crawl.week_start, crawl.week_end, crawl.id, crawl.status])
