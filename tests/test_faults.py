@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from scrapy.utils.project import get_project_settings
 from sqlite_utils import Database
 
 from orstats_crawler.commands.crawl import EXIT_PUBLISHED, EXIT_REJECTED
@@ -37,8 +36,6 @@ CATALOGUE = "/api/v1/models"
 SMALL = "deepseek%2Fdeepseek-v3.2-20251201"
 WEEK_B = ("2026-02-02", "2026-02-08")
 FAST_RETRIES = "-sORSTATS_RETRY_BACKOFF_BASE=0.05"
-# The report extension (issue 3) renders reports/ after a published crawl.
-REPORT_RENDERED = "orstats_crawler.extensions.ReportExtension" in get_project_settings().getdict("EXTENSIONS")
 
 
 @dataclass
@@ -160,8 +157,7 @@ def assert_nothing_lost(run: Run) -> None:
         assert run.after["weeks"][week] == shown
     for table, count in run.before["counts"].items():
         assert run.after["counts"][table] >= count, table
-    if REPORT_RENDERED:
-        assert run.before["report"], "the seeded history has a rendered report"
+    assert run.before["report"], "the seeded history has a rendered report"
     week = (run.crawl["week_start"], run.crawl["week_end"])
     if run.crawl["status"] == "rejected":
         assert run.after["report"] == run.before["report"]
@@ -415,8 +411,7 @@ def test_force_publishes_a_rejected_week_marked_as_such_and_a_rerun_publishes_no
         server.server_close()
     assert rerun.process.returncode == EXIT_PUBLISHED and rerun.crawl["forced"] == 0
     assert rerun.after["weeks"][WEEK_B] == (rerun.crawl["id"], "published")
-    if REPORT_RENDERED:
-        assert rerun.after["report"] != forced.after["report"]  # rendered again from the healthy crawl
+    assert rerun.after["report"] != forced.after["report"]  # rendered again from the healthy crawl
     assert rerun.after["counts"]["crawls"] == forced.after["counts"]["crawls"] + 1
 
 

@@ -12,7 +12,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.settings import Settings
 from twisted.python.failure import Failure
 
-from orstats_crawler import arguments, selection, weeks
+from orstats_crawler import arguments, weeks
 from orstats_crawler.items import ActivityPlan, LeaderboardRow, ModelActivity, ModelPrice, SourceProblem
 from orstats_crawler.spiders.rankings import RankingsSpider
 from tests.conftest import project_crawler

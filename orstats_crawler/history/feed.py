@@ -10,8 +10,8 @@ own path ("Error storing ... feed", ``feedexport/failed_count``): no verdict is 
 What the history keeps besides the items it learns from Scrapy's signals, from the start of the
 crawl: every final response (``response_received``, the raw archive), every callback error
 (``spider_error``) and every item a pipeline dropped (``item_dropped``), each a problem the gate
-weighs. The history is opened, migrated and its write lock tried when the storage is created, at
-spider open: a history that cannot be written closes the spider before any request is sent.
+weighs. The history is opened, migrated and its write lock tried when the storage is created, as
+the crawl starts: a history that cannot be written is a ``HistoryError`` and no request is sent.
 """
 
 from __future__ import annotations
@@ -24,12 +24,11 @@ from typing import IO, Any
 from urllib.parse import unquote, urlparse
 
 from scrapy import signals
-from scrapy.exceptions import CloseSpider
 
 from orstats_crawler import quality
 from orstats_crawler import signals as orstats_signals
 from orstats_crawler.exporters import read_items
-from orstats_crawler.history.connection import HistoryError, immediate, open_for_writing
+from orstats_crawler.history.connection import immediate, open_for_writing
 from orstats_crawler.history.crawl_rows import CrawlInfo, CrawlItems, crawl_records, summarize_week
 from orstats_crawler.history.writer import PUBLISHED, write_crawl
 from orstats_crawler.items import ChartWeek, LeaderboardRow, ModelActivity, SourceProblem
@@ -41,7 +40,6 @@ from orstats_crawler.sources.rankings import CHART, LEADERBOARD
 logger = logging.getLogger(__name__)
 
 SCHEME = "history"
-UNAVAILABLE = "history_unavailable"  # the finish reason of a crawl whose history cannot be written
 
 
 def history_feed_uri(db_path: str | Path) -> str:
@@ -59,19 +57,11 @@ class HistoryFeedStorage:
     def from_crawler(cls, crawler: Any, uri: str, *,
                      feed_options: dict[str, Any] | None = None) -> "HistoryFeedStorage":
         storage = cls(uri, crawler, feed_options=feed_options)
-        storage.check_writable()
+        open_for_writing(storage.path).close()  # fail now, before any request: HistoryError names the file
         crawler.signals.connect(storage.response_received, signal=signals.response_received)
         crawler.signals.connect(storage.spider_error, signal=signals.spider_error)
         crawler.signals.connect(storage.item_dropped, signal=signals.item_dropped)
         return storage
-
-    def check_writable(self) -> None:
-        """Open (creating and migrating) the history and take its write lock once, or close the spider."""
-        try:
-            open_for_writing(self.path).close()
-        except HistoryError as error:
-            logger.error("%s; no request sent", error)
-            raise CloseSpider(UNAVAILABLE) from None
 
     # --- what the history learns from Scrapy's signals --------------------------------------------
 

@@ -34,8 +34,8 @@ def _decode_model(model: Any, url: str, index: int, precedence: int) -> ModelPri
     if not isinstance(model, dict):
         raise SourceError(SOURCE, url, f"data[{index}]", "expected an object")
     public_id = require(model, "id", SOURCE, url, where)
-    pricing = require(model, "pricing", SOURCE, url, where)
-    if not isinstance(pricing, dict):
+    prices = require(model, "pricing", SOURCE, url, where)
+    if not isinstance(prices, dict):
         raise SourceError(SOURCE, url, f"data[{index}].pricing", "expected an object")
     return ModelPrice(
         public_id=str(public_id),
@@ -43,7 +43,7 @@ def _decode_model(model: Any, url: str, index: int, precedence: int) -> ModelPri
         canonical_slug=str(model.get("canonical_slug") or pricing.split_id(str(public_id))[0]),
         variant=variant_of(str(public_id)),
         name=str(model.get("name") or public_id),
-        pricing=pricing,
+        pricing=prices,
         source_url=url,
         created=model.get("created"),
         precedence=precedence,
