@@ -29,7 +29,7 @@ from typing import Any, Callable, Iterable
 from bench.common import CAPTURES
 from tests.capture_oracle import (
     EFFECTIVE_PATH, OTHERS, Capture, ChartWeek, Row, catalogue_prices, chart_key, complete_mondays,
-    leaderboard_rows, measure_chart_week, pair_entries, select_by_measured_spend,
+    leaderboard_rows, measure_chart_week, pair_entries, select_by_measured_spend, usd,
 )
 
 DEFAULT_CAPTURE = CAPTURES / "openrouter-2026-08-08"
@@ -399,6 +399,8 @@ def research(folder: Path) -> dict[str, Any]:
     hidden = [r for r in rows if r.paid and r.key not in measured_keys and r.true_list is not None]
     candidates = imputers(capture, measured)
     scores = [score(i, hidden, measured_usd) for i in candidates]
+    everything = [r for r in rows if r.paid and r.true_list is not None]
+    no_split = score(candidates[-1], everything, 0.0)
     chosen = min(zip(scores, candidates), key=lambda pair: abs(pair[0]["hidden_total_error"]))[1]
     point = sum(imputed_list(r, chosen.share(r)[0]) for r in hidden)
     bands = {
@@ -413,6 +415,8 @@ def research(folder: Path) -> dict[str, Any]:
         "hidden_rows": len(hidden),
         "imputation": scores,
         "imputation_for_bands": chosen.name,
+        "hit_rate_for_every_paid_row": {k: no_split[k] for k in (
+            "rows", "hidden_true_usd", "hidden_estimated_usd", "hidden_total_error", "row_p90_abs_error")},
         "share_band": bands,
         "best": {
             mode: best_estimate(rows, measured_keys, chosen, band, mode) for mode in UNMEASURED_EFFECTIVE
@@ -427,10 +431,6 @@ def research(folder: Path) -> dict[str, Any]:
 
 def pct(value: float) -> str:
     return f"{value:+.1%}"
-
-
-def usd(value: float) -> str:
-    return f"${value / 1e6:,.3f}M"
 
 
 def render(result: dict[str, Any]) -> str:
@@ -448,6 +448,11 @@ def render(result: dict[str, Any]) -> str:
     out += ["", f"(row errors over the {result['imputation'][0]['rows_with_cache_discount']} hidden rows with a "
             "cache-read price below the prompt price; bands use the imputation: "
             f"{result['imputation_for_bands']})", "",
+            "No split at all, every paid row's cached share from weightedCacheHitRate: "
+            f"{usd(result['hit_rate_for_every_paid_row']['hidden_estimated_usd'])} vs true "
+            f"{usd(result['hit_rate_for_every_paid_row']['hidden_true_usd'])} "
+            f"({pct(result['hit_rate_for_every_paid_row']['hidden_total_error'])}, row p90 abs "
+            f"{result['hit_rate_for_every_paid_row']['row_p90_abs_error']:.1%})", "",
             "| share band p10-p90 | hidden low / point / high / true | week low, high vs point | "
             "true inside: week, rows, spend |", "|---|---|---|---|"]
     for name, b in result["share_band"].items():
@@ -455,20 +460,21 @@ def render(result: dict[str, Any]) -> str:
                    f"{usd(b['hidden_high_usd'])} / {usd(b['hidden_true_usd'])} | {pct(b['week_low_vs_point'])}, "
                    f"{pct(b['week_high_vs_point'])} | {b['week_true_inside']}, {b['rows_true_inside']:.0%}, "
                    f"{b['spend_true_inside']:.0%} |")
-    out += ["", "| best estimate; unmeasured effective rows span effective and | best | low | high | low, high vs best | "
-            "priced tokens covered | all tokens covered | rows by basis |", "|---|---:|---:|---:|---|---:|---:|---|"]
+    out += ["", "| best estimate; unmeasured effective rows span effective and | best | low | high | "
+            "low, high vs best | priced tokens covered | all tokens covered | rows by basis |",
+            "|---|---:|---:|---:|---|---:|---:|---|"]
     for name, b in result["best"].items():
         bases = ", ".join(f"{k} {v}" for k, v in b["basis_rows"].items())
         out.append(f"| {name} | {usd(b['best_usd'])} | {usd(b['low_usd'])} | {usd(b['high_usd'])} | "
-                   f"{pct(b['low_vs_best'])}, {pct(b['high_vs_best'])} | {b['priced_tokens_covered']:.2%} | "
-                   f"{b['all_tokens_covered']:.2%} | {bases} |")
+                   f"{pct(b['low_vs_best'])}, {pct(b['high_vs_best'])} | {b['priced_tokens_covered']:.3%} | "
+                   f"{b['all_tokens_covered']:.3%} | {bases} |")
     best, listed = result["best"][UNMEASURED_EFFECTIVE[0]]["best_usd"], result["week_list_side_usd"]
     out += ["", f"Week-level band between the two bases: list side {usd(listed)} ({pct(listed / best - 1)} vs best), "
             f"best {usd(best)}"]
     e = result["effective_coverage"]
     out += ["", f"Paid rows with an effective price: {e['paid_rows_with_effective']} of {e['paid_rows']} "
-            f"({e['paid_tokens_with_effective']:.2%} of paid tokens, {e['paid_list_usd_with_effective']:.2%} "
-            f"of paid list spend); effective or free: {e['priced_tokens_effective_or_free']:.2%} of priced tokens",
+            f"({e['paid_tokens_with_effective']:.3%} of paid tokens, {e['paid_list_usd_with_effective']:.3%} "
+            f"of paid list spend); effective or free: {e['priced_tokens_effective_or_free']:.3%} of priced tokens",
             "", "Backtest: list spend of each complete chart week W modeled from a neighbouring week W', "
             "error vs measured", "",
             "| W | W' | measured list | Others' share of spend | blended $/M W, W' | "
