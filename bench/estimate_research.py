@@ -28,8 +28,8 @@ from typing import Any, Callable, Iterable
 
 from bench.common import CAPTURES
 from tests.capture_oracle import (
-    EFFECTIVE_PATH, OTHERS, Capture, ChartWeek, Row, catalogue_prices, chart_key, complete_mondays,
-    leaderboard_rows, measure_chart_week, pair_entries, select_by_measured_spend, usd,
+    OTHERS, Capture, ChartWeek, Row, catalogue_prices, chart_key, complete_mondays, leaderboard_rows,
+    measure_chart_week, select_by_measured_spend, usd,
 )
 
 DEFAULT_CAPTURE = CAPTURES / "openrouter-2026-08-08"
@@ -55,18 +55,22 @@ def words(permaslug: str) -> list[str]:
     return tokens
 
 
+def base_name(permaslug: str) -> str:
+    """The name before its first version number: claude, gpt, gemini, deepseek, qwen (qwen3.7 -> qwen)."""
+    first = words(permaslug)[0]
+    return re.match(r"[a-z]*", first).group() or first
+
+
 def series(permaslug: str) -> str:
-    """Author + the name's leading letters: claude, gpt, gemini, deepseek, qwen (qwen3.7 -> qwen)."""
-    return f"{author(permaslug)}/{re.match(r'[a-z]*', words(permaslug)[0]).group() or words(permaslug)[0]}"
+    """Author + base name: anthropic/claude, openai/gpt, google/gemini."""
+    return f"{author(permaslug)}/{base_name(permaslug)}"
 
 
 def line(permaslug: str) -> str:
     """Author + the name's words without version numbers: claude-sonnet, claude-opus-fast, gpt-luna-pro,
     gemini-flash-lite, deepseek-flash; a model's tier survives its versions."""
-    tokens = words(permaslug)
-    kept = [re.match(r"[a-z]*", tokens[0]).group() or tokens[0]]
-    kept += [t for t in tokens[1:] if t.isalpha() and t not in NOISE]
-    return f"{author(permaslug)}/{'-'.join(kept)}"
+    kept = [t for t in words(permaslug)[1:] if t.isalpha() and t not in NOISE]
+    return f"{series(permaslug)}{''.join('-' + t for t in kept)}"
 
 
 # --- imputing the cached share ----------------------------------------------------------------------------
@@ -119,24 +123,14 @@ class HitRateImputer:
 
     name = "effective-pricing weightedCacheHitRate, else median"
 
-    def __init__(self, capture: Capture, measured: list[Row]):
+    def __init__(self, measured: list[Row]):
         self.fallback = Imputer("median", [], measured)
-        self.rates = hit_rates(capture)
 
     def share(self, row: Row) -> tuple[float, str]:
-        rate = self.rates.get(row.key)
-        if rate is None or row.effective is None or row.effective.providers == 0:
+        e = row.effective
+        if e is None or e.providers == 0 or e.cache_hit_rate is None:
             return self.fallback.share(row)
-        return rate, "hit rate"
-
-
-def hit_rates(capture: Capture) -> dict[tuple[str, str], float]:
-    rates = {}
-    for key, entry in pair_entries(capture, EFFECTIVE_PATH).items():
-        value = capture.load(entry).get("weightedCacheHitRate")
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 1:
-            rates[key] = float(value)
-    return rates
+        return e.cache_hit_rate, "hit rate"
 
 
 def imputed_list(row: Row, share: float) -> float:
@@ -167,7 +161,7 @@ def score(imputer: Any, hidden: list[Row], measured_usd: float) -> dict[str, Any
     }
 
 
-def imputers(capture: Capture, measured: list[Row]) -> list[Any]:
+def imputers(measured: list[Row]) -> list[Any]:
     return [
         Imputer("week's token-weighted median", [], measured),
         Imputer("author, else median", [("author", author)], measured),
@@ -175,7 +169,7 @@ def imputers(capture: Capture, measured: list[Row]) -> list[Any]:
                 [("series", series), ("author", author)], measured),
         Imputer("line (name without versions), else series, else author, else median",
                 [("line", line), ("series", series), ("author", author)], measured),
-        HitRateImputer(capture, measured),
+        HitRateImputer(measured),
     ]
 
 
@@ -397,7 +391,7 @@ def research(folder: Path) -> dict[str, Any]:
     measured_keys = {r.key for r in measured}
     measured_usd = sum(r.true_list for r in measured)
     hidden = [r for r in rows if r.paid and r.key not in measured_keys and r.true_list is not None]
-    candidates = imputers(capture, measured)
+    candidates = imputers(measured)
     scores = [score(i, hidden, measured_usd) for i in candidates]
     everything = [r for r in rows if r.paid and r.true_list is not None]
     no_split = score(candidates[-1], everything, 0.0)

@@ -237,6 +237,7 @@ class Effective:
     input: float  # weightedInputPrice, USD per million prompt tokens (cached included)
     output: float  # weightedOutputPrice, USD per million completion tokens
     providers: int
+    cache_hit_rate: float | None  # weightedCacheHitRate: the share of prompt tokens read from cache
 
 
 def effective_of(capture: Capture, entry: Entry) -> Effective:
@@ -249,7 +250,10 @@ def effective_of(capture: Capture, entry: Entry) -> Effective:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
             raise OracleError(f"{entry.url}: {field} is {value!r}")
         values.append(float(value))
-    return Effective(values[0], values[1], len(data.get("providerSummaries") or []))
+    rate = data.get("weightedCacheHitRate")
+    if not isinstance(rate, (int, float)) or isinstance(rate, bool) or not 0 <= rate <= 1:
+        rate = None
+    return Effective(values[0], values[1], len(data.get("providerSummaries") or []), rate)
 
 
 def pair_entries(capture: Capture, path: str) -> dict[tuple[str, str], Entry]:

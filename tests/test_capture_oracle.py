@@ -239,3 +239,20 @@ def test_real_research_imputes_only_unmeasured_paid_rows_and_keeps_the_best_tota
         assert sum(best["basis_rows"].values()) == len(rows)
         assert best["basis_usd"]["effective"] == pytest.approx(
             sum(r.effective_usd for r in rows if r.effective_usd is not None and not (r.free or r.variant == "free")))
+
+
+def test_real_a_chart_week_modeled_from_itself_on_its_measured_tokens_is_exact(real) -> None:
+    capture, _ = real
+    prices = catalogue_prices(capture)
+    for monday in complete_mondays(capture):
+        week = measure_chart_week(capture, monday, prices)
+        modeled = estimate_research.model_week(week, week, week.blended(week.named), "measured")
+        assert modeled == pytest.approx(week.list_usd, rel=1e-9)
+
+
+def test_model_families_drop_versions_and_dates() -> None:
+    assert estimate_research.series("qwen/qwen3.6-plus-04-02") == "qwen/qwen"
+    assert estimate_research.line("anthropic/claude-4.6-sonnet-20260217") == "anthropic/claude-sonnet"
+    assert estimate_research.line("anthropic/claude-sonnet-5-20260630") == "anthropic/claude-sonnet"
+    assert estimate_research.line("google/gemini-3.1-flash-lite-preview-20260303") == "google/gemini-flash-lite"
+    assert estimate_research.line("openai/gpt-5-mini-2025-08-07") == "openai/gpt-mini"
