@@ -1,5 +1,6 @@
-"""Scrapyd end to end: the project's own scrapyd.conf, scrapyd-deploy with the scrapy.cfg target,
-deploy/schedule-crawl (what cron and systemd run), a finished job, its history and its report.
+"""Scrapyd end to end: started by deploy/scrapyd-server with the project's own scrapyd.conf,
+scrapyd-deploy with the scrapy.cfg target, deploy/schedule-crawl (what cron and systemd run), a
+finished job, its history and its report.
 
 Scrapyd runs with its working directory in tmp_path (a copy of deploy/), so nothing in the work
 tree is importable by the job: it runs the uploaded egg, templates included.
@@ -10,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import shutil
 import subprocess
 import sys
 import time
@@ -23,18 +23,17 @@ import requests
 from sqlite_utils import Database
 
 from tests.conftest import ROOT
+from tests.deploy_scripts import BIN, ProjectCopy, project_copy
 from tests.factory import SEED_MODELS, build_snapshot
-from tests.servers import Server, free_port, start_server
+from tests.servers import free_port
 
-BIN = Path(sys.executable).parent
 PROJECT = "orstats_crawler"
 JOB_TIMEOUT = 60  # scrapyd polls its queue every 5 s; the crawl itself takes a few seconds
 
 
 @dataclass
 class Scrapyd:
-    server: Server
-    workdir: Path  # scrapyd's working directory; its data is in ../data/scrapyd
+    project: ProjectCopy  # scrapyd runs in its deploy/; its data is in its data/scrapyd
     env: dict[str, str]  # SCRAPYD_URL and the credentials, as a user exports them
 
     @property
@@ -45,26 +44,27 @@ class Scrapyd:
     def auth(self) -> tuple[str, str]:
         return self.env["SCRAPYD_USERNAME"], self.env["SCRAPYD_PASSWORD"]
 
+    @property
+    def workdir(self) -> Path:
+        return self.project.root / "deploy"
+
     def data(self, *parts: str) -> Path:
-        return self.workdir.parent.joinpath("data", "scrapyd", *parts)
+        return self.project.root.joinpath("data", "scrapyd", *parts)
 
 
 @pytest.fixture
 def scrapyd(tmp_path: Path):
-    """Scrapyd with deploy/scrapyd.conf, on a free port, with credentials from the environment."""
-    workdir = tmp_path / "deploy"
-    workdir.mkdir()
-    shutil.copy(ROOT / "deploy" / "scrapyd.conf", workdir / "scrapyd.conf")
+    """`deploy/scrapyd-server start` (deploy/scrapyd.conf), on a free port, with credentials from
+    the environment."""
+    project = project_copy(tmp_path / "project")
     port = free_port()
     credentials = {"SCRAPYD_USERNAME": "orstats", "SCRAPYD_PASSWORD": secrets.token_urlsafe(12)}
-    # No PYTHONPATH: the jobs import the project from the egg only (checked in the crawl test).
-    server = start_server([sys.executable, "-m", "scrapyd", "--pidfile="], f"http://127.0.0.1:{port}/",
-                          cwd=workdir, log=tmp_path / "scrapyd.log",
-                          env={"SCRAPYD_HTTP_PORT": str(port), "PYTHONPATH": "", **credentials})
+    started = project.run("scrapyd-server", "start", env={"SCRAPYD_HTTP_PORT": str(port), **credentials})
+    assert started.returncode == 0, started.stderr + project.log("scrapyd")
     try:
-        yield Scrapyd(server, workdir, {"SCRAPYD_URL": f"http://127.0.0.1:{port}", **credentials})
+        yield Scrapyd(project, {"SCRAPYD_URL": f"http://127.0.0.1:{port}", **credentials})
     finally:
-        server.stop()
+        project.stop_everything()
 
 
 def api(scrapyd: Scrapyd, endpoint: str, **params: str) -> dict:
@@ -96,7 +96,7 @@ def wait_finished(scrapyd: Scrapyd, jobid: str) -> dict:
             if job["id"] == jobid:
                 return job
         time.sleep(1)
-    raise AssertionError(f"job {jobid} not finished after {JOB_TIMEOUT} s: {jobs}\n{scrapyd.server.output()}")
+    raise AssertionError(f"job {jobid} not finished after {JOB_TIMEOUT} s: {jobs}\n{scrapyd.project.log('scrapyd')}")
 
 
 def test_deploy_schedule_and_run_a_crawl(scrapyd, tmp_path):
