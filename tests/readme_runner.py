@@ -330,6 +330,8 @@ def copy_of_repository(target: Path) -> Path:
     listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
                             capture_output=True, check=True).stdout.decode().split("\0")
     for name in filter(None, listed):
+        if name.split("/")[0] == ".venv":  # a `.venv` symlink is not ignored by `.venv/`; the copy makes its own
+            continue
         source = ROOT / name
         if source.is_file() or source.is_symlink():
             (target / name).parent.mkdir(parents=True, exist_ok=True)
