@@ -44,7 +44,7 @@ from pathlib import Path
 from tests.conftest import ROOT
 
 README = ROOT / "README.md"
-BLOCK_TIMEOUT = 600  # seconds for one block; the slowest today, install and demo crawl, takes well under
+BLOCK_TIMEOUT = 600  # seconds for one block; the slowest today (install and demo crawl) takes under a minute
 
 # A command matching one of these does not run here, nor does the rest of its `&&` chain.
 SKIP_RULES = [
@@ -144,10 +144,13 @@ def add_expectation(command: Command, kind: str, text: str) -> None:
         command.leaves.extend(path for path in re.split(r"[,\s]+", text) if path)
 
 
+def starts_server(block: Block) -> bool:
+    return any(BACKGROUND.search(strip_comment(c.text)) for c in block.commands)
+
+
 def unstopped_server(block: Block) -> str | None:
-    started = any(BACKGROUND.search(strip_comment(c.text)) for c in block.commands)
     stopped = any(re.search(r"\bkill\b", c.text) for c in block.commands)
-    return "starts a server (`&`) and does not stop it" if started and not stopped else None
+    return "starts a server (`&`) and does not stop it" if starts_server(block) and not stopped else None
 
 
 def strip_comment(text: str) -> str:
@@ -196,8 +199,7 @@ def skip_reason(part: str, block: Block) -> str | None:
     for pattern, reason in SKIP_RULES:
         if pattern.search(part):
             return reason
-    starts_server = any(BACKGROUND.search(strip_comment(c.text)) for c in block.commands)
-    if LOOPBACK.search(part) and not starts_server:
+    if LOOPBACK.search(part) and not starts_server(block):
         return "needs a server that another block starts"
     return None
 
@@ -282,6 +284,8 @@ def problems_of(outcomes: list[Outcome], cwd: Path) -> list[str]:
             continue
         if outcome.status is None:
             problems.append(f"{where}: did not run (a command before it stopped the block)")
+        elif outcome.status == -1:
+            problems.append(f"{where}: still running when its block timed out\n{tail(outcome.output)}")
         elif outcome.status != 0:
             problems.append(f"{where}: exit status {outcome.status}\n{tail(outcome.output)}")
         elif command.skipped is None:  # what a partly skipped command says it prints is not checked
