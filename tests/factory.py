@@ -22,6 +22,7 @@ from urllib.parse import urlencode
 
 BASE_URL = "https://openrouter.ai"
 SEED_DAY = date(2026, 2, 9)  # the seed README's run day: its window is 2026-02-02 .. 2026-02-08
+DEMO_FOLDER = "demo/snapshot-2026-02-09"
 
 
 @dataclass
@@ -213,19 +214,41 @@ def leaderboard(spec: SnapshotSpec) -> dict[str, Any]:
     return {"data": rows}
 
 
+def monday_of(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+SEED_MONDAY = monday_of(SEED_DAY)  # the run day's Monday: the seed chart's last, partial week
+PREVIOUS_WEEK_SHARE = 0.985  # each week's volume is 98.5 % of the next one's, in these figures
+
+
+def weeks_between(monday: date, reference: date) -> int:
+    return (reference - monday).days // 7
+
+
+def trend(monday: date, reference: date = SEED_MONDAY) -> float:
+    """The volume of the Monday week ``monday`` relative to that of the week of ``reference``."""
+    return PREVIOUS_WEEK_SHARE ** weeks_between(monday, reference)
+
+
+def scaled(model: ModelSpec, factor: float) -> ModelSpec:
+    """The model's week with every count multiplied by ``factor`` (rounded; cached <= prompt stays true)."""
+    counts = ("prompt", "completion", "cached", "reasoning", "requests")
+    return replace(model, **{name: round(getattr(model, name) * factor) for name in counts})
+
+
 def chart(spec: SnapshotSpec) -> dict[str, Any]:
     """52 Monday weeks, the last one partial; top 9 model-variants by volume plus Others.
 
     A finished week's values depend on its Monday, not on the capture day (as on the site, where a
     finished week does not change): snapshots captured weeks apart agree on the weeks they share."""
-    monday = spec.captured - timedelta(days=spec.captured.weekday())
-    seed_monday = SEED_DAY - timedelta(days=SEED_DAY.weekday())
+    monday = monday_of(spec.captured)
     top = sorted(spec.models, key=lambda m: -m.total)[:9]
     weeks = []
     for back in range(spec.chart_weeks - 1, -1, -1):
         start = monday - timedelta(weeks=back)
-        age = (seed_monday - start).days // 7  # weeks before the seed's week: the demo's figures
-        growth = 0.985 ** age * (0.3 if back == 0 else 1.0)
+        age = weeks_between(start, SEED_MONDAY)
+        growth = trend(start) * (0.3 if back == 0 else 1.0)
         ys = {_chart_key(m): int(m.total * growth * (1 + 0.03 * math.cos(age + i))) for i, m in enumerate(top)}
         ys["Others"] = int(sum(ys.values()) * 1.4)
         weeks.append({"x": start.isoformat(), "ys": ys})
@@ -349,4 +372,4 @@ def with_models(*changes: tuple[int, dict[str, Any]]) -> list[ModelSpec]:
 
 
 if __name__ == "__main__":
-    build_snapshot(sys.argv[1] if len(sys.argv) > 1 else "demo/snapshot-2026-02-09")
+    build_snapshot(sys.argv[1] if len(sys.argv) > 1 else DEMO_FOLDER)

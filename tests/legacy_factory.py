@@ -11,12 +11,16 @@
   the model pages at `/<public id>`, and no JSON leaderboard (it answers 404, as it did then).
 
 The figures come from tests/factory.py (the seed README's week); nothing is copied from a capture.
+The legacy sample that ships in `demo/` is made here:
+
+    python -m tests.legacy_factory demo/snapshot-legacy-2025-11-08
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -164,3 +168,18 @@ def build_legacy_snapshot(folder: str | Path, spec: SnapshotSpec | None = None, 
                 "notes": "Synthetic legacy-era site: server-rendered pages with flight data.", "entries": entries}
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
     return folder
+
+
+# The sample: the week of the real 2025-11-07 page (2025-11-01..07) with the seed week's models and
+# figures (unchanged, so its chart agrees with the demo snapshot's on the weeks both show), and what
+# that capture lacks: the price catalogue. Its page leaves the split out, so the model pages give it.
+LEGACY_SAMPLE = SnapshotSpec(captured=date(2025, 11, 8), name="demo-2025-11-08")
+LEGACY_SAMPLE_FOLDER = "demo/snapshot-legacy-2025-11-08"
+
+
+def build_legacy_sample(folder: str | Path) -> Path:
+    return build_legacy_snapshot(folder, LEGACY_SAMPLE, with_split=False)
+
+
+if __name__ == "__main__":
+    build_legacy_sample(sys.argv[1] if len(sys.argv) > 1 else LEGACY_SAMPLE_FOLDER)

@@ -98,20 +98,6 @@ async def test_capture_2026_08_08_matches_an_independent_computation(history_pat
 
 
 @pytest_twisted.ensureDeferred
-async def test_capture_through_a_loopback_http_server_gives_the_same_week(tmp_path, replay_server):
-    capture = shared_capture("openrouter-2026-08-08")
-    server = replay_server(capture)
-    via_http, via_snapshot = tmp_path / "http.db", tmp_path / "snapshot.db"
-    await crawl({"ORSTATS_DB": str(via_http), "OPENROUTER_BASE_URL": server.base_url})
-    await crawl({"ORSTATS_DB": str(via_snapshot)}, snapshot=str(capture))
-    columns = "week_end, permaslug, variant, prompt_tokens, completion_tokens, cached_tokens, revenue_list_usd"
-    query = f"select {columns} from weekly_revenue order by permaslug, variant"
-    assert list(Database(via_http).query(query)) == list(Database(via_snapshot).query(query))
-    assert any("model-activity" in path for path in server.requests)
-    assert "/robots.txt" in server.requests  # robots.txt obeyed (the replay answers it 404: all allowed)
-
-
-@pytest_twisted.ensureDeferred
 async def test_capture_2026_08_22_without_activity_stores_unknown_not_zero(history_path):
     result = await crawl({"ORSTATS_DB": str(history_path)}, snapshot=str(shared_capture("openrouter-2026-08-22")))
     db = Database(history_path)
@@ -127,6 +113,20 @@ async def test_capture_2026_08_22_without_activity_stores_unknown_not_zero(histo
 
 
 # --- reruns, the user's own feeds, record and replay ---------------------------------------------
+
+@pytest_twisted.ensureDeferred
+async def test_a_loopback_http_server_gives_the_same_week_as_the_snapshot(demo_snapshot, tmp_path, replay_server):
+    server = replay_server(demo_snapshot)
+    via_http, via_snapshot = tmp_path / "http.db", tmp_path / "snapshot.db"
+    await crawl({"ORSTATS_DB": str(via_http), "OPENROUTER_BASE_URL": server.base_url})
+    await crawl({"ORSTATS_DB": str(via_snapshot)}, snapshot=str(demo_snapshot))
+    columns = "week_end, permaslug, variant, prompt_tokens, completion_tokens, cached_tokens, revenue_list_usd"
+    query = f"select {columns} from weekly_revenue order by permaslug, variant"
+    rows = list(Database(via_http).query(query))
+    assert rows == list(Database(via_snapshot).query(query)) and len(rows) == len(SEED_MODELS)
+    assert any("model-activity" in path for path in server.requests)
+    assert "/robots.txt" in server.requests  # robots.txt obeyed (the replay answers it 404: all allowed)
+
 
 @pytest_twisted.ensureDeferred
 async def test_rerun_of_a_week_leaves_one_week(demo_snapshot, history_path):

@@ -8,11 +8,12 @@ import pytest
 
 from orstats_crawler.sources import SourceError
 from orstats_crawler.sources.flight import FlightData, chunks, is_flight_page
-from tests.conftest import shared_capture
+from tests.conftest import ROOT, shared_capture
 from tests.factory import SnapshotSpec
-from tests.legacy_factory import encode_flight, flight_payload, rankings_page, rankings_page_rows
+from tests.legacy_factory import LEGACY_SAMPLE_FOLDER, encode_flight, flight_payload, rankings_page, rankings_page_rows
 
 REAL_PAGE = "openrouter-2025-11-07-rankings-page"
+SAMPLE_PAGE = ROOT / LEGACY_SAMPLE_FOLDER / "rankings.html"
 
 
 def real_html() -> str:
@@ -50,8 +51,8 @@ def test_the_chart_is_chosen_by_shape_among_the_real_pages_series():
 
 
 @pytest.mark.parametrize("chunk_size", [1, 7, 101, 4093])
-def test_real_page_split_mid_string_with_escapes_decodes_the_same(chunk_size):
-    original = payload_of(real_html())
+def test_a_page_split_mid_string_with_escapes_decodes_the_same(chunk_size):
+    original = payload_of(SAMPLE_PAGE.read_text(encoding="utf-8"))
     # A row with markup, so the `<` -> `\u003c` escape is exercised; `:` and `{` escaped too, which
     # only decodes right if chunks are unescaped before rows are split and parsed.
     extra = flight_payload([("ff", ["$", "p", None, {"children": "tokens <b>processed</b>"}])])

@@ -16,10 +16,12 @@ from sqlite_utils import Database
 from orstats_crawler.history.importer import import_paths, read_snapshot
 from orstats_crawler.history.connection import open_for_writing
 from orstats_crawler.sources import SourceError
-from tests.conftest import SHARED, crawl, run_scrapy
+from tests.anchor_factory import SAMPLE, SAMPLE_FOLDER, anchor_file, price_of, write
+from tests.conftest import ROOT, SHARED, crawl, run_scrapy
 from tests.factory import SEED_MODELS
 
 BACKFILL_PRICES_ON = date(2026, 2, 9)
+ANCHOR_SAMPLE = ROOT / SAMPLE_FOLDER
 
 
 def anchor_history() -> Path:
@@ -28,47 +30,6 @@ def anchor_history() -> Path:
     if not any(folder.glob("*.json")):
         pytest.skip(f"{folder} not available")
     return folder
-
-
-def price_of(model, key: str, fallback: float = 0.0) -> float:
-    return float(model.pricing.get(key, fallback))
-
-
-def seed_usd(row: dict) -> float:
-    return (row["prompt_tokens"] * row["prompt_price"] + row["completion_tokens"] * row["completion_price"]
-            + row["cached_tokens"] * row["cache_read_price"])
-
-
-def anchor_file(day: date, models=SEED_MODELS, free_priced_as=None, zero: bool = False) -> dict:
-    """A weekly file in the earlier project's shape, from the seed models. ``free_priced_as`` puts
-    that model's paid prices on the `:free` rows (its price lookup ignored the variant); ``zero``
-    writes every split as 0 (its model pages failed) while the volumes stay real."""
-    rows = []
-    for rank, model in enumerate(models, start=1):
-        priced = free_priced_as if model.variant == "free" and free_priced_as else model
-        row = {
-            "rank": rank, "slug": model.permaslug + ("" if model.variant == "standard" else f":{model.variant}"),
-            "name": model.name, "total_tokens": model.total, "percent_change": round((model.change or 0) * 100),
-            "prompt_tokens": model.prompt, "completion_tokens": model.completion,
-            "reasoning_tokens": model.reasoning, "cached_tokens": model.cached, "request_count": model.requests,
-            "prompt_price": price_of(priced, "prompt"), "completion_price": price_of(priced, "completion"),
-            "cache_read_price": price_of(priced, "input_cache_read"), "is_free": priced.pricing["prompt"] == "0",
-        }
-        row["reasoning_price"] = row["completion_price"]
-        if zero:
-            row.update(prompt_tokens=0, completion_tokens=0, reasoning_tokens=0, cached_tokens=0, request_count=0)
-        row["estimated_revenue"] = round(seed_usd(row), 2)
-        rows.append(row)
-    return {"date": day.isoformat(), "models": rows,
-            "total_revenue": round(sum(seed_usd(r) for r in rows), 2) if not zero else 0.0,
-            "total_tokens": sum(r["total_tokens"] for r in rows), "total_models": len(rows)}
-
-
-def write(folder: Path, payload: dict) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{payload['date']}.json"
-    path.write_text(json.dumps(payload, indent=2))
-    return path
 
 
 def table_hashes(path: Path) -> dict[str, str]:
@@ -197,17 +158,14 @@ def test_unreadable_files_are_errors_naming_the_file_and_field(tmp_path, history
     assert run.returncode == 1 and str(tuesday) in run.stderr and "cached_tokens" in run.stderr
 
 
-def test_the_earlier_projects_26_files(tmp_path):
-    folder = anchor_history()
-    history = tmp_path / "history.db"
+def import_folder_as_a_user_would(folder: Path, history: Path) -> dict[str, dict]:
+    """`scrapy import-history FOLDER` twice: every week recomputed and checked against its own file,
+    then nothing changed by the second run. Returns the weekly totals by crawl id."""
     run = run_scrapy("import-history", str(folder), "--db", str(history))
     assert run.returncode == 0, run.stderr[-2000:]
     files = {json.loads(p.read_text())["date"]: json.loads(p.read_text()) for p in folder.glob("*.json")}
-    assert len(files) == 26
     weeks = {r["crawl_id"]: r for r in Database(history).query("select * from weekly_totals")}
-    assert len(weeks) == 26
-    with_revenue = [w for w in weeks.values() if w["revenue_seed_usd"] is not None]
-    assert len(with_revenue) == 25
+    assert len(weeks) == len(files)
     for crawl_id, week in weeks.items():
         payload = files[crawl_id.removeprefix("import:")]
         assert week["total_tokens"] == payload["total_tokens"]  # the volumes are known every week
@@ -219,5 +177,23 @@ def test_the_earlier_projects_26_files(tmp_path):
         assert week["revenue_list_usd"] < week["revenue_seed_usd"]  # cached tokens counted once
     before = table_hashes(history)
     again = run_scrapy("import-history", str(folder), "--db", str(history))
-    assert again.returncode == 0 and again.stdout.count(" unchanged,") == 26
+    assert again.returncode == 0 and again.stdout.count(" unchanged,") == len(files)
     assert table_hashes(history) == before
+    return weeks
+
+
+def test_the_sample_that_ships(tmp_path):
+    """demo/anchor-history-sample (tests/anchor_factory.py): backfilled and run files, a :free row
+    charged at paid prices and a week of zeros, imported as the README shows."""
+    weeks = import_folder_as_a_user_would(ANCHOR_SAMPLE, tmp_path / "history.db")
+    assert len(weeks) == len(SAMPLE)
+    unknown = [crawl_id for crawl_id, week in weeks.items() if week["revenue_seed_usd"] is None]
+    assert unknown == ["import:2026-05-11"]
+    charged = json.loads((ANCHOR_SAMPLE / "2026-02-16.json").read_text())["models"]
+    assert any(m["slug"].endswith(":free") and m["estimated_revenue"] > 0 for m in charged)
+
+
+def test_the_earlier_projects_26_files(tmp_path):
+    weeks = import_folder_as_a_user_would(anchor_history(), tmp_path / "history.db")
+    assert len(weeks) == 26
+    assert len([w for w in weeks.values() if w["revenue_seed_usd"] is not None]) == 25

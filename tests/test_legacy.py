@@ -12,11 +12,13 @@ from sqlite_utils import Database
 from orstats_crawler.items import ActivityPlan, ChartWeek, LeaderboardRow, ModelActivity, SourceProblem
 from orstats_crawler.sources import SourceError
 from orstats_crawler.sources.legacy import decode_model_page, decode_rankings_page, model_page_path
-from tests.conftest import crawl, run_scrapy, shared_capture
+from tests.conftest import ROOT, crawl, run_scrapy, shared_capture
 from tests.factory import SEED_MODELS, SnapshotSpec, expected_revenues
-from tests.legacy_factory import build_legacy_snapshot, encode_flight, flight_payload, model_page, rankings_page_rows
+from tests.legacy_factory import (LEGACY_SAMPLE_FOLDER, build_legacy_snapshot, encode_flight, flight_payload,
+                                  model_page, rankings_page_rows)
 
 PAGE_URL = "https://openrouter.ai/rankings"
+LEGACY_SAMPLE = ROOT / LEGACY_SAMPLE_FOLDER
 
 
 def test_real_rankings_page_gives_344_rows_with_their_split_and_the_52_week_chart():
@@ -161,3 +163,23 @@ def test_scrapy_crawl_of_the_real_page_stores_its_week_with_the_leaderboard_spli
     split = next(db.query("select count(*) n, sum(split_source = 'leaderboard') from_board, "
                           "sum(cached_tokens > 0) cached, sum(reasoning_tokens > 0) reasoning from model_weeks"))
     assert split["n"] == split["from_board"] == 344 and split["cached"] > 100 and split["reasoning"] > 50
+
+
+def test_scrapy_crawl_of_the_legacy_sample_publishes_its_week_with_the_model_pages_split(tmp_path):
+    """demo/snapshot-legacy-2025-11-08 (tests/legacy_factory.py), as the README replays it: the real
+    page's week, a catalogue that capture lacks, the split from the model pages of the selection."""
+    db_path = tmp_path / "history.db"
+    run = run_scrapy("crawl", "rankings", "-a", f"snapshot={LEGACY_SAMPLE}", "-s", f"ORSTATS_DB={db_path}",
+                     "-s", f"ORSTATS_REPORT_DIR={tmp_path / 'reports'}")
+    assert run.returncode == 0, run.stderr[-2000:]
+    db = Database(db_path)
+    crawl_row = next(db.query("select era, status, week_start, week_end, models_ranked from crawls"))
+    assert crawl_row == {"era": "legacy", "status": "published", "week_start": "2025-11-01",
+                         "week_end": "2025-11-07", "models_ranked": len(SEED_MODELS)}
+    rows = measured_rows(db_path)
+    measured = [m for m in SEED_MODELS if rows[m.permaslug]["split_source"] == "activity"]
+    assert 0 < len(measured) < len(SEED_MODELS)  # the default selection: enough of the spend, not all
+    for model in measured:
+        assert rows[model.permaslug]["cached_tokens"] == model.cached
+        assert rows[model.permaslug]["revenue_list_usd"] == pytest.approx(expected_revenues(model)[0], rel=1e-9)
+    assert (tmp_path / "reports" / "README.md").is_file()
