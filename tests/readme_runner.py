@@ -58,7 +58,7 @@ LOOPBACK = re.compile(r"\b(127\.0\.0\.1|localhost):\d+")
 FENCE = re.compile(r"^ {0,3}(?P<ticks>`{3,})(?P<info>[^`]*)$")  # CommonMark: no backtick in the info string
 MARKER = re.compile(r"^<!--\s*readme:\s*(?P<word>\S+)\s*(?P<reason>.*?)\s*-->$")
 EXPECTATION = re.compile(r"^#\s*(?P<kind>prints|leaves):\s*(?P<text>.*)$")
-BACKGROUND = re.compile(r"(?<!&)&\s*$")
+BACKGROUND = re.compile(r"(?<![&>])&(?![&>])")  # a single `&` (not `&&`, not `2>&1`)
 ELLIPSIS = re.compile(r"\s*(?<!\.)\.\.\.(?!\.)\s*")
 
 
