@@ -70,7 +70,8 @@ def report(rows: list[dict[str, Any]], top: int) -> str:
     ranked = sorted(measured, key=lambda r: -r["revenue_list_usd"])[:top]
     week = f"{rows[0]['week_start']} .. {rows[0]['week_end']}" if rows else "no week"
     lines = [f"Week {week}: top {len(ranked)} model-variants by list-price spend", "",
-             "| # | model-variant | list | effective | effective / list | input part | output part | cache hit (measured / effective) |",
+             "| # | model-variant | list | effective | effective / list | input part | output part "
+             "| cache hit (measured / effective) |",
              "|---:|---|---:|---:|---:|---:|---:|---|"]
     ratios = []
     for rank, row in enumerate(ranked, start=1):
@@ -92,7 +93,8 @@ def report(rows: list[dict[str, Any]], top: int) -> str:
     lines += [
         f"Top {len(ranked)} together: list {usd(sum(r['revenue_list_usd'] for r in top_both))}, "
         f"effective {usd(sum(r['revenue_effective_usd'] for r in top_both))}",
-        f"Whole week, {len(both)} model-variants with both known: list {usd(sum(r['revenue_list_usd'] for r in both))}, "
+        f"Whole week, {len(both)} model-variants with both known: "
+        f"list {usd(sum(r['revenue_list_usd'] for r in both))}, "
         f"effective {usd(sum(r['revenue_effective_usd'] for r in both))}",
         f"Known only by the effective price (split not measured, or no list price): {len(tail)} model-variants, "
         f"{usd(sum(r['revenue_effective_usd'] for r in tail))}",

@@ -220,12 +220,14 @@ def crawl_row(run: CrawlRun, concurrency: int, latency_s: float, sequential_s: f
     bound = latency_bound(run.requests, concurrency, latency_s)
     return [
         run.label, concurrency, run.requests, f"{run.engine_s:.2f}", f"{run.measured.wall_s:.2f}",
-        f"{run.measured.cpu_s:.2f}", f"{run.requests / run.engine_s:.0f}", f"{bound:.2f}", f"{run.engine_s / bound:.2f}",
+        f"{run.measured.cpu_s:.2f}", f"{run.requests / run.engine_s:.0f}", f"{bound:.2f}",
+        f"{run.engine_s / bound:.2f}",
         f"{sequential_s / run.engine_s:.1f}x faster" if sequential_s else "", f"{run.measured.max_rss_mb:.0f}",
     ]
 
 
-def sequential_row(measured: Measured, result: dict[str, Any], total: int, latency_s: float) -> tuple[list[Any], float | None]:
+def sequential_row(measured: Measured, result: dict[str, Any], total: int,
+                   latency_s: float) -> tuple[list[Any], float | None]:
     """The loop's row and its time for all `total` URLs: measured, or extrapolated per request
     when its time budget stopped it early (it is strictly sequential, so time grows linearly)."""
     fetched = result.get("fetched", 0)
@@ -353,19 +355,22 @@ def main(argv: list[str] | None = None) -> int:
         profiles = []
         for latency in latencies:
             rows, extra = bench_latency(args.snapshot, latency, concurrencies, workdir, args.timeout,
-                                        args.sequential_seconds, detail=not args.no_detail and latency == min(latencies))
+                                        args.sequential_seconds,
+                                        detail=not args.no_detail and latency == min(latencies))
             print(f"\n### latency {latency:g} ms\n")
             print(table(HEADERS, rows))
             server_cpu, served = extra["server"]
             if server_cpu is not None and served:
-                print(f"\nThe replay server (its own process) used {server_cpu:.1f} s of CPU for these {served} requests: "
+                print(f"\nThe replay server (its own process) used {server_cpu:.1f} s of CPU "
+                      f"for these {served} requests: "
                       f"{1000 * server_cpu / served:.2f} ms per request.")
             if "default_selection" in extra and extra["default_selection"].ok:
                 expected = extra["default_selection"].requests
-            top_all = next((int(row[2]) for row in rows if row[0].startswith("scrapy-") and str(row[2]).isdigit()), top_all)
+            top_all = next((int(row[2]) for row in rows
+                            if row[0].startswith("scrapy-") and str(row[2]).isdigit()), top_all)
             if "profile" in extra:
                 profiles.append((latency, extra["profile"]))
-        for latency, (run, text) in profiles:
+        for _latency, (run, text) in profiles:
             print(f"\n### where the time goes: {run.label} (cProfile of the scrapy process)\n")
             print(text)
         if args.polite_seconds > 0:

@@ -157,7 +157,8 @@ def crawl_records_of(models: list[Model], week: int, weeks: int, crawl_id: str, 
                                                                     "message": ""}]),
             stats=json.dumps({f"downloader/stat_{k}": k for k in range(120)})),  # about the size of real stats
         model_weeks=weeks_rows,
-        problems=[ProblemRow(crawl_id=crawl_id, source="activity", url=f"{BASE_URL}/api/frontend/v1/stats/model-activity",
+        problems=[ProblemRow(crawl_id=crawl_id, source="activity",
+                             url=f"{BASE_URL}/api/frontend/v1/stats/model-activity",
                              field="data.analytics[3].date", message="not a date", permaslug=None, variant=None,
                              status=200) for _ in range(2)],
         chart_weeks=chart_rows(models, week, weeks, crawl_id),
@@ -198,7 +199,8 @@ def chart_rows(models: list[Model], week: int, weeks: int, crawl_id: str) -> lis
     week_end = week_end_of(week, weeks)
     monday = week_end - timedelta(days=week_end.weekday() + 7)
     top = models[:9]
-    values = {f"{m.permaslug}:{m.variant}" if m.variant != "standard" else m.permaslug: sum(m.week_tokens(week)[:2]) for m in top}
+    values = {f"{m.permaslug}:{m.variant}" if m.variant != "standard" else m.permaslug: sum(m.week_tokens(week)[:2])
+              for m in top}
     values["Others"] = sum(values.values()) // 2
     return [ChartWeekRow(week_start=monday.isoformat(), week_end=(monday + timedelta(days=6)).isoformat(), key=key,
                          tokens=tokens, crawl_id=crawl_id) for key, tokens in values.items()]
@@ -261,7 +263,8 @@ def next_week_items(models: list[Model], weeks: int) -> tuple[CrawlInfo, CrawlIt
         candidates.append({"permaslug": model.permaslug, "variant": model.variant, "tokens": prompt + completion,
                            "upper_bound_usd": upper, "selected": model.measured})
         if model.measured:
-            days = [{"date": week_end - timedelta(days=d), "prompt_tokens": prompt // 7, "completion_tokens": completion // 7,
+            days = [{"date": week_end - timedelta(days=d),
+                     "prompt_tokens": prompt // 7, "completion_tokens": completion // 7,
                      "cached_tokens": cached // 7, "reasoning_tokens": reasoning // 7,
                      "requests": (prompt + completion) // 140000, "tool_calls": 0} for d in range(31)]
             items.activity.append(ModelActivity(
@@ -269,9 +272,9 @@ def next_week_items(models: list[Model], weeks: int) -> tuple[CrawlInfo, CrawlIt
                 source_url=f"{BASE_URL}/api/frontend/v1/stats/model-activity?permaslug={model.permaslug}"))
     monday = week_end - timedelta(days=week_end.weekday())
     for back in range(52):
+        values = {m.permaslug: sum(m.week_tokens(week - 51 + back)[:2]) for m in models[:9]}
         items.chart.append(ChartWeek(week_start=monday - timedelta(weeks=51 - back), source_url=f"{BASE_URL}/chart",
-                                     era="current", fetched_at=computed,
-                                     values={m.permaslug: sum(m.week_tokens(week - 51 + back)[:2]) for m in models[:9]}))
+                                     era="current", fetched_at=computed, values=values))
     total = sum(c["upper_bound_usd"] or 0 for c in candidates)
     items.plans.append(ActivityPlan(selection="coverage:0.95", candidates=candidates, spend_upper_bound_usd=total,
                                     planned_spend_coverage=0.96))
@@ -279,7 +282,8 @@ def next_week_items(models: list[Model], weeks: int) -> tuple[CrawlInfo, CrawlIt
                                         field=None, message="HTTP 404", status=404))
     archive = []
     for activity in items.activity:
-        body = json.dumps({"data": {"analytics": [{**d, "date": d["date"].isoformat()} for d in activity.days]}}).encode()
+        analytics = [{**d, "date": d["date"].isoformat()} for d in activity.days]
+        body = json.dumps({"data": {"analytics": analytics}}).encode()
         for kind in ("model-activity", "effective-pricing"):
             archive.append(ArchivedResponse(url=activity.source_url.replace("model-activity", kind), status=200,
                                             content_type="application/json", body=body, fetched_at=computed))
@@ -389,7 +393,7 @@ def time_datasette(path: Path, queries: dict[str, str], timeout: float = 120) ->
                 out[name] = "skipped (time budget)"
                 continue
             try:
-                seconds, _ = median_time(lambda: urllib.request.urlopen(url, timeout=60).read())
+                seconds, _ = median_time(lambda url=url: urllib.request.urlopen(url, timeout=60).read())
                 out[name] = seconds
             except urllib.error.HTTPError as error:
                 body = error.read().decode(errors="replace")
@@ -410,7 +414,8 @@ def bench_size(years: float, models: list[Model], workdir: Path, datasette: bool
     result["upsert"] = attempt(lambda: time_upsert(path, models, weeks), {})
     result["report"] = attempt(lambda: time_report(path, path.parent), ("failed", 0))
     queries = canned_queries() if METADATA.is_file() else {}
-    result["queries"] = {name: attempt(lambda: time_query(path, sql), ("failed", 0)) for name, sql in queries.items()}
+    result["queries"] = {name: attempt(lambda sql=sql: time_query(path, sql), ("failed", 0))
+                         for name, sql in queries.items()}
     result["datasette"] = time_datasette(path, queries) if datasette and queries else {}
     return result
 
@@ -442,7 +447,8 @@ def report_table(results: list[tuple[float, dict[str, Any]]]) -> str:
             for _, r in results],
     ]
     if growth:
-        rows[0].append(f"{results[-1][1]['build']['rows']['model_weeks'] / results[0][1]['build']['rows']['model_weeks']:.1f}x")
+        model_weeks = [r["build"]["rows"]["model_weeks"] for _, r in results]
+        rows[0].append(f"{model_weeks[-1] / model_weeks[0]:.1f}x")
         rows[1].append("")
 
     def add(label: str, values: list[Any]) -> None:

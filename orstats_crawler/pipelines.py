@@ -63,7 +63,7 @@ class NormalizePipeline(StatsPipeline):
             row.prompt_tokens = normalize.count(row.prompt_tokens)
             row.completion_tokens = normalize.count(row.completion_tokens)
         except ValueError as exc:
-            raise self.drop("leaderboard/bad_tokens", f"{where} field total_prompt/completion_tokens: {exc}")
+            raise self.drop("leaderboard/bad_tokens", f"{where} field total_prompt/completion_tokens: {exc}") from None
         for name in ("cached_tokens", "reasoning_tokens", "requests"):
             try:
                 setattr(row, name, normalize.optional_count(getattr(row, name)))
@@ -86,7 +86,7 @@ class NormalizePipeline(StatsPipeline):
                 for name in ("requests", "tool_calls"):
                     day[name] = normalize.optional_count(raw.get(name))
             except (KeyError, ValueError) as exc:
-                raise self.drop("activity/bad_row", f"{where} row {raw.get('date')!r}: {exc}")
+                raise self.drop("activity/bad_row", f"{where} row {raw.get('date')!r}: {exc}") from None
             days.append(day)
         # The source includes today's partial day: the day of `cachedAt` and anything after it.
         today = item.fetched_at.date() if item.fetched_at else None
@@ -108,7 +108,7 @@ class NormalizePipeline(StatsPipeline):
             week.values = {str(k): normalize.count(round(v) if isinstance(v, float) else v)
                            for k, v in week.values.items()}
         except ValueError as exc:
-            raise self.drop("chart/bad_week", f"chart {week.source_url} week {week.week_start!r}: {exc}")
+            raise self.drop("chart/bad_week", f"chart {week.source_url} week {week.week_start!r}: {exc}") from None
 
 
 class ValidatePipeline(StatsPipeline):

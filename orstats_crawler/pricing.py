@@ -136,7 +136,8 @@ class PriceCatalogue:
             named: dict[str, Any] = {}
             for public_id in sorted(self.entries):
                 entry = self.entries[public_id]
-                prices.setdefault((entry.canonical_slug, entry.variant), (list_price(entry.pricing, entry.variant), entry))
+                prices.setdefault((entry.canonical_slug, entry.variant),
+                                  (list_price(entry.pricing, entry.variant), entry))
                 named.setdefault(entry.canonical_slug, entry)
                 if entry.variant == STANDARD_VARIANT and named[entry.canonical_slug].variant != STANDARD_VARIANT:
                     named[entry.canonical_slug] = entry

@@ -238,7 +238,8 @@ def check_split_bounds(verdict: Verdict, summary: WeekSummary) -> None:
     bad = [r for r in summary.rows
            if (r["cached_tokens"] or 0) > r["prompt_tokens"] or (r["reasoning_tokens"] or 0) > r["completion_tokens"]]
     if bad:
-        detail = "; ".join(f"{r['permaslug']}:{r['variant']} cached {r['cached_tokens']} / prompt {r['prompt_tokens']}, "
+        detail = "; ".join(f"{r['permaslug']}:{r['variant']} "
+                           f"cached {r['cached_tokens']} / prompt {r['prompt_tokens']}, "
                            f"reasoning {r['reasoning_tokens']} / completion {r['completion_tokens']}"
                            for r in bad[:LISTED])
         verdict.add("split_bounds", FAIL, f"{len(bad)} model-variants with an impossible split: {detail}")

@@ -56,7 +56,8 @@ def usd(value: float) -> str:
 
 
 def _seed(permaslug: str, public_id: str, name: str, prices: tuple[float, float, float], prompt: int,
-          completion: int, cached: int, reasoning: int, requests: int, change: int, variant: str = "standard") -> ModelSpec:
+          completion: int, cached: int, reasoning: int, requests: int, change: int,
+          variant: str = "standard") -> ModelSpec:
     prompt_price, completion_price, cache_read = prices
     pricing = {"prompt": usd(prompt_price), "completion": usd(completion_price)}
     if cache_read:
@@ -320,7 +321,8 @@ def build_snapshot(folder: str | Path, spec: SnapshotSpec | None = None,
                        "api/frontend/v1/rankings/model-rankings-chart.json", chart(spec)))
     for model in spec.models:
         name = f"{model.permaslug.replace('/', '__')}__{model.variant}.json"
-        bodies.append((effective_url(model), f"api/frontend/v1/stats/effective-pricing/{name}", effective_pricing(model)))
+        bodies.append((effective_url(model), f"api/frontend/v1/stats/effective-pricing/{name}",
+                       effective_pricing(model)))
         if model.activity == "missing":
             continue
         rows = [] if model.activity == "empty" else daily_rows(model, spec.captured, spec.history_days)
@@ -328,9 +330,8 @@ def build_snapshot(folder: str | Path, spec: SnapshotSpec | None = None,
                        {"data": {"analytics": rows, "cachedAt": _ms(spec.captured)}}))
     entries = []
     for url, relative, payload in bodies:
-        if mutate is not None:
-            payload = mutate(url, payload)
-        body = payload if isinstance(payload, bytes) else json.dumps(payload, separators=(",", ":")).encode()
+        served = payload if mutate is None else mutate(url, payload)
+        body = served if isinstance(served, bytes) else json.dumps(served, separators=(",", ":")).encode()
         target = folder / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(body)

@@ -70,7 +70,8 @@ def legacy_leaderboard_rows(spec: SnapshotSpec, with_split: bool = True) -> list
     return rows
 
 
-def _series(first: date, step_days: int, points: int, keys: list[str], scale: int, timestamp: bool = False) -> list[dict[str, Any]]:
+def _series(first: date, step_days: int, points: int, keys: list[str], scale: int,
+            timestamp: bool = False) -> list[dict[str, Any]]:
     out = []
     for i in range(points):
         day = first + timedelta(days=step_days * i)
@@ -97,7 +98,8 @@ def rankings_page_rows(spec: SnapshotSpec, with_split: bool = True) -> list[tupl
         ("4f", _element("$L59", {"rankingData": legacy_leaderboard_rows(spec, with_split), "rankingType": "week"})),
         # The author chart (weekly, on Sundays) and decoys in the chart's own x/ys shape.
         ("50", _element("$L5a", {"data": _series(monday - timedelta(weeks=52, days=1), 7, 53, authors, 10**9)})),
-        ("51", _element("$L5b", {"data": _series(monday - timedelta(weeks=14), 7, 15, models, 10**11, timestamp=True)})),
+        ("51", _element("$L5b", {"data": _series(monday - timedelta(weeks=14), 7, 15, models, 10**11,
+                                                  timestamp=True)})),
         ("52", _element("$L5b", {"data": _series(spec.captured - timedelta(days=25), 1, 26, models, 10**10)})),
         ("54", _element("$L5b", {"data": _series(monday - timedelta(weeks=12), 7, 13, models, 10**6)})),
         ("56", _element("$L5c", {"rankMap": {"day": [{"app_id": 1, "total_tokens": "120975792143"}]}})),

@@ -41,7 +41,8 @@ def complete_weeks(model, spec: SnapshotSpec) -> dict[str, dict[str, int]]:
 
 
 def monday_rows(path) -> dict[tuple[str, str, str], dict]:
-    return {(r["week_start"], r["permaslug"], r["variant"]): r for r in Database(path).query("select * from monday_revenue")}
+    return {(r["week_start"], r["permaslug"], r["variant"]): r
+            for r in Database(path).query("select * from monday_revenue")}
 
 
 @pytest_twisted.ensureDeferred
@@ -96,14 +97,16 @@ async def test_weeks_are_priced_with_the_prices_valid_in_them(tmp_path, history_
     rows = monday_rows(history_path)
     sonnet = SEED_MODELS[0].permaslug
     in_week = rows[("2026-02-02", sonnet, "standard")]  # observed 2026-02-02, on or before 2026-02-08
-    assert (in_week["price_basis"], in_week["price_observed_on"], in_week["prompt_price"]) == ("before", "2026-02-02", 4e-06)
+    assert (in_week["price_basis"], in_week["price_observed_on"], in_week["prompt_price"]) == (
+        "before", "2026-02-02", 4e-06)
     older = rows[("2026-01-19", sonnet, "standard")]  # nothing that early: the earliest observation after
     assert (older["price_basis"], older["price_observed_on"]) == ("after", "2026-02-02")
     # The latest crawl's daily rows win where both crawls measured the same week.
     assert in_week["prompt_tokens"] == SEED_MODELS[0].prompt
     # weekly_revenue keeps each crawl's own catalogue for its own window.
     shown = next(Database(history_path).query(
-        "select prompt_price, price_basis, price_observed_on from weekly_revenue where permaslug = ? and week_end = '2026-02-08'",
+        "select prompt_price, price_basis, price_observed_on from weekly_revenue "
+        "where permaslug = ? and week_end = '2026-02-08'",
         [sonnet]))
     assert shown == {"prompt_price": 3e-06, "price_basis": "crawl", "price_observed_on": "2026-02-09"}
 
@@ -129,11 +132,13 @@ async def test_folding_each_crawl_in_gives_what_a_rebuild_gives(tmp_path, histor
 
     cheaper = replace(SEED_MODELS[3], pricing={**SEED_MODELS[3].pricing, "prompt": "0.0000004"})
     specs = [SnapshotSpec(captured=date(2026, 2, 9), name="demo"),
-             SnapshotSpec(models=[*SEED_MODELS[:3], cheaper, *SEED_MODELS[4:]], captured=date(2026, 1, 26), name="older"),
+             SnapshotSpec(models=[*SEED_MODELS[:3], cheaper, *SEED_MODELS[4:]], captured=date(2026, 1, 26),
+                          name="older"),
              SnapshotSpec(captured=date(2026, 2, 16), name="next")]
     sizes = []
     for spec in specs:
-        await crawl({"ORSTATS_DB": str(history_path)}, snapshot=str(build_snapshot(tmp_path / spec.name, spec)), top="all")
+        snapshot = build_snapshot(tmp_path / spec.name, spec)
+        await crawl({"ORSTATS_DB": str(history_path)}, snapshot=str(snapshot), top="all")
         sizes.append(len(check()))
     await crawl({"ORSTATS_DB": str(history_path)}, snapshot=str(tmp_path / "demo"), top="all")  # the same week again
     check()
@@ -151,8 +156,10 @@ async def test_folding_each_crawl_in_gives_what_a_rebuild_gives(tmp_path, histor
 
 def test_price_history_lookup_rules(tmp_path):
     db = open_for_writing(str(tmp_path / "h.db"))
-    db["crawls"].insert_all([{"id": "a", "started_at": "2026-01-05T00:00:00"}, {"id": "b", "started_at": "2026-01-12T00:00:00"}])
-    base = {"canonical_slug": "x/m", "variant": "standard", "completion_price": 2e-06, "cache_read_price": 1e-07, "is_free": 0}
+    db["crawls"].insert_all([{"id": "a", "started_at": "2026-01-05T00:00:00"},
+                             {"id": "b", "started_at": "2026-01-12T00:00:00"}])
+    base = {"canonical_slug": "x/m", "variant": "standard", "completion_price": 2e-06, "cache_read_price": 1e-07,
+            "is_free": 0}
     db["prices"].insert_all([
         {**base, "crawl_id": "a", "public_id": "x/m", "observed_on": "2026-01-05", "prompt_price": 1e-06},
         {**base, "crawl_id": "b", "public_id": "x/m", "observed_on": "2026-01-12", "prompt_price": 3e-06},
@@ -163,7 +170,8 @@ def test_price_history_lookup_rules(tmp_path):
     prices = PriceHistory(db)
     assert prices.at("x/m", "standard", "2026-01-01").price_basis == "after"
     assert prices.at("x/m", "standard", "2026-01-01").prompt_price == 1e-06
-    assert (prices.at("x/m", "standard", "2026-01-11").prompt_price, prices.at("x/m", "standard", "2026-01-11").price_observed_on) == (1e-06, "2026-01-05")
+    between = prices.at("x/m", "standard", "2026-01-11")
+    assert (between.prompt_price, between.price_observed_on) == (1e-06, "2026-01-05")
     assert prices.at("x/m", "standard", "2026-01-12").prompt_price == 3e-06  # the real id, not its alias
     assert prices.at("x/m", "free", "2026-01-12").price_basis == "free"
     assert prices.at("x/router", "standard", "2026-01-12").price_basis is None  # "-1": no price, not a price
@@ -188,7 +196,8 @@ async def test_revenue_by_author_shares(demo_snapshot, history_path):
         mine = [r for r in week if r["permaslug"].startswith(author + "/")]
         assert authors[author]["models"] == len(mine)
         assert authors[author]["token_share"] == pytest.approx(sum(r["total_tokens"] for r in mine) / tokens)
-        assert authors[author]["revenue_list_usd_share"] == pytest.approx(sum(r["revenue_list_usd"] for r in mine) / dollars)
+        assert authors[author]["revenue_list_usd_share"] == pytest.approx(
+            sum(r["revenue_list_usd"] for r in mine) / dollars)
     assert authors["anthropic"]["revenue_list_usd_share"] > authors["anthropic"]["token_share"]  # expensive tokens
     assert authors["arcee-ai"]["revenue_list_usd"] == 0 and authors["arcee-ai"]["token_share"] > 0
     monday = {r["author"] for r in db.query("select author from author_monday where week_start = '2025-06-02'")}

@@ -17,7 +17,8 @@ from tests.factory import SEED_MODELS, SnapshotSpec, build_snapshot, expected_re
 @pytest_twisted.ensureDeferred
 async def test_demo_snapshot_crawl_stores_the_seed_week(demo_snapshot, history_path):
     result = await crawl({"ORSTATS_DB": str(history_path)}, snapshot=str(demo_snapshot), top="all")
-    assert len(result.of(ModelPrice)) == len(SEED_MODELS) + 3  # both catalogues merged: text models, extras, one media model
+    # Both catalogues merged: text models, extras, one media model.
+    assert len(result.of(ModelPrice)) == len(SEED_MODELS) + 3
     assert len(result.of(LeaderboardRow)) == len(SEED_MODELS)
     assert len(result.of(ModelActivity)) == len(SEED_MODELS)  # top=all: every model-variant, free ones too
     assert result.status == "published"
@@ -82,7 +83,8 @@ async def test_capture_2026_08_08_matches_an_independent_computation(history_pat
         assert row["cached_tokens"] == sums["total_native_tokens_cached"]
         assert row["reasoning_tokens"] == sums["total_native_tokens_reasoning"]
         assert row["revenue_list_usd"] == pytest.approx(revenue, rel=1e-9)
-    sonnet = next(r for r in rows if r["permaslug"] == "anthropic/claude-4.6-sonnet-20260217" and r["variant"] == "standard")
+    sonnet = next(r for r in rows
+                  if r["permaslug"] == "anthropic/claude-4.6-sonnet-20260217" and r["variant"] == "standard")
     assert round(sonnet["prompt_tokens"] / 1e9, 2) == 812.45 and round(sonnet["completion_tokens"] / 1e9, 2) == 14.33
     assert round(sonnet["cached_tokens"] / 1e9, 2) == 612.72
     assert round(sonnet["revenue_list_usd"] / 1e6, 3) == 0.998

@@ -229,7 +229,8 @@ async def test_key_path_stores_days_weeks_coverage_and_citation(data_api_site, h
         other = sum(other_tokens(d) for d in week_days)
         assert (week["total_tokens"], week["other_tokens"]) == (named + other, other)
         assert week["coverage"] == pytest.approx(1 - other / (named + other))
-        assert week["citation"] == f"{DATASET_CITATION}{AS_OF}" == "Source: OpenRouter (openrouter.ai/rankings), as of " + AS_OF
+        assert (week["citation"] == f"{DATASET_CITATION}{AS_OF}"
+                == "Source: OpenRouter (openrouter.ai/rankings), as of " + AS_OF)
 
 
 @pytest_twisted.ensureDeferred
@@ -237,8 +238,9 @@ async def test_key_stays_out_of_an_http_cache(data_api_site, history_path, tmp_p
     monkeypatch.setenv(KEY_ENV, KEY)
     cache = tmp_path / "httpcache"
     start, span = last_days(date.today(), 1, 7)
-    await crawl(settings_for(data_api_site, history_path, ORSTATS_DATA_API_START=start, ORSTATS_DATA_API_WINDOW_DAYS=span,
-                             HTTPCACHE_ENABLED=True, HTTPCACHE_DIR=str(cache)), top="all")
+    await crawl(settings_for(data_api_site, history_path, ORSTATS_DATA_API_START=start,
+                             ORSTATS_DATA_API_WINDOW_DAYS=span, HTTPCACHE_ENABLED=True, HTTPCACHE_DIR=str(cache)),
+                top="all")
     assert len(data_api_site.fake.calls) == 1 and Database(history_path)["dataset_daily"].count
     files = [p for p in cache.rglob("*") if p.is_file()]
     assert files  # the cache did store the crawl's other responses

@@ -59,7 +59,8 @@ def history(tmp_path_factory) -> Path:
     db = folder / "history.db"  # served as database `history`, the name metadata.yml describes
     for crawl_id, spec in CRAWLS.items():
         snapshot = build_snapshot(folder / crawl_id, spec)
-        result = run_scrapy("crawl", "rankings", "-a", f"snapshot={snapshot}", "-a", "top=all", "-a", f"_job={crawl_id}",
+        result = run_scrapy("crawl", "rankings", "-a", f"snapshot={snapshot}", "-a", "top=all",
+                            "-a", f"_job={crawl_id}",
                             "-s", f"ORSTATS_DB={db}", "-s", f"ORSTATS_REPORT_DIR={folder / 'reports'}")
         assert result.returncode in (0, 3), result.stderr  # 3: rejected by the quality gate
     statuses = {row["id"]: row["status"] for row in Database(db).query("select id, status from crawls")}

@@ -20,8 +20,8 @@ from orstats_crawler.snapshots.reader import Snapshot
 from orstats_crawler.sources import SourceError
 from orstats_crawler.sources.effective import NO_DATA, PRICED, ZERO, decode_effective
 from tests.conftest import crawl, shared_capture
-from tests.factory import (SEED_MODELS, SnapshotSpec, build_snapshot, effective_pricing, effective_prices, effective_url,
-                           expected_effective, expected_revenues)
+from tests.factory import (SEED_MODELS, SnapshotSpec, build_snapshot, effective_pricing, effective_prices,
+                           effective_url, expected_effective, expected_revenues)
 from tests.test_report import crawl_demo, section, summary, table
 from tests.test_spider import _released, make_spider
 
@@ -146,7 +146,8 @@ async def test_effective_is_known_where_the_split_is_not(tmp_path, history_path)
     text = (history_path.parent / "reports" / "README.md").read_text(encoding="utf-8")
     unknown = {row[1].split("]")[0].lstrip("["): row for row in table(text.split("Revenue unknown", 1)[1])}
     listed = unknown["Claude Sonnet 4.5"]
-    assert (listed[5], listed[7], listed[8]) == ("n/a", "token split not measured", fmt.usd(expected_effective(models[0])))
+    assert (listed[5], listed[7], listed[8]) == (
+        "n/a", "token split not measured", fmt.usd(expected_effective(models[0])))
 
 
 @pytest_twisted.ensureDeferred
@@ -244,7 +245,8 @@ async def test_effective_headline_names_a_missing_effective_price_as_the_reason(
     models = list(SEED_MODELS)
     models[1] = replace(models[1], effective=(0.0, 0.0, 0.0))  # answers 0, like :batch: not a price
     snapshot = build_snapshot(tmp_path / "s", SnapshotSpec(models=models))
-    await crawl({"ORSTATS_DB": str(history_path), "ORSTATS_REVENUE_METHOD": "effective"}, snapshot=str(snapshot), top="all")
+    await crawl({"ORSTATS_DB": str(history_path), "ORSTATS_REVENUE_METHOD": "effective"},
+                snapshot=str(snapshot), top="all")
     text = (history_path.parent / "reports" / "README.md").read_text(encoding="utf-8")
     [row] = table(text.split("Revenue unknown", 1)[1])
     assert row[1].startswith("[Claude Opus 4.5]")

@@ -29,7 +29,8 @@ def test_addon_adds_the_history_beside_a_user_feed():
     feeds = feeds_after_addon({"items.jsonl": {"format": "jsonlines", "overwrite": True}})
     assert feeds["items.jsonl"]["format"] == "jsonlines"
     assert feeds[history_feed_uri("data/h.db")] == {"format": "sqlite", "store_empty": True}
-    assert history_feed_uri("data/h.db").startswith("history:///") and history_feed_uri("data/h.db").endswith("/data/h.db")
+    uri = history_feed_uri("data/h.db")
+    assert uri.startswith("history:///") and uri.endswith("/data/h.db")
 
 
 def test_addon_keeps_an_explicit_history_feed_and_can_be_switched_off():
@@ -46,7 +47,8 @@ async def test_crawl_with_no_usable_source_is_recorded_as_rejected(tmp_path, his
     [row] = list(db.query("select * from crawls"))
     assert row["status"] == "rejected" and result.status == "rejected"
     assert "leaderboard" in row["checks"] and db.execute("select count(*) from weeks").fetchone()[0] == 0
-    assert db.execute("select count(*) from prices").fetchone()[0] == len(SEED_MODELS) + 3  # both catalogues merged: text models, extras, one media model
+    # Both catalogues merged: text models, extras, one media model.
+    assert db.execute("select count(*) from prices").fetchone()[0] == len(SEED_MODELS) + 3
 
 
 def test_open_history_is_idempotent_and_ready_for_concurrent_writers(tmp_path):

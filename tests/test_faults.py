@@ -130,7 +130,8 @@ def world(tmp_path_factory) -> World:
         server.shutdown()
         server.server_close()
     assert clean.process.returncode == EXIT_PUBLISHED and clean.crawl["status"] == "published"
-    return World(root, week_b, root / "seed", {n: c["result"] for n, c in clean.checks.items() if c["result"] != "pass"})
+    return World(root, week_b, root / "seed",
+                 {n: c["result"] for n, c in clean.checks.items() if c["result"] != "pass"})
 
 
 @pytest.fixture
@@ -274,7 +275,8 @@ def test_a_retry_after_beyond_the_cap_gives_up_instead_of_coming_back_early(worl
     run, server = fault_crawl(RetryAfterTooLong)
     assert_published(run, world, {"structure_activity": "flag"})
     assert sum(activity_of(p) and SMALL in p for p in server.requests) == 1
-    assert run.stats["orstats/retry/retry_after_too_long"] == 1 and "HTTP 429" in run.checks["structure_activity"]["message"]
+    assert run.stats["orstats/retry/retry_after_too_long"] == 1
+    assert "HTTP 429" in run.checks["structure_activity"]["message"]
 
 
 class TruncatedSplit(FaultHandler):
@@ -319,7 +321,8 @@ def test_a_model_name_with_markup_is_stored_verbatim_and_published(world, fault_
     run, _ = fault_crawl(MarkupName)
     assert_published(run, world)
     [name] = [r["name"] for r in Database(tmp_path / "run1" / "history.db").query(
-        "select name from model_weeks where crawl_id = ? and permaslug = ?", [run.crawl["id"], SEED_MODELS[0].permaslug])]
+        "select name from model_weeks where crawl_id = ? and permaslug = ?",
+        [run.crawl["id"], SEED_MODELS[0].permaslug])]
     assert name == MarkupName.NAME.removeprefix("Anthropic: ")
 
 

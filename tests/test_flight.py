@@ -79,7 +79,8 @@ def test_generated_page_rows_text_rows_and_hints_are_kept_apart():
     [board] = flight.leaderboards()
     assert [r["model_permaslug"] for r in board] == [m.permaslug for m in spec.models]
     chart = flight.weekly_model_chart()
-    assert len(chart.points) == 52 and chart.points[-1]["x"] == (spec.captured - timedelta(days=spec.captured.weekday())).isoformat()
+    monday = spec.captured - timedelta(days=spec.captured.weekday())
+    assert len(chart.points) == 52 and chart.points[-1]["x"] == monday.isoformat()
 
 
 def with_chart(rows: list, props: dict) -> list:

@@ -50,7 +50,8 @@ def fail_every_crawl_write(history: Path) -> None:
     """A history that opens, migrates and takes its write lock, but refuses the crawl's first row,
     as a disk that fills up during the crawl would."""
     db = open_for_writing(history)
-    db.execute("CREATE TRIGGER refuse BEFORE INSERT ON crawls BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END")
+    db.execute("CREATE TRIGGER refuse BEFORE INSERT ON crawls "
+               "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END")
     db.close()
 
 

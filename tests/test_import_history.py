@@ -63,14 +63,16 @@ def test_sunday_and_monday_files_become_the_same_kind_of_week(tmp_path, history_
     for model in SEED_MODELS:
         row = next(r for r in rows if r["permaslug"] == model.permaslug)
         p, c, r = (price_of(model, k, price_of(model, "prompt")) for k in ("prompt", "completion", "input_cache_read"))
-        expected = 0.0 if model.variant == "free" else (model.prompt - model.cached) * p + model.cached * r + model.completion * c
+        expected = (0.0 if model.variant == "free"
+                    else (model.prompt - model.cached) * p + model.cached * r + model.completion * c)
         assert row["revenue_list_usd"] == pytest.approx(expected, rel=1e-12)
         assert (row["price_basis"], row["price_observed_on"]) == ("file", "2026-02-16")
     crawl_row = next(db.query("select era, status, checks from crawls where id = 'import:2026-01-25'"))
     assert (crawl_row["era"], crawl_row["status"]) == ("import", "published")
     assert json.loads(crawl_row["checks"])[0]["result"] == "pass"
     # Backfilled prices were fetched once, on the earlier project's first run.
-    observed = {r["observed_on"] for r in db.query("select observed_on from prices where crawl_id = 'import:2026-01-25'")}
+    observed = {r["observed_on"]
+                for r in db.query("select observed_on from prices where crawl_id = 'import:2026-01-25'")}
     assert observed == {BACKFILL_PRICES_ON.isoformat()}
     # The file itself is in the raw archive, as a crawl's responses are.
     archived = next(db.query("select r.*, b.body_gz from responses r join response_bodies b using (sha256) "
@@ -88,7 +90,8 @@ def test_free_rows_are_free_whatever_price_the_file_put_on_them(tmp_path, histor
     assert result.check["result"] == "pass" and f"${free['estimated_revenue']:,.2f}" in result.check["message"]
     db = Database(history_path)
     row = next(db.query("select * from weekly_revenue where variant = 'free'"))
-    assert (row["is_free"], row["revenue_list_usd"], row["revenue_seed_usd"], row["price_status"]) == (1, 0.0, 0.0, "free")
+    assert (row["is_free"], row["revenue_list_usd"], row["revenue_seed_usd"], row["price_status"]) == (
+        1, 0.0, 0.0, "free")
     week = next(db.query("select revenue_seed_usd from weekly_totals"))
     # The file rounded its total and its free row's figure: they agree within a cent.
     assert week["revenue_seed_usd"] == pytest.approx(payload["total_revenue"] - free["estimated_revenue"], abs=0.0101)
@@ -110,7 +113,8 @@ def test_an_all_zero_week_has_known_volumes_and_unknown_revenue(tmp_path, histor
 
 def test_the_monday_series_models_a_zero_week_from_its_neighbour(tmp_path, history_path):
     files = tmp_path / "files"
-    run_import(history_path, write(files, anchor_file(date(2026, 5, 4))), write(files, anchor_file(date(2026, 5, 11), zero=True)))
+    run_import(history_path, write(files, anchor_file(date(2026, 5, 4))),
+               write(files, anchor_file(date(2026, 5, 11), zero=True)))
     rows = {(r["week_start"], r["permaslug"]): r for r in Database(history_path).query("select * from monday_revenue")}
     model = SEED_MODELS[0]
     zero_week = rows[("2026-05-04", model.permaslug)]
@@ -127,11 +131,13 @@ def test_reimport_changes_nothing_and_a_changed_file_is_rewritten(tmp_path, hist
     before = table_hashes(history_path)
     again = run_import(history_path, folder)
     assert {r.status for r in again} == {"unchanged"} and table_hashes(history_path) == before
-    changed = anchor_file(date(2026, 2, 16), models=[replace(SEED_MODELS[0], prompt=SEED_MODELS[0].prompt + 1000), *SEED_MODELS[1:]])
+    changed = anchor_file(date(2026, 2, 16),
+                          models=[replace(SEED_MODELS[0], prompt=SEED_MODELS[0].prompt + 1000), *SEED_MODELS[1:]])
     [result] = run_import(history_path, write(folder, changed))
     assert result.status == "published" and table_hashes(history_path) != before
     prompt = next(Database(history_path).query(
-        "select prompt_tokens from model_weeks where crawl_id = 'import:2026-02-16' and permaslug = ?", [SEED_MODELS[0].permaslug]))
+        "select prompt_tokens from model_weeks where crawl_id = 'import:2026-02-16' and permaslug = ?",
+        [SEED_MODELS[0].permaslug]))
     assert prompt["prompt_tokens"] == SEED_MODELS[0].prompt + 1000
 
 

@@ -74,11 +74,13 @@ def test_model_page_gives_the_daily_split_of_its_own_model_only():
         decode_model_page(model_page(other, captured), url, model.permaslug, "standard")
     assert (wrong.value.source, wrong.value.field, wrong.value.url) == ("activity", "model.permaslug", url)
     with pytest.raises(SourceError, match="no `model` \\+ `analytics` block"):
-        decode_model_page(encode_flight(flight_payload(rankings_page_rows(SnapshotSpec()))), url, model.permaslug, "standard")
+        decode_model_page(encode_flight(flight_payload(rankings_page_rows(SnapshotSpec()))), url,
+                          model.permaslug, "standard")
 
 
 def test_model_page_path_is_the_public_id_else_the_permaslug():
-    assert model_page_path("anthropic/claude-4.5-sonnet-20250929", "standard", "anthropic/claude-sonnet-4.5") == "/anthropic/claude-sonnet-4.5"
+    assert model_page_path("anthropic/claude-4.5-sonnet-20250929", "standard",
+                           "anthropic/claude-sonnet-4.5") == "/anthropic/claude-sonnet-4.5"
     assert model_page_path("x-ai/grok-4.1-fast", "free", None) == "/x-ai/grok-4.1-fast:free"
 
 
@@ -102,7 +104,8 @@ async def test_crawl_of_a_legacy_site_takes_the_split_from_the_page(tmp_path, hi
     assert crawl_row == {"era": "legacy", "status": "published", "week_start": "2026-02-02", "week_end": "2026-02-08"}
     assert next(db.query("select count(distinct week_start) n from chart_weeks"))["n"] == 51
     # No split was asked for, so no plan bounded these rows' spend: the store bounds them the same way.
-    bounds = {r["permaslug"]: r["upper_bound_usd"] for r in db.query("select permaslug, upper_bound_usd from model_weeks")}
+    bounds = {r["permaslug"]: r["upper_bound_usd"]
+              for r in db.query("select permaslug, upper_bound_usd from model_weeks")}
     for model in SEED_MODELS:
         expected = model.prompt * float(model.pricing["prompt"]) + model.completion * float(model.pricing["completion"])
         assert bounds[model.permaslug] == pytest.approx(expected, rel=1e-12)

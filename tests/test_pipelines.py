@@ -38,7 +38,8 @@ def activity(*days, fetched="2026-08-08") -> ModelActivity:
 
 def row(**fields) -> LeaderboardRow:
     values = {"permaslug": "a/b-2026", "variant": "standard", "prompt_tokens": "1000",
-              "completion_tokens": 100.0, "source_url": "https://x/lb", "era": "current", "last_day": "2026-08-07 00:00:00"}
+              "completion_tokens": 100.0, "source_url": "https://x/lb", "era": "current",
+              "last_day": "2026-08-07 00:00:00"}
     return LeaderboardRow(**{**values, **fields})
 
 

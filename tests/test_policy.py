@@ -10,7 +10,8 @@ from orstats_crawler import __version__
 def test_defaults_are_a_good_citizen_of_the_site():
     settings = get_project_settings()
     assert settings.getbool("ROBOTSTXT_OBEY")
-    assert settings["USER_AGENT"].startswith(f"orstats_crawler/{__version__} (") and "+https://" in settings["USER_AGENT"]
+    user_agent = settings["USER_AGENT"]
+    assert user_agent.startswith(f"orstats_crawler/{__version__} (") and "+https://" in user_agent
     assert settings.getbool("AUTOTHROTTLE_ENABLED") and settings.getfloat("AUTOTHROTTLE_TARGET_CONCURRENCY") <= 1
     assert settings.getfloat("DOWNLOAD_DELAY") >= 1
     assert settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN") <= 2

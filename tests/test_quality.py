@@ -168,7 +168,8 @@ async def test_a_chart_week_with_a_value_above_its_total_rejects(tmp_path, histo
 
     status, checks = await crawl_week(tmp_path, history_path, "bad-chart", mutate=edit_chart(10, negative_others))
     assert status == "rejected"
-    assert checks["chart_totals"]["result"] == "fail" and "1 chart weeks with values outside" in checks["chart_totals"]["message"]
+    assert checks["chart_totals"]["result"] == "fail"
+    assert "1 chart weeks with values outside" in checks["chart_totals"]["message"]
 
 
 @pytest_twisted.ensureDeferred
@@ -205,7 +206,8 @@ def test_price_moves_compare_with_the_entry_the_earlier_crawl_priced_rows_with(t
     entries = [("~x/m-latest", "0.000009"), ("x/m", "0.000001")]
     catalogue = PriceCatalogue()
     for public_id, price in entries:
-        catalogue.add(ModelPrice(public_id, "x/m-2026", "standard", public_id, {"prompt": price, "completion": price}, URL))
+        catalogue.add(ModelPrice(public_id, "x/m-2026", "standard", public_id,
+                                 {"prompt": price, "completion": price}, URL))
     db = open_for_writing(str(tmp_path / "h.db"))
     db["crawls"].insert({"id": "earlier", "week_end": "2026-02-01", "started_at": "2026-02-02T00:00:00+00:00"})
     db["prices"].insert_all({"crawl_id": "earlier", "observed_on": "2026-02-02", "public_id": public_id,
@@ -213,7 +215,8 @@ def test_price_moves_compare_with_the_entry_the_earlier_crawl_priced_rows_with(t
                              "completion_price": float(price)} for public_id, price in entries)
     previous_id, previous = quality.previous_prices(db, "this", date(2026, 2, 8))
     assert previous_id == "earlier"
-    assert previous[("x/m-2026", "standard")]["prompt_price"] == catalogue.price_for("x/m-2026", "standard").prompt == 1e-06
+    assert (previous[("x/m-2026", "standard")]["prompt_price"]
+            == catalogue.price_for("x/m-2026", "standard").prompt == 1e-06)
 
 
 def test_the_gate_on_an_empty_crawl_names_what_is_missing(tmp_path):

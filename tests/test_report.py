@@ -25,8 +25,9 @@ from tests.mermaid_tools import (assert_mermaid_parses, check_xychart_lengths, m
                                  xychart_series)
 from tests.test_import_history import anchor_file, run_import, write
 
+# The seed README's order, plus authors.
 SECTIONS = ["Summary", "Revenue Over Time", "Revenue by Model (Top 9)", "Revenue Share",
-            "Token Type Distribution", "Model Breakdown", "Revenue by Author", "Methodology"]  # the seed README's order, plus authors
+            "Token Type Distribution", "Model Breakdown", "Revenue by Author", "Methodology"]
 
 
 # --- reading a rendered report ------------------------------------------------------------------
@@ -279,7 +280,8 @@ def test_imported_weeks_measured_modeled_and_volume_only(tmp_path):
     renamed = [replace(m, permaslug=m.permaslug + "-renamed") for m in SEED_MODELS]
     files = tmp_path / "files"
     history = tmp_path / "history.db"
-    run_import(history, write(files, anchor_file(date(2026, 5, 4))), write(files, anchor_file(date(2026, 5, 11), zero=True)),
+    run_import(history, write(files, anchor_file(date(2026, 5, 4))),
+               write(files, anchor_file(date(2026, 5, 11), zero=True)),
                write(files, anchor_file(date(2026, 6, 1), models=renamed, zero=True)))
     write_reports(history, tmp_path / "reports")
     text = (tmp_path / "reports" / "README.md").read_text(encoding="utf-8")
@@ -372,19 +374,20 @@ async def test_without_monday_weeks_every_crawl_week_is_charted(tmp_path):
     seed_totals = [sum(seed_expected(m)[1] for m in ms) for ms in known]
     text = (reports / "README.md").read_text(encoding="utf-8")
     assert "**Weeks of the time series**" not in text
-    assert ("Each week of this series is a crawl's own week, the leaderboard's trailing 7 days like the Summary "
-            "above: the history holds no Monday week of the chart up to this week.") in section(text, "Revenue Over Time")
+    assert ("Each week of this series is a crawl's own week, the leaderboard's trailing 7 days like the Summary above: "
+            "the history holds no Monday week of the chart up to this week.") in section(text, "Revenue Over Time")
     [over_time] = blocks_of(text, "Revenue Over Time")
     assert xychart_series(over_time) == {"x-axis": [[ends[0], ends[1] + "*", ends[2]]],
                                          "bar": [[money(v) for v in list_totals]],
                                          "line": [[money(v) for v in seed_totals],
-                                                  [money(sum(expected_effective(m) for m in ms)) for ms in THREE_WEEKS]]}
+                                                  [money(sum(expected_effective(m) for m in ms))
+                                                   for ms in THREE_WEEKS]]}
     assert "%%{init" not in over_time  # three dates fit side by side
     assert f"0 --> {fmt.plain(nice_max(max(seed_totals)), 0)}" in over_time
     assert f"{ends[1]} (9 of 10)" in section(text, "Revenue Over Time")
     weekly_rows = table(section(text, "Revenue Over Time"))
-    assert [row[0] for row in weekly_rows] == [f"{(d - timedelta(days=7)).isoformat()} to {(d - timedelta(days=1)).isoformat()}"
-                                              for d in reversed(THREE_DAYS)]
+    assert [row[0] for row in weekly_rows] == [
+        f"{(d - timedelta(days=7)).isoformat()} to {(d - timedelta(days=1)).isoformat()}" for d in reversed(THREE_DAYS)]
     assert [row[1] for row in weekly_rows] == [fmt.usd(v) for v in reversed(list_totals)]
 
     # An older week's page shows the series up to that week, and its own unknown model-variant.
@@ -441,7 +444,8 @@ async def test_hostile_names_break_no_table_chart_or_link(tmp_path):
     for line in section(text, "Model Breakdown").splitlines():
         if line.startswith("| ") and "[" in line:
             assert len(cells(line)) == 10, line
-            assert re.fullmatch(r"\[(\\.|[^\\\[\]])*\]\(https://openrouter\.ai/[^\s()\[\]\"<>]+\)", cells(line)[1]), line
+            assert re.fullmatch(r"\[(\\.|[^\\\[\]])*\]"  # the link text, its brackets escaped
+                                r"\(https://openrouter\.ai/[^\s()\[\]\"<>]+\)", cells(line)[1]), line
     for block in mermaid_blocks(text):
         for label in re.findall(r'^\s*"(.*)" : ', block, re.M):
             assert '"' not in label and not set(label) & set("`<>[]#&$")

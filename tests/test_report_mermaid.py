@@ -10,7 +10,8 @@ from sqlite_utils import Database
 
 from orstats_crawler.report import format as fmt
 from tests.conftest import crawl, shared_capture
-from tests.mermaid_tools import assert_mermaid_parses, check_xychart_lengths, mermaid_blocks, node_parser, parse_with_mermaid
+from tests.mermaid_tools import (assert_mermaid_parses, check_xychart_lengths, mermaid_blocks, node_parser,
+                                 parse_with_mermaid)
 from tests.test_report import assert_monday_series, monday_totals
 
 
@@ -21,7 +22,8 @@ def test_the_parser_rejects_a_broken_chart(tmp_path):
                       "```mermaid\nxychart-beta\n    x-axis [\"a\", \"b\"]\n    bar [1, 3e2]\n```\n", encoding="utf-8")
     result = parse_with_mermaid(broken)
     assert result.returncode == 1
-    assert re.search(r"FAIL .*broken\.md:8 block 2 \(xychart-beta\): Parse error on line 3", result.stderr), result.stderr
+    assert re.search(r"FAIL .*broken\.md:8 block 2 \(xychart-beta\): Parse error on line 3",
+                     result.stderr), result.stderr
     assert "ok " in result.stdout and "block 1 (pie showData): pie" in result.stdout
 
 

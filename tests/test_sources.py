@@ -103,7 +103,8 @@ def test_chart_weeks_and_cached_at():
 def test_activity_rows_and_missing_split_field():
     model = SEED_MODELS[0]
     rows = daily_rows(model, SnapshotSpec().captured, 31)
-    item = decode_activity(body({"data": {"analytics": rows, "cachedAt": 1770616800000}}), URL, model.permaslug, "standard")
+    item = decode_activity(body({"data": {"analytics": rows, "cachedAt": 1770616800000}}), URL,
+                           model.permaslug, "standard")
     assert len(item.days) == 31 and item.days[0]["cached_tokens"] == rows[0]["total_native_tokens_cached"]
     assert item.fetched_at.date().isoformat() == "2026-02-09"
     del rows[3]["total_native_tokens_cached"]

@@ -136,12 +136,14 @@ async def test_activity_callback_and_its_failures_keep_the_model_identity():
     assert isinstance(truncated, SourceProblem) and truncated.permaslug == model.permaslug
     assert truncated.source == "activity" and "truncated" in truncated.message
     [missing] = fail(request, 404)
-    assert (missing.permaslug, missing.variant, missing.status, missing.url) == (model.permaslug, "standard", 404, request.url)
+    assert (missing.permaslug, missing.variant, missing.status, missing.url) == (
+        model.permaslug, "standard", 404, request.url)
 
 
 def test_crawl_window_rules():
     assert weeks.crawl_window([date(2026, 8, 8), date(2026, 8, 7)], []) == (date(2026, 8, 1), date(2026, 8, 7))
-    assert weeks.crawl_window([], [date(2026, 8, 21), None, date(2026, 8, 19)]) == (date(2026, 8, 15), date(2026, 8, 21))
+    assert weeks.crawl_window([], [date(2026, 8, 21), None, date(2026, 8, 19)]) == (
+        date(2026, 8, 15), date(2026, 8, 21))
     assert weeks.crawl_window([], [None]) is None
     computed = datetime(2026, 8, 12, 17, tzinfo=timezone.utc)
     assert weeks.chart_week_finished(date(2026, 8, 3), date(2026, 8, 10), computed)

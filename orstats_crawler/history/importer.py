@@ -120,7 +120,8 @@ def read_snapshot(path: Path, backfill_prices_on: date) -> SnapshotFile:
     return SnapshotFile(path.name, body, payload, day, week_end - weeks.SIX_DAYS, week_end, prices_on)
 
 
-def import_paths(db: Database, paths: Iterable[str | Path], backfill_prices_on: date) -> list[ImportResult | SourceError]:
+def import_paths(db: Database, paths: Iterable[str | Path],
+                 backfill_prices_on: date) -> list[ImportResult | SourceError]:
     """Import every file (one transaction each); an unreadable file is returned as its SourceError."""
     results: list[ImportResult | SourceError] = []
     for path in snapshot_paths(paths):

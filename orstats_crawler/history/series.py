@@ -279,20 +279,21 @@ def _modeled(db: Database, rows: Iterable[dict[str, Any]]) -> list[dict[str, Any
     """Volumes with the shares of the nearest measured week of the same model-variant, if any."""
     out = []
     for row in rows:
-        row = {**row, **dict.fromkeys(SPLIT), "basis": VOLUME, "mix_week_start": None, "requests": None}
-        mix = _nearest_mix(db, row)
+        estimate = {**row, **dict.fromkeys(SPLIT), "basis": VOLUME, "mix_week_start": None, "requests": None}
+        mix = _nearest_mix(db, estimate)
         if mix is not None:
-            total = row["total_tokens"]
+            total = estimate["total_tokens"]
             prompt = round(total * mix["prompt_tokens"] / mix["total_tokens"])
             completion = total - prompt
-            row.update({
+            estimate.update({
                 "basis": MODELED, "mix_week_start": mix["week_start"],
                 "prompt_tokens": prompt, "completion_tokens": completion,
-                "cached_tokens": round(prompt * mix["cached_tokens"] / mix["prompt_tokens"]) if mix["prompt_tokens"] else 0,
+                "cached_tokens": (round(prompt * mix["cached_tokens"] / mix["prompt_tokens"])
+                                  if mix["prompt_tokens"] else 0),
                 "reasoning_tokens": (round(completion * mix["reasoning_tokens"] / mix["completion_tokens"])
                                      if mix["completion_tokens"] else 0),
             })
-        out.append(row)
+        out.append(estimate)
     return out
 
 
@@ -300,7 +301,8 @@ def _nearest_mix(db: Database, row: dict[str, Any]) -> dict[str, Any] | None:
     """The stored measured week with traffic nearest to the row's (on a tie, the later one)."""
     found = []
     for side, order in (("<", "DESC"), (">", "ASC")):
-        found.extend(db.query(_MIX.format(side=side, order=order), [row["permaslug"], row["variant"], row["week_start"]]))
+        found.extend(db.query(_MIX.format(side=side, order=order),
+                              [row["permaslug"], row["variant"], row["week_start"]]))
     week = date.fromisoformat(row["week_start"])
     return min(found, default=None, key=lambda m: (abs((date.fromisoformat(m["week_start"]) - week).days),
                                                    m["week_start"] < row["week_start"]))
@@ -311,8 +313,8 @@ def _write(db: Database, rows: Iterable[dict[str, Any]], prices: PriceHistory) -
     columns = list(db["monday_weeks"].columns_dict)
     out = []
     for row in sorted(rows, key=_key):
-        row = {**row, **prices.at(row["permaslug"], row["variant"], row["week_end"]).columns()}
-        out.append([row.get(c) for c in columns])
+        priced = {**row, **prices.at(row["permaslug"], row["variant"], row["week_end"]).columns()}
+        out.append([priced.get(c) for c in columns])
     marks = ", ".join("?" * len(columns))
     db.conn.executemany(f"INSERT OR REPLACE INTO monday_weeks ({', '.join(columns)}) VALUES ({marks})", out)
 

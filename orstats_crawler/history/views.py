@@ -79,7 +79,8 @@ SELECT {_MONDAY} AS week_start, date({_MONDAY}, '+6 days') AS week_end,
   COUNT(DISTINCT d.day) AS days, COUNT(DISTINCT d.day) = 7 AS complete,
   SUM(d.total_tokens) AS total_tokens,
   SUM(CASE WHEN d.key = 'other' THEN d.total_tokens ELSE 0 END) AS other_tokens,
-  1.0 - 1.0 * SUM(CASE WHEN d.key = 'other' THEN d.total_tokens ELSE 0 END) / NULLIF(SUM(d.total_tokens), 0) AS coverage,
+  1.0 - 1.0 * SUM(CASE WHEN d.key = 'other' THEN d.total_tokens ELSE 0 END)
+    / NULLIF(SUM(d.total_tokens), 0) AS coverage,
   MAX(d.as_of) AS as_of, '{DATASET_CITATION}' || MAX(d.as_of) AS citation
 FROM dataset_daily d
 GROUP BY 1, 2

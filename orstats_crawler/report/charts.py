@@ -34,7 +34,8 @@ class XYChart:
     def __post_init__(self) -> None:
         for series in (self.bar, *self.lines):
             if len(series) != len(self.x):
-                raise ValueError(f"chart {self.title!r}: a series has {len(series)} values for {len(self.x)} x-axis labels")
+                raise ValueError(f"chart {self.title!r}: a series has {len(series)} values "
+                                 f"for {len(self.x)} x-axis labels")
 
     @property
     def directive(self) -> str | None:

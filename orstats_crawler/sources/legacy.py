@@ -30,7 +30,8 @@ def decode_rankings_page(body: bytes | str, url: str,
     flight = FlightData.from_html(body, LEADERBOARD, url)
     boards = flight.leaderboards()
     if not boards:
-        raise SourceError(LEADERBOARD, url, "rankingData", "no leaderboard rows (objects with model_permaslug) in the page")
+        raise SourceError(LEADERBOARD, url, "rankingData",
+                          "no leaderboard rows (objects with model_permaslug) in the page")
     # One leaderboard is rendered (the week); should a page hold several, the longest is the full one.
     yield from leaderboard_rows(max(boards, key=len), url, era=ERA)
     chart = flight.weekly_model_chart()

@@ -60,7 +60,8 @@ def decode_chart(body: bytes | str, url: str) -> Iterator[ChartWeek | SourceProb
     yield from chart_weeks(weeks, url, era="current", fetched_at=ms_to_datetime(inner.get("cachedAt")))
 
 
-def chart_weeks(weeks: list[Any], url: str, era: str, fetched_at: datetime | None) -> Iterator[ChartWeek | SourceProblem]:
+def chart_weeks(weeks: list[Any], url: str, era: str,
+                fetched_at: datetime | None) -> Iterator[ChartWeek | SourceProblem]:
     for index, week in enumerate(weeks):
         try:
             if not isinstance(week, dict):

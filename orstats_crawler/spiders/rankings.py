@@ -118,7 +118,8 @@ class RankingsSpider(Spider):
         if wait:
             self._waiting.add(key)
         return JsonRequest(url, callback=callback, errback=self.source_failed, dont_filter=True,
-                           cb_kwargs={"key": key, **cb_kwargs}, meta={"source": source, "barrier": key if wait else None})
+                           cb_kwargs={"key": key, **cb_kwargs},
+                           meta={"source": source, "barrier": key if wait else None})
 
     # --- callbacks ---------------------------------------------------------------------------
 
