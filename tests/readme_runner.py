@@ -25,8 +25,8 @@ or spaces, exist afterwards.)
 
 The copy holds the files git tracks or would track (the working tree's, uncommitted changes
 included). Its `.venv` is a venv of its own that sees the packages of the venv running the tests
-(a `.pth` file) with the same console scripts, so the README's `python3 -m venv .venv` works on it
-and changes nothing outside the copy.
+(a `.pth` file) with the same console scripts and native executables (ruff), so the README's
+`python3 -m venv .venv` works on it and changes nothing outside the copy.
 """
 
 from __future__ import annotations
@@ -345,7 +345,7 @@ def copy_of_repository(target: Path) -> Path:
 
 def layered_venv(clone: Path) -> Path:
     """`.venv` in the copy: its own interpreter (so `python3 -m venv .venv` and `pip install` write only
-    there), the packages and console scripts (pip's too) of the venv running the tests."""
+    there), the packages, console scripts (pip's too) and native executables of the venv running the tests."""
     venv = clone / ".venv"
     subprocess.run([sys._base_executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     purelib = Path(sysconfig.get_paths(vars={"base": str(venv), "platbase": str(venv)})["purelib"])
@@ -359,6 +359,8 @@ def layered_venv(clone: Path) -> Path:
         if first.startswith("#!") and "python" in first:  # a console script: run it with the copy's python
             target.write_text(f"#!{venv / 'bin' / 'python'}\n{rest}", encoding="utf-8")
             target.chmod(0o755)
+        elif os.access(script, os.X_OK):  # a native executable (ruff): it needs no interpreter, so link it
+            target.symlink_to(script)
     return venv
 
 
