@@ -176,7 +176,7 @@ async def test_a_chart_week_with_a_value_above_its_total_rejects(tmp_path, histo
 async def test_token_coverage_below_its_minimum_rejects(tmp_path, history_path):
     snapshot = build_snapshot(tmp_path / "s")
     result = await crawl({"ORSTATS_DB": str(history_path), "ORSTATS_REPORT_DIR": str(tmp_path / "r"),
-                          "ORSTATS_MIN_TOKEN_COVERAGE": 0.9}, snapshot=str(snapshot))
+                          "ORSTATS_MIN_TOKEN_COVERAGE": 0.95}, snapshot=str(snapshot))
     assert result.status == "rejected"
     assert result.stats["orstats/check/token_coverage"] == "fail"
     assert result.stats["orstats/check/split_coverage"] == "pass"
