@@ -36,12 +36,12 @@ from pathlib import Path
 from typing import Any, Callable
 
 
-from orstats_crawler.history import series
+
 from orstats_crawler.history.connection import immediate, open_for_writing
 from orstats_crawler.history.crawl_rows import CrawlInfo, CrawlItems, crawl_records, summarize_week
 from orstats_crawler.history.records import (ActivityFetchRow, ChartWeekRow, CrawlRecords, CrawlRow, DailyActivityRow,
                                              EffectivePriceRow, ModelWeekRow, PriceRow, ProblemRow)
-from orstats_crawler.history.writer import write_crawl
+from orstats_crawler.history.writer import rebuild_series, write_crawl
 from orstats_crawler.items import ActivityPlan, ChartWeek, LeaderboardRow, ModelActivity, ModelPrice, SourceProblem
 from orstats_crawler.raw_responses import ArchivedResponse
 
@@ -224,7 +224,7 @@ def build_history(path: Path, weeks: int, models: list[Model]) -> dict[str, Any]
                 write_crawl(db, records, fold_series=False)
                 counts["model_weeks"] = counts.get("model_weeks", 0) + len(records.model_weeks)
         series_started = time.perf_counter()
-        series.rebuild(db)
+        rebuild_series(db)
         series_seconds = time.perf_counter() - series_started
     db.execute("PRAGMA synchronous = FULL")
     db.close()

@@ -113,10 +113,11 @@ REMOTE_CONTROL_ENABLED = False
 TELNETCONSOLE_ENABLED = False
 
 # --- the report ------------------------------------------------------------------------------
-# The headline formula of the markdown report (the summary shows the others too): "list" counts
-# cached tokens once at list price; "seed" is the earlier project's formula (cached tokens twice);
-# "effective" uses the prices the traffic actually paid (effective-pricing, see ORSTATS_EFFECTIVE_PRICES).
-ORSTATS_REVENUE_METHOD = os.environ.get("ORSTATS_REVENUE_METHOD", "list")
+# The headline formula of the markdown report (the summary shows the others too): "best" is the best
+# estimate of each model-variant (effective prices where published, else list price: history/formulas.py);
+# "list" counts cached tokens once at list price; "seed" is the earlier project's formula (cached
+# tokens twice); "effective" uses the prices the traffic actually paid, where published.
+ORSTATS_REVENUE_METHOD = os.environ.get("ORSTATS_REVENUE_METHOD", "best")
 ORSTATS_REPORT_TABLE_ROWS = 50  # model-variants with a known revenue listed in the breakdown table
 EXTENSIONS = {
     # Renders reports/ once the history feed has stored a published crawl.

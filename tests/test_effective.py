@@ -134,8 +134,12 @@ async def test_effective_is_known_where_the_split_is_not(tmp_path, history_path)
     models[0] = replace(models[0], activity="missing")  # no split: list revenue unknown
     models[1] = replace(models[1], effective=(0.0, 0.0, 0.0))  # no effective price: NULL, not 0
     snapshot = build_snapshot(tmp_path / "s", SnapshotSpec(models=models))
-    await crawl({"ORSTATS_DB": str(history_path), "ORSTATS_MIN_SPEND_COVERAGE": 0}, snapshot=str(snapshot), top="all")
+    await crawl({"ORSTATS_DB": str(history_path), "ORSTATS_MIN_SPEND_COVERAGE": 0, "ORSTATS_REVENUE_METHOD": "list"},
+                snapshot=str(snapshot), top="all")
     rows = {r["permaslug"]: r for r in Database(history_path).query("select * from weekly_revenue")}
+    # The best estimate needs no split where the effective price is known.
+    assert rows[models[0].permaslug]["best_basis"] == "effective"
+    assert rows[models[0].permaslug]["revenue_best_usd"] == rows[models[0].permaslug]["revenue_effective_usd"]
     unsplit = rows[models[0].permaslug]
     assert unsplit["split_source"] is None and unsplit["revenue_list_usd"] is None
     # The leaderboard's prompt/completion times the effective prices: known without the split.

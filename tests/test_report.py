@@ -124,8 +124,9 @@ def assert_monday_series(text: str, rows: list[dict]) -> list[list[str]]:
 
 
 def report_settings(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """The report of these tests is headed by the list-price figure, the seed README's kind of figure."""
     return {"ORSTATS_DB": str(tmp_path / "data" / "history.db"),
-            "ORSTATS_REPORT_DIR": str(tmp_path / "reports"), **extra}
+            "ORSTATS_REPORT_DIR": str(tmp_path / "reports"), "ORSTATS_REVENUE_METHOD": "list", **extra}
 
 
 async def crawl_demo(tmp_path: Path, **extra: str) -> str:
@@ -269,7 +270,8 @@ async def test_the_effective_headline_charts_the_crawl_weeks(tmp_path):
     revenues = [seed_expected(m) for m in SEED_MODELS]
     assert xychart_series(blocks_of(text, "Revenue Over Time")[0]) == {
         "x-axis": [["2026-02-08"]], "bar": [[money(effective_total)]],
-        "line": [[money(sum(r[0] for r in revenues))], [money(sum(r[1] for r in revenues))]]}
+        # the other methods known for every week: best (here effective, all splits measured), list, seed
+        "line": [[money(effective_total)], [money(sum(r[0] for r in revenues))], [money(sum(r[1] for r in revenues))]]}
     assert "**Weeks of the time series**" not in text
 
 
@@ -283,7 +285,7 @@ def test_imported_weeks_measured_modeled_and_volume_only(tmp_path):
     run_import(history, write(files, anchor_file(date(2026, 5, 4))),
                write(files, anchor_file(date(2026, 5, 11), zero=True)),
                write(files, anchor_file(date(2026, 6, 1), models=renamed, zero=True)))
-    write_reports(history, tmp_path / "reports")
+    write_reports(history, tmp_path / "reports", method="list")
     text = (tmp_path / "reports" / "README.md").read_text(encoding="utf-8")
 
     rows = monday_totals(history)
@@ -366,7 +368,7 @@ async def test_without_monday_weeks_every_crawl_week_is_charted(tmp_path):
     db = await crawl_three_weeks(tmp_path)
     Database(db).execute("DELETE FROM monday_weeks").connection.commit()
     reports = tmp_path / "again"
-    write_reports(db, reports)
+    write_reports(db, reports, method="list")
 
     ends = [(day - timedelta(days=1)).isoformat() for day in THREE_DAYS]
     known = [[m for m in models if m.activity == "ok"] for models in THREE_WEEKS]
@@ -377,11 +379,12 @@ async def test_without_monday_weeks_every_crawl_week_is_charted(tmp_path):
     assert ("Each week of this series is a crawl's own week, the leaderboard's trailing 7 days like the Summary above: "
             "the history holds no Monday week of the chart up to this week.") in section(text, "Revenue Over Time")
     [over_time] = blocks_of(text, "Revenue Over Time")
+    effective_totals = [money(sum(expected_effective(m) for m in ms)) for ms in THREE_WEEKS]
     assert xychart_series(over_time) == {"x-axis": [[ends[0], ends[1] + "*", ends[2]]],
                                          "bar": [[money(v) for v in list_totals]],
-                                         "line": [[money(v) for v in seed_totals],
-                                                  [money(sum(expected_effective(m) for m in ms))
-                                                   for ms in THREE_WEEKS]]}
+                                         # best (effective prices: known for every row), seed, effective
+                                         "line": [effective_totals, [money(v) for v in seed_totals],
+                                                  effective_totals]}
     assert "%%{init" not in over_time  # three dates fit side by side
     assert f"0 --> {fmt.plain(nice_max(max(seed_totals)), 0)}" in over_time
     assert f"{ends[1]} (9 of 10)" in section(text, "Revenue Over Time")
@@ -479,10 +482,13 @@ async def test_scrapy_report_renders_without_crawling(tmp_path):
     assert f"report written to {out / 'README.md'}" in done.stdout and "headline seed: $6.25M" in done.stdout
     assert summary((out / "README.md").read_text(encoding="utf-8"))["Estimated Weekly Revenue"].startswith("**$6.25M**")
 
-    # Settings are the defaults: ORSTATS_DB / ORSTATS_REPORT_DIR, the list method.
+    # Settings are the defaults: ORSTATS_DB / ORSTATS_REPORT_DIR, the best estimate (effective prices
+    # here: the factory's traffic paid 10 % over the cache-discounted list price on input).
     done = run_scrapy("report", "-s", f"ORSTATS_DB={db}", "-s", f"ORSTATS_REPORT_DIR={out}")
     assert done.returncode == 0, done.stderr
-    assert summary((out / "README.md").read_text(encoding="utf-8"))["Estimated Weekly Revenue"].startswith("**$2.82M**")
+    effective_total = sum(expected_effective(m) for m in SEED_MODELS)
+    headline = summary((out / "README.md").read_text(encoding="utf-8"))["Estimated Weekly Revenue"]
+    assert headline.startswith(f"**{fmt.usd(effective_total)}** (best estimate")
 
     missing = run_scrapy("report", "--db", str(tmp_path / "nope.db"), "--output", str(out))
     assert missing.returncode == 1

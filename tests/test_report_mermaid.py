@@ -32,7 +32,8 @@ async def test_the_2026_08_08_report_parses(tmp_path):
     capture = shared_capture("openrouter-2026-08-08")
     node_parser()  # skip (or fail in CI) before the crawl when the parser is missing
     db, reports = tmp_path / "history.db", tmp_path / "reports"
-    result = await crawl({"ORSTATS_DB": str(db), "ORSTATS_REPORT_DIR": str(reports)}, snapshot=str(capture))
+    result = await crawl({"ORSTATS_DB": str(db), "ORSTATS_REPORT_DIR": str(reports), "ORSTATS_REVENUE_METHOD": "list"},
+                         snapshot=str(capture))
     assert result.status == "published"
     readme = reports / "README.md"
     text = readme.read_text(encoding="utf-8")

@@ -202,3 +202,13 @@ def m306_monday_series(db: Database) -> None:
         },
         pk=("week_start", "week_end"),
     )
+
+
+@migrations()
+def m307_monday_series_authors(db: Database) -> None:
+    """Each complete Monday week's estimate by author (the permaslug before `/`): the revenue of its
+    measured and modeled rows (the blended rest belongs to no author), for shares by lab over time."""
+    db["monday_series_authors"].create(
+        {"week_start": str, "week_end": str, "author": str, "revenue_best_usd": float, "tokens": int},
+        pk=("week_start", "week_end", "author"),
+    )

@@ -10,7 +10,7 @@ from typing import Iterable
 
 from sqlite_utils import Database
 
-from orstats_crawler.history import series
+from orstats_crawler.history import series, series_estimate
 from orstats_crawler.history.records import (OWNED_TABLES, ActivityFetchRow, CrawlRecords, CrawlRow, DailyActivityRow,
                                              EffectivePriceRow, PriceRow, Record, ResponseRow)
 
@@ -25,7 +25,7 @@ def write_crawl(db: Database, crawl: CrawlRecords, *, fold_series: bool = True) 
     """Store one crawl, replacing whatever was stored under its id (inside the caller's transaction).
 
     ``fold_series=False`` leaves the Monday-week series alone, for a writer that stores many crawls
-    and rebuilds the series once at the end (``series.rebuild``)."""
+    and rebuilds the series once at the end (``rebuild_series``)."""
     row = crawl.crawl
     insert(db, [row], replace=True)
     for record in OWNED_TABLES:
@@ -39,6 +39,13 @@ def write_crawl(db: Database, crawl: CrawlRecords, *, fold_series: bool = True) 
         publish_week(db, row)
     if fold_series:
         series.update(db, row.id)
+        series_estimate.rebuild(db)
+
+
+def rebuild_series(db: Database) -> None:
+    """The Monday-week series and its estimates from the whole history (inside the caller's transaction)."""
+    series.rebuild(db)
+    series_estimate.rebuild(db)
 
 
 def insert(db: Database, records: Iterable[Record], *, replace: bool = False, ignore: bool = False) -> None:

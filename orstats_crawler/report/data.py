@@ -35,6 +35,11 @@ class Method:
 # The headline formulas, by the value of ORSTATS_REVENUE_METHOD. A new one (a column added to
 # weekly_revenue and to schema.REVENUE_COLUMNS) is one more entry here.
 METHODS: dict[str, Method] = {
+    "best": Method(
+        "best", "revenue_best_usd", "best estimate: effective prices where published, else list price",
+        "per model-variant: prompt × effective input price + completion × effective output price where "
+        "OpenRouter publishes what its traffic paid; else the list price with the measured split; else the "
+        "list price with the cached share imputed from the week's measured model-variants; free variants 0"),
     "list": Method(
         "list", "revenue_list_usd", "list price, cached tokens counted once",
         "(prompt - cached) × prompt price + cached × cache-read price + completion × completion price"),
@@ -131,11 +136,11 @@ class Week:
 
     @property
     def low(self) -> float | None:
-        return self.totals[LOW]
+        return self.totals["revenue_best_low_usd" if self.headline.key == "best" else LOW]
 
     @property
     def high(self) -> float | None:
-        return self.totals[HIGH]
+        return self.totals["revenue_best_high_usd" if self.headline.key == "best" else HIGH]
 
     @property
     def complete(self) -> bool:

@@ -54,7 +54,7 @@ def render_week(env: Environment, report: WeekReport, table_rows: int) -> str:
     )
 
 
-def write_reports(db_path: str | Path, report_dir: str | Path, method: str = "list",
+def write_reports(db_path: str | Path, report_dir: str | Path, method: str = "best",
                   table_rows: int = 50) -> Rendered | None:
     """Render every published week of the history; None when it has none (nothing is written)."""
     db = open_read_only(db_path)
