@@ -171,3 +171,12 @@ def m303_drop_dataset_weekly_revenue(db: Database) -> None:
     which models their revenue with the nearest measured mix and the prices valid in each week: the
     earlier view that did the same with the nearest week's revenue per token goes."""
     db.execute("DROP VIEW IF EXISTS dataset_weekly_revenue")
+
+
+@migrations()
+def m304_report_state(db: Database) -> None:
+    """What became of the report after the crawl was stored: `written`, `failed` (the week is
+    published all the same; `report_message` says which file and why) or `not_rendered` (a rejected
+    crawl leaves the report alone). NULL: an imported week, or a crawl stored before this column."""
+    db["crawls"].add_column("report_status", str)
+    db["crawls"].add_column("report_message", str)
