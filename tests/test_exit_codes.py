@@ -11,11 +11,13 @@ namespaces those cases skip (a user that is not root gets a chmod-ed folder inst
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import sqlite3
 import subprocess
 from contextlib import closing
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,8 +31,8 @@ from orstats_crawler.commands.crawl import (EXIT_ERROR, EXIT_PUBLISHED, EXIT_REJ
                                             EXIT_USAGE)
 from orstats_crawler.history.connection import open_for_writing
 from orstats_crawler.report.render import write_reports
-from tests.conftest import run_scrapy
-from tests.factory import SEED_DAY, SnapshotSpec, build_snapshot
+from tests.conftest import ROOT, run_scrapy
+from tests.factory import SEED_DAY, SEED_MODELS, SnapshotSpec, build_snapshot
 from tests.test_report import folder_bytes, seed_chart
 
 WEEK_1 = SEED_DAY  # crawled on 2026-02-09: the week 2026-02-02..08
@@ -59,10 +61,7 @@ def exit_line(done: subprocess.CompletedProcess[str]) -> str:
 
 def crawls(history: Path) -> list[dict[str, Any]]:
     """The crawls rows, oldest first (a connection of its own, closed: the next crawl is alone)."""
-    with closing(sqlite3.connect(history)) as db:
-        db.row_factory = sqlite3.Row
-        return [dict(row) for row in db.execute(
-            "SELECT id, status, week_end, report_status, report_message FROM crawls ORDER BY finished_at")]
+    return query(history, "SELECT id, status, week_end, report_status, report_message FROM crawls ORDER BY finished_at")
 
 
 def shown_week(history: Path, week_end: str) -> str | None:
@@ -70,6 +69,20 @@ def shown_week(history: Path, week_end: str) -> str | None:
         row = db.execute("SELECT crawl_id FROM weeks WHERE week_end = ? AND status = 'published'",
                          [week_end]).fetchone()
     return row[0] if row else None
+
+
+def doc_queries(heading: str) -> list[str]:
+    """The SQL statements docs/RELIABILITY.md shows under ``heading``, as a reader would paste them."""
+    text = (ROOT / "docs" / "RELIABILITY.md").read_text(encoding="utf-8")
+    section = text.split(f"\n## {heading}\n", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```sql\n(.*?)```", section, re.S)
+    return [statement.strip() for block in blocks for statement in block.split(";") if statement.strip()]
+
+
+def query(history: Path, sql: str, **parameters: str) -> list[dict[str, Any]]:
+    with closing(sqlite3.connect(history)) as db:
+        db.row_factory = sqlite3.Row
+        return [dict(row) for row in db.execute(sql, parameters)]
 
 
 def fresh_render(history: Path, folder: Path) -> dict[str, bytes]:
@@ -198,7 +211,9 @@ def test_every_setting_of_the_project_has_a_rule_and_its_default_passes():
 def test_3_rejected_leaves_the_report_alone_and_says_so(tmp_path):
     assert crawl(tmp_path, snapshot(tmp_path, WEEK_1)).returncode == EXIT_PUBLISHED
     before = folder_bytes(tmp_path / "reports")
-    done = crawl(tmp_path, snapshot(tmp_path, WEEK_2, with_leaderboard=False))
+    # The next week, no model-variant's split answering: too little of the spend is measured.
+    unmeasured = [replace(model, activity="missing") for model in SEED_MODELS]
+    done = crawl(tmp_path, snapshot(tmp_path, WEEK_2, models=unmeasured))
     assert done.returncode == EXIT_REJECTED
     published, rejected = crawls(tmp_path / "history.db")
     assert exit_line(done).endswith(
@@ -207,6 +222,14 @@ def test_3_rejected_leaves_the_report_alone_and_says_so(tmp_path):
     assert rejected["report_message"] == f"crawl {rejected['id']} is rejected; {tmp_path / 'reports'} is unchanged"
     assert published["report_status"] == "written"
     assert folder_bytes(tmp_path / "reports") == before
+    # The documented SQL reads it: the failed checks, the problems, the splits, the week shown instead.
+    gate, problems, splits, shown = [query(tmp_path / "history.db", sql, crawl_id=rejected["id"])
+                                     for sql in doc_queries("Reading a rejected crawl in Datasette")]
+    assert {(row["id"], row["check_name"]) for row in gate if row["result"] == "fail"} >= {
+        (rejected["id"], "split_coverage")}
+    assert {(row["source"], row["status"]) for row in problems} == {("activity", 404)}
+    assert [(row["status"], row["n"]) for row in splits] == [("failed", len(SEED_MODELS))]
+    assert [(row["week_end"], row["status"]) for row in shown] == [("2026-02-15", "rejected")]
 
 
 # --- 4: published, the report not written ------------------------------------------------------
@@ -302,6 +325,8 @@ def test_scrapy_report_heals_a_failed_report_without_writing_the_history(tmp_pat
     reports = failed_second_week(tmp_path)
     history = tmp_path / "history.db"
     rows, history_bytes = crawls(history), history.read_bytes()
+    [behind] = doc_queries("Publishing and the report")
+    assert [row["report_status"] for row in query(history, behind)] == ["failed"]
     done = run_scrapy("report", "--db", str(history), "--output", str(reports))
     assert done.returncode == 0, done.stderr
     assert_healed(tmp_path, reports)
