@@ -1,13 +1,20 @@
 """The spider's arguments, as settings every component reads (a spider argument is a setting given
 on the command line): `-a snapshot=PATH` is ``ORSTATS_SNAPSHOT``, and so on (``SPIDER_ARGUMENTS``).
-A value that cannot be used is a ``UsageError``: one line, exit code 2, before anything starts.
+Then every setting of the project is checked against what it must be (``SETTING_RULES``), read the
+way its component reads it. A value that cannot be used is a ``UsageError``: one line naming the
+setting and the value, exit code 2, before anything starts.
 """
 
 from __future__ import annotations
 
+import math
 import secrets
-from datetime import datetime, timezone
-from typing import Any
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from typing import Any, Callable
+from urllib.parse import urlparse
+
+from orstats_crawler.report.data import METHODS
 
 SPIDER_ARGUMENTS = {"snapshot": "ORSTATS_SNAPSHOT", "record": "ORSTATS_RECORD", "top": "ORSTATS_TOP",
                     "force": "ORSTATS_FORCE"}
@@ -46,3 +53,99 @@ def top(value: str | int | None) -> int | None:
     if number < 1:
         raise UsageError(f"-a top={value!r} (ORSTATS_TOP): give a positive number of splits, or 'all'")
     return number
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What a setting must be: ``read`` gets it as its component does (Scrapy's getters), ``accepts``
+    tests what was read, ``expects`` says what to give instead."""
+
+    read: Callable[[Any, str], Any]
+    accepts: Callable[[Any], bool]
+    expects: str
+
+
+def _number(settings: Any, name: str) -> float:
+    return settings.getfloat(name)
+
+
+def _whole(settings: Any, name: str) -> int:
+    return settings.getint(name)
+
+
+def _text(settings: Any, name: str) -> Any:
+    return settings.get(name)
+
+
+def _day(settings: Any, name: str) -> date:
+    return date.fromisoformat(str(settings.get(name)))
+
+
+def _http_url(value: Any) -> bool:
+    parsed = urlparse(str(value))
+    return parsed.scheme in {"http", "https"} and bool(parsed.netloc)
+
+
+def _finite(low: float, high: float = math.inf, low_open: bool = False) -> Callable[[float], bool]:
+    return lambda value: math.isfinite(value) and (low < value if low_open else low <= value) and value <= high
+
+
+SHARE = Rule(_number, _finite(0, 1), "a share from 0 to 1 (0.9 is 90 %)")
+TARGET = Rule(_number, _finite(0, 1, low_open=True), "a share above 0 and at most 1 (0.95 is 95 %)")
+TOLERANCE = Rule(_number, _finite(0), "a fraction of 0 or more (0.02 is 2 %)")
+FACTOR = Rule(_number, _finite(1), "a factor of 1 or more")
+SECONDS = Rule(_number, _finite(0), "a number of seconds, 0 or more")
+COUNT = Rule(_whole, lambda value: value >= 1, "a whole number of 1 or more")
+BUDGET = Rule(_whole, lambda value: value >= 0, "a whole number of 0 or more")
+SWITCH = Rule(lambda settings, name: settings.getbool(name), lambda value: True, "1 or 0 (true or false)")
+DAY = Rule(_day, lambda value: True, "a date as YYYY-MM-DD")
+URL = Rule(_text, _http_url, "an http(s) URL with a host, e.g. https://openrouter.ai")
+TEXT = Rule(_text, lambda value: True, "text")  # a path or an id: checked where it is opened or used
+SPLITS = Rule(lambda settings, name: top(settings.get(name)), lambda value: True,
+              "a positive number of splits, or 'all'")
+METHOD = Rule(_text, lambda value: value in METHODS, f"one of {', '.join(METHODS)}")
+
+# Every setting of the project (settings.py), and what it must be.
+SETTING_RULES: dict[str, Rule] = {
+    "OPENROUTER_BASE_URL": URL,
+    "ORSTATS_DB": TEXT,
+    "ORSTATS_REPORT_DIR": TEXT,
+    "ORSTATS_SNAPSHOT": TEXT,
+    "ORSTATS_RECORD": TEXT,
+    "ORSTATS_TOP": SPLITS,
+    "ORSTATS_FORCE": SWITCH,
+    "ORSTATS_CRAWL_ID": TEXT,
+    "ORSTATS_SPEND_COVERAGE": TARGET,
+    "ORSTATS_MIN_SPEND_COVERAGE": SHARE,
+    "ORSTATS_MIN_TOKEN_COVERAGE": SHARE,
+    "ORSTATS_MIN_BEST_COVERAGE": SHARE,
+    "ORSTATS_MIN_MODEL_RATIO": SHARE,
+    "ORSTATS_LEADERBOARD_TOLERANCE": TOLERANCE,
+    "ORSTATS_CHART_TOLERANCE": TOLERANCE,
+    "ORSTATS_PRICE_MOVE_RATIO": FACTOR,
+    "ORSTATS_RETRY_BACKOFF_BASE": SECONDS,
+    "ORSTATS_RETRY_BACKOFF_MAX": SECONDS,
+    "ORSTATS_RETRY_AFTER_MAX": SECONDS,
+    "ORSTATS_EFFECTIVE_PRICES": SWITCH,
+    "ORSTATS_DATA_API_START": DAY,
+    "ORSTATS_DATA_API_WINDOW_DAYS": COUNT,
+    "ORSTATS_DATA_API_MAX_REQUESTS": BUDGET,
+    "ORSTATS_DATA_API_MAX_RETRY_AFTER": SECONDS,
+    "ORSTATS_DATA_API_INTERVAL": SECONDS,
+    "ORSTATS_IMPORT_BACKFILL_PRICES_ON": DAY,
+    "ORSTATS_REVENUE_METHOD": METHOD,
+    "ORSTATS_REPORT_TABLE_ROWS": COUNT,
+}
+
+
+def check_settings(settings: Any, names: list[str] | None = None) -> None:
+    """Check the named settings (all of the project's by default): the first value that cannot be
+    used is a ``UsageError`` naming the setting, its value and what to give instead."""
+    for name in names or SETTING_RULES:
+        rule = SETTING_RULES[name]
+        try:
+            accepted = rule.accepts(rule.read(settings, name))
+        except (ValueError, TypeError):  # UsageError too: named as a setting here, not as -a
+            accepted = False
+        if not accepted:
+            raise UsageError(f"setting {name}={settings.get(name)!r}: give {rule.expects}")

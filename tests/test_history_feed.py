@@ -79,3 +79,11 @@ def test_a_history_that_cannot_be_written_stops_the_crawl_before_any_request(tmp
     named = [line for line in done.stderr.splitlines() if "history file /proc/nope/history.db" in line]
     assert len(named) == 1 and "exit code 1: the crawl could not start" in named[0]
     assert "cannot be opened for writing" in named[0] and "Traceback" not in done.stderr
+
+
+def test_migrations_are_applied_in_the_order_of_their_names_and_all_of_them_are_registered():
+    from orstats_crawler.history import migrations as module
+
+    registered = [m.name for m in module.migrations._migrations]
+    defined = sorted(name for name in vars(module) if name.startswith("m") and name[1:4].isdigit())
+    assert registered == defined  # every migration function is registered, in name order

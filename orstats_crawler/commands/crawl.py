@@ -7,8 +7,11 @@ whether the week was published. The project's COMMANDS_MODULE puts this command 
     1  the crawl failed: it could not start, or ended without a stored verdict
     2  usage error: a bad command line, spider argument or setting (one line says which)
     3  rejected by the quality gate: data kept, the published week and the report left as they were
+    4  published, but the report could not be written (one line says which file and why); the next
+       crawl or `scrapy report` writes it (crawls.report_status says `failed` meanwhile)
 
-The verdict arrives by the history feed's ``crawl_verdict`` signal. With the history feed switched
+The verdict arrives by the history feed's ``crawl_verdict`` signal, the report's fate by the report
+extension's ``report_rendered``. With the history feed switched
 off (`-s ORSTATS_DB=`) there is no gate: 0 when the spider finished, 1 when it was closed early.
 """
 
@@ -30,7 +33,7 @@ from orstats_crawler.history.writer import PUBLISHED, REJECTED
 
 logger = logging.getLogger(__name__)
 
-EXIT_PUBLISHED, EXIT_ERROR, EXIT_USAGE, EXIT_REJECTED = 0, 1, 2, 3
+EXIT_PUBLISHED, EXIT_ERROR, EXIT_USAGE, EXIT_REJECTED, EXIT_REPORT_FAILED = 0, 1, 2, 3, 4
 
 
 @dataclass
@@ -40,9 +43,13 @@ class Outcome:
     verdict: orstats_signals.StoredVerdict | None = None
     start_error: BaseException | None = None
     finish_reason: str | None = None
+    report_error: str | None = None
 
     def crawl_verdict(self, verdict: orstats_signals.StoredVerdict) -> None:
         self.verdict = verdict
+
+    def report_rendered(self, crawl_id: str, readme: Any, error: str | None) -> None:
+        self.report_error = error
 
     def spider_closed(self, spider: Any, reason: str) -> None:
         self.finish_reason = reason
@@ -68,6 +75,9 @@ def exit_code(outcome: Outcome, history_enabled: bool) -> tuple[int, str]:
         code = EXIT_USAGE if isinstance(outcome.start_error, ArgumentError) else EXIT_ERROR
         return code, f"the crawl could not start: {outcome.start_error}"
     verdict = outcome.verdict
+    if verdict is not None and verdict.status == PUBLISHED and outcome.report_error is not None:
+        return EXIT_REPORT_FAILED, (f"crawl {verdict.crawl_id} published, but its report was not written: "
+                                    f"{outcome.report_error}; the next crawl or `scrapy report` writes it")
     if verdict is not None and verdict.status == PUBLISHED:
         return EXIT_PUBLISHED, f"crawl {verdict.crawl_id} published"
     if verdict is not None and verdict.status == REJECTED:
@@ -82,7 +92,8 @@ def exit_code(outcome: Outcome, history_enabled: bool) -> tuple[int, str]:
 
 class Command(ScrapyCrawlCommand):
     def short_desc(self) -> str:
-        return "Run a spider; the exit code says whether its week was published (0), rejected (3) or failed (1)"
+        return ("Run a spider; the exit code says whether its week was published (0), rejected (3), "
+                "published without its report (4) or failed (1)")
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         if len(args) != 1:
@@ -91,6 +102,7 @@ class Command(ScrapyCrawlCommand):
         crawler = self._create_crawler(args[0])
         outcome = Outcome()
         crawler.signals.connect(outcome.crawl_verdict, signal=orstats_signals.crawl_verdict)
+        crawler.signals.connect(outcome.report_rendered, signal=orstats_signals.report_rendered)
         crawler.signals.connect(outcome.spider_closed, signal=signals.spider_closed)
         outcome.watch(self.crawler_process.crawl(crawler, **opts.spargs))
         self.crawler_process.start()

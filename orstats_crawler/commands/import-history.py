@@ -2,7 +2,8 @@
 
 The command line only (Scrapy names a command after its module, hence the dash); the import is
 ``history/importer.py``. Exit code 0 when every file was imported (or was already), 1 when a file
-could not be read or did not match its own total.
+could not be read or did not match its own total, or when the history could not be opened or
+written (one line names the file; the files before it stay imported, one transaction each).
 
     scrapy import-history ../shared/anchor-history            # every *.json in the folder
     scrapy import-history 2026-02-16.json --db data/history.db
@@ -11,15 +12,17 @@ could not be read or did not match its own total.
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import sys
 from datetime import date
 
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
-from orstats_crawler.commands import add_history_option, history_path
+from orstats_crawler.commands import add_history_option, check_settings, history_path
 from orstats_crawler.history.connection import HistoryError, open_for_writing
-from orstats_crawler.history.importer import ImportResult, import_paths
+from orstats_crawler.history.importer import ImportResult, import_paths, snapshot_paths
+from orstats_crawler.sources import SourceError
 
 
 class Command(ScrapyCommand):
@@ -40,6 +43,7 @@ class Command(ScrapyCommand):
         if not args:
             raise UsageError("give the snapshot files or folders to import")
         db_path = history_path(opts, self.settings)
+        check_settings(self.settings, ["ORSTATS_IMPORT_BACKFILL_PRICES_ON"])
         backfill_day = date.fromisoformat(self.settings.get("ORSTATS_IMPORT_BACKFILL_PRICES_ON"))
         try:
             db = open_for_writing(db_path)
@@ -47,16 +51,27 @@ class Command(ScrapyCommand):
             print(f"scrapy import-history: {error}", file=sys.stderr)
             self.exitcode = 1
             return
+        results: list[ImportResult | SourceError] = []
         try:
-            results = import_paths(db, args, backfill_day)
+            for path in snapshot_paths(args):  # one file at a time: a write error names the file
+                [result] = import_paths(db, [path], backfill_day)
+                print_result(result)
+                results.append(result)
+        except sqlite3.Error as error:  # a full disk, a file changed under us: earlier files are kept
+            print(f"scrapy import-history: history file {db_path}: cannot store {path} "
+                  f"({type(error).__name__}: {error}); the files before it are imported", file=sys.stderr)
+            self.exitcode = 1
+            return
         finally:
             db.close()
-        for result in results:
-            if isinstance(result, ImportResult):
-                print(f"{result.name}: {result.crawl_id} week {result.week_start}..{result.week_end} "
-                      f"{result.status}, {result.models} model-variants ({result.unknown_split} split unknown); "
-                      f"{result.check['result']}: {result.check['message']}")
-            else:
-                print(f"scrapy import-history: {result}", file=sys.stderr)
         failed = [r for r in results if not isinstance(r, ImportResult) or r.status == "rejected"]
         self.exitcode = 1 if failed or not results else 0
+
+
+def print_result(result: ImportResult | SourceError) -> None:
+    if isinstance(result, ImportResult):
+        print(f"{result.name}: {result.crawl_id} week {result.week_start}..{result.week_end} "
+              f"{result.status}, {result.models} model-variants ({result.unknown_split} split unknown); "
+              f"{result.check['result']}: {result.check['message']}")
+    else:
+        print(f"scrapy import-history: {result}", file=sys.stderr)

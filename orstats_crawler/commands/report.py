@@ -15,11 +15,11 @@ import sys
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
-from orstats_crawler.commands import add_history_option, history_path
+from orstats_crawler.commands import add_history_option, check_settings, history_path
 from orstats_crawler.history.connection import HistoryError
 from orstats_crawler.report import format as fmt
-from orstats_crawler.report.data import METHODS, method
-from orstats_crawler.report.render import write_reports
+from orstats_crawler.report.data import METHODS
+from orstats_crawler.report.render import ReportError, write_reports
 
 
 class Command(ScrapyCommand):
@@ -48,10 +48,11 @@ class Command(ScrapyCommand):
         method_key = opts.method or self.settings.get("ORSTATS_REVENUE_METHOD")
         if not report_dir:
             raise UsageError("no report folder: set ORSTATS_REPORT_DIR or pass --output", print_help=False)
+        read = ["ORSTATS_REPORT_TABLE_ROWS"] + ([] if opts.method else ["ORSTATS_REVENUE_METHOD"])
+        check_settings(self.settings, read)
         try:
-            method(method_key)
             rendered = write_reports(db_path, report_dir, method_key, self.settings.getint("ORSTATS_REPORT_TABLE_ROWS"))
-        except (HistoryError, OSError, ValueError) as error:
+        except (HistoryError, ReportError) as error:
             print(f"scrapy report: {error}", file=sys.stderr)
             self.exitcode = 1
             return

@@ -3,14 +3,16 @@
 - ``open_for_writing`` (crawls, imports): creates the file and its folder if needed, sets WAL and a
   busy timeout for concurrent crawls, applies pending migrations and recreates views whose SQL
   changed, and proves it can take the write lock, all before any network work is done;
-- ``open_read_only`` (the report, the gate's comparisons outside a write): opens the file
-  ``mode=ro``, refuses a file that is not a history or needs migrating, and creates the current views
-  as temporary ones when those stored in the file are older, so it never writes a byte.
+- ``open_read_only`` (the report): never creates, migrates or writes the file, and leaves no ``-wal`` or
+  ``-shm`` file behind that was not there (``_connect_read_only``); refuses a file that is not a
+  history or needs migrating, and creates the current views as temporary ones when those stored in
+  the file are older. Every statement is refused a write (``query_only``).
 Every failure is a ``HistoryError`` whose message names the file.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from contextlib import contextmanager
 from pathlib import Path
@@ -48,22 +50,52 @@ def open_for_writing(path: str | Path) -> Database:
 
 def open_read_only(path: str | Path) -> Database:
     path = Path(path)
+    if path.is_dir():
+        raise HistoryError(f"history file {path} is a folder, not a history file")
     if not path.is_file():
         raise HistoryError(f"history file {path} does not exist: crawl first (scrapy crawl rankings)")
     try:
-        db = Database(sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode=ro", uri=True))
+        db = Database(_connect_read_only(path))
+    except sqlite3.Error as error:
+        raise HistoryError(f"history file {path}: cannot be read ({_reason(error)})") from None
+    try:
         db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        db.execute("PRAGMA query_only = ON")
         pending = migrations.pending(db)
         if pending:
             what = "is not an orstats_crawler history" if not db.table_names() else (
                 f"was written by an older orstats_crawler (pending migration {pending[0].name})")
             raise HistoryError(f"history file {path} {what}: a crawl or `scrapy import-history` brings it up to date")
         if _stale_views(db):  # temporary views: the file is not touched, and all must be temporary
+            db.execute("PRAGMA query_only = OFF")  # query_only refuses the temporary schema too
             for name, sql in VIEWS:  # a stored view cannot read a temporary one
                 db.execute(f"CREATE TEMP VIEW [{name}] AS {sql}")
-    except sqlite3.Error as error:
+            db.execute("PRAGMA query_only = ON")
+    except (sqlite3.Error, HistoryError) as error:
+        db.close()  # now: a connection left to the garbage collector keeps the -wal and -shm it made
+        if isinstance(error, HistoryError):
+            raise
         raise HistoryError(f"history file {path}: cannot be read ({_reason(error)})") from None
     return db
+
+
+def _connect_read_only(path: Path) -> sqlite3.Connection:
+    """A connection that leaves the history's folder as it found it.
+
+    A WAL history is read through its ``-wal`` and ``-shm`` files, which SQLite creates if they are
+    missing and removes only on the close of a connection that may write. So: while another
+    connection may be at work (its ``-wal``, ``-shm`` or ``-journal`` is there) read ``mode=ro`` and
+    leave its files to it; in a folder nobody can write to (no writer can be at work, and the files
+    could not be created) read the file as immutable; otherwise open it read-write (never
+    creating it: ``mode=rw``), the caller refusing every write with ``query_only``, so the close
+    removes the files this connection created and nothing else changes."""
+    uri = "file:" + quote(str(path.resolve()))
+    companions = [Path(f"{path}{suffix}") for suffix in ("-wal", "-shm", "-journal")]
+    if any(companion.exists() for companion in companions):
+        return sqlite3.connect(f"{uri}?mode=ro", uri=True)
+    if not os.access(path.parent, os.W_OK):
+        return sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True)
+    return sqlite3.connect(f"{uri}?mode=rw", uri=True)
 
 
 def _stale_views(db: Database) -> list[str]:

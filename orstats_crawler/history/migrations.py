@@ -174,6 +174,15 @@ def m303_drop_dataset_weekly_revenue(db: Database) -> None:
 
 
 @migrations()
+def m304_report_state(db: Database) -> None:
+    """What became of the report after the crawl was stored: `written`, `failed` (the week is
+    published all the same; `report_message` says which file and why) or `not_rendered` (a rejected
+    crawl leaves the report alone). NULL: an imported week, or a crawl stored before this column."""
+    db["crawls"].add_column("report_status", str)
+    db["crawls"].add_column("report_message", str)
+
+
+@migrations()
 def m305_best_estimate_inputs(db: Database) -> None:
     """What a crawl stores for its rows' best estimate (history/crawl_rows.py): an unmeasured row's
     imputed cached share and where it came from, a measured row's previous 7 days from the same

@@ -1,7 +1,7 @@
 """The one writer of the history: ``write_crawl`` stores a crawl's records (a crawl of the site, an
 imported week, a benchmark's synthetic week) inside the caller's write transaction, points its week
-at it when it may be shown, and folds it into the Monday-week series. Nothing else writes the
-tables of a crawl.
+at it when it may be shown, and folds it into the Monday-week series; ``record_report`` adds what
+became of the report once the crawl is stored. Nothing else writes the tables of a crawl.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from orstats_crawler.history.records import (OWNED_TABLES, ActivityFetchRow, Cra
                                              EffectivePriceRow, PriceRow, Record, ResponseRow)
 
 PUBLISHED, REJECTED = "published", "rejected"
+REPORT_WRITTEN, REPORT_FAILED, REPORT_NOT_RENDERED = "written", "failed", "not_rendered"
 IMPORT_ERA = "import"
 # Owned tables whose records may repeat a key, the later record winning (a day listed twice by its
 # source, an id listed by both catalogues); a repeated week row is an error.
@@ -74,3 +75,16 @@ def publish_week(db: Database, crawl: CrawlRow) -> None:
             return
     db.execute("INSERT OR REPLACE INTO weeks (week_start, week_end, crawl_id, status) VALUES (?, ?, ?, ?)",
                [crawl.week_start, crawl.week_end, crawl.id, crawl.status])
+
+
+def record_report(db: Database, crawl_id: str, status: str, message: str) -> None:
+    """What became of the report after crawl ``crawl_id`` was stored (inside the caller's transaction)."""
+    db.execute("UPDATE crawls SET report_status = ?, report_message = ? WHERE id = ?", [status, message, crawl_id])
+
+
+def last_report_status(db: Database) -> str | None:
+    """The report state the latest crawl that rendered recorded: `failed` means the report folder may
+    be behind the history (until a crawl or `scrapy report` renders it again)."""
+    row = db.execute("SELECT report_status FROM crawls WHERE report_status IN (?, ?) ORDER BY finished_at DESC, "
+                     "rowid DESC LIMIT 1", [REPORT_WRITTEN, REPORT_FAILED]).fetchone()
+    return row[0] if row else None

@@ -1,13 +1,21 @@
-"""``ReportExtension``: renders the markdown report once a crawl is stored and published.
+"""``ReportExtension``: renders the markdown report once a crawl is stored, as part of publishing.
 
 It learns the verdict from the history feed's ``crawl_verdict`` signal and renders when the feeds
-are closed (``feed_exporter_closed``), only for a published crawl: a rejected one leaves the report
-folder exactly as it was, so readers keep the last good week.
+are closed (``feed_exporter_closed``). A published crawl renders every published week of the
+history, so whatever an earlier run left in the folder (a stale or hand-edited page) is replaced. A
+rejected crawl leaves the folder exactly as it was, so readers keep the last good week, unless the
+history says the last rendering failed: then the folder is behind the published weeks and the
+rejected crawl brings it up to date.
+
+What became of the report is recorded on the crawl's row (``crawls.report_status``: written, failed,
+not_rendered; ``report_message``) and sent as ``report_rendered`` (``error`` set when writing
+failed): `scrapy crawl` exits 4 for a published week whose report could not be written.
 """
 
 from __future__ import annotations
 
 import logging
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +23,10 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
 from orstats_crawler import signals as orstats_signals
-from orstats_crawler.history.writer import PUBLISHED
-from orstats_crawler.report.data import method
-from orstats_crawler.report.render import write_reports
+from orstats_crawler.history.connection import HistoryError, immediate, open_for_writing, open_read_only
+from orstats_crawler.history.writer import (PUBLISHED, REPORT_FAILED, REPORT_NOT_RENDERED, REPORT_WRITTEN,
+                                            last_report_status, record_report)
+from orstats_crawler.report.render import ReportError, write_reports
 
 logger = logging.getLogger(__name__)
 
@@ -37,10 +46,9 @@ class ReportExtension:
         settings = crawler.settings
         if not settings.get("ORSTATS_DB") or not settings.get("ORSTATS_REPORT_DIR"):
             raise NotConfigured("no history (ORSTATS_DB) or no report folder (ORSTATS_REPORT_DIR)")
-        method_key = settings.get("ORSTATS_REVENUE_METHOD")
-        method(method_key)  # a misspelt method fails at start-up, not after the crawl
-        extension = cls(crawler, settings.get("ORSTATS_DB"), settings.get("ORSTATS_REPORT_DIR"), method_key,
-                        settings.getint("ORSTATS_REPORT_TABLE_ROWS"))
+        # Its settings were checked with the spider's arguments (arguments.check_settings).
+        extension = cls(crawler, settings.get("ORSTATS_DB"), settings.get("ORSTATS_REPORT_DIR"),
+                        settings.get("ORSTATS_REVENUE_METHOD"), settings.getint("ORSTATS_REPORT_TABLE_ROWS"))
         crawler.signals.connect(extension.crawl_verdict, signal=orstats_signals.crawl_verdict)
         crawler.signals.connect(extension.feed_exporter_closed, signal=signals.feed_exporter_closed)
         return extension
@@ -50,17 +58,63 @@ class ReportExtension:
 
     def feed_exporter_closed(self) -> None:
         verdict = self.verdict
-        if verdict is None or verdict.status != PUBLISHED:
-            logger.warning("report not rendered: %s; %s is unchanged",
-                           f"crawl {verdict.crawl_id} is {verdict.status}" if verdict else "no verdict was stored",
-                           self.report_dir)
+        if verdict is None:
+            logger.warning("report not rendered: no verdict was stored; %s is unchanged", self.report_dir)
             return
-        rendered = write_reports(self.db_path, self.report_dir, self.method_key, self.table_rows)
-        if rendered is None:
-            logger.warning("report not rendered: %s has no published week", self.db_path)
+        if verdict.status != PUBLISHED and not self._behind():
+            why = f"crawl {verdict.crawl_id} is {verdict.status}; {self.report_dir} is unchanged"
+            logger.warning("report not rendered: %s", why)
+            self._record(verdict.crawl_id, REPORT_NOT_RENDERED, why)
             return
-        logger.info("report written to %s (week %s..%s, %d weekly pages in %s)", rendered.readme,
-                    rendered.latest.week.week_start, rendered.latest.week.week_end, len(rendered.weekly),
-                    rendered.readme.parent / "weekly")
-        self.crawler.signals.send_catch_log(signal=orstats_signals.report_rendered, crawl_id=verdict.crawl_id,
-                                            readme=rendered.readme, error=None)
+        readme = self.report_dir / "README.md"
+        try:
+            rendered = write_reports(self.db_path, self.report_dir, self.method_key, self.table_rows)
+        except (ReportError, HistoryError) as error:
+            logger.error("report not written: %s; the week is stored, the next crawl or `scrapy report` "
+                         "writes the report", error)
+            self._record(verdict.crawl_id, REPORT_FAILED, str(error))
+            self._send(verdict.crawl_id, readme, str(error))
+            return
+        if rendered is None:  # a rejected crawl in a history without a published week
+            why = f"{self.db_path} has no published week; {self.report_dir} is unchanged"
+            logger.warning("report not rendered: %s", why)
+            self._record(verdict.crawl_id, REPORT_NOT_RENDERED, why)
+            return
+        week = rendered.latest.week
+        what = (f"report written to {rendered.readme} (week {week.week_start}..{week.week_end}, "
+                f"{len(rendered.weekly)} weekly pages in {rendered.readme.parent / 'weekly'})")
+        if verdict.status != PUBLISHED:
+            what += ": brought up to date after an earlier crawl failed to write it"
+        logger.info("%s", what)
+        self._record(verdict.crawl_id, REPORT_WRITTEN, what)
+        self._send(verdict.crawl_id, rendered.readme, None)
+
+    def _behind(self) -> bool:
+        """Whether the latest rendering recorded in the history failed (the folder may be stale)."""
+        try:
+            db = open_read_only(self.db_path)
+        except HistoryError as error:
+            logger.warning("report state not read: %s", error)
+            return False
+        try:
+            return last_report_status(db) == REPORT_FAILED
+        finally:
+            db.close()
+
+    def _record(self, crawl_id: str, status: str, message: str) -> None:
+        try:
+            db = open_for_writing(self.db_path)
+        except HistoryError as error:
+            logger.error("report state %s of crawl %s not recorded: %s", status, crawl_id, error)
+            return
+        try:
+            with immediate(db):
+                record_report(db, crawl_id, status, message)
+        except sqlite3.Error as error:  # a full disk: the crawl and its verdict are stored all the same
+            logger.error("report state %s of crawl %s not recorded in %s: %s", status, crawl_id, self.db_path, error)
+        finally:
+            db.close()
+
+    def _send(self, crawl_id: str, readme: Path, error: str | None) -> None:
+        self.crawler.signals.send_catch_log(signal=orstats_signals.report_rendered, crawl_id=crawl_id,
+                                            readme=readme, error=error)

@@ -7,6 +7,7 @@ installed egg (Scrapyd) finds them too.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from dataclasses import dataclass
@@ -21,6 +22,10 @@ from orstats_crawler.report.data import NOT_IN_MONDAY, WeekReport, week_reports
 
 TEMPLATE = "report.md.j2"
 UNKNOWN_ROWS = 10  # the largest model-variants without a revenue, listed under the table
+
+
+class ReportError(Exception):
+    """A report file could not be written; the message names it and says why."""
 
 
 @dataclass
@@ -76,12 +81,21 @@ def write_reports(db_path: str | Path, report_dir: str | Path, method: str = "be
 
 def _write(path: Path, text: str) -> Path:
     """Replace the file whole: a reader (or a crash) never sees half a report."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         temporary.write_text(text, encoding="utf-8", newline="\n")
         os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
+    except BaseException as error:
+        with contextlib.suppress(OSError):  # its folder may be what failed
+            temporary.unlink(missing_ok=True)
+        if isinstance(error, OSError):  # a full disk's error names no file: say which one
+            raise ReportError(f"report file {path}: cannot be written ({_why(error, path, temporary)})") from error
         raise
     return path
+
+
+def _why(error: OSError, *ours: Path) -> str:
+    """The OS's reason, and the path it is about when that is another (a folder in the way)."""
+    other = error.filename is not None and Path(error.filename) not in ours
+    return f"{error.filename}: {error.strerror}" if other else error.strerror or str(error)

@@ -96,6 +96,7 @@ class RankingsSpider(Spider):
         spider = super().from_crawler(crawler, *args, **kwargs)
         # Settings are still open here (Crawler.crawl applies them after creating the spider).
         crawler.settings.setdict(arguments.as_settings(kwargs, crawler.settings), priority="cmdline")
+        arguments.check_settings(crawler.settings)  # a bad -s value stops the crawl here: exit 2
         return spider
 
     @property
