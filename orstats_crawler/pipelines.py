@@ -148,16 +148,17 @@ class NormalizePipeline(StatsPipeline):
     def _activity(self, item: ModelActivity) -> None:
         crawl_day = self.crawl_day()
         if item.fetched_at is not None and item.fetched_at.date() > crawl_day:
+            # Without its clock the answer cannot say which of its days is partial: none is used.
             self.keep_problem(item, "activity/future_cached_at", ACTIVITY, "data.cachedAt",
-                              f"{item.fetched_at.isoformat()} is after the crawl's day {crawl_day}: not the "
-                              "answer's clock (its partial day is taken to be the crawl's day)")
-            item.fetched_at = None
+                              f"{item.fetched_at.isoformat()} is after the crawl's day {crawl_day}: the answer's "
+                              "partial day is unknown, its split is not used")
+            item.fetched_at, item.days = None, []
         days = [day for day in (self._day(item, raw) for raw in item.days) if day is not None]
         future = [d for d in days if d["date"] > crawl_day]
         for day in future:
             self.keep_problem(item, "activity/future_days_dropped", ACTIVITY, "date",
                               f"day {day['date']} is after the crawl's day {crawl_day}: day dropped")
-        # The source includes today's partial day: the day of `cachedAt` and anything after it.
+        # The source includes today's partial day: the day of `cachedAt` (without one, of the crawl).
         today = item.fetched_at.date() if item.fetched_at else crawl_day
         partial = [d for d in days if today <= d["date"] <= crawl_day]
         if partial:

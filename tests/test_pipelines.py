@@ -82,18 +82,20 @@ def test_normalize_activity_optional_count_that_is_not_one_is_unknown_and_the_da
                                                    "treated as unknown")]
 
 
-def test_no_activity_day_after_the_crawls_own_day_and_no_clock_after_it(crawler):
+def test_no_activity_day_after_the_crawls_own_day(crawler):
     crawler.stats.set_value("start_time", datetime(2026, 8, 8, 6, 0, tzinfo=timezone.utc))
-    future = activity(day("2027-02-27"), day("2026-08-08"), day("2026-08-07"), fetched="2027-02-28")
-    item = NormalizePipeline(crawler).process_item(future)
-    # The clock is not trusted: the partial day is taken to be the crawl's own day.
-    assert item.fetched_at is None and item.dropped_partial_day == date(2026, 8, 8)
-    assert [d["date"] for d in item.days] == [date(2026, 8, 7)]
-    assert problems(item) == [
-        ("data.cachedAt", "2027-02-28T06:00:00+00:00 is after the crawl's day 2026-08-08: not the answer's clock "
-                          "(its partial day is taken to be the crawl's day)"),
-        ("date", "day 2027-02-27 is after the crawl's day 2026-08-08: day dropped")]
+    item = NormalizePipeline(crawler).process_item(activity(day("2027-02-27"), day("2026-08-08"), day("2026-08-07")))
+    assert item.dropped_partial_day == date(2026, 8, 8) and [d["date"] for d in item.days] == [date(2026, 8, 7)]
+    assert problems(item) == [("date", "day 2027-02-27 is after the crawl's day 2026-08-08: day dropped")]
     assert item.dropped_days == []  # outside any week the crawl can have
+
+
+def test_an_answer_whose_clock_is_after_the_crawls_day_gives_no_split(crawler):
+    crawler.stats.set_value("start_time", datetime(2026, 8, 8, 6, 0, tzinfo=timezone.utc))
+    item = NormalizePipeline(crawler).process_item(activity(day("2026-08-08"), day("2026-08-07"), fetched="2027-02-28"))
+    assert item.fetched_at is None and item.days == []  # nor does its clock choose the crawl's week
+    assert problems(item) == [("data.cachedAt", "2027-02-28T06:00:00+00:00 is after the crawl's day 2026-08-08: the "
+                                                "answer's partial day is unknown, its split is not used")]
 
 
 def test_normalize_leaderboard_row_types(crawler):

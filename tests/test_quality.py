@@ -21,9 +21,10 @@ from orstats_crawler.arguments import UsageError
 from orstats_crawler.commands.crawl import EXIT_ERROR, EXIT_PUBLISHED, EXIT_REJECTED, EXIT_USAGE, Outcome, exit_code
 from orstats_crawler.history.connection import open_for_writing
 from orstats_crawler.history.crawl_rows import CrawlItems, WeekSummary
-from orstats_crawler.items import ModelPrice
+from orstats_crawler.items import ChartWeek, ModelPrice
 from orstats_crawler.middlewares.retry import retry_after_seconds
 from orstats_crawler.pricing import PriceCatalogue
+from orstats_crawler.report.format import tokens
 from orstats_crawler.signals import StoredVerdict
 from tests.conftest import crawl
 from tests.factory import SEED_DAY, SEED_MODELS, SnapshotSpec, build_snapshot, usd, with_models
@@ -244,6 +245,53 @@ async def test_token_coverage_below_its_minimum_rejects(tmp_path, history_path):
     assert result.stats["orstats/check/token_coverage"] == "fail"
     assert result.stats["orstats/check/split_coverage"] == "pass"
     assert result.stats["orstats/checks/fail"] == 1
+
+
+URL_CHART = "https://openrouter.ai/api/frontend/v1/rankings/model-rankings-chart"
+COMPUTED = datetime(2026, 2, 9, 6, tzinfo=timezone.utc)
+
+
+def week_row(permaslug: str, total: int | None) -> dict[str, Any]:
+    return {"permaslug": permaslug, "variant": "standard", "total_tokens": total, "week_end": "2026-02-08"}
+
+
+@pytest_twisted.ensureDeferred
+async def test_unknown_tokens_are_weighed_by_their_published_week_else_by_the_chart(tmp_path, history_path):
+    await crawl_week(tmp_path, history_path, "last-week", LAST_WEEK)  # publishes Sonnet's week A
+    db = open_for_writing(history_path)
+    # The chart's newest finished week names x/charted; the one after it is partial and not used.
+    chart = [ChartWeek(date(2026, 1, 26), {"x/charted": 500, "y/named": 100, "Others": 10**6}, URL_CHART, "current",
+                       COMPUTED),
+             ChartWeek(date(2026, 2, 2), {"x/charted": 1}, URL_CHART, "current", COMPUTED)]
+    sonnet = SEED_MODELS[0]
+    rows = [week_row("a/known", 10**6), week_row(sonnet.permaslug, None), week_row("x/charted", None),
+            week_row("z/unnamed", None)]
+    summary = WeekSummary(date(2026, 2, 2), date(2026, 2, 8), rows, 1.0, 1.0, 0)
+    verdict = quality.Verdict()
+    quality.check_unknown_tokens(verdict, summary, CrawlItems(chart=chart), db, 0.01)
+    share = (sonnet.total + 600) / (10**6 + sonnet.total + 600)
+    assert verdict.checks == [{"name": "unknown_tokens", "result": "fail", "message":
+                               f"3 ranked model-variants with unknown tokens (and revenue) hold about {share:.2%} of "
+                               f"the week's tokens (maximum 1%): {sonnet.permaslug}:standard ~{tokens(sonnet.total)} "
+                               "(its published week 2026-01-26..2026-02-01); x/charted:standard ~500 (chart week of "
+                               "2026-01-26); z/unnamed:standard ~100 (at most the smallest value the chart names in "
+                               "the week of 2026-01-26)"}]
+    # Below the maximum: published, flagged. With nothing to estimate from: its weight is not bounded.
+    for chart_weeks, result, words in ((chart, "flag", "hold about 0.01%"), ([], "fail", "1 with nothing to estimate "
+                                                                                           "them from")):
+        verdict = quality.Verdict()
+        small = WeekSummary(date(2026, 2, 2), date(2026, 2, 8), [rows[0], rows[3]], 1.0, 1.0, 0)
+        quality.check_unknown_tokens(verdict, small, CrawlItems(chart=chart_weeks), db, 0.01)
+        assert verdict.checks[0]["result"] == result and words in verdict.checks[0]["message"], verdict.checks
+
+
+def test_reasoning_above_completion_in_a_week_row_is_flagged_not_failed():
+    summary = WeekSummary(date(2026, 2, 2), date(2026, 2, 8), [summary_row(reasoning_tokens=51)], 1.0, 1.0, 1)
+    verdict = quality.Verdict()
+    quality.check_split_bounds(verdict, summary)
+    assert verdict.checks == [{"name": "split_bounds", "result": "flag", "message":
+                               "cached <= prompt in every row; 1 model-variants with more reasoning than completion "
+                               "tokens (as the site reports them): a/b:standard reasoning 51 / completion 50"}]
 
 
 def summary_row(**fields: Any) -> dict[str, Any]:
