@@ -85,6 +85,7 @@ def evaluate(items: CrawlItems, summary: WeekSummary, db: Database, settings: An
     # completeness
     check_split_coverage(verdict, summary, settings.getfloat("ORSTATS_MIN_SPEND_COVERAGE"))
     check_token_coverage(verdict, summary, settings.getfloat("ORSTATS_MIN_TOKEN_COVERAGE"))
+    check_best_coverage(verdict, summary, items, settings.getfloat("ORSTATS_MIN_BEST_COVERAGE"))
     check_unknown_tokens(verdict, summary, items, db, settings.getfloat("ORSTATS_MAX_UNKNOWN_SHARE"))
     check_model_count(verdict, summary, previous, settings.getfloat("ORSTATS_MIN_MODEL_RATIO"))
     # consistency
@@ -229,13 +230,14 @@ def check_duplicates(verdict: Verdict, items: CrawlItems) -> None:
 # --- completeness -------------------------------------------------------------------------------
 
 def check_split_coverage(verdict: Verdict, summary: WeekSummary, minimum: float) -> None:
-    """The token split is measured for enough of the week's list-price spend."""
-    if summary.coverage is None:
+    """The measured splits hold enough of the week's list-price spend, counting every unmeasured
+    priced model-variant at its no-cache upper bound (a share that holds whatever their splits are)."""
+    if summary.spend_coverage is None:
         verdict.add("split_coverage", FAIL, "split coverage unknown: no priced model-variant in the leaderboard")
         return
-    message = (f"token split measured for {summary.coverage:.1%} of the week's list-price spend "
+    message = (f"measured splits hold at least {summary.spend_coverage:.1%} of the week's list-price spend "
                f"(minimum {minimum:.0%})")
-    if summary.coverage < minimum:
+    if summary.spend_coverage < minimum:
         missing = sorted((r for r in summary.rows if not r["split_source"] and r["upper_bound_usd"]),
                          key=lambda r: -r["upper_bound_usd"])
         verdict.add("split_coverage", FAIL, f"{message}; missing split (model-activity) for {len(missing)} "
@@ -256,6 +258,33 @@ def check_token_coverage(verdict: Verdict, summary: WeekSummary, minimum: float)
                                             f"model-variants, largest: {variants(missing)}")
     else:
         verdict.add("token_coverage", PASS, message)
+
+
+def check_best_coverage(verdict: Verdict, summary: WeekSummary, items: CrawlItems, minimum: float) -> None:
+    """The best estimate (formulas.py) covers enough of the tokens that have a price of any kind:
+    free, a list price, or an effective price."""
+    effective = {(e.permaslug, e.variant) for e in items.effective if e.weighted_input_price is not None}
+
+    def has_effective(r: dict[str, Any]) -> bool:
+        return (r["permaslug"], r["variant"]) in effective
+
+    def listed(r: dict[str, Any]) -> bool:
+        return r["prompt_price"] is not None and r["completion_price"] is not None
+
+    priced = [r for r in summary.rows if r["is_free"] or listed(r) or has_effective(r)]
+    estimated = [r for r in priced if r["is_free"] or has_effective(r)
+                 or (listed(r) and (r["split_source"] or r.get("cached_share_imputed") is not None))]
+    tokens = known_tokens(priced)
+    if not tokens:
+        verdict.add("best_coverage", FAIL, "no priced tokens in the week: nothing to estimate")
+        return
+    share = known_tokens(estimated) / tokens
+    message = f"the best estimate covers {share:.1%} of the week's priced tokens (minimum {minimum:.0%})"
+    if share < minimum:
+        missing = largest_first(r for r in priced if r not in estimated)
+        verdict.add("best_coverage", FAIL, f"{message}; no estimate for {variants(missing)}")
+    else:
+        verdict.add("best_coverage", PASS, message)
 
 
 def check_unknown_tokens(verdict: Verdict, summary: WeekSummary, items: CrawlItems, db: Database,

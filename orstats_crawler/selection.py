@@ -1,17 +1,30 @@
-"""Which model-variants get their token split fetched.
+"""Which model-variants get their token split fetched, wave by wave (``SplitPlanner``).
 
-The split is unknown until fetched, so model-variants are ranked by an upper bound of their spend
-(leaderboard prompt and completion tokens at list price, no cache discount): on 2026-08-08 the top
-10 by tokens held 16 % of the week's list-price spend, the top ~45 by this bound 95 %.
+The split is unknown until fetched, so candidates are ranked by an upper bound of their spend
+(leaderboard prompt and completion tokens at list price, no cache discount). `-a top=N` or
+`-a top=all` fetches that many in one wave. Otherwise the splits are fetched in waves until the
+measured list spend is at least ``ORSTATS_SPEND_COVERAGE`` of (the measured list spend + the upper
+bound of every priced candidate not measured): a share of the week's list-price spend that holds
+whatever the unmeasured splits turn out to be. The upper bound alone overstates what cached tokens
+cost, so a rule on upper bounds alone stops early (on 2026-08-08 it stopped at 43 splits holding
+91 % of the true list spend; this one needs about 66 for 95 %). Each wave is sized from the ratio of
+measured spend to upper bound seen so far, and is never smaller than the crawl's concurrency.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable
+from datetime import datetime
+from typing import Any, Iterable
 
+from orstats_crawler import normalize, weeks
 from orstats_crawler.arguments import ALL
-from orstats_crawler.items import ActivityPlan
+from orstats_crawler.history.formulas import REVENUE_LIST, evaluate
+from orstats_crawler.items import SPLIT, ActivityPlan
+from orstats_crawler.pipelines import split_error
+from orstats_crawler.pricing import ListPrice
+
+Key = tuple[str, str]
 
 
 @dataclass(frozen=True)
@@ -21,39 +34,114 @@ class Candidate:
     tokens: int
     upper_bound_usd: float | None  # None: no usable price, so its spend cannot be ranked
 
+    @property
+    def key(self) -> Key:
+        return self.permaslug, self.variant
 
-def plan(candidates: Iterable[Candidate], top: int | None, coverage: float) -> ActivityPlan:
-    """Order by upper bound (unpriced last, by tokens) and select by count, all, or spend coverage."""
-    ordered = sorted(
-        candidates,
-        key=lambda c: (c.upper_bound_usd is None, -(c.upper_bound_usd or 0.0), -c.tokens, c.permaslug, c.variant),
-    )
-    total = sum(c.upper_bound_usd or 0.0 for c in ordered)
-    selected: list[bool] = []
-    reached = 0.0
-    for index, candidate in enumerate(ordered):
-        if top == ALL:
-            take = True
-        elif top is not None:
-            take = index < top
-        else:  # enough of the priced ones to reach the coverage target
-            take = candidate.upper_bound_usd is not None and (total == 0 or reached < coverage * total)
-            take = take and (candidate.upper_bound_usd or 0.0) > 0
-        if take:
-            reached += candidate.upper_bound_usd or 0.0
-        selected.append(take)
-    return ActivityPlan(
-        selection="all" if top == ALL else f"top:{top}" if top is not None else f"coverage:{coverage:g}",
-        candidates=[
-            {
-                "permaslug": c.permaslug,
-                "variant": c.variant,
-                "tokens": c.tokens,
-                "upper_bound_usd": c.upper_bound_usd,
-                "selected": take,
-            }
-            for c, take in zip(ordered, selected)
-        ],
-        spend_upper_bound_usd=total,
-        planned_spend_coverage=(reached / total) if total else None,
-    )
+
+class SplitPlanner:
+    def __init__(self, candidates: Iterable[Candidate], top: int | None, coverage: float, wave_size: int):
+        # Unpriced candidates last, by tokens: they can only be fetched by count (`top`).
+        self.ordered = sorted(candidates, key=lambda c: (c.upper_bound_usd is None, -(c.upper_bound_usd or 0.0),
+                                                         -c.tokens, c.permaslug, c.variant))
+        self.top, self.coverage, self.wave_size = top, coverage, max(1, wave_size)
+        self.selected: dict[Key, Candidate] = {}
+        self.pending: set[Key] = set()
+        self.measured: dict[Key, float] = {}  # the list spend of each split fetched with a usable week
+        self.waves = 0
+
+    @property
+    def selection(self) -> str:
+        if self.top == ALL:
+            return "all"
+        return f"top:{self.top}" if self.top is not None else f"coverage:{self.coverage:g}"
+
+    def first_wave(self) -> list[Candidate]:
+        if self.top == ALL:
+            return self._select(self.ordered)
+        if self.top is not None:
+            return self._select(self.ordered[: self.top])
+        return self._select(self._projected(ratio=1.0))
+
+    def answered(self, key: Key, list_spend: float | None) -> list[Candidate]:
+        """A split request ended (``list_spend`` None: nothing usable); when its wave is complete,
+        the next wave (empty: done)."""
+        self.pending.discard(key)
+        if list_spend is not None:
+            self.measured[key] = list_spend
+        if self.pending or self.top is not None or self.done:
+            return []
+        measured_bound = sum(self.selected[k].upper_bound_usd or 0.0 for k in self.measured)
+        ratio = sum(self.measured.values()) / measured_bound if measured_bound else 1.0
+        return self._select(self._projected(ratio))
+
+    @property
+    def done(self) -> bool:
+        coverage = self.guaranteed_coverage
+        return coverage is not None and coverage >= self.coverage
+
+    @property
+    def guaranteed_coverage(self) -> float | None:
+        """Measured list spend / (that + the upper bound of every priced candidate not measured)."""
+        measured = sum(self.measured.values())
+        rest = sum(c.upper_bound_usd or 0.0 for c in self.ordered if c.key not in self.measured)
+        return measured / (measured + rest) if measured + rest else None
+
+    def _projected(self, ratio: float) -> list[Candidate]:
+        """The next candidates by upper bound until, if each held ``ratio`` of its bound as list
+        spend, the guaranteed coverage would reach the target; at least a wave's worth."""
+        measured = sum(self.measured.values())
+        rest = sum(c.upper_bound_usd or 0.0 for c in self.ordered if c.key not in self.measured)
+        wave = []
+        for candidate in self.ordered:
+            bound = candidate.upper_bound_usd
+            if candidate.key in self.selected or not bound:
+                continue
+            wave.append(candidate)
+            measured, rest = measured + bound * ratio, rest - bound
+            if len(wave) >= self.wave_size and measured / (measured + rest) >= self.coverage:
+                break
+        return wave
+
+    def _select(self, wave: list[Candidate]) -> list[Candidate]:
+        for candidate in wave:
+            self.selected[candidate.key] = candidate
+            self.pending.add(candidate.key)
+        self.waves += bool(wave)
+        return wave
+
+    def plan(self) -> ActivityPlan:
+        total = sum(c.upper_bound_usd or 0.0 for c in self.ordered)
+        return ActivityPlan(
+            selection=self.selection,
+            candidates=[{"permaslug": c.permaslug, "variant": c.variant, "tokens": c.tokens,
+                         "upper_bound_usd": c.upper_bound_usd, "selected": c.key in self.selected}
+                        for c in self.ordered],
+            spend_upper_bound_usd=total,
+            planned_spend_coverage=self.guaranteed_coverage if self.measured else None,
+        )
+
+
+def measured_list_spend(days: list[dict[str, Any]], fetched_at: datetime | None, price: ListPrice) -> float | None:
+    """A fetched split's list-price spend over the crawl's window (the 7 complete days before the
+    day its source was computed on), from the days the pipelines will accept; None when unknown."""
+    if not price.known or fetched_at is None:
+        return None
+    start, end = weeks.crawl_window([fetched_at.date()], [])
+    totals = dict.fromkeys(SPLIT, 0)
+    seen = False
+    for raw in days:
+        try:
+            day = normalize.utc_day(raw["date"])
+            counts = {name: normalize.count(raw[name]) for name in SPLIT}
+        except (KeyError, TypeError, ValueError):
+            continue
+        if start <= day <= end and not split_error(counts):
+            seen = True
+            for name in SPLIT:
+                totals[name] += counts[name]
+    if not seen:
+        return None
+    [spend] = evaluate(REVENUE_LIST, [{**totals, "prompt_price": price.prompt, "completion_price": price.completion,
+                                       "cache_read_price": price.cache_read, "is_free": int(price.is_free)}])
+    return spend

@@ -35,6 +35,9 @@ ORSTATS_SPEND_COVERAGE = 0.95
 # --- quality gate, exit codes, fault tolerance (README "Never publish a wrong week") --------
 # Below this share of the list-price spend with a measured split, the week is rejected.
 ORSTATS_MIN_SPEND_COVERAGE = 0.90
+# Below this share of the tokens with a price of any kind (free, list, effective) covered by the best
+# estimate, the week is rejected.
+ORSTATS_MIN_BEST_COVERAGE = 0.99
 # Below this share of the week's tokens with a measured split, the week is rejected (the split
 # is fetched by spend, so cheap high-volume models may stay unmeasured: 81 % on 2026-08-08).
 ORSTATS_MIN_TOKEN_COVERAGE = 0.50

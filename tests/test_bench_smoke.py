@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from bench import crawl, decode, history
-from tests.factory import build_snapshot
+from tests.factory import SEED_MODELS, build_snapshot
 
 
 def table_rows(text: str) -> list[list[str]]:
@@ -26,8 +26,9 @@ def test_crawl_bench_compares_scrapy_with_its_bound_and_a_sequential_loop(tmp_pa
     scrapy_row, loop_row = rows["scrapy-5ms-C4"], rows["requests loop"]
     header = table_rows(out)[0]
     requests = int(scrapy_row[header.index("requests")])
-    # the demo snapshot: 2 catalogues, leaderboard, chart, then split + effective price per model
-    assert requests == 4 + 2 * 10
+    # the demo snapshot: 2 catalogues, leaderboard, chart, then a split per model (the bench fetches
+    # them all) and an effective price per paid model
+    assert requests == 4 + len(SEED_MODELS) + sum(m.variant != "free" for m in SEED_MODELS)
     assert int(loop_row[header.index("requests")]) == requests  # the same URLs, one after another
     assert float(scrapy_row[header.index("engine/bound")]) > 0
     assert scrapy_row[header.index("vs sequential")].endswith("x faster")

@@ -13,7 +13,7 @@ import pytest_twisted
 from scrapy.http import Request
 from sqlite_utils import Database
 
-from orstats_crawler.items import ActivityPlan, EffectivePrice
+from orstats_crawler.items import ActivityPlan, EffectivePrice, LeaderboardRow
 from orstats_crawler.report import format as fmt
 from orstats_crawler.report.data import method
 from orstats_crawler.snapshots.reader import Snapshot
@@ -128,7 +128,7 @@ def test_missing_field_and_html_are_source_errors():
 @pytest_twisted.ensureDeferred
 async def test_demo_crawl_fills_revenue_effective(demo_snapshot, history_path):
     result = await crawl({"ORSTATS_DB": str(history_path)}, snapshot=str(demo_snapshot), top="all")
-    assert len(result.of(EffectivePrice)) == len(SEED_MODELS)
+    assert len(result.of(EffectivePrice)) == sum(m.variant != "free" for m in SEED_MODELS)  # a free one needs none
     db = Database(history_path)
     rows = {r["permaslug"]: r for r in db.query("select * from weekly_revenue")}
     for model in SEED_MODELS:
@@ -138,7 +138,7 @@ async def test_demo_crawl_fills_revenue_effective(demo_snapshot, history_path):
             # The factory's traffic pays 10 % over the cache-discounted list price on input.
             assert row["revenue_effective_usd"] > row["revenue_list_usd"]
     stored = {r["status"] for r in db.query("select status from effective_prices")}
-    assert stored == {PRICED, ZERO}  # the free model's 0 is stored as "zero", its revenue is 0 by the free rule
+    assert stored == {PRICED}  # the free model is not asked: its revenue is 0 by the free rule
 
 
 @pytest_twisted.ensureDeferred
@@ -204,20 +204,24 @@ async def test_capture_2026_08_08_fills_revenue_effective_for_every_measured_pri
     assert sonnet["revenue_list_usd"] == pytest.approx(1.00e6, rel=0.01)
 
 
-# --- the spider: one effective-pricing request per split request ------------------------------------
+# --- the spider: one effective-pricing request per ranked paid model-variant -------------------------
 
 @pytest_twisted.ensureDeferred
-async def test_spider_asks_effective_prices_for_exactly_the_selected_model_variants():
+async def test_spider_asks_effective_prices_for_every_ranked_paid_model_variant():
     released = await _released(make_spider())
     plan = next(i for i in released if isinstance(i, ActivityPlan))
     requests = [i for i in released if isinstance(i, Request)]
-    selected = [(c["permaslug"], c["variant"]) for c in plan.candidates if c["selected"]]
+    ranked = [(r.permaslug, r.variant) for r in released if isinstance(r, LeaderboardRow)]
     asked = [(r.cb_kwargs["permaslug"], r.cb_kwargs["variant"]) for r in requests if r.meta["source"] == "effective"]
-    assert asked == selected and 0 < len(selected) < len(SEED_MODELS)
+    assert asked == [key for key in ranked if key[1] != "free"]  # no split needed, so no selection
+    selected = [(c["permaslug"], c["variant"]) for c in plan.candidates if c["selected"]]
+    assert 0 < len(selected) < len(asked)  # while the splits are chosen by spend, in waves
+    splits = [r for r in requests if r.meta["source"] == "activity"]
+    assert min(r.priority for r in splits) > max(r.priority for r in requests if r.meta["source"] == "effective")
     effective = next(r for r in requests if r.meta["source"] == "effective")
     assert urlsplit(effective.url).path == "/api/frontend/v1/stats/effective-pricing"
     assert {k: v[0] for k, v in parse_qs(urlsplit(effective.url).query).items()} == {
-        "permaslug": selected[0][0], "variant": selected[0][1], "shape": "v7", "range": "1w"}
+        "permaslug": asked[0][0], "variant": asked[0][1], "shape": "v7", "range": "1w"}
     assert effective.errback.__name__ == "source_failed"
     # Switched off: split requests only.
     spider = make_spider()

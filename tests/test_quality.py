@@ -98,17 +98,20 @@ async def test_a_large_price_move_no_effective_price_confirms_rejects_naming_old
 
 
 @pytest.mark.parametrize("index, confirmed_by", [
-    # Sonnet's effective price was fetched last week too: its move is compared with the list price's.
+    # Sonnet's traffic was priced last week too: its effective price's move is compared with the list price's.
     (0, "completion $15.00/M -> $60.00/M (effective $15.00/M -> $60.00/M)"),
-    # Grok's was not (outside last week's spend coverage): this week's is compared with its list price.
+    # Grok's was not (the site priced none of its traffic): this week's is compared with its list price.
     (7, "completion $0.5000/M -> $2.00/M (its traffic paid $2.00/M)"),
 ])
 @pytest_twisted.ensureDeferred
 async def test_a_price_move_its_effective_price_confirms_is_flagged_for_review(tmp_path, history_path, index,
                                                                               confirmed_by):
+    last_week = replace(LAST_WEEK, models=with_models((7, {"effective": (0.0, 0.0, 0.0)})))
+    status, _ = await crawl_week(tmp_path, history_path, "last-week", last_week)
+    assert status == "published"
     # Completion 4x: what the traffic paid for output (the factory's figure) 4x too.
     models = with_models((index, repriced(index, completion=4)))
-    status, checks = await after_last_week(tmp_path, history_path, spec=SnapshotSpec(models=models))
+    status, checks = await crawl_week(tmp_path, history_path, "this-week", SnapshotSpec(models=models))
     assert status == "published"
     check = checks["price_moves"]
     assert check["result"] == "flag" and "1 to review" in check["message"]
@@ -240,7 +243,7 @@ async def test_a_chart_week_with_a_value_above_its_total_rejects(tmp_path, histo
 async def test_token_coverage_below_its_minimum_rejects(tmp_path, history_path):
     snapshot = build_snapshot(tmp_path / "s")
     result = await crawl({"ORSTATS_DB": str(history_path), "ORSTATS_REPORT_DIR": str(tmp_path / "r"),
-                          "ORSTATS_MIN_TOKEN_COVERAGE": 0.9}, snapshot=str(snapshot))
+                          "ORSTATS_MIN_TOKEN_COVERAGE": 0.95}, snapshot=str(snapshot))
     assert result.status == "rejected"
     assert result.stats["orstats/check/token_coverage"] == "fail"
     assert result.stats["orstats/check/split_coverage"] == "pass"

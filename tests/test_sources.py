@@ -207,3 +207,13 @@ def test_a_day_listed_twice_in_an_activity_answer_is_kept_once():
         ("data.analytics[32]", f"day {rows[4]['date']} listed again with different values (first at "
                                "data.analytics[4])", {"kind": "duplicate", "key": f"day {rows[4]['date']}"},
          model.permaslug)]
+
+
+@pytest.mark.parametrize("field, value", [("model_permaslug", 10**30), ("variant", 7), ("variant_permaslug", [1])])
+def test_a_leaderboard_name_that_is_not_a_string_is_a_problem_naming_field_and_value(field, value):
+    payload = leaderboard(SnapshotSpec())
+    payload["data"][1][field] = value
+    items = list(decode_leaderboard(body(payload), URL))
+    [problem] = [i for i in items if isinstance(i, SourceProblem)]
+    assert (problem.field, problem.message) == (f"data[1].{field}", f"{value!r} is not a string")
+    assert sum(isinstance(i, LeaderboardRow) for i in items) == len(SEED_MODELS) - 1

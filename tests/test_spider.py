@@ -89,7 +89,8 @@ async def test_split_requests_wait_for_prices_and_leaderboard_then_rank_by_spend
     assert len(rows) == len(SEED_MODELS)
     # Ordered by list-price spend upper bound: Sonnet 4.5 and Opus 4.5 first though Kimi has most tokens.
     assert [c["permaslug"] for c in plan.candidates[:2]] == [SEED_MODELS[0].permaslug, SEED_MODELS[1].permaslug]
-    assert plan.selection == "coverage:0.95" and plan.planned_spend_coverage >= 0.95
+    # The first wave: nothing measured yet, so no spend is guaranteed; the next wave waits for its answers.
+    assert plan.selection == "coverage:0.95" and plan.planned_spend_coverage is None
     assert len(split) == sum(c["selected"] for c in plan.candidates) < len(SEED_MODELS)
     assert "permaslug=anthropic%2Fclaude-4.5-sonnet-20250929&variant=standard" in split[0].url
     assert spider.crawler.stats.get_value("orstats/activity/selected") == len(split)

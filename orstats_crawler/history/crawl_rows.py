@@ -1,6 +1,13 @@
 """A crawl's items as history records: the week they describe (``summarize_week``: the leaderboard
 joined to the measured split over the crawl's window, what the quality gate reads) and every row
-the crawl writes (``crawl_records``)."""
+the crawl writes (``crawl_records``).
+
+The week's rows also carry what their best estimate (formulas.py) needs beyond the items: a
+measured row's previous 7 days from the same daily activity (week over week), an unmeasured row's
+imputed cached share (``impute_cached_shares``), and the coverage of the week's list-price spend the
+measured splits guarantee: measured list spend / (measured list spend + the no-cache upper bound of
+every priced row not measured), a lower bound of the true share whatever the unmeasured splits are.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +21,9 @@ from typing import Any, Iterable
 from itemadapter import ItemAdapter
 
 from orstats_crawler import pricing, weeks
+from orstats_crawler.history.formulas import REVENUE_LIST, evaluate
 from orstats_crawler.history.price_history import CRAWL
+from orstats_crawler.history.series import DAILY
 from orstats_crawler.history.records import (ActivityFetchRow, ChartWeekRow, CrawlRecords, CrawlRow, DailyActivityRow,
                                              DatasetDayRow, EffectivePriceRow, ModelWeekRow, PriceRow, ProblemRow,
                                              ResponseBodyRow, ResponseRow)
@@ -73,9 +82,12 @@ class WeekSummary:
     week_start: date | None
     week_end: date | None
     rows: list[dict[str, Any]]
-    coverage: float | None  # list-price spend (upper bound) of model-variants whose split is known
+    coverage: float | None  # share of the no-cache upper bound held by model-variants whose split is known
     token_coverage: float | None
     models_measured: int
+    spend_coverage: float | None = None  # share of the list-price spend the measured splits guarantee
+    cached_share_p10: float | None = None  # of the measured cached shares: an imputed row's band
+    cached_share_p90: float | None = None
 
 
 def summarize_week(items: CrawlItems) -> WeekSummary:
@@ -92,6 +104,7 @@ def summarize_week(items: CrawlItems) -> WeekSummary:
         return WeekSummary(None, None, [], None, None, 0)
     start, end = window
     splits = {(a.permaslug, a.variant): _window_sum(a, start, end) for a in items.activity}
+    activity_of = {(a.permaslug, a.variant): a for a in items.activity}
     ranked = sorted(items.leaderboard, key=lambda r: (r.total_tokens is None, -(r.total_tokens or 0), r.permaslug,
                                                       r.variant))
     upper_bounds = {(c["permaslug"], c["variant"]): c["upper_bound_usd"] for p in items.plans for c in p.candidates}
@@ -130,16 +143,115 @@ def summarize_week(items: CrawlItems) -> WeekSummary:
             "cache_read_price": row.cache_read_price, "is_free": _flag(row.is_free),
             "price_status": row.price_status, "upper_bound_usd": upper_bound,
         })
+        rows[-1].update(previous_week(activity_of.get(key), start) if source == "activity" else NO_PREVIOUS)
     spend = sum(r["upper_bound_usd"] or 0.0 for r in rows)
     measured_spend = sum(r["upper_bound_usd"] or 0.0 for r in rows if r["split_source"])
     tokens = sum(r["total_tokens"] for r in rows if r["total_tokens"] is not None)
     measured_tokens = sum(r["total_tokens"] for r in rows if r["split_source"])
+    p10, p90 = impute_cached_shares(rows)
     return WeekSummary(
         start, end, rows,
         coverage=measured_spend / spend if spend else None,
         token_coverage=measured_tokens / tokens if tokens else None,
         models_measured=sum(1 for r in rows if r["split_source"]),
+        spend_coverage=guaranteed_spend_coverage(rows),
+        cached_share_p10=p10, cached_share_p90=p90,
     )
+
+
+NO_PREVIOUS = {"previous_prompt_tokens": None, "previous_completion_tokens": None, "previous_cached_tokens": None,
+               "previous_source": None}
+
+
+def previous_week(activity: ModelActivity | None, week_start: date) -> dict[str, Any]:
+    """A measured row's previous 7 days, from the same daily activity, when it has all 7 of them."""
+    if activity is None:
+        return NO_PREVIOUS
+    first = week_start - weeks.WEEK
+    days = [d for d in activity.days if first <= d["date"] < week_start]
+    if len({d["date"] for d in days}) < 7:
+        return NO_PREVIOUS
+    return {"previous_prompt_tokens": sum(d["prompt_tokens"] for d in days),
+            "previous_completion_tokens": sum(d["completion_tokens"] for d in days),
+            "previous_cached_tokens": sum(d["cached_tokens"] for d in days), "previous_source": DAILY}
+
+
+def guaranteed_spend_coverage(rows: list[dict[str, Any]]) -> float | None:
+    """Measured list spend / (measured list spend + the upper bound of every priced unmeasured row)."""
+    measured = [r for r in rows if r["split_source"]]
+    spends = [usd for usd in evaluate(REVENUE_LIST, measured) if usd is not None]
+    unmeasured = sum(r["upper_bound_usd"] or 0.0 for r in rows if not r["split_source"])
+    known = sum(spends)
+    return known / (known + unmeasured) if known + unmeasured else None
+
+
+def cached_share(row: dict[str, Any]) -> float | None:
+    """The share of a measured row's prompt tokens read from cache."""
+    if not row["split_source"] or not row["prompt_tokens"]:
+        return None
+    return row["cached_tokens"] / row["prompt_tokens"]
+
+
+def family_of(permaslug: str) -> str:
+    """A model's family: its author and the words of its name without versions or dates
+    (`anthropic/claude-4.6-sonnet-20260217` -> `anthropic/claude-sonnet`)."""
+    author, _, name = permaslug.partition("/")
+    return author + "/" + "-".join(word for word in name.split("-") if not any(c.isdigit() for c in word))
+
+
+def impute_cached_shares(rows: list[dict[str, Any]]) -> tuple[float | None, float | None]:
+    """Give every unmeasured row the cached share of its nearest measured kin (its own model's other
+    variants, its family, its author, else the week's prompt-weighted median share), noting which in
+    ``cached_share_from``; return the 10th and 90th percentile of the measured shares (the band)."""
+    measured = [(r, cached_share(r)) for r in rows]
+    measured = [(r, share) for r, share in measured if share is not None]
+    groups: dict[tuple[str, str], list[tuple[int, int]]] = {}
+    for r, _ in measured:
+        for level, group in kin(r["permaslug"]):
+            groups.setdefault((level, group), []).append((r["cached_tokens"], r["prompt_tokens"]))
+    week = weighted_median([(share, r["prompt_tokens"]) for r, share in measured])
+    for r in rows:
+        r["cached_share_imputed"] = r["cached_share_from"] = None
+        if r["split_source"] or r["prompt_tokens"] is None:
+            continue
+        found = next(((level, groups[level, group]) for level, group in kin(r["permaslug"])
+                      if (level, group) in groups), None)
+        if found is not None:
+            level, pairs = found
+            r["cached_share_imputed"] = sum(c for c, _ in pairs) / sum(p for _, p in pairs)
+            r["cached_share_from"] = level
+        elif week is not None:
+            r["cached_share_imputed"], r["cached_share_from"] = week, "week"
+    shares = sorted(share for _, share in measured)
+    if not shares:
+        return None, None
+    return percentile(shares, 0.10), percentile(shares, 0.90)
+
+
+def kin(permaslug: str) -> list[tuple[str, str]]:
+    """The groups a model-variant's cached share is imputed from, nearest first."""
+    return [("model", permaslug), ("family", family_of(permaslug)), ("author", permaslug.partition("/")[0])]
+
+
+def weighted_median(pairs: list[tuple[float, int]]) -> float | None:
+    """The value at half of the total weight (values sorted)."""
+    total = sum(weight for _, weight in pairs)
+    if not total:
+        return None
+    seen = 0
+    for value, weight in sorted(pairs):
+        seen += weight
+        if seen >= total / 2:
+            return value
+    return None  # not reached: the weights sum to total
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Linear interpolation between the closest ranks of sorted ``values``."""
+    position = q * (len(values) - 1)
+    low = int(position)
+    high = min(low + 1, len(values) - 1)
+    return values[low] + (values[high] - values[low]) * (position - low)
 
 
 def _window_sum(activity: ModelActivity, start: date, end: date) -> dict[str, int] | None:
@@ -171,7 +283,8 @@ def crawl_records(info: CrawlInfo, items: CrawlItems, summary: WeekSummary, stat
             planned_coverage=plan.planned_spend_coverage if plan else None, token_coverage=summary.token_coverage,
             models_ranked=len(summary.rows), models_measured=summary.models_measured, problems=len(items.problems),
             forced=int(info.forced), checks=json.dumps(checks, default=str),
-            stats=json.dumps(info.stats, default=str, sort_keys=True)),
+            stats=json.dumps(info.stats, default=str, sort_keys=True), spend_coverage=summary.spend_coverage,
+            cached_share_p10=summary.cached_share_p10, cached_share_p90=summary.cached_share_p90),
         model_weeks=[ModelWeekRow(crawl_id=crawl_id, **row, price_basis=CRAWL, price_observed_on=observed_on)
                      for row in summary.rows],
         daily_activity=list(_daily_rows(crawl_id, items.activity)),

@@ -1,32 +1,134 @@
-"""The revenue formulas, once, as SQL fragments over a row aliased ``m`` (and ``e`` for effective
-prices): every view and every reader of the history computes revenue through these.
+"""The revenue formulas, once, as SQL expressions: every view and every reader of the history (and
+the spider's stop rule, through ``evaluate``) computes revenue through these.
 
 Cached tokens are part of prompt tokens, reasoning tokens part of completion tokens (sources doc,
 section 7). NULL propagates: an unknown split or an unknown price gives an unknown revenue, never 0.
+
+A formula is built for a ``Row``: the SQL expressions of one model-variant's week (its tokens, list
+prices, effective prices, imputed cached share), so the same formula prices a row of ``model_weeks``
+(alias ``m``, effective prices ``e``) or its previous week's tokens. The constants below are the
+formulas of ``model_weeks m`` joined to ``effective_prices e``.
+
+The best estimate of a row, by basis (``best_basis``):
+- ``free``: a free variant (or both list prices 0): 0;
+- ``effective``: what the traffic paid, effective-pricing's prices x prompt and completion tokens
+  (no split needed); its band runs to the list estimate where the split was measured;
+- ``list``: the list price with the measured split (cached tokens at the cache-read price);
+- ``imputed``: the list price with the cached share of prompt tokens imputed from the week's
+  measured model-variants (``cached_share_imputed``: same model, family or author, else the week's
+  median); its band uses the 90th and 10th percentile of the measured shares (more cache, cheaper);
+- none of these: unknown (NULL), never 0.
 """
 
 from __future__ import annotations
 
-KNOWN_ZERO = "m.is_free = 1 OR (m.prompt_price = 0 AND m.completion_price = 0)"
-REVENUE_LIST = f"""CASE WHEN {KNOWN_ZERO} THEN 0.0 ELSE
-    (m.prompt_tokens - m.cached_tokens) * m.prompt_price + m.cached_tokens * m.cache_read_price
-    + m.completion_tokens * m.completion_price END"""
-# The seed README's formula (charges every cached token twice), kept for continuity.
-REVENUE_SEED = f"""CASE WHEN {KNOWN_ZERO} THEN 0.0 ELSE
-    m.prompt_tokens * m.prompt_price + m.completion_tokens * m.completion_price
-    + m.cached_tokens * m.cache_read_price END"""
-# No cache discount: the most the week can have cost (known even when the split is not).
-REVENUE_HIGH = f"""CASE WHEN {KNOWN_ZERO} THEN 0.0 ELSE
-    m.prompt_tokens * m.prompt_price + m.completion_tokens * m.completion_price END"""
-# What the traffic actually paid (effective-pricing, $/M per total prompt and per completion token:
-# cache reads and writes, provider mix and long-context tiers included). It needs no split, so it is
-# known wherever an effective price is, measured split or not (prompt/completion are then the
-# leaderboard's). NULL where the source gives no price (`:batch`, no traffic); 0 for free variants.
-REVENUE_EFFECTIVE = f"""CASE WHEN {KNOWN_ZERO} THEN 0.0 ELSE
-    (m.prompt_tokens * e.weighted_input_price + m.completion_tokens * e.weighted_output_price) / 1e6 END"""
+import sqlite3
+from dataclasses import dataclass, replace
+from typing import Any, Iterable, Mapping
+
+FREE, EFFECTIVE, LIST, IMPUTED = "free", "effective", "list", "imputed"
+
+
+@dataclass(frozen=True)
+class Row:
+    """The SQL expressions a formula is evaluated on."""
+
+    prompt: str
+    completion: str
+    cached: str
+    prompt_price: str
+    completion_price: str
+    cache_read_price: str
+    is_free: str
+    effective_input: str  # $/M per total prompt token
+    effective_output: str  # $/M per completion token
+    cached_share: str  # imputed share of prompt tokens read from cache
+
+
+def row(m: str = "m", e: str = "e", share: str | None = None) -> Row:
+    """A model-week row aliased ``m`` with its effective prices aliased ``e``."""
+    return Row(f"{m}.prompt_tokens", f"{m}.completion_tokens", f"{m}.cached_tokens", f"{m}.prompt_price",
+               f"{m}.completion_price", f"{m}.cache_read_price", f"{m}.is_free", f"{e}.weighted_input_price",
+               f"{e}.weighted_output_price", share or f"{m}.cached_share_imputed")
+
+
+def with_tokens(r: Row, prompt: str, completion: str, cached: str) -> Row:
+    """The same prices applied to other tokens (a previous week's)."""
+    return replace(r, prompt=prompt, completion=completion, cached=cached)
+
+
+def known_zero(r: Row) -> str:
+    return f"({r.is_free} = 1 OR ({r.prompt_price} = 0 AND {r.completion_price} = 0))"
+
+
+def _priced(r: Row, formula: str) -> str:
+    return f"(CASE WHEN {known_zero(r)} THEN 0.0 ELSE {formula} END)"
+
+
+def list_revenue(r: Row) -> str:
+    """List price, cached tokens counted once at the cache-read price."""
+    return _priced(r, f"({r.prompt} - {r.cached}) * {r.prompt_price} + {r.cached} * {r.cache_read_price} "
+                      f"+ {r.completion} * {r.completion_price}")
+
+
+def seed_revenue(r: Row) -> str:
+    """The seed README's formula: it charges every cached token twice (kept for continuity)."""
+    return _priced(r, f"{r.prompt} * {r.prompt_price} + {r.completion} * {r.completion_price} "
+                      f"+ {r.cached} * {r.cache_read_price}")
+
+
+def high_revenue(r: Row) -> str:
+    """No cache discount: the most the tokens can have cost at list price (no split needed)."""
+    return _priced(r, f"{r.prompt} * {r.prompt_price} + {r.completion} * {r.completion_price}")
+
+
+def effective_revenue(r: Row) -> str:
+    """What the traffic actually paid (effective-pricing, $/M: cache reads and writes, provider mix
+    and price tiers included). No split needed; NULL where the source gives no price."""
+    return _priced(r, f"({r.prompt} * {r.effective_input} + {r.completion} * {r.effective_output}) / 1e6")
+
+
+def imputed_revenue(r: Row, share: str | None = None) -> str:
+    """List price with an imputed cached share of prompt tokens (``share``, default the row's)."""
+    s = share or r.cached_share
+    return _priced(r, f"{r.prompt} * (1 - {s}) * {r.prompt_price} + {r.prompt} * {s} * {r.cache_read_price} "
+                      f"+ {r.completion} * {r.completion_price}")
+
+
+def best_basis(r: Row) -> str:
+    return (f"(CASE WHEN {known_zero(r)} THEN '{FREE}' WHEN {effective_revenue(r)} IS NOT NULL THEN '{EFFECTIVE}' "
+            f"WHEN {list_revenue(r)} IS NOT NULL THEN '{LIST}' WHEN {imputed_revenue(r)} IS NOT NULL "
+            f"THEN '{IMPUTED}' END)")
+
+
+def best_revenue(r: Row) -> str:
+    return f"COALESCE({effective_revenue(r)}, {list_revenue(r)}, {imputed_revenue(r)})"
+
+
+def best_low(r: Row, share_high: str) -> str:
+    """The low end of the best estimate's band: an effective figure's lower of itself and the list
+    figure (where the split was measured); an imputed one with the most cache seen (``share_high``)."""
+    effective, listed = effective_revenue(r), list_revenue(r)
+    return (f"COALESCE(MIN({effective}, COALESCE({listed}, {effective})), {listed}, "
+            f"{imputed_revenue(r, share_high)})")
+
+
+def best_high(r: Row, share_low: str) -> str:
+    effective, listed = effective_revenue(r), list_revenue(r)
+    return (f"COALESCE(MAX({effective}, COALESCE({listed}, {effective})), {listed}, "
+            f"{imputed_revenue(r, share_low)})")
+
+
+M = row()
+KNOWN_ZERO = known_zero(M)
+REVENUE_LIST = list_revenue(M)
+REVENUE_SEED = seed_revenue(M)
+REVENUE_HIGH = high_revenue(M)
+REVENUE_EFFECTIVE = effective_revenue(M)
 
 # The revenue columns of weekly_revenue that are summed per week; a new formula adds its column here.
-REVENUE_COLUMNS = ["revenue_list_usd", "revenue_seed_usd", "revenue_high_usd", "revenue_effective_usd"]
+REVENUE_COLUMNS = ["revenue_best_usd", "revenue_list_usd", "revenue_seed_usd", "revenue_high_usd",
+                   "revenue_effective_usd"]
 
 
 def monday_of(day: str) -> str:
@@ -40,3 +142,24 @@ def known_sum(column: str, alias: str = "r") -> str:
     paid = f"COALESCE({alias}.is_free, 0) = 0"
     return (f"CASE WHEN COUNT(CASE WHEN {paid} THEN {alias}.{column} END) > 0 OR SUM({paid}) = 0 "
             f"THEN SUM({alias}.{column}) END")
+
+
+def evaluate(formula: str, rows: Iterable[Mapping[str, Any]]) -> list[Any]:
+    """A formula of ``M`` evaluated by SQLite, as the views evaluate it, over rows given as dicts of
+    ``model_weeks`` columns (and ``weighted_input_price``/``weighted_output_price``), outside any
+    history: an in-memory table ``m`` (and ``e``) holding just these rows."""
+    columns = ("prompt_tokens", "completion_tokens", "cached_tokens", "prompt_price", "completion_price",
+               "cache_read_price", "is_free", "cached_share_imputed")
+    memory = sqlite3.connect(":memory:")
+    try:
+        memory.execute(f"CREATE TABLE m (id INTEGER PRIMARY KEY, {', '.join(columns)})")
+        memory.execute("CREATE TABLE e (id INTEGER PRIMARY KEY, weighted_input_price, weighted_output_price)")
+        for index, values in enumerate(rows):
+            memory.execute(f"INSERT INTO m VALUES (?, {', '.join('?' * len(columns))})",
+                           [index, *(values.get(c) for c in columns)])
+            memory.execute("INSERT INTO e VALUES (?, ?, ?)",
+                           [index, values.get("weighted_input_price"), values.get("weighted_output_price")])
+        return [value for (value,) in memory.execute(
+            f"SELECT {formula} FROM m LEFT JOIN e ON e.id = m.id ORDER BY m.id")]
+    finally:
+        memory.close()

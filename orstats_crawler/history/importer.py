@@ -25,8 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterable
@@ -36,7 +35,7 @@ from sqlite_utils import Database
 from orstats_crawler import normalize, pricing, weeks
 from orstats_crawler.history.connection import immediate
 from orstats_crawler.history.crawl_rows import archive_records
-from orstats_crawler.history.formulas import REVENUE_SEED
+from orstats_crawler.history.formulas import REVENUE_SEED, evaluate
 from orstats_crawler.history.price_history import FILE
 from orstats_crawler.history.records import CrawlRecords, CrawlRow, ModelWeekRow, PriceRow, ProblemRow
 from orstats_crawler.history.writer import IMPORT_ERA, PUBLISHED, REJECTED, write_crawl
@@ -206,16 +205,11 @@ def _rows(snapshot: SnapshotFile) -> tuple[list[ModelWeekRow], list[PriceRow], l
 
 
 def _seed_revenue(rows: list[ModelWeekRow]) -> tuple[float | None, int]:
-    """The seed formula over the file's rows, evaluated by SQLite from the views' own SQL fragment
-    (an in-memory table named like the views' alias): its sum, and the paid rows whose split is unknown."""
-    memory = sqlite3.connect(":memory:")
-    columns = ModelWeekRow.columns()
-    memory.execute(f"CREATE TABLE m ({', '.join(columns)})")
-    memory.executemany(f"INSERT INTO m VALUES ({', '.join('?' * len(columns))})", (r.values() for r in rows))
-    usd, unknown_paid = memory.execute(f"SELECT SUM({REVENUE_SEED}), "
-                                       "SUM(COALESCE(m.is_free, 0) = 0 AND m.split_source IS NULL) FROM m").fetchone()
-    memory.close()
-    return usd, unknown_paid or 0
+    """The seed formula over the file's rows, evaluated by SQLite from the views' own expression: its
+    sum over the rows it is known for (None when none), and the paid rows whose split is unknown."""
+    known = [usd for usd in evaluate(REVENUE_SEED, (asdict(r) for r in rows)) if usd is not None]
+    unknown_paid = sum(1 for r in rows if not r.is_free and r.split_source is None)
+    return (sum(known) if known else None), unknown_paid
 
 
 def _seed_check(snapshot: SnapshotFile, rows: list[ModelWeekRow]) -> dict[str, Any]:

@@ -171,3 +171,34 @@ def m303_drop_dataset_weekly_revenue(db: Database) -> None:
     which models their revenue with the nearest measured mix and the prices valid in each week: the
     earlier view that did the same with the nearest week's revenue per token goes."""
     db.execute("DROP VIEW IF EXISTS dataset_weekly_revenue")
+
+
+@migrations()
+def m305_best_estimate_inputs(db: Database) -> None:
+    """What a crawl stores for its rows' best estimate (history/crawl_rows.py): an unmeasured row's
+    imputed cached share and where it came from, a measured row's previous 7 days from the same
+    crawl's daily activity; per crawl the spend coverage it guarantees and the 10th and 90th
+    percentiles of its measured cached shares (the band of an imputed row)."""
+    for name, kind in (("cached_share_imputed", float), ("cached_share_from", str), ("previous_prompt_tokens", int),
+                       ("previous_completion_tokens", int), ("previous_cached_tokens", int),
+                       ("previous_source", str)):
+        db["model_weeks"].add_column(name, kind)
+    for name in ("spend_coverage", "cached_share_p10", "cached_share_p90"):
+        db["crawls"].add_column(name, float)
+
+
+@migrations()
+def m306_monday_series(db: Database) -> None:
+    """The comparable Monday-week series, one row per complete Monday week (history/series_estimate.py):
+    the best estimate of all of the week's tokens and its band, and how much of it was measured,
+    modeled from the nearest measured week, or priced at the blended rate of the rest."""
+    db["monday_series"].create(
+        {
+            "week_start": str, "week_end": str, "total_tokens": int, "total_source": str,
+            "measured_tokens": int, "modeled_tokens": int, "blended_tokens": int,
+            "measured_usd": float, "modeled_usd": float, "blended_usd": float,
+            "revenue_best_usd": float, "revenue_low_usd": float, "revenue_high_usd": float,
+            "basis": str, "blend_week_start": str, "unpriced_tokens": int,
+        },
+        pk=("week_start", "week_end"),
+    )

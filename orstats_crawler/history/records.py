@@ -47,6 +47,9 @@ class CrawlRow(Record):
     forced: int
     checks: str  # JSON: [{"name", "result", "message"}]
     stats: str  # JSON
+    spend_coverage: float | None = None  # the share of the week's list-price spend the measured splits guarantee
+    cached_share_p10: float | None = None  # percentiles of the measured cached shares (an imputed row's band)
+    cached_share_p90: float | None = None
 
 
 @dataclass
@@ -78,6 +81,12 @@ class ModelWeekRow(Record):
     upper_bound_usd: float | None
     price_basis: str | None
     price_observed_on: str | None
+    cached_share_imputed: float | None = None  # unmeasured rows: the cached share their best estimate uses
+    cached_share_from: str | None = None  # model | family | author | week
+    previous_prompt_tokens: int | None = None  # measured rows: the 7 days before the week, same daily activity
+    previous_completion_tokens: int | None = None
+    previous_cached_tokens: int | None = None
+    previous_source: str | None = None  # daily, when the previous_* tokens are known
 
 
 @dataclass

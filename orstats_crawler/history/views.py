@@ -5,8 +5,10 @@ opens the history, and a reader uses them as temporary views; tables change only
 
 from __future__ import annotations
 
-from orstats_crawler.history.formulas import (REVENUE_COLUMNS, REVENUE_EFFECTIVE, REVENUE_HIGH, REVENUE_LIST,
-                                              REVENUE_SEED, known_sum, monday_of)
+from orstats_crawler.history.formulas import (M, REVENUE_COLUMNS, REVENUE_EFFECTIVE, REVENUE_HIGH, REVENUE_LIST,
+                                              REVENUE_SEED, best_basis, best_high, best_low, best_revenue,
+                                              imputed_revenue, known_sum, monday_of, row, with_tokens)
+
 
 def complete_sum(column: str) -> str:
     """The SUM of a token column over a group, NULL ("n/a") when any row's count is unknown: a total
@@ -14,7 +16,14 @@ def complete_sum(column: str) -> str:
     return f"CASE WHEN COUNT({column}) = COUNT(*) THEN SUM({column}) END"
 
 
-# The published numbers: the crawl shown for each week (weeks), model-variant by model-variant.
+# A measured row's previous 7 days come from its own crawl's daily activity (its previous_* tokens, priced
+# like the row); any other row's from the row of the same model-variant in the published week 7 days
+# earlier, if the history has one (its own best estimate).
+_PREVIOUS_DAILY = with_tokens(M, "m.previous_prompt_tokens", "m.previous_completion_tokens", "m.previous_cached_tokens")
+_PREVIOUS_SHOWN = row("pm", "pe")
+
+# The published numbers: the crawl shown for each week (weeks), model-variant by model-variant, with
+# every formula's revenue and the best estimate (formulas.py: its basis and band).
 WEEKLY_REVENUE = f"""
 SELECT
   m.week_start, m.week_end, m.permaslug, m.variant, m.public_id, m.name, m.rank,
@@ -28,11 +37,28 @@ SELECT
   e.weighted_input_price AS effective_input_price, e.weighted_output_price AS effective_output_price,
   e.cache_hit_rate AS effective_cache_hit_rate,
   {REVENUE_EFFECTIVE} AS revenue_effective_usd,
+  m.cached_share_imputed, m.cached_share_from,
+  {imputed_revenue(M)} AS revenue_imputed_usd,
+  {best_basis(M)} AS best_basis,
+  {best_revenue(M)} AS revenue_best_usd,
+  {best_low(M, "c.cached_share_p90")} AS revenue_best_low_usd,
+  {best_high(M, "c.cached_share_p10")} AS revenue_best_high_usd,
+  CASE WHEN m.previous_source IS NOT NULL THEN m.previous_prompt_tokens + m.previous_completion_tokens
+       ELSE pm.total_tokens END AS previous_tokens,
+  CASE WHEN m.previous_source IS NOT NULL THEN {best_revenue(_PREVIOUS_DAILY)}
+       ELSE {best_revenue(_PREVIOUS_SHOWN)} END AS previous_revenue_best_usd,
+  COALESCE(m.previous_source, CASE WHEN pm.crawl_id IS NOT NULL THEN 'history' END) AS previous_source,
   c.status, m.crawl_id
 FROM weeks w
 JOIN model_weeks m ON m.crawl_id = w.crawl_id AND m.week_start = w.week_start AND m.week_end = w.week_end
 JOIN crawls c ON c.id = w.crawl_id
 LEFT JOIN effective_prices e ON e.crawl_id = m.crawl_id AND e.permaslug = m.permaslug AND e.variant = m.variant
+LEFT JOIN weeks pw ON pw.week_start = date(w.week_start, '-7 days') AND pw.week_end = date(w.week_end, '-7 days')
+  AND pw.status = 'published' AND m.previous_source IS NULL
+LEFT JOIN model_weeks pm ON pm.crawl_id = pw.crawl_id AND pm.week_start = pw.week_start AND pm.week_end = pw.week_end
+  AND pm.permaslug = m.permaslug AND pm.variant = m.variant
+LEFT JOIN effective_prices pe ON pe.crawl_id = pm.crawl_id AND pe.permaslug = pm.permaslug
+  AND pe.variant = pm.variant
 """
 
 
@@ -49,7 +75,7 @@ def _weekly_totals_sql() -> str:
     return f"""
 SELECT
   r.week_start, r.week_end, r.status, r.crawl_id, c.finished_at,
-  c.coverage AS spend_coverage, c.token_coverage,
+  c.coverage AS upper_bound_coverage, c.token_coverage,
   COUNT(*) AS models,
   SUM(r.is_free = 1) AS free_models,
   SUM(COALESCE(r.is_free, 0) = 0 AND r.prompt_price IS NOT NULL AND r.completion_price IS NOT NULL) AS paid_models,
@@ -62,6 +88,15 @@ SELECT
   SUM(CASE WHEN r.cached_tokens IS NOT NULL THEN r.completion_tokens END) AS split_completion_tokens,
   SUM(CASE WHEN r.cached_tokens IS NOT NULL THEN r.reasoning_tokens END) AS split_reasoning_tokens,
   {revenue},
+  {known_sum("revenue_best_low_usd")} AS revenue_best_low_usd,
+  {known_sum("revenue_best_high_usd")} AS revenue_best_high_usd,
+  SUM(CASE WHEN r.is_free = 1 OR (r.prompt_price IS NOT NULL AND r.completion_price IS NOT NULL)
+           OR r.effective_input_price IS NOT NULL THEN r.total_tokens END) AS priced_tokens,
+  SUM(CASE WHEN r.previous_revenue_best_usd IS NOT NULL THEN r.revenue_best_usd END) AS like_for_like_best_usd,
+  SUM(CASE WHEN r.revenue_best_usd IS NOT NULL THEN r.previous_revenue_best_usd END) AS previous_revenue_best_usd,
+  SUM(CASE WHEN r.revenue_best_usd IS NOT NULL AND r.previous_revenue_best_usd IS NOT NULL
+           THEN 1 END) AS previous_models,
+  c.spend_coverage, c.cached_share_p10, c.cached_share_p90,
   (SELECT SUM(k.tokens) FROM chart_weeks k
    WHERE k.week_start = r.week_start AND k.week_end = r.week_end) AS chart_tokens
 FROM weekly_revenue r

@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from typing import Any, Iterator
 
 from orstats_crawler.items import ChartWeek, LeaderboardRow, SourceProblem
+from orstats_crawler.pricing import STANDARD_VARIANT
 from orstats_crawler.sources import (DUPLICATE, SourceError, envelope, load_json, model_variant, problem, require,
                                      rows_of, unique_entries)
 
@@ -55,8 +56,8 @@ def _leaderboard_row(row: Any, url: str, era: str, index: int, split_provided: b
     if not isinstance(row, dict):
         raise SourceError(LEADERBOARD, url, f"data[{index}]", "expected an object")
     return LeaderboardRow(
-        permaslug=require(row, "model_permaslug", LEADERBOARD, url, where),
-        variant=row.get("variant") or "standard",
+        permaslug=text(require(row, "model_permaslug", LEADERBOARD, url, where), url, f"data[{index}].model_permaslug"),
+        variant=text(row.get("variant") or STANDARD_VARIANT, url, f"data[{index}].variant"),
         prompt_tokens=require(row, "total_prompt_tokens", LEADERBOARD, url, where),
         completion_tokens=require(row, "total_completion_tokens", LEADERBOARD, url, where),
         cached_tokens=row.get(CACHED) if split_provided else None,
@@ -64,10 +65,17 @@ def _leaderboard_row(row: Any, url: str, era: str, index: int, split_provided: b
         requests=row.get("count"),
         change=row.get("change"),
         last_day=row.get("date"),
-        variant_permaslug=row.get("variant_permaslug"),
+        variant_permaslug=text(row.get("variant_permaslug"), url, f"data[{index}].variant_permaslug", optional=True),
         source_url=url,
         era=era,
     )
+
+
+def text(value: Any, url: str, field: str, optional: bool = False) -> Any:
+    """A name the row must give as a string (a number there means the shape changed)."""
+    if isinstance(value, str) or (optional and value is None):
+        return value
+    raise SourceError(LEADERBOARD, url, field, f"{value!r} is not a string")
 
 
 def decode_chart(body: bytes | str, url: str) -> Iterator[ChartWeek | SourceProblem]:

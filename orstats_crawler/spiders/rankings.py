@@ -54,6 +54,7 @@ ACTIVITY_PATH = "/api/frontend/v1/stats/model-activity"
 # What the traffic actually paid; `shape` and `range` are what the site's own page asks for.
 EFFECTIVE_PATH = "/api/frontend/v1/stats/effective-pricing"
 EFFECTIVE_QUERY = {"shape": "v7", "range": "1w"}
+SPLIT_PRIORITY = 10  # split requests go before the queued effective-price requests
 
 
 def releases_barrier(callback: Callable[..., Iterator[Any]]) -> Callable[..., Iterator[Any]]:
@@ -88,6 +89,7 @@ class RankingsSpider(Spider):
         self._leaderboard: list[LeaderboardRow] = []
         self._waiting: set[str] = set()
         self._released = False
+        self._planner: selection.SplitPlanner | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> "RankingsSpider":
@@ -166,10 +168,18 @@ class RankingsSpider(Spider):
     def parse_activity(self, response: Response, permaslug: str, variant: str) -> Iterator[Any]:
         # A legacy model page holds the same daily rows, in its flight data.
         decode = decode_model_page if is_flight_page(response.body) else decode_activity
+        activity = None
         try:
-            yield decode(response.body, response.url, permaslug, variant, response_date(response))
+            activity = decode(response.body, response.url, permaslug, variant, response_date(response))
+            yield activity
         except SourceError as exc:
             yield problem(exc, permaslug=permaslug, variant=variant, status=response.status)
+        except GeneratorExit:
+            raise
+        except Exception:  # the wave still learns this split's fate; the error goes on to Scrapy
+            yield from self._split_answered(permaslug, variant)
+            raise
+        yield from self._split_answered(permaslug, variant, activity)
 
     def parse_rankings_daily(self, response: Response, key: str) -> Iterator[Any]:
         try:
@@ -201,6 +211,8 @@ class RankingsSpider(Spider):
             yield self._rankings_page_request(request.meta["barrier"])
         elif request.meta.get("barrier"):
             yield from self._settle(request.meta["barrier"])
+        elif request.meta.get("source") == ACTIVITY:
+            yield from self._split_answered(request.cb_kwargs["permaslug"], request.cb_kwargs["variant"])
 
     # --- the split requests, once prices and leaderboard are in ------------------------------
 
@@ -211,15 +223,18 @@ class RankingsSpider(Spider):
         self._released = True
         for row in self._leaderboard:
             yield self.with_catalogue_entry(row)
-        plan = self._plan_activity()
-        yield plan
-        for candidate in plan.candidates:
-            if candidate["selected"]:
-                yield self._activity_request(candidate["permaslug"], candidate["variant"])
-                if self.settings.getbool("ORSTATS_EFFECTIVE_PRICES") and not self.legacy_era:
-                    yield self._effective_request(candidate["permaslug"], candidate["variant"])
+        self._planner = selection.SplitPlanner(
+            self._split_candidates(), arguments.top(self.settings.get("ORSTATS_TOP")),
+            self.settings.getfloat("ORSTATS_SPEND_COVERAGE"), self.settings.getint("CONCURRENT_REQUESTS"))
+        self.crawler.stats.set_value("orstats/activity/candidates", len(self._planner.ordered))
+        yield from self._wave(self._planner.first_wave())
+        if self.settings.getbool("ORSTATS_EFFECTIVE_PRICES") and not self.legacy_era:
+            # What every ranked paid model-variant's traffic paid: no split needed, so no selection.
+            for row in self._leaderboard:
+                if row.variant != pricing.FREE_VARIANT:
+                    yield self._effective_request(row.permaslug, row.variant)
 
-    def _plan_activity(self) -> Any:
+    def _split_candidates(self) -> list[selection.Candidate]:
         candidates = []
         for row in self._leaderboard:
             if row.cached_tokens is not None:
@@ -232,14 +247,27 @@ class RankingsSpider(Spider):
             candidates.append(selection.Candidate(
                 row.permaslug, row.variant, prompt + completion, pricing.upper_bound_usd(prompt, completion, price),
             ))
-        plan = selection.plan(candidates, arguments.top(self.settings.get("ORSTATS_TOP")),
-                              self.settings.getfloat("ORSTATS_SPEND_COVERAGE"))
+        return candidates
+
+    def _wave(self, candidates: list[selection.Candidate]) -> Iterator[Any]:
+        """The plan so far, then one split request per candidate of the wave."""
+        planner = self._planner
         stats = self.crawler.stats
-        stats.set_value("orstats/activity/candidates", len(plan.candidates))
-        stats.set_value("orstats/activity/selected", sum(c["selected"] for c in plan.candidates))
-        if plan.planned_spend_coverage is not None:
-            stats.set_value("orstats/coverage/planned_spend", round(plan.planned_spend_coverage, 4))
-        return plan
+        stats.set_value("orstats/activity/selected", len(planner.selected))
+        stats.set_value("orstats/activity/waves", planner.waves)
+        yield planner.plan()
+        for candidate in candidates:
+            yield self._activity_request(candidate.permaslug, candidate.variant)
+
+    def _split_answered(self, permaslug: str, variant: str, activity: Any = None) -> Iterator[Any]:
+        """Tell the planner what a split request brought; yield the next wave when it asks for one."""
+        spend = None
+        if activity is not None:
+            price = self.catalogue.price_for(permaslug, variant)
+            spend = selection.measured_list_spend(activity.days, activity.fetched_at, price)
+        wave = self._planner.answered((permaslug, variant), spend)
+        if wave or not self._planner.pending:
+            yield from self._wave(wave)
 
     def with_catalogue_entry(self, row: LeaderboardRow) -> LeaderboardRow:
         """The row with its catalogue entry's decimal prices (only an entry of its own (canonical_slug,
@@ -257,26 +285,29 @@ class RankingsSpider(Spider):
         return any(row.era == "legacy" for row in self._leaderboard)
 
     def _activity_request(self, permaslug: str, variant: str) -> Request:
+        """Before any effective-price request: the next wave is decided on the splits' answers."""
         if self.legacy_era:
             return self._model_page_request(permaslug, variant)
         url = self.url(ACTIVITY_PATH, permaslug=permaslug, variant=variant)
-        return self._model_request(JsonRequest, url, self.parse_activity, ACTIVITY, permaslug, variant)
+        return self._model_request(JsonRequest, url, self.parse_activity, ACTIVITY, permaslug, variant,
+                                   priority=SPLIT_PRIORITY)
 
     def _model_page_request(self, permaslug: str, variant: str) -> Request:
         """Legacy era: a model-variant's daily split is embedded in its page, `/<public id>`."""
         entry = self.catalogue.entry_for(permaslug, variant)
         public_id = entry.public_id if entry is not None and entry.variant == variant else None
         url = self.url(model_page_path(permaslug, variant, public_id))
-        return self._model_request(Request, url, self.parse_activity, ACTIVITY, permaslug, variant)
+        return self._model_request(Request, url, self.parse_activity, ACTIVITY, permaslug, variant,
+                                   priority=SPLIT_PRIORITY)
 
     def _effective_request(self, permaslug: str, variant: str) -> Request:
         url = self.url(EFFECTIVE_PATH, permaslug=permaslug, variant=variant, **EFFECTIVE_QUERY)
         return self._model_request(JsonRequest, url, self.parse_effective, EFFECTIVE, permaslug, variant)
 
     def _model_request(self, request_class: type[Request], url: str, callback: Any, source: str,
-                       permaslug: str, variant: str) -> Request:
+                       permaslug: str, variant: str, priority: int = 0) -> Request:
         """A request about one model-variant: its callback, and its errback's problem, name it."""
-        return request_class(url, callback=callback, errback=self.source_failed, dont_filter=True,
+        return request_class(url, callback=callback, errback=self.source_failed, dont_filter=True, priority=priority,
                              cb_kwargs={"permaslug": permaslug, "variant": variant}, meta={"source": source})
 
     def _rankings_page_request(self, key: str) -> Request:
