@@ -5,6 +5,12 @@ normalize types and add the price join; the `sqlite` feed stores them (exporters
 kind (``ITEM_TYPES``), and the history feed turns them into the history's rows. ``None`` always means
 "unknown", never zero. Once normalized, a field holds what its annotation says (an ``Any`` field
 holds the source's raw value until then).
+
+What a pipeline finds wrong with a value it keeps the item for (a token count that is not a count,
+a day dropped from a split) travels with the item in its ``problems`` (SourceProblem fields, as
+dicts): the history stores them with the crawl's other problems, so no item vanishes silently.
+Identical copies of an entry a source listed twice are collapsed by its decoder into one item,
+which counts them in ``duplicates``.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ class ModelPrice:
     completion_price: float | None = None
     cache_read_price: float | None = None
     is_free: bool | None = None
+    duplicates: int = 0
 
 
 @dataclass
@@ -67,6 +74,15 @@ class LeaderboardRow:
     cache_read_price: float | None = None
     is_free: bool | None = None
     price_status: str | None = None  # listed | free | missing | invalid
+    duplicates: int = 0
+    problems: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def total_tokens(self) -> int | None:
+        """Prompt + completion once normalized; None (unknown) when either is."""
+        if self.prompt_tokens is None or self.completion_tokens is None:
+            return None
+        return self.prompt_tokens + self.completion_tokens
 
 
 @dataclass
@@ -78,6 +94,7 @@ class ChartWeek:
     source_url: str
     era: str
     fetched_at: datetime | None = None
+    duplicates: int = 0
 
 
 @dataclass
@@ -90,6 +107,10 @@ class ModelActivity:
     source_url: str
     fetched_at: datetime | None = None  # when the source computed it: its partial day is this day
     dropped_partial_day: date | None = None  # set by NormalizePipeline
+    # Days the pipelines dropped ({"date", "why"}): a week holding one has no known split.
+    dropped_days: list[dict[str, Any]] = field(default_factory=list)
+    duplicate_days: int = 0  # identical copies of a day the answer listed twice
+    problems: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -122,6 +143,7 @@ class RankingsDaily:
     start_date: str
     end_date: str
     source_url: str
+    problems: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass

@@ -1,22 +1,43 @@
 """Item pipelines, one job each, each counting what it does under `orstats/<pipeline>/...`.
 
-200 NormalizePipeline  types: counts as ints, dates as UTC days; drop the source's partial day
-300 ValidatePipeline   cached <= prompt, reasoning <= completion, nothing negative
+200 NormalizePipeline  types: counts as ints, dates as UTC days; drop the source's partial day and
+                       any day after the crawl's own day
+300 ValidatePipeline   cached <= prompt (a day that breaks it is dropped, that day only)
 400 PricePipeline      join each model-variant to its list price on (canonical_slug, variant)
+
+A leaderboard row is never dropped: a token count that is not a count (`"1e30"`, `NaN`, -5, 2.5,
+beyond SQLite's integer range) leaves the row in the week with unknown tokens and revenue. What a
+pipeline finds wrong with an item it keeps becomes a problem in the item's ``problems`` (source, URL,
+field and value), stored with the crawl and weighed by the quality gate.
+
+Reasoning tokens above completion tokens on a day are counted, not dropped: the site reports it
+(46 days of 7 model-variants in the 2026-08-08 capture) and reasoning tokens enter no revenue
+formula, while cached tokens above prompt tokens would make the uncached prompt negative.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import asdict
+from datetime import date, datetime, timezone
 from typing import Any
 
-from itemadapter import ItemAdapter
 from scrapy.exceptions import DropItem
 
 from orstats_crawler import normalize, pricing
-from orstats_crawler.items import SPLIT, ChartWeek, LeaderboardRow, ModelActivity, ModelPrice, SourceProblem
+from orstats_crawler.items import (SPLIT, ChartWeek, LeaderboardRow, ModelActivity, ModelPrice, RankingsDaily,
+                                   SourceProblem)
+from orstats_crawler.sources import model_variant
+from orstats_crawler.sources.activity import SOURCE as ACTIVITY
+from orstats_crawler.sources.data_api import SOURCE as DATA_API
+from orstats_crawler.sources.rankings import CACHED, LEADERBOARD, REASONING
 
 logger = logging.getLogger(__name__)
+
+# Item fields -> the source's field names, for problems (leaderboard rows and daily rows alike).
+SOURCE_FIELDS = {"prompt_tokens": "total_prompt_tokens", "completion_tokens": "total_completion_tokens",
+                 "cached_tokens": CACHED, "reasoning_tokens": REASONING, "requests": "count",
+                 "tool_calls": "total_tool_calls", "last_day": "date", "change": "change"}
 
 
 class StatsPipeline:
@@ -40,6 +61,27 @@ class StatsPipeline:
         logger.warning("dropped: %s", message)
         return DropItem(message)
 
+    def keep_problem(self, item: Any, key: str, source: str, field: str, message: str) -> None:
+        """Count and log what is wrong with a value of an item that is kept, and add it to the item's
+        problems (which the history stores with the crawl)."""
+        self.inc(key)
+        permaslug, variant = getattr(item, "permaslug", None), getattr(item, "variant", None)
+        logger.warning("%s %s field %s: %s", source, item.source_url, field, message)
+        item.problems.append(asdict(SourceProblem(source, item.source_url, field, message, permaslug=permaslug,
+                                                  variant=variant)))
+
+    def drop_day(self, item: ModelActivity, day: date | None, field: str, why: str) -> None:
+        """One day of a split dropped: a problem, and a mark that makes any week holding it (any
+        week at all when the day itself is unknown) have no known split."""
+        shown = day if day is not None else "of unknown date"
+        self.keep_problem(item, "activity/days_dropped", ACTIVITY, field, f"day {shown}: {why}: day dropped")
+        item.dropped_days.append({"date": day, "why": f"{field}: {why}"})
+
+    def crawl_day(self) -> date:
+        """The crawl's own day (UTC, from Scrapy's `start_time`): no source can know a later one."""
+        started = self.crawler.stats.get_value("start_time") or datetime.now(timezone.utc)
+        return normalize.utc_day(started)
+
 
 class NormalizePipeline(StatsPipeline):
     prefix = "orstats/normalize"
@@ -51,64 +93,123 @@ class NormalizePipeline(StatsPipeline):
             self._activity(item)
         elif isinstance(item, ChartWeek):
             self._chart_week(item)
+        elif isinstance(item, RankingsDaily):
+            self._rankings_daily(item)
         elif isinstance(item, SourceProblem):
             self.inc(f"problems/{item.source}")
             logger.warning("source problem: %s %s field=%s: %s", item.source, item.url, item.field, item.message)
+        collapsed = getattr(item, "duplicates", 0) or getattr(item, "duplicate_days", 0)
+        if collapsed:
+            self.inc(f"duplicates_collapsed/{type(item).__name__}", collapsed)
         self.inc(f"items/{type(item).__name__}")
         return item
 
     def _leaderboard_row(self, row: LeaderboardRow) -> None:
-        where = f"leaderboard {row.source_url} row {row.permaslug}:{row.variant}"
-        try:
-            row.prompt_tokens = normalize.count(row.prompt_tokens)
-            row.completion_tokens = normalize.count(row.completion_tokens)
-        except ValueError as exc:
-            raise self.drop("leaderboard/bad_tokens", f"{where} field total_prompt/completion_tokens: {exc}") from None
+        unknown = False
+        for name in ("prompt_tokens", "completion_tokens"):
+            try:
+                setattr(row, name, normalize.count(getattr(row, name)))
+            except ValueError as exc:
+                unknown = True
+                self.keep_problem(row, "leaderboard/unknown_tokens", LEADERBOARD, SOURCE_FIELDS[name],
+                                  f"{exc}: tokens and revenue of {model_variant(row.permaslug, row.variant)} "
+                                  "unknown")
+        if unknown:  # one count that is not a count: the row's other counts are not to be trusted either
+            row.prompt_tokens = row.completion_tokens = row.cached_tokens = row.reasoning_tokens = None
         for name in ("cached_tokens", "reasoning_tokens", "requests"):
             try:
                 setattr(row, name, normalize.optional_count(getattr(row, name)))
             except ValueError as exc:
-                self.inc(f"leaderboard/bad_{name}")
-                logger.warning("%s field %s: %s; treated as unknown", where, name, exc)
+                self.keep_problem(row, f"leaderboard/bad_{name}", LEADERBOARD, SOURCE_FIELDS[name],
+                                  f"{exc}; treated as unknown")
                 setattr(row, name, None)
-        row.last_day = _day_or_none(row.last_day)
-        if row.change is not None and not isinstance(row.change, (int, float)):
-            row.change = None
+        row.last_day = self._last_day(row)
+        change = normalize.finite_number(row.change)
+        if row.change is not None and change is None:
+            self.keep_problem(row, "leaderboard/bad_change", LEADERBOARD, "change",
+                              f"{row.change!r} is not a number; treated as unknown")
+        row.change = change
+
+    def _last_day(self, row: LeaderboardRow) -> date | None:
+        """The row's last day with traffic; unknown when it is not a day, or after the crawl's day."""
+        if row.last_day is None:
+            return None
+        try:
+            day = normalize.utc_day(row.last_day)
+        except ValueError as exc:
+            self.keep_problem(row, "leaderboard/bad_date", LEADERBOARD, "date", f"{exc}; treated as unknown")
+            return None
+        if day > self.crawl_day():
+            self.keep_problem(row, "leaderboard/future_date", LEADERBOARD, "date",
+                              f"{day} is after the crawl's day {self.crawl_day()}; treated as unknown")
+            return None
+        return day
 
     def _activity(self, item: ModelActivity) -> None:
-        where = f"activity {item.source_url}"
-        days = []
-        for raw in item.days:
-            try:
-                day = {**raw, "date": normalize.utc_day(raw["date"])}
-                for name in SPLIT:
-                    day[name] = normalize.count(raw[name])
-                for name in ("requests", "tool_calls"):
-                    day[name] = normalize.optional_count(raw.get(name))
-            except (KeyError, ValueError) as exc:
-                raise self.drop("activity/bad_row", f"{where} row {raw.get('date')!r}: {exc}") from None
-            days.append(day)
-        # The source includes today's partial day: the day of `cachedAt` and anything after it.
-        today = item.fetched_at.date() if item.fetched_at else None
-        if today is not None:
-            partial = [d for d in days if d["date"] >= today]
-            if partial:
-                item.dropped_partial_day = today
-                self.inc("activity/partial_days_dropped", len(partial))
-            days = [d for d in days if d["date"] < today]
-        item.days = sorted(days, key=lambda d: d["date"])
+        crawl_day = self.crawl_day()
+        if item.fetched_at is not None and item.fetched_at.date() > crawl_day:
+            # Without its clock the answer cannot say which of its days is partial: none is used.
+            self.keep_problem(item, "activity/future_cached_at", ACTIVITY, "data.cachedAt",
+                              f"{item.fetched_at.isoformat()} is after the crawl's day {crawl_day}: the answer's "
+                              "partial day is unknown, its split is not used")
+            item.fetched_at, item.days = None, []
+        days = [day for day in (self._day(item, raw) for raw in item.days) if day is not None]
+        future = [d for d in days if d["date"] > crawl_day]
+        for day in future:
+            self.keep_problem(item, "activity/future_days_dropped", ACTIVITY, "date",
+                              f"day {day['date']} is after the crawl's day {crawl_day}: day dropped")
+        # The source includes today's partial day: the day of `cachedAt` (without one, of the crawl).
+        today = item.fetched_at.date() if item.fetched_at else crawl_day
+        partial = [d for d in days if today <= d["date"] <= crawl_day]
+        if partial:
+            item.dropped_partial_day = today
+            self.inc("activity/partial_days_dropped", len(partial))
+        item.days = sorted((d for d in days if d["date"] < today), key=lambda d: d["date"])
         if not item.days:
             self.inc("activity/empty")
-            logger.warning("%s field data.analytics: no complete day; split of %s:%s unknown",
-                           where, item.permaslug, item.variant)
+            logger.warning("activity %s field data.analytics: no complete day; split of %s unknown",
+                           item.source_url, model_variant(item.permaslug, item.variant))
+
+    def _day(self, item: ModelActivity, raw: dict[str, Any]) -> dict[str, Any] | None:
+        """One daily row typed; None (the day dropped, a problem kept) when its date or a split count
+        is not one. An optional count that is not one is unknown, and the day stays."""
+        try:
+            day = {**raw, "date": normalize.utc_day(raw["date"])}
+        except ValueError as exc:
+            self.drop_day(item, None, "date", str(exc))
+            return None
+        for name in SPLIT:
+            try:
+                day[name] = normalize.count(raw[name])
+            except ValueError as exc:
+                self.drop_day(item, day["date"], SOURCE_FIELDS[name], str(exc))
+                return None
+        for name in ("requests", "tool_calls"):
+            try:
+                day[name] = normalize.optional_count(raw.get(name))
+            except ValueError as exc:
+                self.keep_problem(item, f"activity/bad_{name}", ACTIVITY, SOURCE_FIELDS[name],
+                                  f"day {day['date']}: {exc}; treated as unknown")
+                day[name] = None
+        return day
 
     def _chart_week(self, week: ChartWeek) -> None:
         try:
             week.week_start = normalize.utc_day(week.week_start)
-            week.values = {str(k): normalize.count(round(v) if isinstance(v, float) else v)
-                           for k, v in week.values.items()}
+            week.values = {str(k): normalize.rounded_integer(v) for k, v in week.values.items()}
         except ValueError as exc:
             raise self.drop("chart/bad_week", f"chart {week.source_url} week {week.week_start!r}: {exc}") from None
+        if week.week_start > self.crawl_day():
+            raise self.drop("chart/future_week", f"chart {week.source_url} week {week.week_start}: after the "
+                                                 f"crawl's day {self.crawl_day()}")
+
+    def _rankings_daily(self, answer: RankingsDaily) -> None:
+        crawl_day = self.crawl_day()
+        future = [row for row in answer.rows if row["day"] > crawl_day]
+        for row in future:
+            self.keep_problem(answer, "data_api/future_days_dropped", DATA_API, "data",
+                              f"{row['key']} day {row['day']} is after the crawl's day {crawl_day}: row dropped")
+        answer.rows = [row for row in answer.rows if row["day"] <= crawl_day]
 
 
 class ValidatePipeline(StatsPipeline):
@@ -116,36 +217,42 @@ class ValidatePipeline(StatsPipeline):
 
     def process_item(self, item: Any) -> Any:
         if isinstance(item, ModelActivity):
-            for day in item.days:
-                error = split_error(day)
-                if error:
-                    raise self.drop("activity/invalid", f"activity {item.source_url} day {day['date']}: {error}")
-            self.inc("activity/valid")
+            self._activity(item)
         elif isinstance(item, LeaderboardRow):
-            if item.prompt_tokens < 0 or item.completion_tokens < 0:
-                raise self.drop("leaderboard/negative",
-                                f"leaderboard {item.source_url} row {item.permaslug}:{item.variant}: negative tokens")
-            error = split_error(ItemAdapter(item).asdict()) if item.cached_tokens is not None else None
-            if error:
-                # Keep the row (its volume is right), forget the split it claims.
-                self.inc("leaderboard/invalid_split")
-                logger.warning("leaderboard %s row %s:%s: %s; split treated as unknown",
-                               item.source_url, item.permaslug, item.variant, error)
-                item.cached_tokens = item.reasoning_tokens = None
-            self.inc("leaderboard/valid")
+            self._leaderboard_row(item)
         return item
 
+    def _activity(self, item: ModelActivity) -> None:
+        valid = []
+        for day in item.days:
+            error = split_error(day)
+            if error:
+                self.drop_day(item, day["date"], SOURCE_FIELDS[error[0]], error[1])
+            else:
+                valid.append(day)
+                if day["reasoning_tokens"] > day["completion_tokens"]:
+                    self.inc("activity/reasoning_above_completion")
+        item.days = valid
+        self.inc("activity/valid")
 
-def split_error(counts: dict[str, Any]) -> str | None:
-    """Why a (prompt, completion, cached, reasoning) split is impossible, or None."""
-    for name in SPLIT:
-        value = counts.get(name)
-        if value is not None and value < 0:
-            return f"field {name} is negative ({value})"
-    if (counts.get("cached_tokens") or 0) > counts["prompt_tokens"]:
-        return f"field cached_tokens {counts['cached_tokens']} > prompt_tokens {counts['prompt_tokens']}"
-    if (counts.get("reasoning_tokens") or 0) > counts["completion_tokens"]:
-        return f"field reasoning_tokens {counts['reasoning_tokens']} > completion_tokens {counts['completion_tokens']}"
+    def _leaderboard_row(self, row: LeaderboardRow) -> None:
+        if row.prompt_tokens is None:
+            return  # its tokens are unknown (NormalizePipeline kept the problem)
+        error = split_error({name: getattr(row, name) for name in SPLIT}) if row.cached_tokens is not None else None
+        if error:
+            # Keep the row (its volume is right), forget the split it claims.
+            self.keep_problem(row, "leaderboard/invalid_split", LEADERBOARD, SOURCE_FIELDS[error[0]],
+                              f"{error[1]}; split treated as unknown")
+            row.cached_tokens = row.reasoning_tokens = None
+        self.inc("leaderboard/valid")
+
+
+def split_error(counts: dict[str, Any]) -> tuple[str, str] | None:
+    """(item field, why) when a split is impossible: cached tokens above prompt tokens, which would
+    make the uncached prompt negative. (Counts are never negative once normalized.)"""
+    cached = counts.get("cached_tokens") or 0
+    if cached > counts["prompt_tokens"]:
+        return "cached_tokens", f"cached_tokens {cached} > prompt_tokens {counts['prompt_tokens']}"
     return None
 
 
@@ -195,15 +302,8 @@ class PricePipeline(StatsPipeline):
         """One warning for all unpriced rows (media models are often missing from the catalogue)."""
         if not self.unpriced:
             return
-        biggest = sorted(self.unpriced, key=lambda r: -(r.prompt_tokens + r.completion_tokens))[:10]
+        biggest = sorted(self.unpriced, key=lambda r: (r.total_tokens is None, -(r.total_tokens or 0)))[:10]
         logger.warning(
             "leaderboard %s: %d model-variants have no (canonical_slug, variant) entry in the price catalogue; "
             "their revenue is unknown. Largest: %s", self.unpriced[0].source_url, len(self.unpriced),
             ", ".join(f"{r.permaslug}:{r.variant}" for r in biggest))
-
-
-def _day_or_none(value: Any) -> Any:
-    try:
-        return normalize.utc_day(value) if value is not None else None
-    except ValueError:
-        return None

@@ -1,22 +1,26 @@
 """The quality gate: a crawl is published only when its week is complete and believable.
 
-Each check adds ``{"name", "result": pass|flag|fail, "message"}`` to a ``Verdict``; the exporter
-stores them in the ``crawls`` row (``checks``), puts each result in the crawler stats
+Each check adds ``{"name", "result": pass|flag|fail|skip, "message"}`` to a ``Verdict``; the
+exporter stores them in the ``crawls`` row (``checks``), puts each result in the crawler stats
 (``orstats/check/<name>``, counts under ``orstats/checks/<result>``) and logs each one. Any
 ``fail`` rejects the crawl (its data is kept, the published week and the report stay as they were)
-unless the spider ran with ``-a force=1``; a ``flag`` publishes, marked for review.
+unless the spider ran with ``-a force=1``; a ``flag`` publishes, marked for review; a ``skip`` says
+the check had nothing to compare (no published crawl yet, no chart) and never rejects.
 
-The checks, in four groups (settings in settings.py, "quality gate" block):
+The checks, in four groups (settings in settings.py, "quality gate" block; docs/RELIABILITY.md
+lists them all):
 
 - structure: every source answered in a shape we understand (else: which URL, which field); the
-  crawl ran to its end (not closed by a guard rail);
-- completeness: split coverage of the week's spend and tokens, ranked model count versus the
-  previous published crawl;
-- consistency: cached <= prompt and reasoning <= completion, measured 7-day split versus the
+  crawl ran to its end (not closed by a guard rail); every per-model answer is about the
+  model-variant asked for; no key listed twice with different values;
+- completeness: split coverage of the week's spend and tokens, the share of the week's tokens in
+  rows whose count is unknown, ranked model count versus the latest published crawl;
+- consistency: cached <= prompt (reasoning <= completion flagged), measured 7-day split versus the
   leaderboard, chart weeks' named values within their total, finished chart weeks unchanged;
-- prices: ranked paid model-variants without a price, prices moving more than 10x or to/from 0.
+- prices: ranked paid model-variants without a price, list prices above an absolute bound, list
+  prices that moved far since the latest published crawl with no effective price moving with them.
 
-The gate reads the history *before* the crawl is written (previous crawls, stored chart weeks).
+The gate reads the history *before* the crawl is written (published crawls, stored chart weeks).
 """
 
 from __future__ import annotations
@@ -33,15 +37,18 @@ from orstats_crawler import pricing
 from orstats_crawler.history.crawl_rows import CrawlItems, WeekSummary, finished_chart_rows
 from orstats_crawler.history.writer import PUBLISHED, REJECTED
 from orstats_crawler.items import SourceProblem
-from orstats_crawler.sources import SPIDER
+from orstats_crawler.report.format import price as per_million
+from orstats_crawler.report.format import tokens as token_count
+from orstats_crawler.sources import DUPLICATE, IDENTITY, SPIDER, model_variant
 from orstats_crawler.sources.activity import SOURCE as ACTIVITY
 from orstats_crawler.sources.prices import SOURCE as PRICES
 from orstats_crawler.sources.rankings import CHART, LEADERBOARD
 
 logger = logging.getLogger(__name__)
 
-PASS, FLAG, FAIL = "pass", "flag", "fail"
-LOG_LEVEL = {PASS: logging.INFO, FLAG: logging.WARNING, FAIL: logging.ERROR}
+PASS, FLAG, FAIL, SKIP = "pass", "flag", "fail", "skip"
+RESULTS = (PASS, FLAG, FAIL, SKIP)
+LOG_LEVEL = {PASS: logging.INFO, FLAG: logging.WARNING, FAIL: logging.ERROR, SKIP: logging.INFO}
 # Sources the week cannot do without: no prices, no revenue; no leaderboard, no week.
 REQUIRED_SOURCES = (PRICES, LEADERBOARD)
 LISTED = 5  # how many offenders a message names
@@ -68,15 +75,19 @@ class Verdict:
 def evaluate(items: CrawlItems, summary: WeekSummary, db: Database, settings: Any, *,
              crawl_id: str | None = None, finish_reason: str | None = None, forced: bool = False) -> Verdict:
     verdict = Verdict()
+    previous = previous_published(db, crawl_id, summary.week_end)
     # structure
     check_finished(verdict, finish_reason)
     check_sources(verdict, items)
     check_week(verdict, summary)
+    check_identity(verdict, items)
+    check_duplicates(verdict, items)
     # completeness
     check_split_coverage(verdict, summary, settings.getfloat("ORSTATS_MIN_SPEND_COVERAGE"))
     check_token_coverage(verdict, summary, settings.getfloat("ORSTATS_MIN_TOKEN_COVERAGE"))
     check_best_coverage(verdict, summary, items, settings.getfloat("ORSTATS_MIN_BEST_COVERAGE"))
-    check_model_count(verdict, summary, db, crawl_id, settings.getfloat("ORSTATS_MIN_MODEL_RATIO"))
+    check_unknown_tokens(verdict, summary, items, db, settings.getfloat("ORSTATS_MAX_UNKNOWN_SHARE"))
+    check_model_count(verdict, summary, previous, settings.getfloat("ORSTATS_MIN_MODEL_RATIO"))
     # consistency
     check_split_bounds(verdict, summary)
     check_leaderboard_totals(verdict, summary, settings.getfloat("ORSTATS_LEADERBOARD_TOLERANCE"))
@@ -84,7 +95,8 @@ def evaluate(items: CrawlItems, summary: WeekSummary, db: Database, settings: An
     check_chart_history(verdict, items, db, settings.getfloat("ORSTATS_CHART_TOLERANCE"))
     # prices
     check_missing_prices(verdict, summary)
-    check_price_moves(verdict, summary, db, crawl_id, settings.getfloat("ORSTATS_PRICE_MOVE_RATIO"))
+    check_price_bound(verdict, items, settings.getfloat("ORSTATS_MAX_LIST_PRICE"))
+    check_price_moves(verdict, summary, items, db, previous, PriceLimits.from_settings(settings))
     if forced and not verdict.passed:
         failed = ", ".join(check["name"] for check in verdict.named(FAIL))
         verdict.add("forced", FLAG, f"published by -a force=1 although these checks failed: {failed}")
@@ -96,7 +108,7 @@ def record(verdict: Verdict, stats: Any) -> None:
     counts = Counter(check["result"] for check in verdict.checks)
     for check in verdict.checks:
         stats.set_value(f"orstats/check/{check['name']}", check["result"])
-    for result in (PASS, FLAG, FAIL):
+    for result in RESULTS:
         stats.set_value(f"orstats/checks/{result}", counts[result])
 
 
@@ -176,6 +188,45 @@ def check_week(verdict: Verdict, summary: WeekSummary) -> None:
         verdict.add("structure_week", PASS, f"week {summary.week_start}..{summary.week_end}")
 
 
+def problems_of(items: CrawlItems, kind: str) -> list[SourceProblem]:
+    return [p for p in items.problems if (p.extra or {}).get("kind") == kind]
+
+
+def check_identity(verdict: Verdict, items: CrawlItems) -> None:
+    """Every per-model answer (model-activity, effective-pricing, a legacy model page) is about the
+    model-variant asked for. One that is not is left out (that split or effective price unknown),
+    and the week is rejected: an answer mixed up once may be mixed up where nothing shows it (an
+    effective price names no model), so no answer of the crawl can be trusted to be its own."""
+    mixed = problems_of(items, IDENTITY)
+    answers = len(items.activity) + len(items.effective) + len(mixed)
+    if mixed:
+        detail = "; ".join(f"{p.url} field {p.field!r}: {p.message}" for p in mixed[:LISTED])
+        verdict.add("identity", FAIL, f"{len(mixed)} of {answers} per-model answers are about another model-variant "
+                                      f"than the one asked for (left out): {detail}")
+    elif answers:
+        verdict.add("identity", PASS, f"{answers} per-model answers, each about the model-variant asked for")
+    else:
+        verdict.add("identity", SKIP, "no per-model answer to check")
+
+
+def check_duplicates(verdict: Verdict, items: CrawlItems) -> None:
+    """A key a source listed twice (a leaderboard row, a catalogue id, a chart week or key, a day of
+    a split): identical copies were collapsed into one, counted here; copies with different values
+    reject the week, naming the key (which of the two is right is unknown)."""
+    differing = problems_of(items, DUPLICATE)
+    collapsed = Counter()
+    for kind, found in ((LEADERBOARD, items.leaderboard), (PRICES, items.prices), (CHART, items.chart)):
+        collapsed[kind] += sum(item.duplicates for item in found)
+    collapsed[ACTIVITY] += sum(a.duplicate_days for a in items.activity)
+    copies = ", ".join(f"{source} {n}" for source, n in collapsed.items() if n)
+    note = f"identical copies collapsed into one: {copies}" if copies else "no entry listed twice"
+    if differing:
+        detail = "; ".join(f"{p.source} {p.url} field {p.field!r}: {p.message}" for p in differing[:LISTED])
+        verdict.add("duplicates", FAIL, f"{len(differing)} keys listed twice with different values: {detail}; {note}")
+    else:
+        verdict.add("duplicates", PASS, note)
+
+
 # --- completeness -------------------------------------------------------------------------------
 
 def check_split_coverage(verdict: Verdict, summary: WeekSummary, minimum: float) -> None:
@@ -202,7 +253,7 @@ def check_token_coverage(verdict: Verdict, summary: WeekSummary, minimum: float)
         return
     message = f"token split measured for {summary.token_coverage:.1%} of the week's tokens (minimum {minimum:.0%})"
     if summary.token_coverage < minimum:
-        missing = sorted((r for r in summary.rows if not r["split_source"]), key=lambda r: -r["total_tokens"])
+        missing = largest_first(r for r in summary.rows if not r["split_source"])
         verdict.add("token_coverage", FAIL, f"{message}; missing split (model-activity) for {len(missing)} "
                                             f"model-variants, largest: {variants(missing)}")
     else:
@@ -223,36 +274,101 @@ def check_best_coverage(verdict: Verdict, summary: WeekSummary, items: CrawlItem
     priced = [r for r in summary.rows if r["is_free"] or listed(r) or has_effective(r)]
     estimated = [r for r in priced if r["is_free"] or has_effective(r)
                  or (listed(r) and (r["split_source"] or r.get("cached_share_imputed") is not None))]
-    tokens = sum(r["total_tokens"] for r in priced)
+    tokens = known_tokens(priced)
     if not tokens:
         verdict.add("best_coverage", FAIL, "no priced tokens in the week: nothing to estimate")
         return
-    share = sum(r["total_tokens"] for r in estimated) / tokens
+    share = known_tokens(estimated) / tokens
     message = f"the best estimate covers {share:.1%} of the week's priced tokens (minimum {minimum:.0%})"
     if share < minimum:
-        missing = sorted((r for r in priced if r not in estimated), key=lambda r: -r["total_tokens"])
+        missing = largest_first(r for r in priced if r not in estimated)
         verdict.add("best_coverage", FAIL, f"{message}; no estimate for {variants(missing)}")
     else:
         verdict.add("best_coverage", PASS, message)
 
 
-def previous_published(db: Database, crawl_id: str | None, week_end: date | None) -> dict[str, Any] | None:
-    """The latest published crawl of this week or an earlier one (not this crawl itself)."""
-    if week_end is None or not db["crawls"].exists():
+def check_unknown_tokens(verdict: Verdict, summary: WeekSummary, items: CrawlItems, db: Database,
+                         maximum: float) -> None:
+    """Ranked rows whose token count is unknown (the source's count was not a count) stay in the
+    week; the week is rejected when they hold more than `maximum` of its tokens. Each is weighed by
+    an estimate (``estimate_tokens``); one with nothing to estimate it from rejects the week, since
+    its weight cannot be bounded."""
+    unknown = [r for r in summary.rows if r["total_tokens"] is None]
+    if not unknown:
+        verdict.add("unknown_tokens", PASS if summary.rows else SKIP,
+                    f"every ranked model-variant's token count is known ({len(summary.rows)})")
+        return
+    known = sum(r["total_tokens"] for r in summary.rows if r["total_tokens"] is not None)
+    chart = newest_finished_chart_week(items)
+    estimates = [(r, *estimate_tokens(db, r, chart)) for r in unknown]
+    unbounded = [r for r, tokens, _ in estimates if tokens is None]
+    estimated = sum(tokens for _, tokens, _ in estimates if tokens is not None)
+    share = estimated / (known + estimated) if known + estimated else 1.0
+    detail = "; ".join(f"{model_variant(r['permaslug'], r['variant'])} "
+                       + (f"~{token_count(tokens)} ({basis})" if tokens is not None else "no estimate")
+                       for r, tokens, basis in sorted(estimates, key=lambda e: -(e[1] or float("inf")))[:LISTED])
+    message = (f"{len(unknown)} ranked model-variants with unknown tokens (and revenue) hold about {share:.2%} of "
+               f"the week's tokens (maximum {maximum:.0%}): {detail}")
+    if unbounded:
+        verdict.add("unknown_tokens", FAIL, f"{message}; {len(unbounded)} with nothing to estimate them from (no "
+                                            "published week of theirs, no finished chart week): their weight is "
+                                            "not bounded")
+    else:
+        verdict.add("unknown_tokens", FAIL if share > maximum else FLAG, message)
+
+
+def newest_finished_chart_week(items: CrawlItems) -> tuple[str, dict[tuple[str, str], int]] | None:
+    """(week_start, tokens by (permaslug, variant)) of the chart's newest finished week, Others left out."""
+    weeks: dict[str, dict[tuple[str, str], int]] = {}
+    for row in finished_chart_rows("", items.chart):
+        if row.key != "Others":
+            weeks.setdefault(row.week_start, {})[pricing.split_id(row.key)] = row.tokens
+    if not weeks:
         return None
+    newest = max(weeks)
+    return newest, weeks[newest]
+
+
+def estimate_tokens(db: Database, row: dict[str, Any],
+                    chart: tuple[str, dict[tuple[str, str], int]] | None) -> tuple[int | None, str]:
+    """(tokens, where from) of a row whose count is unknown: its own latest published week before
+    this one, else its value in the chart's newest finished week, else (the chart names its top
+    model-variants only) the smallest value that week names, which it cannot have exceeded."""
+    if db["model_weeks"].exists():
+        for found in db.query(
+                "SELECT total_tokens, week_start, week_end FROM weekly_revenue WHERE permaslug = ? AND variant = ? "
+                "AND status = ? AND week_end < ? AND total_tokens IS NOT NULL ORDER BY week_end DESC LIMIT 1",
+                [row["permaslug"], row["variant"], PUBLISHED, row["week_end"]]):
+            return found["total_tokens"], f"its published week {found['week_start']}..{found['week_end']}"
+    if chart is None or not chart[1]:
+        return None, "no estimate"
+    week_start, values = chart
+    key = (row["permaslug"], row["variant"])
+    if key in values:
+        return values[key], f"chart week of {week_start}"
+    return min(values.values()), f"at most the smallest value the chart names in the week of {week_start}"
+
+
+def previous_published(db: Database, crawl_id: str | None, week_end: date | None) -> dict[str, Any] | None:
+    """The published crawl (not this one) to compare with: the latest of this week or an earlier one,
+    else, for a crawl of an older week or of no week at all, the nearest later one."""
+    if not db["crawls"].exists():
+        return None
+    end = week_end.isoformat() if week_end else "9999-12-31"
     rows = list(db.query(
-        "SELECT id, week_end, models_ranked FROM crawls WHERE status = ? AND id != ? AND week_end <= ? "
-        "ORDER BY week_end DESC, started_at DESC LIMIT 1", [PUBLISHED, crawl_id or "", week_end.isoformat()]))
+        "SELECT id, week_end, models_ranked FROM crawls "
+        "WHERE status = :status AND id != :crawl AND week_end IS NOT NULL "
+        "ORDER BY week_end > :end, CASE WHEN week_end <= :end THEN week_end END DESC, week_end, started_at DESC "
+        "LIMIT 1", {"status": PUBLISHED, "crawl": crawl_id or "", "end": end}))
     return rows[0] if rows else None
 
 
-def check_model_count(verdict: Verdict, summary: WeekSummary, db: Database, crawl_id: str | None,
+def check_model_count(verdict: Verdict, summary: WeekSummary, previous: dict[str, Any] | None,
                       minimum_ratio: float) -> None:
     """A leaderboard that suddenly ranks far fewer model-variants is a broken page, not a quiet week."""
-    previous = previous_published(db, crawl_id, summary.week_end)
     ranked = len(summary.rows)
     if not previous or not previous["models_ranked"]:
-        verdict.add("model_count", PASS, f"{ranked} ranked model-variants (no previous published crawl to compare)")
+        verdict.add("model_count", SKIP, f"{ranked} ranked model-variants; no published crawl ranked any to compare")
         return
     ratio = ranked / previous["models_ranked"]
     message = (f"{ranked} ranked model-variants, {ratio:.0%} of the {previous['models_ranked']} of published crawl "
@@ -263,15 +379,27 @@ def check_model_count(verdict: Verdict, summary: WeekSummary, db: Database, craw
 # --- consistency --------------------------------------------------------------------------------
 
 def check_split_bounds(verdict: Verdict, summary: WeekSummary) -> None:
-    """Cached tokens are part of prompt tokens, reasoning part of completion: never more."""
-    bad = [r for r in summary.rows
-           if (r["cached_tokens"] or 0) > r["prompt_tokens"] or (r["reasoning_tokens"] or 0) > r["completion_tokens"]]
+    """Cached tokens are part of prompt tokens: never more (the uncached prompt would be negative),
+    which the pipelines make impossible day by day, so this guards the sums. Reasoning tokens above
+    completion tokens are flagged: the site reports such days, and reasoning enters no revenue."""
+    split = [r for r in summary.rows if r["cached_tokens"] is not None]
+    if not split:
+        verdict.add("split_bounds", SKIP, "no row with a known split")
+        return
+    bad = [r for r in split if r["cached_tokens"] > r["prompt_tokens"]]
     if bad:
         detail = "; ".join(f"{r['permaslug']}:{r['variant']} "
                            f"cached {r['cached_tokens']} / prompt {r['prompt_tokens']}, "
                            f"reasoning {r['reasoning_tokens']} / completion {r['completion_tokens']}"
                            for r in bad[:LISTED])
         verdict.add("split_bounds", FAIL, f"{len(bad)} model-variants with an impossible split: {detail}")
+        return
+    above = [r for r in split if (r["reasoning_tokens"] or 0) > r["completion_tokens"]]
+    if above:
+        detail = "; ".join(f"{r['permaslug']}:{r['variant']} reasoning {r['reasoning_tokens']} / completion "
+                           f"{r['completion_tokens']}" for r in above[:LISTED])
+        verdict.add("split_bounds", FLAG, f"cached <= prompt in every row; {len(above)} model-variants with more "
+                                          f"reasoning than completion tokens (as the site reports them): {detail}")
     else:
         verdict.add("split_bounds", PASS, "cached <= prompt and reasoning <= completion in every row")
 
@@ -288,7 +416,7 @@ def check_leaderboard_totals(verdict: Verdict, summary: WeekSummary, tolerance: 
     """
     measured = [r for r in summary.rows if r["split_source"] == "activity"]
     if not measured:
-        verdict.add("leaderboard_totals", PASS, "no split measured from model-activity to compare")
+        verdict.add("leaderboard_totals", SKIP, "no split measured from model-activity to compare")
         return
     expected = sum(r["leaderboard_prompt_tokens"] + r["leaderboard_completion_tokens"] for r in measured)
     total_gap = relative_gap(sum(r["total_tokens"] for r in measured), expected)
@@ -309,6 +437,9 @@ def check_leaderboard_totals(verdict: Verdict, summary: WeekSummary, tolerance: 
 
 def check_chart_totals(verdict: Verdict, items: CrawlItems) -> None:
     """A chart week's named values (top model-variants, Others) are counts within the week's total."""
+    if not items.chart:
+        verdict.add("chart_totals", SKIP, "no chart week to check")
+        return
     bad = []
     for week in items.chart:
         total = sum(week.values.values())
@@ -336,7 +467,7 @@ def check_chart_history(verdict: Verdict, items: CrawlItems, db: Database, toler
             stored.setdefault((row["week_start"], row["week_end"]), {})[row["key"]] = row["tokens"]
     common = sorted(set(new) & set(stored))
     if not common:
-        verdict.add("chart_history", PASS, f"{len(new)} finished chart weeks, none stored before")
+        verdict.add("chart_history", SKIP, f"{len(new)} finished chart weeks, none stored before to compare")
         return
     moved_totals, moved_keys = [], []
     for week in common:
@@ -359,67 +490,207 @@ def check_chart_history(verdict: Verdict, items: CrawlItems, db: Database, toler
 
 # --- prices -------------------------------------------------------------------------------------
 
+def largest_first(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows by tokens, largest first; those whose count is unknown last."""
+    return sorted(rows, key=lambda r: (r["total_tokens"] is None, -(r["total_tokens"] or 0)))
+
+
+def known_tokens(rows: Iterable[dict[str, Any]]) -> int:
+    """The tokens of the rows whose count is known (the others are weighed by ``unknown_tokens``)."""
+    return sum(r["total_tokens"] for r in rows if r["total_tokens"] is not None)
+
+
 def check_missing_prices(verdict: Verdict, summary: WeekSummary) -> None:
     """A ranked model-variant that is not free but has no usable price: its revenue is unknown."""
-    unpriced = sorted((r for r in summary.rows
-                       if r["variant"] != pricing.FREE_VARIANT and r["price_status"] in ("missing", "invalid")),
-                      key=lambda r: -r["total_tokens"])
+    unpriced = largest_first(r for r in summary.rows
+                             if r["variant"] != pricing.FREE_VARIANT and r["price_status"] in ("missing", "invalid"))
     if not unpriced:
         verdict.add("prices_missing", PASS, "every ranked paid model-variant has a price")
         return
-    tokens = sum(r["total_tokens"] for r in summary.rows)
-    share = sum(r["total_tokens"] for r in unpriced) / tokens if tokens else 0.0
+    tokens = known_tokens(summary.rows)
+    share = known_tokens(unpriced) / tokens if tokens else 0.0
     verdict.add("prices_missing", FLAG, f"{len(unpriced)} ranked model-variants without a usable price ({share:.1%} "
                                         f"of the week's tokens; revenue unknown), largest: {variants(unpriced)}")
 
 
-def previous_prices(db: Database, crawl_id: str | None,
-                    week_end: date | None) -> tuple[str | None, dict[tuple[str, str], Any]]:
-    """The price catalogue of the latest earlier crawl (of this week or before) that stored one."""
-    if week_end is None or not db["prices"].exists():
-        return None, {}
-    rows = list(db.query(
-        "SELECT c.id FROM crawls c WHERE c.id != ? AND c.week_end <= ? AND EXISTS "
-        "(SELECT 1 FROM prices p WHERE p.crawl_id = c.id) ORDER BY c.week_end DESC, c.started_at DESC LIMIT 1",
-        [crawl_id or "", week_end.isoformat()]))
-    if not rows:
-        return None, {}
-    previous: dict[tuple[str, str], Any] = {}
-    # Of several ids of one (canonical_slug, variant), the lowest priced the rows (PriceCatalogue).
-    for row in db.query("SELECT canonical_slug, variant, prompt_price, completion_price FROM prices "
-                        "WHERE crawl_id = ? ORDER BY public_id", [rows[0]["id"]]):
-        previous.setdefault((row["canonical_slug"], row["variant"]), row)
-    return rows[0]["id"], previous
+TEXT_PRICES = ("prompt", "completion", "cache_read")  # ModelPrice's <kind>_price, USD per token
 
 
-def price_move(before: float | None, after: float | None, ratio: float) -> bool:
-    if before is None or after is None or before == after:
-        return False
-    if before == 0 or after == 0:
-        return True
-    return max(before, after) / min(before, after) > ratio
-
-
-def check_price_moves(verdict: Verdict, summary: WeekSummary, db: Database, crawl_id: str | None, ratio: float) -> None:
-    """A ranked model-variant's price moving more than `ratio` times, or to or from 0, since the last crawl."""
-    previous_id, previous = previous_prices(db, crawl_id, summary.week_end)
-    if previous_id is None:
-        verdict.add("price_moves", PASS, "no earlier crawl's prices to compare")
+def check_price_bound(verdict: Verdict, items: CrawlItems, maximum: float) -> None:
+    """No text price of any catalogue entry above `maximum` USD per million tokens (ten times the
+    dearest model OpenRouter listed in 2026): a price beyond it is a decimal point gone astray."""
+    if not items.prices:
+        verdict.add("price_bound", SKIP, "no catalogue entry to check")
         return
-    moves = []
+    over = [f"{p.public_id} ({model_variant(p.canonical_slug, p.variant)}) {kind} "
+            f"{per_million(getattr(p, f'{kind}_price'))}"
+            for p in items.prices for kind in TEXT_PRICES
+            if (getattr(p, f"{kind}_price") or 0) * 1e6 > maximum]
+    message = f"text prices of {len(items.prices)} catalogue entries (maximum {per_million(maximum / 1e6)})"
+    if over:
+        verdict.add("price_bound", FAIL, f"{message}: {len(over)} above it: {'; '.join(over[:LISTED])}")
+    else:
+        verdict.add("price_bound", PASS, f"{message}: none above it")
+
+
+@dataclass(frozen=True)
+class PriceLimits:
+    """How far a list price may move between published crawls before it must be corroborated."""
+
+    max_move: float  # either way: new / old or old / new
+    min_spend_share: float  # of the week's list-price spend, at the old or the new price
+    effective_tolerance: float  # how far the effective price's move may be from the list price's
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> "PriceLimits":
+        return cls(settings.getfloat("ORSTATS_MAX_PRICE_MOVE"), settings.getfloat("ORSTATS_PRICE_MOVE_MIN_SPEND"),
+                   settings.getfloat("ORSTATS_EFFECTIVE_MOVE_TOLERANCE"))
+
+
+def published_prices(db: Database, crawl_id: str) -> dict[tuple[str, str], Any]:
+    """A published crawl's list prices by (canonical_slug, variant): of several ids of one, the
+    lowest, which priced its rows (PriceCatalogue)."""
+    found: dict[tuple[str, str], Any] = {}
+    if db["prices"].exists():
+        for row in db.query("SELECT canonical_slug, variant, prompt_price, completion_price FROM prices "
+                            "WHERE crawl_id = ? ORDER BY public_id", [crawl_id]):
+            found.setdefault((row["canonical_slug"], row["variant"]), row)
+    return found
+
+
+def published_effective(db: Database, crawl_id: str) -> dict[tuple[str, str], Any]:
+    if not db["effective_prices"].exists():
+        return {}
+    return {(r["permaslug"], r["variant"]): r for r in db.query(
+        "SELECT permaslug, variant, weighted_input_price, weighted_output_price FROM effective_prices "
+        "WHERE crawl_id = ?", [crawl_id])}
+
+
+# The effective price (USD per million, effective-pricing) that each list price is compared with.
+EFFECTIVE_OF = {"prompt": "weighted_input_price", "completion": "weighted_output_price"}
+
+
+def ratio(new: float | None, old: float | None) -> float | None:
+    """new / old; infinite for a move from 0, 0 for a move to it; None when either is unknown."""
+    if new is None or old is None:
+        return None
+    if old == 0:
+        return 1.0 if new == 0 else float("inf")
+    return new / old
+
+
+def beyond(move: float | None, limit: float) -> bool:
+    return move is not None and (move > limit or move < 1 / limit)
+
+
+def listed_as_paid(row: dict[str, Any], kind: str) -> float | None:
+    """A row's list price as its traffic would pay it, USD per million: the prompt price with the
+    cache discount at the effective price's own cache-hit rate (the effective input price is per
+    total prompt token), the completion price as it is."""
+    price = row[f"{kind}_price"]
+    if price is None:
+        return None
+    if kind == "prompt":
+        hit = row.get("cache_hit_rate") or 0.0
+        price = price * (1 - hit) + (row["cache_read_price"] if row["cache_read_price"] is not None else price) * hit
+    return price * 1e6
+
+
+def check_price_moves(verdict: Verdict, summary: WeekSummary, items: CrawlItems, db: Database,
+                      previous: dict[str, Any] | None, limits: PriceLimits) -> None:
+    """A ranked model-variant's list price (prompt or completion) that moved more than
+    `max_move` either way since the latest published crawl (to or from 0 included), on a
+    model-variant holding at least `min_spend_share` of the week's list-price spend at the old or
+    the new price, rejects the week unless its effective price moved the same way, within
+    `effective_tolerance` of the list price's move. Where either crawl has no effective price for it,
+    its list price must instead be within `max_move` of this crawl's effective price. A
+    model-variant the published crawl did not price is compared with its own effective price the
+    same way. The same findings on smaller model-variants, or corroborated ones, are flagged."""
+    if previous is None:
+        verdict.add("price_moves", SKIP, "no published crawl to compare list prices with")
+        return
+    before, paid_before = published_prices(db, previous["id"]), published_effective(db, previous["id"])
+    paid_now = {(e.permaslug, e.variant): e for e in items.effective}
+    week_spend = sum(r["upper_bound_usd"] or 0.0 for r in summary.rows)
+    rejected, reviewed, compared = [], [], 0
     for row in summary.rows:
-        before = previous.get((row["permaslug"], row["variant"]))
-        if before is None:
+        if row["variant"] == pricing.FREE_VARIANT or row["total_tokens"] is None or row["prompt_price"] is None:
+            continue  # always free, or nothing to weigh or compare
+        key = (row["permaslug"], row["variant"])
+        old = before.get(key)
+        findings = price_findings(row, old, paid_before.get(key), paid_now.get(key), limits)
+        compared += 1
+        if not findings:
             continue
-        for kind in ("prompt", "completion"):
-            if price_move(before[f"{kind}_price"], row[f"{kind}_price"], ratio):
-                moves.append(f"{row['permaslug']}:{row['variant']} {kind} {before[f'{kind}_price']!r} -> "
-                             f"{row[f'{kind}_price']!r} USD/token")
-    message = f"ranked model-variants' prices vs crawl {previous_id} (more than {ratio:g}x or to/from 0)"
-    if moves:
-        verdict.add("price_moves", FLAG, f"{message}: {len(moves)} moves to review: {'; '.join(moves[:LISTED])}")
+        spend_then = (spend_at(row, old["prompt_price"], old["completion_price"]) if old else None)
+        significant = max(spend_share(s, row, week_spend) for s in (row["upper_bound_usd"], spend_then)) \
+            >= limits.min_spend_share
+        for corroborated, text in findings:
+            (rejected if significant and not corroborated else reviewed).append(text)
+    message = (f"list prices of {compared} ranked model-variants vs published crawl {previous['id']} (week ending "
+               f"{previous['week_end']}; more than {limits.max_move:g}x either way, effective price within "
+               f"{limits.effective_tolerance:g}x of the move)")
+    if rejected:
+        verdict.add("price_moves", FAIL, f"{message}: {len(rejected)} list prices no effective price confirms, of "
+                                         f"model-variants holding at least {limits.min_spend_share:.1%} of the "
+                                         f"week's spend: {'; '.join(rejected[:LISTED])}")
+    elif reviewed:
+        verdict.add("price_moves", FLAG, f"{message}: {len(reviewed)} to review: {'; '.join(reviewed[:LISTED])}")
     else:
         verdict.add("price_moves", PASS, f"{message}: none")
+
+
+def price_findings(row: dict[str, Any], old: dict[str, Any] | None, paid_before: dict[str, Any] | None,
+                   paid_now: Any, limits: PriceLimits) -> list[tuple[bool, str]]:
+    """(corroborated, what) for each list price of a row that moved too far, or that (for a row the
+    published crawl did not price) is too far from what its traffic paid."""
+    name = model_variant(row["permaslug"], row["variant"])
+    as_paid = {**row, "cache_hit_rate": getattr(paid_now, "cache_hit_rate", None)}
+    findings = []
+    for kind, paid in EFFECTIVE_OF.items():
+        effective_now = getattr(paid_now, paid, None)
+        effective_then = (paid_before or {}).get(paid)
+        list_vs_paid = ratio(listed_as_paid(as_paid, kind), effective_now)
+        price_then, price_now = (old or {}).get(f"{kind}_price"), row[f"{kind}_price"]
+        if price_then is None:
+            if beyond(list_vs_paid, limits.max_move):
+                findings.append((False, f"{name} (not priced by the published crawl) {kind} {per_million(price_now)}, "
+                                        f"its traffic paid {per_million(effective_now / 1e6)}"))
+            continue
+        move = ratio(price_now, price_then)
+        if not beyond(move, limits.max_move):
+            continue
+        if effective_now and effective_then:
+            corroborated = same_way(move, effective_now / effective_then, limits.effective_tolerance)
+            why = f"effective {per_million(effective_then / 1e6)} -> {per_million(effective_now / 1e6)}"
+        elif effective_now:
+            corroborated = not beyond(list_vs_paid, limits.max_move)
+            why = f"its traffic paid {per_million(effective_now / 1e6)}"
+        else:
+            corroborated, why = False, "no effective price to confirm it"
+        findings.append((corroborated, f"{name} {kind} {per_million(price_then)} -> {per_million(price_now)} ({why})"))
+    return findings
+
+
+def same_way(move: float, paid_move: float, tolerance: float) -> bool:
+    """The effective price moved the way the list price did, by a factor within `tolerance` of it."""
+    if move in (0.0, float("inf")):
+        return False  # to or from 0: no effective price moves that way
+    return (move > 1) == (paid_move > 1) and not beyond(move / paid_move, tolerance)
+
+
+def spend_at(row: dict[str, Any], prompt_price: float | None, completion_price: float | None) -> float | None:
+    """The row's list-price spend with no cache discount (its upper bound) at other prices."""
+    if prompt_price is None or completion_price is None:
+        return None
+    return row["leaderboard_prompt_tokens"] * prompt_price + row["leaderboard_completion_tokens"] * completion_price
+
+
+def spend_share(spend: float | None, row: dict[str, Any], week_spend: float) -> float:
+    """The row's share of the week's list-price spend were its spend `spend` (the others' unchanged)."""
+    if not spend:
+        return 0.0
+    return spend / (week_spend - (row["upper_bound_usd"] or 0.0) + spend)
 
 
 def variants(rows: Iterable[dict[str, Any]]) -> str:

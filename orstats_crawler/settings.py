@@ -41,15 +41,25 @@ ORSTATS_MIN_BEST_COVERAGE = 0.99
 # Below this share of the week's tokens with a measured split, the week is rejected (the split
 # is fetched by spend, so cheap high-volume models may stay unmeasured: 81 % on 2026-08-08).
 ORSTATS_MIN_TOKEN_COVERAGE = 0.50
-# Fewer ranked model-variants than this share of the previous published crawl's: rejected.
+# Fewer ranked model-variants than this share of the latest published crawl's: rejected.
 ORSTATS_MIN_MODEL_RATIO = 0.5
+# Ranked rows whose token count is unknown (the source's was not a count) holding more than this
+# share of the week's tokens (estimated from their last published week, else the chart): rejected.
+ORSTATS_MAX_UNKNOWN_SHARE = 0.01
 # Measured 7-day split vs the leaderboard's prompt + completion: a row off by more than this is
 # flagged; the measured rows' total off by more than this rejects (the window is wrong).
 ORSTATS_LEADERBOARD_TOLERANCE = 0.02
 # A finished chart week seen again: a key moving more than this is flagged, the week's total rejects.
 ORSTATS_CHART_TOLERANCE = 0.02
-# A ranked model-variant's price moving by more than this factor (or to/from 0) is flagged.
-ORSTATS_PRICE_MOVE_RATIO = 10.0
+# A list price (prompt or completion) that moved more than this factor either way since the latest
+# published crawl, on a model-variant holding at least ORSTATS_PRICE_MOVE_MIN_SPEND of the week's
+# list-price spend at the old or the new price, rejects the week unless its effective price moved the
+# same way within ORSTATS_EFFECTIVE_MOVE_TOLERANCE of the list price's move (smaller ones are flagged).
+ORSTATS_MAX_PRICE_MOVE = 3.0
+ORSTATS_PRICE_MOVE_MIN_SPEND = 0.005
+ORSTATS_EFFECTIVE_MOVE_TOLERANCE = 2.0
+# Any text price (prompt, completion, cache read) above this many USD per million tokens rejects.
+ORSTATS_MAX_LIST_PRICE = 1000.0
 # Retries (orstats_crawler.middlewares.BackoffRetryMiddleware): wait BASE x 2^(n-1) seconds before
 # the n-th retry, at most MAX; a `Retry-After` longer than RETRY_AFTER_MAX is not waited for (the
 # request gives up rather than come back early).

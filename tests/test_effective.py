@@ -64,7 +64,8 @@ def test_every_real_body_decodes_and_zero_is_never_a_price():
     statuses = set()
     for entry in entries:
         raw = json.loads(snapshot.body(entry))["data"]
-        item = decode_effective(snapshot.body(entry), entry.url, "p", "v")
+        query = parse_qs(urlsplit(entry.url).query)
+        item = decode_effective(snapshot.body(entry), entry.url, query["permaslug"][0], query["variant"][0])
         statuses.add(item.status)
         has_price = bool(raw["weightedInputPrice"] or raw["weightedOutputPrice"])
         assert (item.status == PRICED) == has_price, entry.url
@@ -78,12 +79,24 @@ def test_every_real_body_decodes_and_zero_is_never_a_price():
 
 def test_made_body_roundtrips_and_free_or_batch_is_zero():
     model = SEED_MODELS[0]
-    item = decode_effective(json.dumps(effective_pricing(model)), URL, model.permaslug, "standard")
+    item = decode_effective(json.dumps(effective_pricing(model)), effective_url(model), model.permaslug, "standard")
     assert isinstance(item, EffectivePrice) and item.status == PRICED
     assert (item.weighted_input_price, item.weighted_output_price, item.cache_hit_rate) == effective_prices(model)
     free = SEED_MODELS[-1]
     assert free.variant == "free"
-    assert decode_effective(json.dumps(effective_pricing(free)), URL, free.permaslug, "free").status == ZERO
+    assert decode_effective(json.dumps(effective_pricing(free)), effective_url(free), free.permaslug,
+                            "free").status == ZERO
+
+
+def test_an_answer_whose_url_asks_for_another_model_variant_is_an_identity_error():
+    """The body names no model: a redirect to another model-variant's URL is what can be seen."""
+    model = SEED_MODELS[0]
+    with pytest.raises(SourceError) as caught:
+        decode_effective(json.dumps(effective_pricing(model)), effective_url(SEED_MODELS[1]), model.permaslug,
+                         "standard")
+    assert (caught.value.field, caught.value.kind) == ("url", "identity")
+    assert caught.value.message == (f"asked for {model.permaslug}:standard, the answer is for "
+                                    f"{SEED_MODELS[1].permaslug}:standard")
 
 
 @pytest.mark.parametrize("change, field, words", [

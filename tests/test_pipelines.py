@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 
 import pytest
 from scrapy.exceptions import DropItem
 
 from orstats_crawler import pricing
-from orstats_crawler.items import LeaderboardRow, ModelActivity, ModelPrice
+from orstats_crawler.items import ChartWeek, LeaderboardRow, ModelActivity, ModelPrice
 from orstats_crawler.pipelines import NormalizePipeline, PricePipeline, ValidatePipeline
 from orstats_crawler.spiders.rankings import RankingsSpider
 from tests.conftest import project_crawler
@@ -59,42 +59,112 @@ def test_normalize_activity_with_only_the_partial_day_is_empty_not_zero(crawler)
     assert stats(crawler)["orstats/normalize/activity/empty"] == 1
 
 
-def test_normalize_activity_bad_count_drops_with_url(crawler):
-    with pytest.raises(DropItem, match="model-activity.*2026-08-07"):
-        NormalizePipeline(crawler).process_item(activity(day("2026-08-07", prompt="lots")))
-    assert stats(crawler)["orstats/normalize/activity/bad_row"] == 1
+def problems(item) -> list[tuple[str, str]]:
+    """(field, message) of the problems a pipeline kept with the item."""
+    return [(p["field"], p["message"]) for p in item.problems]
+
+
+def test_normalize_activity_bad_count_drops_that_day_only_naming_day_field_and_value(crawler):
+    item = NormalizePipeline(crawler).process_item(
+        activity(day("2026-08-07", prompt="lots"), day("2026-08-06"), day("2026-08-05", completion=-5)))
+    assert [d["date"] for d in item.days] == [date(2026, 8, 6)]
+    assert problems(item) == [("total_prompt_tokens", "day 2026-08-07: 'lots' is not a count: day dropped"),
+                              ("total_completion_tokens", "day 2026-08-05: -5 is negative: day dropped")]
+    assert [d["date"] for d in item.dropped_days] == [date(2026, 8, 7), date(2026, 8, 5)]
+    assert all(p["url"] == URL and p["source"] == "activity" and p["permaslug"] == "a/b" for p in item.problems)
+    assert stats(crawler)["orstats/normalize/activity/days_dropped"] == 2
+
+
+def test_normalize_activity_optional_count_that_is_not_one_is_unknown_and_the_day_stays(crawler):
+    item = NormalizePipeline(crawler).process_item(activity({**day("2026-08-07"), "tool_calls": 10**30}))
+    assert item.days[0]["tool_calls"] is None and item.days[0]["prompt_tokens"] == 100
+    assert problems(item) == [("total_tool_calls", f"day 2026-08-07: {10**30!r} is beyond SQLite's integer range; "
+                                                   "treated as unknown")]
+
+
+def test_no_activity_day_after_the_crawls_own_day(crawler):
+    crawler.stats.set_value("start_time", datetime(2026, 8, 8, 6, 0, tzinfo=timezone.utc))
+    item = NormalizePipeline(crawler).process_item(activity(day("2027-02-27"), day("2026-08-08"), day("2026-08-07")))
+    assert item.dropped_partial_day == date(2026, 8, 8) and [d["date"] for d in item.days] == [date(2026, 8, 7)]
+    assert problems(item) == [("date", "day 2027-02-27 is after the crawl's day 2026-08-08: day dropped")]
+    assert item.dropped_days == []  # outside any week the crawl can have
+
+
+def test_an_answer_whose_clock_is_after_the_crawls_day_gives_no_split(crawler):
+    crawler.stats.set_value("start_time", datetime(2026, 8, 8, 6, 0, tzinfo=timezone.utc))
+    item = NormalizePipeline(crawler).process_item(activity(day("2026-08-08"), day("2026-08-07"), fetched="2027-02-28"))
+    assert item.fetched_at is None and item.days == []  # nor does its clock choose the crawl's week
+    assert problems(item) == [("data.cachedAt", "2027-02-28T06:00:00+00:00 is after the crawl's day 2026-08-08: the "
+                                                "answer's partial day is unknown, its split is not used")]
 
 
 def test_normalize_leaderboard_row_types(crawler):
     item = NormalizePipeline(crawler).process_item(row(requests="12", change="oops"))
     assert (item.prompt_tokens, item.completion_tokens, item.requests) == (1000, 100, 12)
     assert item.last_day == date(2026, 8, 7) and item.change is None
+    assert problems(item) == [("change", "'oops' is not a number; treated as unknown")]
 
 
-def test_normalize_leaderboard_bad_tokens_drop(crawler):
-    with pytest.raises(DropItem, match="total_prompt/completion_tokens"):
-        NormalizePipeline(crawler).process_item(row(prompt_tokens=None))
-    assert stats(crawler)["orstats/normalize/leaderboard/bad_tokens"] == 1
+@pytest.mark.parametrize("value, why", [
+    ("1e30", "'1e30' is not a count"), ("NaN", "'NaN' is not a count"), (float("nan"), "nan is not a count"),
+    (1e30, "1e+30 is beyond SQLite's integer range"), (10**30, f"{10**30} is beyond SQLite's integer range"),
+    (-5, "-5 is negative"), ("-5", "'-5' is negative"), (2.5, "2.5 is not a count"), (True, "True is not a count"),
+    (None, "None is not a count"),
+])
+def test_a_leaderboard_row_whose_count_is_not_one_stays_with_unknown_tokens(crawler, value, why):
+    item = NormalizePipeline(crawler).process_item(row(completion_tokens=value, cached_tokens=5, reasoning_tokens=1))
+    assert item.prompt_tokens is item.completion_tokens is item.total_tokens is None
+    assert item.cached_tokens is item.reasoning_tokens is None  # the row's other counts are not trusted either
+    assert problems(item) == [("total_completion_tokens", f"{why}: tokens and revenue of a/b-2026:standard unknown")]
+    assert item.problems[0]["url"] == "https://x/lb" and item.problems[0]["source"] == "leaderboard"
+    assert stats(crawler)["orstats/normalize/leaderboard/unknown_tokens"] == 1
+    item = ValidatePipeline(crawler).process_item(item)  # and the next pipelines keep it
+    assert PricePipeline(crawler).process_item(item) is item
+
+
+def test_a_leaderboard_date_after_the_crawls_day_is_unknown(crawler):
+    crawler.stats.set_value("start_time", datetime(2026, 8, 8, 6, 0, tzinfo=timezone.utc))
+    item = NormalizePipeline(crawler).process_item(row(last_day="2027-02-28 00:00:00"))
+    assert item.last_day is None
+    assert problems(item) == [("date", "2027-02-28 is after the crawl's day 2026-08-08; treated as unknown")]
+
+
+def test_chart_week_values_that_are_not_counts_drop_the_week(crawler):
+    week = ChartWeek("2026-08-03", {"a/b": float("inf")}, "https://x/chart", "current")
+    with pytest.raises(DropItem, match="inf is not a count"):
+        NormalizePipeline(crawler).process_item(week)
+    crawler.stats.set_value("start_time", datetime(2026, 8, 8, tzinfo=timezone.utc))
+    with pytest.raises(DropItem, match="week 2027-02-22: after the crawl's day 2026-08-08"):
+        NormalizePipeline(crawler).process_item(ChartWeek("2027-02-22", {"a/b": 1.4}, "https://x/chart", "current"))
+    kept = NormalizePipeline(crawler).process_item(ChartWeek("2026-08-03", {"a/b": 1.6}, "https://x/chart", "current"))
+    assert kept.values == {"a/b": 2}
 
 
 # --- validate ----------------------------------------------------------------------------------
 
-def test_validate_drops_impossible_split(crawler):
-    bad = NormalizePipeline(crawler).process_item(activity(day("2026-08-07", cached=101)))
-    with pytest.raises(DropItem, match="cached_tokens 101 > prompt_tokens 100"):
-        ValidatePipeline(crawler).process_item(bad)
-    bad = NormalizePipeline(crawler).process_item(activity(day("2026-08-07", reasoning=11)))
-    with pytest.raises(DropItem, match="reasoning_tokens 11 > completion_tokens 10"):
-        ValidatePipeline(crawler).process_item(bad)
-    bad = NormalizePipeline(crawler).process_item(activity(day("2026-08-07", completion=-1, reasoning=0)))
-    with pytest.raises(DropItem, match="negative"):
-        ValidatePipeline(crawler).process_item(bad)
-    assert stats(crawler)["orstats/validate/activity/invalid"] == 3
+def test_validate_drops_the_day_whose_cached_tokens_exceed_its_prompt_tokens(crawler):
+    item = NormalizePipeline(crawler).process_item(activity(day("2026-08-07", cached=101), day("2026-08-06")))
+    item = ValidatePipeline(crawler).process_item(item)
+    assert [d["date"] for d in item.days] == [date(2026, 8, 6)]
+    assert problems(item) == [("total_native_tokens_cached",
+                               "day 2026-08-07: cached_tokens 101 > prompt_tokens 100: day dropped")]
+    assert item.dropped_days == [{"date": date(2026, 8, 7),
+                                  "why": "total_native_tokens_cached: cached_tokens 101 > prompt_tokens 100"}]
+    assert stats(crawler)["orstats/validate/activity/days_dropped"] == 1
+
+
+def test_validate_keeps_a_day_whose_reasoning_exceeds_its_completion_and_counts_it(crawler):
+    """Reasoning tokens enter no revenue formula, and the site reports such days (46 on 2026-08-08)."""
+    item = NormalizePipeline(crawler).process_item(activity(day("2026-08-07", reasoning=11)))
+    assert ValidatePipeline(crawler).process_item(item).days[0]["reasoning_tokens"] == 11
+    assert item.problems == [] and item.dropped_days == []
+    assert stats(crawler)["orstats/validate/activity/reasoning_above_completion"] == 1
 
 
 def test_validate_keeps_good_split(crawler):
     good = NormalizePipeline(crawler).process_item(activity(day("2026-08-07", cached=100, reasoning=10)))
     assert ValidatePipeline(crawler).process_item(good) is good
+    assert good.problems == []
     assert stats(crawler)["orstats/validate/activity/valid"] == 1
 
 
@@ -102,6 +172,8 @@ def test_validate_leaderboard_forgets_an_impossible_split_but_keeps_the_volume(c
     item = NormalizePipeline(crawler).process_item(row(cached_tokens=5000, reasoning_tokens=1))
     item = ValidatePipeline(crawler).process_item(item)
     assert item.cached_tokens is None and item.prompt_tokens == 1000
+    assert problems(item) == [("total_native_tokens_cached",
+                               "cached_tokens 5000 > prompt_tokens 1000; split treated as unknown")]
     assert stats(crawler)["orstats/validate/leaderboard/invalid_split"] == 1
 
 

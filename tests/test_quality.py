@@ -5,6 +5,7 @@ pipelines never let a crawl reach. Also the pieces around the gate: Retry-After,
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 from email.utils import format_datetime
 from pathlib import Path
@@ -20,9 +21,10 @@ from orstats_crawler.arguments import UsageError
 from orstats_crawler.commands.crawl import EXIT_ERROR, EXIT_PUBLISHED, EXIT_REJECTED, EXIT_USAGE, Outcome, exit_code
 from orstats_crawler.history.connection import open_for_writing
 from orstats_crawler.history.crawl_rows import CrawlItems, WeekSummary
-from orstats_crawler.items import ModelPrice
+from orstats_crawler.items import ChartWeek, ModelPrice
 from orstats_crawler.middlewares.retry import retry_after_seconds
 from orstats_crawler.pricing import PriceCatalogue
+from orstats_crawler.report.format import tokens
 from orstats_crawler.signals import StoredVerdict
 from tests.conftest import crawl
 from tests.factory import SEED_DAY, SEED_MODELS, SnapshotSpec, build_snapshot, usd, with_models
@@ -71,18 +73,83 @@ async def test_a_collapsed_model_count_rejects(tmp_path, history_path):
     assert "4 ranked model-variants, 40% of the 10" in checks["model_count"]["message"]
 
 
+def repriced(index: int, **prices: float) -> dict[str, Any]:
+    """The seed model's catalogue prices with some multiplied: ``repriced(0, prompt=1 / 20)``."""
+    pricing = dict(SEED_MODELS[index].pricing)
+    for kind, factor in prices.items():
+        pricing[kind] = usd(float(pricing[kind]) * factor)
+    return {"pricing": pricing}
+
+
 @pytest_twisted.ensureDeferred
-async def test_prices_moving_tenfold_or_to_zero_are_flagged_for_review(tmp_path, history_path):
+async def test_a_large_price_move_no_effective_price_confirms_rejects_naming_old_and_new(tmp_path, history_path):
+    # Sonnet's prompt price cut 20x: its effective input price (the cache discount unchanged) moves 5x.
+    # Opus listed free: no effective price at all (the site prices no traffic at 0).
     sonnet, opus = SEED_MODELS[0], SEED_MODELS[1]
-    models = with_models((0, {"pricing": {**sonnet.pricing, "prompt": usd(float(sonnet.pricing["prompt"]) / 20)}}),
-                         (1, {"pricing": {"prompt": "0", "completion": "0"}}))
+    models = with_models((0, repriced(0, prompt=1 / 20)), (1, {"pricing": {"prompt": "0", "completion": "0"}}))
     status, checks = await after_last_week(tmp_path, history_path, spec=SnapshotSpec(models=models))
+    assert status == "rejected"
+    check = checks["price_moves"]
+    assert check["result"] == "fail" and "3 list prices no effective price confirms" in check["message"]
+    assert (f"{sonnet.permaslug}:standard prompt $3.00/M -> $0.1500/M (effective $1.38/M -> $0.2717/M)"
+            in check["message"])
+    assert f"{opus.permaslug}:standard prompt $5.00/M -> $0.00/M (no effective price to confirm it)" in check["message"]
+    assert f"{opus.permaslug}:standard completion $25.00/M -> $0.00/M" in check["message"]
+
+
+@pytest.mark.parametrize("index, confirmed_by", [
+    # Sonnet's traffic was priced last week too: its effective price's move is compared with the list price's.
+    (0, "completion $15.00/M -> $60.00/M (effective $15.00/M -> $60.00/M)"),
+    # Grok's was not (the site priced none of its traffic): this week's is compared with its list price.
+    (7, "completion $0.5000/M -> $2.00/M (its traffic paid $2.00/M)"),
+])
+@pytest_twisted.ensureDeferred
+async def test_a_price_move_its_effective_price_confirms_is_flagged_for_review(tmp_path, history_path, index,
+                                                                              confirmed_by):
+    last_week = replace(LAST_WEEK, models=with_models((7, {"effective": (0.0, 0.0, 0.0)})))
+    status, _ = await crawl_week(tmp_path, history_path, "last-week", last_week)
+    assert status == "published"
+    # Completion 4x: what the traffic paid for output (the factory's figure) 4x too.
+    models = with_models((index, repriced(index, completion=4)))
+    status, checks = await crawl_week(tmp_path, history_path, "this-week", SnapshotSpec(models=models))
     assert status == "published"
     check = checks["price_moves"]
-    assert check["result"] == "flag" and "3 moves to review" in check["message"]
-    assert f"{sonnet.permaslug}:standard prompt 3e-06 -> 1.5e-07" in check["message"]
-    assert f"{opus.permaslug}:standard prompt 5e-06 -> 0.0" in check["message"]
-    assert f"{opus.permaslug}:standard completion 2.5e-05 -> 0.0" in check["message"]
+    assert check["result"] == "flag" and "1 to review" in check["message"]
+    assert f"{SEED_MODELS[index].permaslug}:standard {confirmed_by}" in check["message"]
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_new_model_priced_far_from_what_its_traffic_paid_rejects(tmp_path, history_path):
+    # A model-variant last week did not rank, listed at 10x what its traffic paid this week.
+    new = replace(SEED_MODELS[4], permaslug="lab/new-20260201", public_id="lab/new", name="Lab: New",
+                  effective=(0.03, 0.25, 0.0))
+    status, checks = await after_last_week(tmp_path, history_path, spec=SnapshotSpec(models=[*SEED_MODELS, new]))
+    assert status == "rejected"
+    assert ("2 list prices no effective price confirms, of model-variants holding at least 0.5% of the week's spend: "
+            "lab/new-20260201:standard (not priced by the published crawl) prompt $0.3000/M, its traffic paid "
+            "$0.0300/M; lab/new-20260201:standard (not priced by the published crawl) completion $2.50/M, its "
+            "traffic paid $0.2500/M") in checks["price_moves"]["message"]
+
+
+@pytest_twisted.ensureDeferred
+async def test_price_moves_and_model_count_skip_without_a_published_crawl(tmp_path, history_path):
+    status, checks = await crawl_week(tmp_path, history_path, "first")
+    assert status == "published"
+    assert checks["price_moves"] == {"name": "price_moves", "result": "skip",
+                                     "message": "no published crawl to compare list prices with"}
+    assert checks["model_count"]["result"] == "skip" and checks["chart_history"]["result"] == "skip"
+    assert checks["price_bound"]["result"] == "pass"
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_price_above_the_absolute_bound_rejects_even_the_first_crawl(tmp_path, history_path):
+    status, checks = await crawl_week(tmp_path, history_path, "dear",
+                                      SnapshotSpec(models=with_models((8, repriced(8, completion=10**4)))))
+    assert status == "rejected"
+    assert checks["price_bound"] == {
+        "name": "price_bound", "result": "fail", "message":
+        "text prices of 13 catalogue entries (maximum $1000.00/M): 1 above it: google/gemini-2.5-flash-lite "
+        "(google/gemini-2.5-flash-lite:standard) completion $4000.00/M"}
 
 
 @pytest_twisted.ensureDeferred
@@ -183,6 +250,53 @@ async def test_token_coverage_below_its_minimum_rejects(tmp_path, history_path):
     assert result.stats["orstats/checks/fail"] == 1
 
 
+URL_CHART = "https://openrouter.ai/api/frontend/v1/rankings/model-rankings-chart"
+COMPUTED = datetime(2026, 2, 9, 6, tzinfo=timezone.utc)
+
+
+def week_row(permaslug: str, total: int | None) -> dict[str, Any]:
+    return {"permaslug": permaslug, "variant": "standard", "total_tokens": total, "week_end": "2026-02-08"}
+
+
+@pytest_twisted.ensureDeferred
+async def test_unknown_tokens_are_weighed_by_their_published_week_else_by_the_chart(tmp_path, history_path):
+    await crawl_week(tmp_path, history_path, "last-week", LAST_WEEK)  # publishes Sonnet's week A
+    db = open_for_writing(history_path)
+    # The chart's newest finished week names x/charted; the one after it is partial and not used.
+    chart = [ChartWeek(date(2026, 1, 26), {"x/charted": 500, "y/named": 100, "Others": 10**6}, URL_CHART, "current",
+                       COMPUTED),
+             ChartWeek(date(2026, 2, 2), {"x/charted": 1}, URL_CHART, "current", COMPUTED)]
+    sonnet = SEED_MODELS[0]
+    rows = [week_row("a/known", 10**6), week_row(sonnet.permaslug, None), week_row("x/charted", None),
+            week_row("z/unnamed", None)]
+    summary = WeekSummary(date(2026, 2, 2), date(2026, 2, 8), rows, 1.0, 1.0, 0)
+    verdict = quality.Verdict()
+    quality.check_unknown_tokens(verdict, summary, CrawlItems(chart=chart), db, 0.01)
+    share = (sonnet.total + 600) / (10**6 + sonnet.total + 600)
+    assert verdict.checks == [{"name": "unknown_tokens", "result": "fail", "message":
+                               f"3 ranked model-variants with unknown tokens (and revenue) hold about {share:.2%} of "
+                               f"the week's tokens (maximum 1%): {sonnet.permaslug}:standard ~{tokens(sonnet.total)} "
+                               "(its published week 2026-01-26..2026-02-01); x/charted:standard ~500 (chart week of "
+                               "2026-01-26); z/unnamed:standard ~100 (at most the smallest value the chart names in "
+                               "the week of 2026-01-26)"}]
+    # Below the maximum: published, flagged. With nothing to estimate from: its weight is not bounded.
+    for chart_weeks, result, words in ((chart, "flag", "hold about 0.01%"), ([], "fail", "1 with nothing to estimate "
+                                                                                           "them from")):
+        verdict = quality.Verdict()
+        small = WeekSummary(date(2026, 2, 2), date(2026, 2, 8), [rows[0], rows[3]], 1.0, 1.0, 0)
+        quality.check_unknown_tokens(verdict, small, CrawlItems(chart=chart_weeks), db, 0.01)
+        assert verdict.checks[0]["result"] == result and words in verdict.checks[0]["message"], verdict.checks
+
+
+def test_reasoning_above_completion_in_a_week_row_is_flagged_not_failed():
+    summary = WeekSummary(date(2026, 2, 2), date(2026, 2, 8), [summary_row(reasoning_tokens=51)], 1.0, 1.0, 1)
+    verdict = quality.Verdict()
+    quality.check_split_bounds(verdict, summary)
+    assert verdict.checks == [{"name": "split_bounds", "result": "flag", "message":
+                               "cached <= prompt in every row; 1 model-variants with more reasoning than completion "
+                               "tokens (as the site reports them): a/b:standard reasoning 51 / completion 50"}]
+
+
 def summary_row(**fields: Any) -> dict[str, Any]:
     row = {"permaslug": "a/b", "variant": "standard", "prompt_tokens": 100, "completion_tokens": 50,
            "cached_tokens": 10, "reasoning_tokens": 5}
@@ -209,14 +323,37 @@ def test_price_moves_compare_with_the_entry_the_earlier_crawl_priced_rows_with(t
         catalogue.add(ModelPrice(public_id, "x/m-2026", "standard", public_id,
                                  {"prompt": price, "completion": price}, URL))
     db = open_for_writing(str(tmp_path / "h.db"))
-    db["crawls"].insert({"id": "earlier", "week_end": "2026-02-01", "started_at": "2026-02-02T00:00:00+00:00"})
+    db["crawls"].insert({"id": "earlier", "week_end": "2026-02-01", "started_at": "2026-02-02T00:00:00+00:00",
+                         "status": "published", "models_ranked": 1})
     db["prices"].insert_all({"crawl_id": "earlier", "observed_on": "2026-02-02", "public_id": public_id,
                              "canonical_slug": "x/m-2026", "variant": "standard", "prompt_price": float(price),
                              "completion_price": float(price)} for public_id, price in entries)
-    previous_id, previous = quality.previous_prices(db, "this", date(2026, 2, 8))
-    assert previous_id == "earlier"
-    assert (previous[("x/m-2026", "standard")]["prompt_price"]
+    previous = quality.previous_published(db, "this", date(2026, 2, 8))
+    assert previous["id"] == "earlier"
+    assert (quality.published_prices(db, "earlier")[("x/m-2026", "standard")]["prompt_price"]
             == catalogue.price_for("x/m-2026", "standard").prompt == 1e-06)
+
+
+def test_comparisons_use_the_latest_published_crawl_whatever_the_crawl_found():
+    """A crawl that found no week still compares with the latest published crawl; a crawl of an
+    older week with the nearest later one; rejected crawls are never the comparison."""
+    db = Database(memory=True)
+    db["crawls"].insert_all([
+        {"id": "a", "week_end": "2026-02-01", "started_at": "1", "status": "published", "models_ranked": 10},
+        {"id": "b", "week_end": "2026-02-08", "started_at": "2", "status": "published", "models_ranked": 9},
+        {"id": "c", "week_end": "2026-02-15", "started_at": "3", "status": "rejected", "models_ranked": 1},
+    ])
+    assert quality.previous_published(db, "x", None)["id"] == "b"
+    assert quality.previous_published(db, "x", date(2026, 2, 9))["id"] == "b"
+    assert quality.previous_published(db, "x", date(2026, 2, 7))["id"] == "a"
+    assert quality.previous_published(db, "x", date(2026, 1, 1))["id"] == "a"
+    assert quality.previous_published(db, "b", date(2026, 2, 8))["id"] == "a"
+    verdict = quality.Verdict()
+    quality.check_model_count(verdict, WeekSummary(None, None, [], None, None, 0),
+                              quality.previous_published(db, "x", None), 0.5)
+    assert verdict.checks == [{"name": "model_count", "result": "fail", "message":
+                               "0 ranked model-variants, 0% of the 9 of published crawl b (week ending 2026-02-08; "
+                               "minimum 50%)"}]
 
 
 def test_the_gate_on_an_empty_crawl_names_what_is_missing(tmp_path):

@@ -59,6 +59,7 @@ class CrawlItems:
     rankings_daily: list[RankingsDaily] = field(default_factory=list)
 
     def add(self, item: Any) -> None:
+        """File an item under its kind; the problems a pipeline found with it join the crawl's."""
         bucket = {
             ModelPrice: self.prices, LeaderboardRow: self.leaderboard, ChartWeek: self.chart,
             ModelActivity: self.activity, ActivityPlan: self.plans, SourceProblem: self.problems,
@@ -66,6 +67,7 @@ class CrawlItems:
         }.get(type(item))
         if bucket is not None:
             bucket.append(item)
+        self.problems.extend(SourceProblem(**problem) for problem in getattr(item, "problems", None) or ())
 
     @property
     def era(self) -> str:
@@ -89,7 +91,11 @@ class WeekSummary:
 
 
 def summarize_week(items: CrawlItems) -> WeekSummary:
-    """Join the leaderboard to the measured split over the crawl's window."""
+    """Join the leaderboard to the measured split over the crawl's window.
+
+    A row whose token count is unknown stays in the week with unknown (None) tokens, split, spend
+    and revenue, ranked after every row whose count is known; the coverages are shares of the rows
+    whose count is known (the quality gate weighs the others on their own)."""
     window = weeks.crawl_window(
         (a.fetched_at.date() for a in items.activity if a.fetched_at),
         (row.last_day for row in items.leaderboard),
@@ -99,12 +105,13 @@ def summarize_week(items: CrawlItems) -> WeekSummary:
     start, end = window
     splits = {(a.permaslug, a.variant): _window_sum(a, start, end) for a in items.activity}
     activity_of = {(a.permaslug, a.variant): a for a in items.activity}
-    ranked = sorted(items.leaderboard, key=lambda r: (-(r.prompt_tokens + r.completion_tokens), r.permaslug, r.variant))
+    ranked = sorted(items.leaderboard, key=lambda r: (r.total_tokens is None, -(r.total_tokens or 0), r.permaslug,
+                                                      r.variant))
     upper_bounds = {(c["permaslug"], c["variant"]): c["upper_bound_usd"] for p in items.plans for c in p.candidates}
     rows = []
     for rank, row in enumerate(ranked, start=1):
         key = (row.permaslug, row.variant)
-        split = splits.get(key)
+        split = splits.get(key) if row.total_tokens is not None else None
         if split is not None:
             source = "activity"
         elif row.cached_tokens is not None and row.reasoning_tokens is not None:
@@ -117,7 +124,7 @@ def summarize_week(items: CrawlItems) -> WeekSummary:
         prompt = split["prompt_tokens"] if split else row.prompt_tokens
         completion = split["completion_tokens"] if split else row.completion_tokens
         upper_bound = upper_bounds.get(key)
-        if upper_bound is None:  # not a split candidate (its leaderboard gave the split): the same bound
+        if upper_bound is None and row.total_tokens is not None:  # not a split candidate: the same bound
             price = pricing.ListPrice(row.prompt_price, row.completion_price, row.cache_read_price,
                                       bool(row.is_free), row.price_status or pricing.NO_PRICE.status)
             upper_bound = pricing.upper_bound_usd(row.prompt_tokens, row.completion_tokens, price)
@@ -125,7 +132,8 @@ def summarize_week(items: CrawlItems) -> WeekSummary:
             "week_start": start.isoformat(), "week_end": end.isoformat(),
             "permaslug": row.permaslug, "variant": row.variant, "public_id": row.public_id,
             "name": row.name or row.permaslug, "rank": rank,
-            "total_tokens": prompt + completion, "prompt_tokens": prompt, "completion_tokens": completion,
+            "total_tokens": row.total_tokens if split is None else prompt + completion,
+            "prompt_tokens": prompt, "completion_tokens": completion,
             "cached_tokens": split["cached_tokens"] if split else None,
             "reasoning_tokens": split["reasoning_tokens"] if split else None,
             "requests": split["requests"] if split else row.requests,
@@ -138,7 +146,7 @@ def summarize_week(items: CrawlItems) -> WeekSummary:
         rows[-1].update(previous_week(activity_of.get(key), start) if source == "activity" else NO_PREVIOUS)
     spend = sum(r["upper_bound_usd"] or 0.0 for r in rows)
     measured_spend = sum(r["upper_bound_usd"] or 0.0 for r in rows if r["split_source"])
-    tokens = sum(r["total_tokens"] for r in rows)
+    tokens = sum(r["total_tokens"] for r in rows if r["total_tokens"] is not None)
     measured_tokens = sum(r["total_tokens"] for r in rows if r["split_source"])
     p10, p90 = impute_cached_shares(rows)
     return WeekSummary(
@@ -250,6 +258,8 @@ def _window_sum(activity: ModelActivity, start: date, end: date) -> dict[str, in
     days = [d for d in activity.days if start <= d["date"] <= end]
     if not days:
         return None  # fetched but nothing in the week: the split is not known
+    if any(d["date"] is None or start <= d["date"] <= end for d in activity.dropped_days):
+        return None  # a day of the week was dropped (days outside it change nothing)
     total = {name: sum(d[name] for d in days) for name in SPLIT}
     total["requests"] = sum(d["requests"] or 0 for d in days) if all(d["requests"] is not None for d in days) else None
     return total

@@ -9,6 +9,13 @@ from orstats_crawler.history.formulas import (M, REVENUE_COLUMNS, REVENUE_EFFECT
                                               REVENUE_SEED, best_basis, best_high, best_low, best_revenue,
                                               imputed_revenue, known_sum, monday_of, row, with_tokens)
 
+
+def complete_sum(column: str) -> str:
+    """The SUM of a token column over a group, NULL ("n/a") when any row's count is unknown: a total
+    never counts an unknown row as 0."""
+    return f"CASE WHEN COUNT({column}) = COUNT(*) THEN SUM({column}) END"
+
+
 # A measured row's previous 7 days come from its own crawl's daily activity (its previous_* tokens, priced
 # like the row); any other row's from the row of the same model-variant in the published week 7 days
 # earlier, if the history has one (its own best estimate).
@@ -56,9 +63,10 @@ LEFT JOIN effective_prices pe ON pe.crawl_id = pm.crawl_id AND pe.permaslug = pm
 
 
 def _weekly_totals_sql() -> str:
-    """One row per week shown: counts, token sums and, per revenue column, the sum over the
-    model-variants whose revenue is known (``known_sum``: NULL when no paid row's is) with how many
-    model-variants and tokens that sum covers. ``chart_tokens`` is the chart's total of the same
+    """One row per week shown: counts, token sums (``total_tokens`` NULL when a row's count is
+    unknown, ``known_total_tokens`` those of the rows whose count is known) and, per revenue column,
+    the sum over the model-variants whose revenue is known (``known_sum``: NULL when no paid row's
+    is) with how many model-variants and tokens that sum covers. ``chart_tokens`` is the chart's total of the same
     days (Others included), NULL when the week is not one of the chart's Monday weeks."""
     revenue = ",\n  ".join(
         f"{known_sum(c)} AS {c}, COUNT(r.{c}) AS {c}_models, "
@@ -73,7 +81,8 @@ SELECT
   SUM(COALESCE(r.is_free, 0) = 0 AND r.prompt_price IS NOT NULL AND r.completion_price IS NOT NULL) AS paid_models,
   SUM(COALESCE(r.is_free, 0) = 0 AND (r.prompt_price IS NULL OR r.completion_price IS NULL)) AS unpriced_models,
   SUM(r.cached_tokens IS NOT NULL) AS split_models,
-  SUM(r.total_tokens) AS total_tokens,
+  {complete_sum("r.total_tokens")} AS total_tokens,
+  SUM(r.total_tokens) AS known_total_tokens, COUNT(*) - COUNT(r.total_tokens) AS unknown_total_tokens_models,
   SUM(CASE WHEN r.cached_tokens IS NOT NULL THEN r.prompt_tokens - r.cached_tokens END) AS split_uncached_prompt_tokens,
   SUM(r.cached_tokens) AS split_cached_tokens,
   SUM(CASE WHEN r.cached_tokens IS NOT NULL THEN r.completion_tokens END) AS split_completion_tokens,
@@ -141,7 +150,7 @@ SELECT
   CASE WHEN SUM(r.basis = 'modeled') THEN 'modeled' WHEN SUM(r.basis = 'measured') THEN 'measured'
        ELSE 'volume' END AS basis,
   COUNT(*) AS models, SUM(r.basis = 'measured') AS measured_models, SUM(r.basis = 'modeled') AS modeled_models,
-  SUM(r.basis = 'volume') AS volume_models, SUM(r.total_tokens) AS total_tokens,
+  SUM(r.basis = 'volume') AS volume_models, {complete_sum("r.total_tokens")} AS total_tokens,
   {known_sum("revenue_list_usd")} AS revenue_list_usd,
   {known_sum("revenue_seed_usd")} AS revenue_seed_usd,
   COUNT(r.revenue_list_usd) AS revenue_list_usd_models,
@@ -164,10 +173,13 @@ def _author_sql(source: str, columns: list[str], carried: str) -> str:
     as asking for all (the report asks once per week)."""
     sums = ",\n  ".join(f"{known_sum(c)} AS {c}, {known_sum(c)} / NULLIF(SUM(SUM(r.{c})) OVER week, 0) AS {c}_share"
                         for c in columns)
+    tokens = complete_sum("r.total_tokens")
+    week_tokens = ("CASE WHEN SUM(COUNT(*) - COUNT(r.total_tokens)) OVER week = 0 "
+                   "THEN SUM(SUM(r.total_tokens)) OVER week END")
     return f"""
 SELECT r.week_start, r.week_end, r.author, {carried},
-  COUNT(*) AS models, SUM(r.total_tokens) AS total_tokens,
-  1.0 * SUM(r.total_tokens) / NULLIF(SUM(SUM(r.total_tokens)) OVER week, 0) AS token_share,
+  COUNT(*) AS models, {tokens} AS total_tokens,
+  1.0 * {tokens} / NULLIF({week_tokens}, 0) AS token_share,
   COUNT(*) - COUNT(r.revenue_list_usd) AS unknown_revenue_models,
   {sums}
 FROM (

@@ -59,6 +59,4 @@ def _row(row: Any, url: str, index: int) -> dict[str, Any]:
         tokens = normalize.count(require(row, "total_tokens", SOURCE, url, where))
     except ValueError as exc:
         raise SourceError(SOURCE, url, f"data[{index}].total_tokens", str(exc)) from None
-    if tokens < 0:
-        raise SourceError(SOURCE, url, f"data[{index}].total_tokens", f"{tokens} is negative")
     return {"day": day, "key": str(require(row, "model_permaslug", SOURCE, url, where)), "total_tokens": tokens}

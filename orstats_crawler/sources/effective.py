@@ -9,6 +9,9 @@ is the share of prompt tokens read from cache. Two answers are not prices:
   this way, as do per-request priced media models).
 Either becomes a NULL price ("unknown"), never a price of 0. One price at 0 and the other not is a
 real price (embeddings have no output, image models no priced input).
+
+The body names no model (providers and endpoints only, as on 2026-08-08), so the one identity check
+is on its URL: after any redirect it must still ask for the model-variant we asked for.
 """
 
 from __future__ import annotations
@@ -17,8 +20,9 @@ import math
 from datetime import datetime
 from typing import Any
 
+from orstats_crawler import normalize
 from orstats_crawler.items import EffectivePrice
-from orstats_crawler.sources import SourceError, envelope, load_json, require, rows_of
+from orstats_crawler.sources import SourceError, check_asked, envelope, load_json, require, rows_of
 
 SOURCE = "effective"
 PRICED, ZERO, NO_DATA = "priced", "zero", "no_data"
@@ -26,6 +30,7 @@ PRICED, ZERO, NO_DATA = "priced", "zero", "no_data"
 
 def decode_effective(body: bytes | str, url: str, permaslug: str, variant: str,
                      fetched_at: datetime | None = None) -> EffectivePrice:
+    check_asked(url, permaslug, variant, SOURCE)
     data = envelope(load_json(body, SOURCE, url), SOURCE, url, "data")
     if not isinstance(data, dict):
         raise SourceError(SOURCE, url, "data", "expected an object")
@@ -60,8 +65,10 @@ def _rate(data: dict[str, Any], key: str, url: str) -> float:
 
 
 def _provider_tokens(providers: list[Any]) -> int | None:
-    """Tokens the providers served in the range (None when any provider does not say)."""
-    totals = [p.get("totalTokens") if isinstance(p, dict) else None for p in providers]
-    if not all(isinstance(t, int) and not isinstance(t, bool) for t in totals):
+    """Tokens the providers served in the range (None when any provider does not say, or says
+    something that is not a count)."""
+    try:
+        return normalize.count(sum(normalize.count(p.get("totalTokens") if isinstance(p, dict) else None)
+                                   for p in providers))
+    except ValueError:
         return None
-    return sum(totals)

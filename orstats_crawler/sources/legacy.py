@@ -13,9 +13,9 @@ from datetime import datetime
 from typing import Any, Iterator
 
 from orstats_crawler.items import ChartWeek, LeaderboardRow, ModelActivity, SourceProblem
-from orstats_crawler.sources import SourceError
+from orstats_crawler.sources import IDENTITY, SourceError
 from orstats_crawler.sources.activity import SOURCE as ACTIVITY
-from orstats_crawler.sources.activity import daily_row
+from orstats_crawler.sources.activity import model_activity
 from orstats_crawler.sources.flight import FlightData
 from orstats_crawler.sources.rankings import CHART, LEADERBOARD, chart_weeks, leaderboard_rows
 
@@ -57,14 +57,9 @@ def decode_model_page(body: bytes | str, url: str, permaslug: str, variant: str,
         rows.extend(r for r in analytics if _belongs(r, permaslug, variant))
     if not rows and all(model.get("permaslug") not in (None, permaslug) for model, _ in blocks):
         found = sorted({str(model.get("permaslug")) for model, _ in blocks})
-        raise SourceError(ACTIVITY, url, "model.permaslug", f"page is about {', '.join(found)}, not {permaslug}")
-    return ModelActivity(
-        permaslug=permaslug,
-        variant=variant,
-        days=[daily_row(row, url, index) for index, row in enumerate(rows)],
-        source_url=url,
-        fetched_at=fetched_at,
-    )
+        raise SourceError(ACTIVITY, url, "model.permaslug", f"page is about {', '.join(found)}, not {permaslug}",
+                          kind=IDENTITY)
+    return model_activity(rows, url, permaslug, variant, fetched_at)
 
 
 def model_page_path(permaslug: str, variant: str, public_id: str | None) -> str:

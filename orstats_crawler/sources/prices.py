@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-from orstats_crawler import pricing
+from orstats_crawler import normalize, pricing
 from orstats_crawler.items import ModelPrice, SourceProblem
-from orstats_crawler.sources import SourceError, envelope, load_json, problem, require, rows_of
+from orstats_crawler.sources import SourceError, envelope, load_json, problem, require, rows_of, unique_entries
 
 SOURCE = "prices"
 
@@ -19,14 +19,25 @@ def variant_of(public_id: str) -> str:
 def decode_catalogue(body: bytes | str, url: str, precedence: int = 0) -> Iterator[ModelPrice | SourceProblem]:
     """One ModelPrice per entry, in both envelopes ({data} and {data, links, total_count}).
 
-    A malformed entry becomes a SourceProblem and the others still count.
+    A malformed entry becomes a SourceProblem and the others still count. An id listed twice is
+    kept once (identical copies counted in ``duplicates``; a copy with another price or name is a
+    DUPLICATE problem).
     """
     models = rows_of(envelope(load_json(body, SOURCE, url), SOURCE, url, "data"), SOURCE, url, "data")
-    for index, model in enumerate(models):
+    kept, duplicates = unique_entries(models, _id_key, SOURCE, url, "data")
+    for unique in kept:
         try:
-            yield _decode_model(model, url, index, precedence)
+            entry = _decode_model(unique.entry, url, unique.index, precedence)
         except SourceError as exc:
             yield problem(exc)
+            continue
+        entry.duplicates = unique.duplicates
+        yield entry
+    yield from duplicates
+
+
+def _id_key(model: Any) -> str | None:
+    return f"id {model['id']}" if isinstance(model, dict) and "id" in model else None
 
 
 def _decode_model(model: Any, url: str, index: int, precedence: int) -> ModelPrice:
@@ -45,6 +56,15 @@ def _decode_model(model: Any, url: str, index: int, precedence: int) -> ModelPri
         name=str(model.get("name") or public_id),
         pricing=prices,
         source_url=url,
-        created=model.get("created"),
+        created=_created(model.get("created")),
         precedence=precedence,
     )
+
+
+def _created(value: Any) -> int | None:
+    """The entry's creation time (seconds since the epoch): informational, never part of a figure,
+    so a value that is not a count is left out rather than the entry (and its price) with it."""
+    try:
+        return normalize.optional_count(value)
+    except ValueError:
+        return None
