@@ -4,7 +4,8 @@ Scrapy's own `crawl` exits 0 whatever happened inside; cron, Scrapyd monitors an
 whether the week was published. The project's COMMANDS_MODULE puts this command in its place:
 
     0  published (flags or `-a force=1` included: see crawls.checks and crawls.forced)
-    1  the crawl failed: it could not start, or ended without a stored verdict
+    1  the crawl failed: it could not start, could not reach the site ("could not reach HOST"), or
+       ended without a stored verdict
     2  usage error: a bad command line, spider argument or setting (one line says which)
     3  rejected by the quality gate: data kept, the published week and the report left as they were
 
@@ -27,6 +28,7 @@ from twisted.internet.defer import Deferred
 from orstats_crawler import signals as orstats_signals
 from orstats_crawler.arguments import UsageError as ArgumentError
 from orstats_crawler.history.writer import PUBLISHED, REJECTED
+from orstats_crawler.middlewares import reachability
 
 logger = logging.getLogger(__name__)
 
@@ -40,12 +42,14 @@ class Outcome:
     verdict: orstats_signals.StoredVerdict | None = None
     start_error: BaseException | None = None
     finish_reason: str | None = None
+    unreachable: str | None = None  # "HOST (ERROR)" when the site could not be reached
 
     def crawl_verdict(self, verdict: orstats_signals.StoredVerdict) -> None:
         self.verdict = verdict
 
     def spider_closed(self, spider: Any, reason: str) -> None:
         self.finish_reason = reason
+        self.unreachable = spider.crawler.stats.get_value(reachability.STAT)
 
     def watch(self, started: Any) -> None:
         """Keep the error of a crawl that could not start (a Deferred or an asyncio task, by reactor)."""
@@ -67,6 +71,8 @@ def exit_code(outcome: Outcome, history_enabled: bool) -> tuple[int, str]:
     if outcome.start_error is not None:
         code = EXIT_USAGE if isinstance(outcome.start_error, ArgumentError) else EXIT_ERROR
         return code, f"the crawl could not start: {outcome.start_error}"
+    if outcome.finish_reason == reachability.UNREACHABLE:  # whatever the gate made of the nothing it got
+        return EXIT_ERROR, f"could not reach {outcome.unreachable}"
     verdict = outcome.verdict
     if verdict is not None and verdict.status == PUBLISHED:
         return EXIT_PUBLISHED, f"crawl {verdict.crawl_id} published"
