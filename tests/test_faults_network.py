@@ -156,11 +156,20 @@ class Seen:
                                   [self.run.crawl["id"], source]))
 
 
-def published_week(history: Path) -> dict[str, list[dict]]:
-    """The previously published week as readers see it, row by row."""
+def published_weeks(history: Path, seed: Path) -> dict[str, list[dict]]:
+    """The weeks the seed history shows, as readers of ``history`` see them, row by row."""
+    weeks = sorted({r["week_end"] for r in Database(seed)["weeks"].rows})
     db = Database(history)
-    return {view: list(db.query(f"select * from {view} where week_end = '2026-02-01' order by 1, 2, 3"))
+    where = f"week_end in ({', '.join('?' * len(weeks))})"
+    return {view: sorted((r for r in db.query(f"select * from {view} where {where}", weeks)),
+                         key=lambda r: json.dumps(r, sort_keys=True, default=str))
             for view in ("weekly_revenue", "weekly_totals")}
+
+
+def assert_published_weeks_unchanged(history: Path, seed: Path) -> None:
+    shown = published_weeks(seed, seed)
+    assert shown["weekly_revenue"], "the seed shows a published week"
+    assert published_weeks(history, seed) == shown
 
 
 def stored_text(folder: Path) -> bytes:
@@ -181,7 +190,7 @@ def assert_guarded(seen: Seen, world, other: ReplayServer) -> None:
     """The common outcome: nothing at the other host, nothing lost, the key nowhere."""
     assert other.seen == []
     assert_nothing_lost(seen.run)
-    assert published_week(seen.folder / "history.db") == published_week(world.seed / "history.db")
+    assert_published_weeks_unchanged(seen.folder / "history.db", world.seed / "history.db")
     assert_key_nowhere(seen)
 
 
@@ -192,7 +201,7 @@ def key_sent_only_to_the_data_api(server: ReplayServer) -> None:
                for path, auth in sent)
 
 
-def crawl(fault_crawl, tmp_path, handler_class, *args) -> tuple[Seen, ReplayServer]:
+def network_crawl(fault_crawl, tmp_path, handler_class, *args) -> tuple[Seen, ReplayServer]:
     run, server = fault_crawl(handler_class, *DATA_API_ARGS, *args)
     return Seen(run, sorted(tmp_path.glob("run*"))[-1]), server
 
@@ -220,8 +229,8 @@ REFUSED = {
 @pytest.mark.parametrize("source", SOURCES)
 def test_a_redirect_to_another_host_is_a_problem_of_its_source_never_followed(
         source, status, world, fault_crawl, other_host, keyed, tmp_path):
-    seen, server = crawl(fault_crawl, tmp_path, handler(status, other_host.base_url, SOURCES[source],
-                                                        leaderboard_down=source == "leaderboard_page"))
+    redirecting = handler(status, other_host.base_url, SOURCES[source], leaderboard_down=source == "leaderboard_page")
+    seen, server = network_crawl(fault_crawl, tmp_path, redirecting)
     run = seen.run
     code, outcome, changed = REFUSED[source]
     assert run.process.returncode == code, run.process.stderr[-3000:]
@@ -248,7 +257,8 @@ def test_a_redirect_to_another_host_is_a_problem_of_its_source_never_followed(
 def test_redirects_within_the_site_are_followed_on_every_source(status, world, fault_crawl, other_host, keyed,
                                                                 tmp_path):
     every = [picks for name, picks in SOURCES.items() if name != "leaderboard_page"]
-    seen, server = crawl(fault_crawl, tmp_path, handler(status, picks=lambda p: any(pick(p) for pick in every)))
+    redirecting = handler(status, picks=lambda p: any(pick(p) for pick in every))
+    seen, server = network_crawl(fault_crawl, tmp_path, redirecting)
     run = seen.run
     assert run.process.returncode == EXIT_PUBLISHED, run.process.stderr[-3000:]
     assert run.crawl["status"] == "published" and run.changed(world.baseline) == {}
@@ -269,8 +279,8 @@ def test_a_redirect_of_the_legacy_page_within_the_site_is_followed(status, world
                                                                    tmp_path):
     """The `/rankings` page (asked once the leaderboard failed) redirected within the site: followed,
     to what the site has there (nothing, in week B's snapshot: rejected either way)."""
-    seen, server = crawl(fault_crawl, tmp_path, handler(status, picks=SOURCES["leaderboard_page"],
-                                                        leaderboard_down=True))
+    redirecting = handler(status, picks=SOURCES["leaderboard_page"], leaderboard_down=True)
+    seen, server = network_crawl(fault_crawl, tmp_path, redirecting)
     assert seen.run.process.returncode == EXIT_REJECTED and seen.run.crawl["status"] == "rejected"
     assert MOVED + RANKINGS_PAGE_PATH in [path for path, _ in server.authorizations]
     [page] = seen.problems("leaderboard_page")
@@ -293,7 +303,7 @@ def test_a_meta_refresh_to_another_host_is_refused_before_robots_txt_asks_it(wor
                 return 200, {"Content-Type": "text/html"}, page
             return super().inject(path, attempt)
 
-    seen, server = crawl(fault_crawl, tmp_path, MetaRefresh)
+    seen, server = network_crawl(fault_crawl, tmp_path, MetaRefresh)
     assert seen.run.process.returncode == EXIT_REJECTED and seen.run.crawl["status"] == "rejected"
     [refused] = [p for p in seen.problems("leaderboard_page") if "OtherHostRefused" in p["message"]]
     assert refused["url"] == f"{other_host.base_url}/rankings"
@@ -309,7 +319,7 @@ def test_with_both_host_guards_off_the_data_api_still_sends_its_key_nowhere_else
     middlewares = get_project_settings().getdict("DOWNLOADER_MIDDLEWARES")
     for guard in ("HostGuardMiddleware", "RedirectGuardMiddleware"):
         middlewares[f"orstats_crawler.middlewares.hosts.{guard}"] = None
-    seen, server = crawl(fault_crawl, tmp_path, handler(307, other_host.base_url, newest_window),
+    seen, server = network_crawl(fault_crawl, tmp_path, handler(307, other_host.base_url, newest_window),
                          f"-sDOWNLOADER_MIDDLEWARES={json.dumps(middlewares)}")
     assert seen.run.process.returncode == EXIT_PUBLISHED
     [refused] = [p for p in seen.problems("data_api") if "OtherHostRefused" in p["message"]]
@@ -345,7 +355,7 @@ class Echo(NetworkHandler):
 def test_an_answer_that_echoes_the_key_is_scrubbed_before_anything_keeps_it(world, fault_crawl, other_host, keyed,
                                                                             tmp_path):
     record = tmp_path / "recorded"
-    seen, server = crawl(fault_crawl, tmp_path, Echo, "-a", f"record={record}")
+    seen, server = network_crawl(fault_crawl, tmp_path, Echo, "-a", f"record={record}")
     assert seen.run.process.returncode == EXIT_PUBLISHED, seen.run.process.stderr[-3000:]
     assert len(server.fake.calls) == WINDOWS  # each window was sent the key, and echoed it
     marker = REDACTED.decode()
@@ -404,4 +414,4 @@ def test_an_unreachable_site_ends_the_crawl_with_exit_1_in_seconds(where, world,
     assert crawl["status"] == "rejected" and "unreachable" in checks["crawl_finished"]["message"]
     assert state(history, reports)["weeks"] == before["weeks"]
     assert state(history, reports)["report"] == before["report"]
-    assert published_week(history) == published_week(world.seed / "history.db")
+    assert_published_weeks_unchanged(history, world.seed / "history.db")
