@@ -55,8 +55,9 @@ ORSTATS_RETRY_BACKOFF_MAX = 120.0
 ORSTATS_RETRY_AFTER_MAX = 600.0
 # A request that fails to connect to or resolve a host that has not answered anything in this crawl
 # is retried this many times (the backoff's 2 + 4 s: a blip at start-up passes), not RETRY_TIMES;
-# then the host is unreachable and its other requests fail at once. When every catalogue request
-# failed so, the crawl ends: exit 1, "could not reach HOST" (middlewares/reachability.py).
+# once they are spent, or the host has failed that long, it is unreachable and its other requests
+# fail at once. When every catalogue request failed so, the crawl ends: exit 1, "could not reach
+# HOST" (middlewares/reachability.py).
 ORSTATS_UNREACHABLE_RETRIES = 2
 # Guard rails: a crawl that runs an hour, or whose callbacks raise 10 times, is closed (and, being
 # unfinished, rejected by the gate).
