@@ -95,6 +95,7 @@ TARGET = Rule(_number, _finite(0, 1, low_open=True), "a share above 0 and at mos
 TOLERANCE = Rule(_number, _finite(0), "a fraction of 0 or more (0.02 is 2 %)")
 FACTOR = Rule(_number, _finite(1), "a factor of 1 or more")
 SECONDS = Rule(_number, _finite(0), "a number of seconds, 0 or more")
+USD_PER_MILLION = Rule(_number, _finite(0, low_open=True), "a price in $ per million tokens above 0")
 COUNT = Rule(_whole, lambda value: value >= 1, "a whole number of 1 or more")
 BUDGET = Rule(_whole, lambda value: value >= 0, "a whole number of 0 or more")
 SWITCH = Rule(lambda settings, name: settings.getbool(name), lambda value: True, "1 or 0 (true or false)")
@@ -122,7 +123,12 @@ SETTING_RULES: dict[str, Rule] = {
     "ORSTATS_MIN_MODEL_RATIO": SHARE,
     "ORSTATS_LEADERBOARD_TOLERANCE": TOLERANCE,
     "ORSTATS_CHART_TOLERANCE": TOLERANCE,
-    "ORSTATS_PRICE_MOVE_RATIO": FACTOR,
+    "ORSTATS_MAX_PRICE_MOVE": FACTOR,
+    "ORSTATS_EFFECTIVE_MOVE_TOLERANCE": FACTOR,
+    "ORSTATS_PRICE_MOVE_MIN_SPEND": SHARE,
+    "ORSTATS_MAX_LIST_PRICE": USD_PER_MILLION,
+    "ORSTATS_MAX_UNKNOWN_SHARE": SHARE,
+    "ORSTATS_UNREACHABLE_RETRIES": BUDGET,
     "ORSTATS_RETRY_BACKOFF_BASE": SECONDS,
     "ORSTATS_RETRY_BACKOFF_MAX": SECONDS,
     "ORSTATS_RETRY_AFTER_MAX": SECONDS,

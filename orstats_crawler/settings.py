@@ -66,6 +66,12 @@ ORSTATS_MAX_LIST_PRICE = 1000.0
 ORSTATS_RETRY_BACKOFF_BASE = 2.0
 ORSTATS_RETRY_BACKOFF_MAX = 120.0
 ORSTATS_RETRY_AFTER_MAX = 600.0
+# A request that fails to connect to or resolve a host that has not answered anything in this crawl
+# is retried this many times (the backoff's 2 + 4 s: a blip at start-up passes), not RETRY_TIMES;
+# once they are spent, or the host has failed that long, it is unreachable and its other requests
+# fail at once. When every catalogue request failed so, the crawl ends: exit 1, "could not reach
+# HOST" (middlewares/reachability.py).
+ORSTATS_UNREACHABLE_RETRIES = 2
 # Guard rails: a crawl that runs an hour, or whose callbacks raise 10 times, is closed (and, being
 # unfinished, rejected by the gate).
 CLOSESPIDER_TIMEOUT = 3600
@@ -146,10 +152,22 @@ DOWNLOADER_MIDDLEWARES = {
     # Scrapy's retries, with waits: backoff for 5xx and timeouts, Retry-After for 429.
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "orstats_crawler.middlewares.retry.BackoffRetryMiddleware": 550,
+    # Only OPENROUTER_BASE_URL's origin (middlewares/hosts.py). First of all: a request for another
+    # host is refused before robots.txt (100) would ask that host for its robots.txt.
+    "orstats_crawler.middlewares.hosts.HostGuardMiddleware": 40,
     # With ORSTATS_SNAPSHOT, first: a snapshot answers before robots.txt, retries or the network.
     "orstats_crawler.middlewares.replay.SnapshotReplayMiddleware": 50,
-    # Above the retries (550): its process_response sees the Data API's 401 and daily-quota 429 first.
-    "orstats_crawler.middlewares.data_api.DataApiMiddleware": 580,
+    # Above the retries (550): lowers the retries of a connection failure on a host never heard from.
+    "orstats_crawler.middlewares.reachability.ReachabilityMiddleware": 560,
+    # Below decompression (590): scrubs the key out of the Data API's answers once they are readable.
+    "orstats_crawler.middlewares.data_api.DataApiScrubMiddleware": 585,
+    # Above RedirectMiddleware (600): sees a 3xx first, refuses one that points at another host.
+    "orstats_crawler.middlewares.hosts.RedirectGuardMiddleware": 610,
+    # Closest to the network, below only the HTTP cache (900, which leaves its dont_cache requests
+    # alone): its process_response and process_exception see every Data API answer and error first,
+    # before a redirect (600) or a retry (550) replaces it, so the turn it takes is always given back,
+    # and the 401 and daily-quota 429 are seen before the retries.
+    "orstats_crawler.middlewares.data_api.DataApiMiddleware": 899,
 }
 ITEM_PIPELINES = {
     "orstats_crawler.pipelines.NormalizePipeline": 200,

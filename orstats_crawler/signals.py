@@ -7,7 +7,10 @@ takes its exit code from it.
 
 ``report_rendered(crawl_id, readme, error)``: the report extension rendered the report of a
 published crawl into ``readme`` (its README.md); ``error`` is None, or why writing it failed (the
-week is published all the same).
+week is published all the same; a rejected crawl that heals a failed report sends it too).
+
+``site_unreachable(where)``: the spider closes the crawl because every catalogue request failed to
+connect or resolve; ``where`` is "HOST (ERROR)", what `scrapy crawl` says on exit.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Any
 
 crawl_verdict = object()
 report_rendered = object()
+site_unreachable = object()
 
 
 @dataclass(frozen=True)

@@ -125,16 +125,19 @@ async def crawl(settings: dict[str, Any] | None = None, **spider_args: Any) -> C
 
 
 def run_scrapy(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT, timeout: float = 300,
-               wrapper: list[str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run `scrapy <args>` as a user would, in its own process; returns exit code and output.
+               wrapper: list[str] | None = None, fast: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run `scrapy <args>` as a user would, in its own process; returns exit code and output. A
+    `crawl` gets the FAST settings unless ``fast=False`` (the project's polite defaults).
     ``wrapper``: a command that runs the rest (``prlimit --fsize=N``, a namespace with its own mounts)."""
     full_env = {**os.environ, "SCRAPY_LOG_LEVEL": "INFO", **(env or {})}
     db = next((arg.split("=", 1)[1] for arg in args if arg.removeprefix("-s").startswith("ORSTATS_DB=")), None)
     if db:  # a `-s ORSTATS_REPORT_DIR=...` still wins over this default: the report beside the history
         full_env.setdefault("ORSTATS_REPORT_DIR", str(Path(db).parent / "reports"))
     full_env.pop("SCRAPY_SETTINGS_MODULE", None)
-    fast = [f"-s{key}={value}" for key, value in FAST.items() if key != "LOG_LEVEL"] if args[:1] == ("crawl",) else []
-    return subprocess.run([*(wrapper or []), sys.executable, "-m", "scrapy", *args, *fast], cwd=cwd, env=full_env,
+    crawling = fast and args[:1] == ("crawl",)
+    fast_settings = [f"-s{key}={value}" for key, value in FAST.items() if key != "LOG_LEVEL"] if crawling else []
+    return subprocess.run([*(wrapper or []), sys.executable, "-m", "scrapy", *args, *fast_settings], cwd=cwd,
+                          env=full_env,
                           capture_output=True, text=True, timeout=timeout)
 
 

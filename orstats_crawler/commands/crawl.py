@@ -4,7 +4,8 @@ Scrapy's own `crawl` exits 0 whatever happened inside; cron, Scrapyd monitors an
 whether the week was published. The project's COMMANDS_MODULE puts this command in its place:
 
     0  published (flags or `-a force=1` included: see crawls.checks and crawls.forced)
-    1  the crawl failed: it could not start, or ended without a stored verdict
+    1  the crawl failed: it could not start, could not reach the site ("could not reach HOST"), or
+       ended without a stored verdict
     2  usage error: a bad command line, spider argument or setting (one line says which)
     3  rejected by the quality gate: data kept, the published week and the report left as they were
     4  published, but the report could not be written (one line says which file and why); the next
@@ -30,6 +31,7 @@ from twisted.internet.defer import Deferred
 from orstats_crawler import signals as orstats_signals
 from orstats_crawler.arguments import UsageError as ArgumentError
 from orstats_crawler.history.writer import PUBLISHED, REJECTED
+from orstats_crawler.middlewares import reachability
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +46,7 @@ class Outcome:
     start_error: BaseException | None = None
     finish_reason: str | None = None
     report_error: str | None = None
+    unreachable: str | None = None  # "HOST (ERROR)" when the site could not be reached
 
     def crawl_verdict(self, verdict: orstats_signals.StoredVerdict) -> None:
         self.verdict = verdict
@@ -53,6 +56,9 @@ class Outcome:
 
     def spider_closed(self, spider: Any, reason: str) -> None:
         self.finish_reason = reason
+
+    def site_unreachable(self, where: str) -> None:
+        self.unreachable = where
 
     def watch(self, started: Any) -> None:
         """Keep the error of a crawl that could not start (a Deferred or an asyncio task, by reactor)."""
@@ -74,6 +80,8 @@ def exit_code(outcome: Outcome, history_enabled: bool) -> tuple[int, str]:
     if outcome.start_error is not None:
         code = EXIT_USAGE if isinstance(outcome.start_error, ArgumentError) else EXIT_ERROR
         return code, f"the crawl could not start: {outcome.start_error}"
+    if outcome.finish_reason == reachability.UNREACHABLE:  # whatever the gate made of the nothing it got
+        return EXIT_ERROR, f"could not reach {outcome.unreachable}"
     verdict = outcome.verdict
     if verdict is not None and verdict.status == PUBLISHED and outcome.report_error is not None:
         return EXIT_REPORT_FAILED, (f"crawl {verdict.crawl_id} published, but its report was not written: "
@@ -104,6 +112,7 @@ class Command(ScrapyCrawlCommand):
         crawler.signals.connect(outcome.crawl_verdict, signal=orstats_signals.crawl_verdict)
         crawler.signals.connect(outcome.report_rendered, signal=orstats_signals.report_rendered)
         crawler.signals.connect(outcome.spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(outcome.site_unreachable, signal=orstats_signals.site_unreachable)
         outcome.watch(self.crawler_process.crawl(crawler, **opts.spargs))
         self.crawler_process.start()
         self.exitcode, why = exit_code(outcome, history_enabled=bool(crawler.settings.get("ORSTATS_DB")))

@@ -3,9 +3,11 @@ the spider tags with the Data API's source (`/api/v1/datasets/rankings-daily`, s
 
 - Nothing happens without `OPENROUTER_API_KEY` in the environment: the spider asks for no window.
 - The key (credentials.py) is read when the crawl starts and only this middleware holds it: it is
-  added to the Data API's requests as `Authorization: Bearer ...` on their way to the network and appears in no
-  setting, stat, log line, stored row or recorded snapshot (the raw archive keeps URLs and bodies,
-  never request headers), nor in Scrapy's HTTP cache (`dont_cache`: it would store the headers).
+  added to the Data API's requests as `Authorization: Bearer ...` on their way to the network, only
+  for the configured host (middlewares/hosts.py), and appears in no setting, stat, log line, stored
+  row or recorded snapshot (the raw archive keeps URLs and bodies, never request headers), nor in
+  Scrapy's HTTP cache (`dont_cache`: it would store the headers). ``DataApiScrubMiddleware`` takes
+  it out of the answers as they arrive (an answer may echo it): no callback, problem or archive sees it.
 - Limits (30 requests per minute per key, 500 per day per account): the requests go one at a time,
   `ORSTATS_DATA_API_INTERVAL` seconds apart (the next one waits for the previous answer, so a 401
   or the daily quota is known before anything else is sent), each crawl spends at most
@@ -14,6 +16,11 @@ the spider tags with the Data API's source (`/api/v1/datasets/rankings-daily`, s
   `ORSTATS_DATA_API_MAX_RETRY_AFTER` (the daily quota) or a refused key (401/403) stops the Data API
   for the rest of the crawl, with one clear problem per window left unfetched. The rest of the
   crawl goes on.
+- The turn (one request in flight) is taken in process_request and given back when the request's
+  outcome comes back: that is why the middleware sits closest to the network (settings.py), where
+  its process_response and process_exception see every download's answer or error first, before a
+  redirect, a retry or a decompression turns it into something else. A 3xx gives the turn back like
+  any answer; a followed redirect is a new request that waits for its own turn.
 """
 
 from __future__ import annotations
@@ -28,7 +35,8 @@ from scrapy.utils.asyncio import sleep
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.defer import DeferredLock
 
-from orstats_crawler.credentials import KEY_ENV, data_api_key
+from orstats_crawler.credentials import KEY_ENV, data_api_key, scrub
+from orstats_crawler.middlewares.hosts import ConfiguredHosts
 from orstats_crawler.middlewares.retry import retry_after_seconds
 from orstats_crawler.sources.data_api import SOURCE
 
@@ -57,6 +65,7 @@ class DataApiMiddleware:
         self.last_sent: float | None = None  # time.monotonic() of the last request sent
         self.turn = DeferredLock()  # one Data API request in flight at a time
         self.stopped: str | None = None  # why no further Data API request is sent in this crawl
+        self.hosts = ConfiguredHosts(settings)
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> "DataApiMiddleware":
@@ -74,6 +83,8 @@ class DataApiMiddleware:
             raise
 
     async def _send(self, request: Request) -> None:
+        if not self.hosts.allows(request.url):
+            raise self.hosts.refusal(request)  # the key goes to the configured host only
         if not self._key:
             self._stop(f"{KEY_ENV} is not set")
         if self.stopped is None and self.sent >= self.budget:
@@ -131,3 +142,18 @@ def forget_key(request: Request) -> None:
     """Take the key off a request once it has been sent: a retry is a copy that waits in the
     scheduler (on disk with JOBDIR), and the key is added again when the copy is sent."""
     request.headers.pop("Authorization", None)
+
+
+class DataApiScrubMiddleware:
+    """Takes the key out of the Data API's answers (body and headers) as they arrive, once they are
+    decompressed (settings.py: below HttpCompressionMiddleware): an answer that echoes it reaches no
+    callback, decoder, problem, log line, raw archive or recorded snapshot."""
+
+    def process_response(self, request: Request, response: Response) -> Response:
+        if not is_data_api(request):
+            return response
+        headers = {name: [scrub(value) for value in values] for name, values in response.headers.items()}
+        body = scrub(response.body)
+        if body == response.body and headers == dict(response.headers.items()):
+            return response
+        return response.replace(body=body, headers=headers)

@@ -45,6 +45,11 @@ def retry_after_seconds(value: bytes | str | None, now: datetime | None = None) 
     return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
 
 
+def backoff_seconds(base: float, maximum: float, retries_done: int) -> float:
+    """The wait before the next retry of a request already retried ``retries_done`` times."""
+    return min(base * 2 ** retries_done, maximum)
+
+
 class BackoffRetryMiddleware(RetryMiddleware):
     def __init__(self, settings: Any):
         super().__init__(settings)
@@ -54,8 +59,7 @@ class BackoffRetryMiddleware(RetryMiddleware):
 
     def backoff(self, request: Request) -> float:
         """The wait before this request's next retry (its first retry waits BASE seconds)."""
-        attempt = request.meta.get("retry_times", 0)
-        return min(self.backoff_base * 2 ** attempt, self.backoff_max)
+        return backoff_seconds(self.backoff_base, self.backoff_max, request.meta.get("retry_times", 0))
 
     async def process_response(self, request: Request, response: Response) -> Request | Response:
         if request.meta.get("dont_retry", False) or response.status not in self.retry_http_codes:

@@ -25,13 +25,16 @@ from typing import Any, Callable, Iterator
 from urllib.parse import urlencode
 
 from scrapy import Spider
+from scrapy.exceptions import CloseSpider
 from scrapy.http import JsonRequest, Request, Response
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from orstats_crawler import arguments, normalize, pricing, selection
+from orstats_crawler import signals as orstats_signals
 from orstats_crawler.credentials import data_api_key
 from orstats_crawler.items import LeaderboardRow, ModelPrice, SourceProblem
+from orstats_crawler.middlewares import reachability
 from orstats_crawler.sources import SourceError, problem
 from orstats_crawler.sources.activity import SOURCE as ACTIVITY
 from orstats_crawler.sources.activity import decode_activity
@@ -90,6 +93,7 @@ class RankingsSpider(Spider):
         self._waiting: set[str] = set()
         self._released = False
         self._planner: selection.SplitPlanner | None = None
+        self._unreached: set[str] = set()  # catalogue URLs that failed to connect or resolve
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> "RankingsSpider":
@@ -195,10 +199,15 @@ class RankingsSpider(Spider):
             yield problem(exc, permaslug=permaslug, variant=variant, status=response.status)
 
     def source_failed(self, failure: Failure) -> Iterator[Any]:
-        """Errback of every request: record what failed, and never stall the crawl on it."""
+        """Errback of every request: record what failed, and never stall the crawl on it; end it when
+        the site cannot be reached at all."""
         request = failure.request
-        status = failure.value.response.status if failure.check(HttpError) else None
-        message = f"HTTP {status}" if status else f"{failure.type.__name__}: {failure.getErrorMessage()}"
+        if failure.check(HttpError):
+            status = failure.value.response.status
+            message = f"HTTP {status}"
+        else:  # a refused redirect carries its 3xx
+            status = getattr(failure.value, "status", None)
+            message = f"{failure.type.__name__}: {failure.getErrorMessage()}"
         yield SourceProblem(
             source=request.meta.get("source", "unknown"),
             url=request.url,
@@ -208,12 +217,24 @@ class RankingsSpider(Spider):
             permaslug=request.cb_kwargs.get("permaslug"),
             variant=request.cb_kwargs.get("variant"),
         )
+        self._close_if_unreachable(request, failure.value)
         if request.meta.get("source") == LEADERBOARD:
             yield self._rankings_page_request(request.meta["barrier"])
         elif request.meta.get("barrier"):
             yield from self._settle(request.meta["barrier"])
         elif request.meta.get("source") == ACTIVITY:
             yield from self._split_answered(request.cb_kwargs["permaslug"], request.cb_kwargs["variant"])
+
+    def _close_if_unreachable(self, request: Request, error: BaseException) -> None:
+        """Nothing can be priced without a catalogue: when every catalogue request failed to connect
+        or resolve (middlewares/reachability.py), the site is unreachable and the crawl ends now."""
+        if request.meta.get("source") != PRICES or not reachability.is_connection_failure(error):
+            return
+        self._unreached.add(request.url)
+        if len(self._unreached) == len(PRICES_PATHS):
+            self.crawler.signals.send_catch_log(signal=orstats_signals.site_unreachable,
+                                                where=reachability.could_not_reach(request.url, error))
+            raise CloseSpider(reachability.UNREACHABLE)
 
     # --- the split requests, once prices and leaderboard are in ------------------------------
 
