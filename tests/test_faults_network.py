@@ -218,7 +218,8 @@ REFUSED = {
     "prices_all_modalities": (EXIT_PUBLISHED, "published", {"structure_prices": "flag"}),
     "leaderboard": (EXIT_REJECTED, "rejected", None),
     # no chart: its own checks have nothing to look at
-    "chart": (EXIT_PUBLISHED, "published", {"structure_chart": "flag", "chart_totals": "skip", "chart_history": "skip"}),
+    "chart": (EXIT_PUBLISHED, "published",
+              {"structure_chart": "flag", "chart_totals": "skip", "chart_history": "skip"}),
     "activity": (EXIT_PUBLISHED, "published", {"structure_activity": "flag"}),
     "effective": (EXIT_PUBLISHED, "published", {"structure_effective": "flag"}),
     "data_api": (EXIT_PUBLISHED, "published", {"structure_data_api": "flag"}),
