@@ -1,7 +1,8 @@
 """The report's pages rendered as GitHub renders them (tests/render: markdown-it, github-markdown-css,
 mermaid in headless Chromium) at the lowest and the newest mermaid version the report supports. First,
 each check of the renderer is shown to fail on a page made to fail it: a broken diagram, crowded axis
-labels, a page that reaches for the network."""
+labels, a page that reaches for the network. Then the reports the crawler writes, for the demo snapshot
+and the 2026-08-08 capture, must show none of it at either version."""
 
 from __future__ import annotations
 
@@ -9,8 +10,11 @@ import re
 from pathlib import Path
 
 import pytest
+import pytest_twisted
 
-from tests.render_tools import mermaid_versions, page_of, render, renderer
+from tests.conftest import crawl, shared_capture
+from tests.render_tools import findings, mermaid_versions, page_of, render, renderer, summary
+from tests.test_report import crawl_demo
 
 pytestmark = pytest.mark.integration
 
@@ -118,3 +122,35 @@ def test_prose_words_leave_out_tables_and_code(rendered, version):
     assert page["section_words"] == [{"heading": "", "words": 5}, {"heading": "Section", "words": 7}]
     assert page["width_px"] == 1012 and page["height_px"] > 200
     assert rendered("labels", version)["height_px"] > 3 * 500
+
+
+# --- the crawler's reports ---------------------------------------------------------------------
+
+def assert_renders_cleanly(reports: Path, out: Path) -> None:
+    """README.md and every weekly page, at every version: no error graphic, no overlapping labels on any
+    axis, no request beyond this machine, no error in the page. The screenshots stay in ``out``."""
+    weekly = sorted((reports / "weekly").glob("*.md"))
+    assert weekly, f"no weekly page in {reports}"
+    rendering = render([reports / "README.md", *weekly], out)
+    print(f"screenshots: {out}\n{summary(rendering)}")
+    assert all(page["blocks"] for page in rendering["pages"]), summary(rendering)
+    problems = findings(rendering)
+    assert not problems, f"screenshots in {out}:\n" + "\n".join(problems)
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_demo_report_renders_cleanly(tmp_path):
+    renderer()  # skip (or fail in CI) before the crawl when the renderer is missing
+    await crawl_demo(tmp_path)
+    assert_renders_cleanly(tmp_path / "reports", tmp_path / "rendered")
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_2026_08_08_report_renders_cleanly(tmp_path):
+    capture = shared_capture("openrouter-2026-08-08")
+    renderer()
+    reports = tmp_path / "reports"
+    result = await crawl({"ORSTATS_DB": str(tmp_path / "history.db"), "ORSTATS_REPORT_DIR": str(reports)},
+                         snapshot=str(capture))
+    assert result.stats["orstats/crawl/status"] == "published"
+    assert_renders_cleanly(reports, tmp_path / "rendered")
