@@ -34,12 +34,20 @@ def xychart_series(block: str) -> dict[str, list[list[str]]]:
     return found
 
 
+DIRECTIVE = re.compile(r"^\s*%%\{.*\}%%\s*$", re.M)
+
+
+def diagram(block: str) -> str:
+    """A block without its init directives: the diagram type comes first."""
+    return DIRECTIVE.sub("", block).lstrip()
+
+
 def check_xychart_lengths(markdown: str) -> int:
     """Assert every bar and line of every xychart has one value per x-axis label; returns how many
     xycharts were checked."""
     checked = 0
     for block in mermaid_blocks(markdown):
-        if not block.lstrip().startswith("xychart"):
+        if not diagram(block).startswith("xychart"):
             continue
         series = xychart_series(block)
         assert len(series["x-axis"]) == 1, f"xychart without exactly one x-axis:\n{block}"

@@ -15,7 +15,7 @@ from orstats_crawler.history.price_history import PriceHistory
 from orstats_crawler.history.connection import immediate, open_for_writing
 from orstats_crawler.report import format as fmt
 from tests.conftest import crawl, shared_capture
-from tests.factory import SEED_MODELS, SnapshotSpec, _chart_key, build_snapshot, chart, daily_rows, expected_revenues
+from tests.factory import SEED_MODELS, SnapshotSpec, _chart_key, build_snapshot, chart, daily_rows, expected_effective
 from tests.test_import_history import anchor_file, run_import, write
 from tests.test_report import crawl_demo, section, table
 
@@ -235,11 +235,10 @@ async def test_the_report_lists_revenue_by_author(tmp_path):
     tokens: dict[str, int] = defaultdict(int)
     for model in SEED_MODELS:
         author = model.permaslug.split("/")[0]
-        revenue[author] += expected_revenues(model)[0]
+        revenue[author] += expected_effective(model)  # the best estimate: effective prices for every row
         tokens[author] += model.total
     assert list(rows) == sorted(revenue, key=lambda a: -revenue[a])  # largest revenue first
     for author, row in rows.items():
         assert row[1] == str(sum(1 for m in SEED_MODELS if m.permaslug.startswith(author + "/")))
-        assert row[3] == fmt.ratio(tokens[author], sum(tokens.values()))
-        assert row[4] == fmt.usd(revenue[author])
-        assert row[5] == fmt.ratio(revenue[author], sum(revenue.values()))
+        assert row[2:] == [fmt.tokens(tokens[author]), fmt.ratio(tokens[author], sum(tokens.values())),
+                           fmt.usd(revenue[author]), fmt.ratio(revenue[author], sum(revenue.values()))]

@@ -22,7 +22,7 @@ from orstats_crawler.sources.effective import NO_DATA, PRICED, ZERO, decode_effe
 from tests.conftest import crawl, shared_capture
 from tests.factory import (SEED_MODELS, SnapshotSpec, build_snapshot, effective_pricing, effective_prices,
                            effective_url, expected_effective, expected_revenues)
-from tests.test_report import crawl_demo, section, summary, table
+from tests.test_report import after, crawl_demo, display, section, summary, table
 from tests.test_spider import _released, make_spider
 
 SONNET_46 = "anthropic/claude-4.6-sonnet-20260217"
@@ -161,10 +161,10 @@ async def test_effective_is_known_where_the_split_is_not(tmp_path, history_path)
     assert rows[models[1].permaslug]["revenue_list_usd"] is not None
     # The report lists it among the unknown ones, with what it paid at effective prices.
     text = (history_path.parent / "reports" / "README.md").read_text(encoding="utf-8")
-    unknown = {row[1].split("]")[0].lstrip("["): row for row in table(text.split("Revenue unknown", 1)[1])}
-    listed = unknown["Claude Sonnet 4.5"]
-    assert (listed[5], listed[7], listed[8]) == (
-        "n/a", "token split not measured", fmt.usd(expected_effective(models[0])))
+    [listed] = table(after(section(text, "Model Breakdown"), "<details><summary>1 without an estimate"))
+    assert listed[1].startswith("[Claude Sonnet 4.5]")
+    assert listed[3:] == ["token split not measured", "$3.00 / $15.00",
+                          fmt.usd(unsplit["revenue_high_usd"]), fmt.usd(expected_effective(models[0]))]
 
 
 @pytest_twisted.ensureDeferred
@@ -241,19 +241,21 @@ async def test_spider_asks_effective_prices_for_every_ranked_paid_model_variant(
 async def test_report_effective_method_and_list_vs_effective_table(tmp_path):
     text = await crawl_demo(tmp_path, ORSTATS_REVENUE_METHOD="effective")
     total = sum(expected_effective(m) for m in SEED_MODELS)
-    rows = summary(text)
-    assert rows["Estimated Weekly Revenue"].startswith(
-        f"**{fmt.usd(total)}** (effective prices, what the traffic actually paid; revenue known for 10 of 10")
-    assert rows["Estimate with list price, cached tokens counted once"] == fmt.usd(
-        sum(expected_revenues(m)[0] for m in SEED_MODELS))
+    listed = sum(expected_revenues(m)[0] for m in SEED_MODELS)
+    assert summary(text)["Estimated weekly revenue"].startswith(
+        f"**{fmt.usd(total)}** (effective prices, what the traffic paid), range {fmt.usd(listed)} to ")
     methodology = section(text, "Methodology")
-    assert "prompt × effective input price + completion × effective output price" in methodology
-    compared = table(methodology[methodology.index("**List vs effective prices**"):])
+    compared = {row[0]: row for row in table(after(methodology, "| Estimate |"))}
+    assert compared["Effective prices (the headline)"][1:3] == [fmt.usd(total), "10 of 10"]
+    assert compared["List prices, cached tokens counted once"][1] == fmt.usd(listed)
+    assert "prompt × effective input price + completion × effective output price" in \
+        compared["Effective prices (the headline)"][3]
+    rows = table(after(methodology, "<summary>List vs effective prices"))
     paid = sorted((m for m in SEED_MODELS if m.variant != "free"), key=lambda m: -expected_revenues(m)[0])
-    assert len(compared) == len(paid) == 9  # the free model-variant is 0 either way: not compared
-    for row, model in zip(compared, paid):
+    assert len(rows) == len(paid) == 9  # the free model-variant is 0 either way: not compared
+    for row, model in zip(rows, paid):
         listed, effective = expected_revenues(model)[0], expected_effective(model)
-        assert row[1:] == [fmt.usd(listed), fmt.usd(effective), fmt.ratio(effective, listed)], model.permaslug
+        assert row == [display(model), fmt.usd(listed), fmt.usd(effective), fmt.ratio(effective, listed)]
 
 
 def test_unknown_method_names_the_effective_one():
@@ -269,7 +271,10 @@ async def test_effective_headline_names_a_missing_effective_price_as_the_reason(
     await crawl({"ORSTATS_DB": str(history_path), "ORSTATS_REVENUE_METHOD": "effective"},
                 snapshot=str(snapshot), top="all")
     text = (history_path.parent / "reports" / "README.md").read_text(encoding="utf-8")
-    [row] = table(text.split("Revenue unknown", 1)[1])
-    assert row[1].startswith("[Claude Opus 4.5]")
-    assert (row[5], row[7], row[8]) == ("n/a", "no effective price", "n/a")
-    assert "revenue known for 9 of 10" in text
+    [row] = table(after(section(text, "Model Breakdown"), "<details><summary>1 without an estimate"))
+    opus = models[1]
+    high = opus.prompt * float(opus.pricing["prompt"]) + opus.completion * float(opus.pricing["completion"])
+    assert row == [row[0], row[1], fmt.tokens(opus.total), "no effective price", "$5.00 / $25.00", fmt.usd(high)]
+    assert row[1].startswith("[Claude Opus 4.5]")  # its effective revenue, n/a, goes without a column
+    compared = {r[0]: r for r in table(after(section(text, "Methodology"), "| Estimate |"))}
+    assert compared["Effective prices (the headline)"][2] == "9 of 10"

@@ -1,22 +1,25 @@
 """The markdown report, rendered by the real engine from real SQLite histories built by crawling
-factory snapshots: each section's numbers against figures computed here from the factory's inputs,
-the seed README's headline numbers with ORSTATS_REVENUE_METHOD=seed, the Monday-week series against
-the history's `monday_totals`, the crawl-week series where there is no Monday week, hostile names,
-a rejected crawl, and `scrapy report`."""
+factory snapshots: each section's numbers against figures computed here from the factory's inputs
+or read from the history's views and tables (the Monday-week series against `monday_series`), the
+earlier project's figures with ORSTATS_REVENUE_METHOD=seed, hostile names, a week whose token count
+is unknown, a rejected crawl, pages rendered only when their figures change, and `scrapy report`."""
 
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from dataclasses import replace
 from datetime import date, timedelta
 from itertools import takewhile
 from pathlib import Path
 
 import pytest_twisted
+from scrapy.utils.project import get_project_settings
 from sqlite_utils import Database
 
 from orstats_crawler.report import format as fmt
-from orstats_crawler.report.charts import nice_max
+from orstats_crawler.report.charts import MEASURED_COLOUR, MODELED_COLOUR
+from orstats_crawler.report.data import SERIES_WEEKS
 from orstats_crawler.report.render import write_reports
 from tests.conftest import crawl, run_scrapy
 from tests.factory import SEED_MODELS, SnapshotSpec, build_snapshot, chart, expected_effective, with_models
@@ -26,8 +29,10 @@ from tests.mermaid_tools import (assert_mermaid_parses, check_xychart_lengths, m
 from tests.test_import_history import anchor_file, run_import, write
 
 # The seed README's order, plus authors.
-SECTIONS = ["Summary", "Revenue Over Time", "Revenue by Model (Top 9)", "Revenue Share",
-            "Token Type Distribution", "Model Breakdown", "Revenue by Author", "Methodology"]
+SECTIONS = ["Summary", "Revenue Over Time", "Revenue by Model", "Revenue Share", "Token Type Distribution",
+            "Model Breakdown", "Revenue by Author", "Methodology"]
+BLANK = "\u200b"  # what an x label left blank is made of
+MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
 
 # --- reading a rendered report ------------------------------------------------------------------
@@ -62,10 +67,21 @@ def blocks_of(text: str, heading: str) -> list[str]:
     return mermaid_blocks(section(text, heading))
 
 
+def after(text: str, marker: str) -> str:
+    return text[text.index(marker):]
+
+
 def breakdown(text: str) -> dict[str, list[str]]:
-    """Model Breakdown rows by the model's link text."""
+    """The Model Breakdown's main table rows by the model's link text."""
     rows = table(section(text, "Model Breakdown"))
     return {re.match(r"\[(.*)\]\(", row[1]).group(1): row for row in rows}
+
+
+def visible(labels: list[str]) -> list[tuple[int, str]]:
+    """The x labels a reader sees, with their positions (the others are zero-width spaces)."""
+    assert len(set(labels)) == len(labels)  # mermaid merges equal labels into one bar
+    assert all(label.strip(BLANK) == label or not label.strip(BLANK) for label in labels)
+    return [(i, label) for i, label in enumerate(labels) if label.strip(BLANK)]
 
 
 # --- expectations computed from the factory's inputs ------------------------------------------
@@ -74,59 +90,78 @@ def display(model) -> str:
     return model.name.partition(": ")[2]
 
 
+def author(model) -> str:
+    return model.permaslug.split("/")[0]
+
+
 def expected_rank(models) -> dict[str, int]:
     ordered = sorted(models, key=lambda m: (-m.total, m.permaslug, m.variant))
     return {m.permaslug: i for i, m in enumerate(ordered, start=1)}
 
 
-def money(value: float) -> str:
-    return fmt.plain(round(value, 2), 2)
+def in_millions(value: float) -> str:
+    return fmt.plain(round(value / 1e6, 4), 4)
 
 
-# --- the Monday-week series, as the history's view has it ------------------------------------------
-
-MONDAY_SENTENCE = ("Each week of this series is a Monday week (Monday to Sunday, the weeks of OpenRouter's weekly "
-                   "chart), labelled by its last day, while the Summary above is the leaderboard's trailing 7 days")
-
-
-def monday_totals(db_path: Path) -> list[dict]:
-    return list(Database(db_path).query("SELECT * FROM monday_totals ORDER BY week_start"))
-
-
-def monday_label(row: dict) -> str:
-    """A week's x label: its last day, `°` when modeled, `*` when its revenue is partly unknown."""
-    return (row["week_end"] + ("°" if row["basis"] == "modeled" else "")
-            + ("" if row["revenue_list_usd_models"] == row["models"] else "*"))
+def month_labels(days: list[date]) -> list[tuple[int, str]]:
+    """A long series' labels, written out independently: the first week ending in each month (the
+    year for January), at least four weeks apart."""
+    shown, last = [], -4
+    for i in range(1, len(days)):
+        if days[i].month != days[i - 1].month and i - last >= 4:
+            shown.append((i, str(days[i].year) if days[i].month == 1 else MONTHS[days[i].month - 1]))
+            last = i
+    return shown
 
 
-def assert_monday_series(text: str, rows: list[dict]) -> list[list[str]]:
-    """The Revenue Over Time chart and its table are the Monday weeks of ``rows`` (``monday_totals``),
-    list price bars and seed lines, every week with a known revenue charted in order; returns the
-    table's rows (newest first) for the caller's own checks."""
+# --- the history's figures ------------------------------------------------------------------------
+
+def monday_series(db_path: Path, up_to: str = "9999") -> list[dict]:
+    """The Monday weeks a page ending on ``up_to`` charts: the last SERIES_WEEKS with an estimate."""
+    return list(Database(db_path).query("SELECT * FROM monday_series WHERE revenue_best_usd IS NOT NULL "
+                                        "AND week_end <= ? ORDER BY week_start", [up_to]))[-SERIES_WEEKS:]
+
+
+def weekly_totals(db_path: Path, week_end: str) -> dict:
+    return next(Database(db_path).query("SELECT * FROM weekly_totals WHERE week_end = ?", [week_end]))
+
+
+def assert_series(text: str, rows: list[dict]) -> list[list[str]]:
+    """Revenue Over Time is the Monday weeks of ``rows`` (``monday_series``): the best estimate in $M,
+    a bar series per basis (the rarer first, measured dark, modeled light), its weekly figures in the
+    collapsed table; returns the table's rows (newest first)."""
     over = section(text, "Revenue Over Time")
-    assert MONDAY_SENTENCE in over
     [block] = mermaid_blocks(over)
-    charted = [row for row in rows if row["revenue_list_usd"] is not None]
-    assert xychart_series(block) == {"x-axis": [[monday_label(row) for row in charted]],
-                                     "bar": [[money(row["revenue_list_usd"]) for row in charted]],
-                                     "line": [[money(row["revenue_seed_usd"]) for row in charted]]}
-    top = max(max(row["revenue_list_usd"], row["revenue_seed_usd"]) for row in charted)
-    assert f"0 --> {fmt.plain(nice_max(top), 0)}" in block
-    weekly = table(over[over.index("<summary>Weekly figures"):])
+    assert "labelRotation" not in block
+    series = xychart_series(block)
+    [labels] = series["x-axis"]
+    assert len(labels) == len(rows)
+    kinds = sorted({row["basis"] for row in rows}, key=lambda b: (sum(r["basis"] == b for r in rows), b == "modeled"))
+    assert series["bar"] == [[in_millions(row["revenue_best_usd"]) if row["basis"] == kind else "0" for row in rows]
+                             for kind in kinds]
+    colours = [MEASURED_COLOUR if kind == "measured" else MODELED_COLOUR for kind in kinds]
+    assert f'"plotColorPalette": "{", ".join(colours)}"' in block
+    weekly = table(after(over, "<summary>Weekly figures"))
     assert [row[0] for row in weekly] == [f"{row['week_start']} to {row['week_end']}" for row in reversed(rows)]
     for cells_, row in zip(weekly, reversed(rows)):
-        assert cells_[2:4] == [fmt.usd(row["revenue_list_usd"]), fmt.usd(row["revenue_seed_usd"])], cells_
-        coverage = (f" ({fmt.ratio(row['total_tokens'], row['chart_tokens'])} of the chart's "
-                    f"{fmt.tokens(row['chart_tokens'])})") if row["chart_tokens"] else ""
-        assert cells_[4] == fmt.tokens(row["total_tokens"]) + coverage, cells_
-        assert cells_[5] == f"{row['revenue_list_usd_models']} of {row['models']}", cells_
+        assert cells_[1:5] == [fmt.usd(row["revenue_best_usd"]),
+                               f"{fmt.usd(row['revenue_low_usd'])} to {fmt.usd(row['revenue_high_usd'])}",
+                               row["basis"], fmt.ratio(row["measured_usd"], row["revenue_best_usd"], 0)], cells_
+        assert cells_[5:] == [fmt.tokens(row["total_tokens"]),
+                              fmt.percent(1 - row["unpriced_tokens"] / row["total_tokens"], 0)], cells_
     return weekly
 
 
+def render(db: Path, folder: Path, **settings: str | bool):
+    """write_reports with the project's settings (an argument overrides one: method="list")."""
+    project = get_project_settings()
+    return write_reports(db, folder, settings.pop("method", project.get("ORSTATS_REVENUE_METHOD")),
+                         project.getint("ORSTATS_REPORT_TABLE_ROWS"), **settings)
+
+
 def report_settings(tmp_path: Path, **extra: str) -> dict[str, str]:
-    """The report of these tests is headed by the list-price figure, the seed README's kind of figure."""
-    return {"ORSTATS_DB": str(tmp_path / "data" / "history.db"),
-            "ORSTATS_REPORT_DIR": str(tmp_path / "reports"), "ORSTATS_REVENUE_METHOD": "list", **extra}
+    return {"ORSTATS_DB": str(tmp_path / "data" / "history.db"), "ORSTATS_REPORT_DIR": str(tmp_path / "reports"),
+            **extra}
 
 
 async def crawl_demo(tmp_path: Path, **extra: str) -> str:
@@ -140,165 +175,204 @@ async def crawl_demo(tmp_path: Path, **extra: str) -> str:
 # --- the seed week -----------------------------------------------------------------------------
 
 @pytest_twisted.ensureDeferred
-async def test_the_seed_week_with_list_prices(tmp_path):
+async def test_the_seed_week_at_a_glance(tmp_path):
     text = await crawl_demo(tmp_path)
+    db = tmp_path / "data" / "history.db"
     assert text == (tmp_path / "reports" / "weekly" / "2026-02-08.md").read_text(encoding="utf-8")
     assert text.startswith("# OpenRouter Inference Revenue Statistics\n")
     assert re.findall(r"^## (.+)$", text, re.M) == SECTIONS
-    assert "**Last updated:**" in text and "week 2026-02-02 to 2026-02-08" in text
+    assert "**Last updated:** 2026-02-09 (week 2026-02-02 to 2026-02-08, 7 complete UTC days)" in text
     assert "Source: OpenRouter (openrouter.ai/rankings), as of 2026-02-09" in text
 
-    revenues = {m.permaslug: seed_expected(m) for m in SEED_MODELS}
-    list_total = sum(r[0] for r in revenues.values())
-    seed_total = sum(r[1] for r in revenues.values())
-    high_total = sum(m.prompt * float(m.pricing["prompt"]) + m.completion * float(m.pricing["completion"])
-                     for m in SEED_MODELS)
-    chart_total = sum(next(w for w in chart(SnapshotSpec())["data"]["data"] if w["x"] == "2026-02-02")["ys"].values())
+    paid = [m for m in SEED_MODELS if m.variant != "free"]
+    best = {m.permaslug: expected_effective(m) for m in SEED_MODELS}  # effective prices for every row
+    listed = {m.permaslug: seed_expected(m)[0] for m in SEED_MODELS}
+    best_total, list_total = sum(best.values()), sum(listed.values())
+    low = sum(min(best[m.permaslug], listed[m.permaslug]) for m in SEED_MODELS)
+    high = sum(max(best[m.permaslug], listed[m.permaslug]) for m in SEED_MODELS)
     tokens_total = sum(m.total for m in SEED_MODELS)
+    chart_total = sum(next(w for w in chart(SnapshotSpec())["data"]["data"] if w["x"] == "2026-02-02")["ys"].values())
+    week = weekly_totals(db, "2026-02-08")
+    wow = week["like_for_like_best_usd"] / week["previous_revenue_best_usd"] - 1
 
+    # Summary: four rows, the best estimate first.
     rows = summary(text)
-    assert fmt.usd(list_total) == "$2.82M"  # the corrected figure the issue expects for this week
-    assert rows["Estimated Weekly Revenue"].startswith("**$2.82M** (list price, cached tokens counted once; "
-                                                       "revenue known for 10 of 10 model-variants")
-    assert rows["Estimate with the seed's formula, cached tokens charged twice"] == fmt.usd(seed_total) == "$6.25M"
-    assert rows["Range (low to high)"].startswith(f"$2.82M to {fmt.usd(high_total)} ")
-    assert rows["Total Tokens Tracked"] == (f"**{fmt.tokens(tokens_total)}** ({fmt.ratio(tokens_total, chart_total)} "
-                                            f"of the week's {fmt.tokens(chart_total)} tokens on OpenRouter's weekly "
-                                            "chart, Others included)")
-    assert rows["Models Tracked"] == "**10** (9 paid, 1 free)"
+    top = max(paid, key=lambda m: best[m.permaslug])
+    revenue_by_author, tokens_by_author = defaultdict(float), defaultdict(int)
+    for model in SEED_MODELS:
+        revenue_by_author[author(model)] += best[model.permaslug]
+        tokens_by_author[author(model)] += model.total
+    lab = max(revenue_by_author, key=lambda a: revenue_by_author[a] / best_total - tokens_by_author[a] / tokens_total)
+    assert rows == {
+        "Estimated weekly revenue": f"**{fmt.usd(best_total)}**, range {fmt.usd(low)} to {fmt.usd(high)}; "
+                                    f"{fmt.change(wow, digits=1)} week over week (the 10 model-variants known both "
+                                    "weeks)",
+        "Top model": f"[{display(top)}]({fmt.model_url(top.public_id, top.permaslug)}): {fmt.usd(best[top.permaslug])} "
+                     f"({fmt.ratio(best[top.permaslug], best_total)} of the estimate)",
+        "Lab earning most above its token share": f"{lab}: {fmt.ratio(revenue_by_author[lab], best_total)} of the "
+                                                  f"revenue from {fmt.ratio(tokens_by_author[lab], tokens_total)} of "
+                                                  "the tokens",
+        "Tokens tracked": f"**{fmt.tokens(tokens_total)}** of 10 model-variants ({fmt.ratio(tokens_total, chart_total)}"
+                          f" of the {fmt.tokens(chart_total)} on OpenRouter's weekly chart)"}
+    assert lab == "anthropic" and fmt.usd(list_total) == "$2.82M"
+    series = monday_series(db)
+    first, last = series[0], series[-1]
+    takeaway = section(text, "Summary").split("**Takeaway:**")[1].split("\n\n")[0]
+    grew = fmt.change(last["revenue_best_usd"] / first["revenue_best_usd"] - 1)
+    assert " ".join(takeaway.split()) == (
+        f"over the last {len(series)} Monday weeks the weekly estimate went from {fmt.usd(first['revenue_best_usd'])} "
+        f"to {fmt.usd(last['revenue_best_usd'])} ({grew}).")
 
-    # Revenue Over Time: the history's Monday weeks (tests below), the latest of which is the crawl's own.
-    [over_time] = blocks_of(text, "Revenue Over Time")
-    series = xychart_series(over_time)
-    assert (series["x-axis"][0][-1], series["bar"][0][-1], series["line"][0][-1]) == (
-        "2026-02-08", money(list_total), money(seed_total))
-    assert len(series["line"]) == 1  # effective prices are fetched for the crawl's own week only
-    assert "Not in this series: effective prices" in section(text, "Revenue Over Time")
+    # Revenue Over Time ends with the crawl's own week (a Monday crawl).
+    assert last["week_end"] == "2026-02-08"
+    assert_series(text, series)
 
-    paying = sorted((m for m in SEED_MODELS if revenues[m.permaslug][0]), key=lambda m: -revenues[m.permaslug][0])
-    [by_model] = blocks_of(text, "Revenue by Model (Top 9)")
-    assert xychart_series(by_model)["bar"] == [[money(revenues[m.permaslug][0]) for m in paying[:9]]]
-    assert f"0 --> {fmt.plain(nice_max(revenues[paying[0].permaslug][0]), 0)}" in by_model
+    # Revenue by Model: full names down the side of a horizontal chart, in $M.
+    ranked = sorted(paid, key=lambda m: -best[m.permaslug])
+    [by_model] = blocks_of(text, "Revenue by Model")
+    assert "xychart-beta horizontal" in by_model and '"Revenue ($M)" 0 --> 1.2' in by_model
+    assert xychart_series(by_model) == {"x-axis": [[display(m) for m in ranked]],
+                                        "bar": [[in_millions(best[m.permaslug]) for m in ranked]], "line": []}
 
+    # Revenue Share: every paying lab its own slice, legends with their figure, the first colour blue.
     [share] = blocks_of(text, "Revenue Share")
-    assert pie(share) == {display(m): money(revenues[m.permaslug][0]) for m in paying[:9]}  # no $0 slice
+    paying = sorted((a for a in revenue_by_author if revenue_by_author[a]), key=lambda a: -revenue_by_author[a])
+    assert pie(share) == {f"{a} {fmt.usd(revenue_by_author[a])}": fmt.plain(round(revenue_by_author[a], 2), 2)
+                          for a in paying}
+    assert '"pie1": "#0969da"' in share and "showData" not in share
 
     [token_pie] = blocks_of(text, "Token Type Distribution")
-    assert pie(token_pie) == {
-        "Uncached prompt": str(sum(m.prompt - m.cached for m in SEED_MODELS)),
-        "Cached prompt": str(sum(m.cached for m in SEED_MODELS)),
-        "Completion incl. reasoning": str(sum(m.completion for m in SEED_MODELS)),
-    }
-    assert f"({fmt.tokens(sum(m.reasoning for m in SEED_MODELS))} reasoning" in section(text, "Token Type Distribution")
+    uncached, cached = sum(m.prompt - m.cached for m in SEED_MODELS), sum(m.cached for m in SEED_MODELS)
+    completion = sum(m.completion for m in SEED_MODELS)
+    assert pie(token_pie) == {f"Uncached prompt {fmt.tokens(uncached)}": str(uncached),
+                              f"Cached prompt {fmt.tokens(cached)}": str(cached),
+                              f"Completion incl. reasoning {fmt.tokens(completion)}": str(completion)}
+    assert f"reasoning tokens ({fmt.tokens(sum(m.reasoning for m in SEED_MODELS))})" in \
+        " ".join(section(text, "Token Type Distribution").split())
 
-    table_rows = breakdown(text)
+    # Model Breakdown: the paid ones with their basis and week over week, the free one in a line.
+    shown = breakdown(text)
     ranks = expected_rank(SEED_MODELS)
-    assert list(table_rows) == [display(m) for m in paying] + ["Trinity Large Preview (free)"]
-    for model in SEED_MODELS:
-        free = model.variant == "free"
-        assert table_rows[display(model)] == [
+    previous = {r["permaslug"]: r["previous_revenue_best_usd"] for r in Database(db).query(
+        "SELECT permaslug, previous_revenue_best_usd FROM weekly_revenue")}
+    assert list(shown) == [display(m) for m in ranked]
+    for model in ranked:
+        assert shown[display(model)] == [
             str(ranks[model.permaslug]), f"[{display(model)}]({fmt.model_url(model.public_id, model.permaslug)})",
-            fmt.tokens(model.total), fmt.tokens(model.cached), fmt.ratio(model.prompt, model.total),
-            fmt.ratio(model.completion, model.total), fmt.price(float(model.pricing["prompt"]), free),
-            fmt.price(float(model.pricing["completion"]), free), fmt.usd(revenues[model.permaslug][0]),
-            fmt.change(model.change)]
-    assert table_rows["Trinity Large Preview (free)"][6:9] == ["Free", "Free", "$0.00"]
-    assert "Revenue unknown" not in text
-    assert check_xychart_lengths(text) == 2
+            fmt.tokens(model.total), fmt.prices(float(model.pricing["prompt"]), float(model.pricing["completion"])),
+            "effective", fmt.usd(best[model.permaslug]),
+            fmt.change(best[model.permaslug] / previous[model.permaslug] - 1)]
+    breakdown_text = " ".join(section(text, "Model Breakdown").split())
+    assert breakdown_text.startswith("10 model-variants this week: 9 paid ones with the largest estimates below, "
+                                     "1 free one and 0 without an estimate.")
+    assert "**Free** (1, $0): Trinity Large Preview (free)." in breakdown_text
+    assert "<details>" not in section(text, "Model Breakdown")  # nothing more to list
+
+    # Methodology: a six-line glossary, the estimates compared, the earlier project's figure corrected.
+    methodology = section(text, "Methodology")
+    glossary = table(methodology)
+    assert [row[0] for row in glossary] == ["Model-variant", "Split", "Best estimate", "Basis", "Monday week",
+                                            "Measured, modeled"]
+    compared = table(after(methodology, "| Estimate |"))
+    assert [row[:3] for row in compared] == [
+        ["Best estimate (the headline)", fmt.usd(best_total), "10 of 10"],
+        ["Effective prices", fmt.usd(best_total), "10 of 10"],
+        ["List prices, cached tokens counted once", "$2.82M", "10 of 10"],
+        ["The earlier project's formula (cached tokens charged twice)", "$6.25M", "10 of 10"]]
+    corrections = " ".join(after(methodology, "**Corrected from the earlier project's README:**").split())
+    assert (f"Its formula gives $6.25M for this week; counting them once at list prices gives $2.82M, and the best "
+            f"estimate is {fmt.usd(best_total)}.") in corrections
+    assert "Revenue unknown" not in text and "n/a" not in text.split("## Methodology")[0]
+    assert check_xychart_lengths(text) == 3
 
 
 @pytest_twisted.ensureDeferred
 async def test_seed_method_reproduces_the_seed_readme(tmp_path):
     text = await crawl_demo(tmp_path, ORSTATS_REVENUE_METHOD="seed")
     rows = summary(text)
-    assert rows["Estimated Weekly Revenue"].startswith("**$6.25M** (the seed's formula, cached tokens charged twice;")
-    assert rows["Estimate with list price, cached tokens counted once"] == "$2.82M"
-    assert rows["Total Tokens Tracked"].startswith("**5.57T**")
+    assert rows["Estimated weekly revenue"].startswith("**$6.25M** (the earlier project's formula, cached tokens "
+                                                       "charged twice), range $2.82M to ")
+    assert "week over week" not in rows["Estimated weekly revenue"]  # like for like is the best estimate's
+    assert rows["Tokens tracked"].startswith("**5.57T**")
     sonnet = breakdown(text)["Claude Sonnet 4.5"]
-    assert (sonnet[0], sonnet[2], sonnet[3], sonnet[4], sonnet[5], sonnet[8], sonnet[9]) == (
-        "3", "705.6B", "448.4B", "98.3%", "1.7%", "$2.40M", "-9%")
-    # The seed README's order and per-model figures (its Revenue by Model chart, to the cent).
-    by_seed = sorted(SEED_MODELS, key=lambda m: -seed_expected(m)[1])
+    assert sonnet == ["3", sonnet[1], "705.6B", "$3.00 / $15.00", "$2.40M"]  # no basis, no WoW
+    # The seed README's order and per-model figures (its Revenue by Model chart, in $M).
+    by_seed = sorted((m for m in SEED_MODELS if m.variant != "free"), key=lambda m: -seed_expected(m)[1])
     assert list(breakdown(text)) == [display(m) for m in by_seed]
-    [by_model] = blocks_of(text, "Revenue by Model (Top 9)")
-    bars = xychart_series(by_model)["bar"][0]
-    assert bars == [money(seed_expected(m)[1]) for m in by_seed[:9]]
-    # Kimi's is 613222.06 here, .07 in the seed: its catalogue said 7.0000002e-08 for the cache read.
-    assert bars[:2] == ["2397302.04", "2081607.17"]
-    assert "ORSTATS_REVENUE_METHOD=seed" in section(text, "Methodology")
+    [by_model] = blocks_of(text, "Revenue by Model")
+    assert xychart_series(by_model)["bar"] == [[in_millions(seed_expected(m)[1]) for m in by_seed]]
+    assert xychart_series(by_model)["bar"][0][:2] == ["2.3973", "2.0816"]  # the seed's 2397302.04, 2081607.17
+    assert table(after(section(text, "Methodology"), "| Estimate |"))[3][:2] == [
+        "The earlier project's formula (cached tokens charged twice) (the headline)", "$6.25M"]
 
 
 @pytest_twisted.ensureDeferred
-async def test_the_time_series_is_the_monday_weeks_of_the_history(tmp_path):
+async def test_the_time_series_is_the_monday_series_of_the_history(tmp_path):
     """The demo crawl (a Monday, 2026-02-09) stores its chart's 51 finished weeks: the four whose
-    seven days its daily activity covers are measured, the older ones modeled."""
+    seven days its daily activity covers are measured, the older ones modeled; a year of weeks has
+    a label a month."""
     text = await crawl_demo(tmp_path)
-    rows = monday_totals(tmp_path / "data" / "history.db")
+    rows = monday_series(tmp_path / "data" / "history.db")
     chart_weeks = [w["x"] for w in chart(SnapshotSpec())["data"]["data"]][:-1]  # the last week is partial
     assert [row["week_start"] for row in rows] == chart_weeks and len(rows) == 51
-    # Daily activity runs 2026-01-10 .. 2026-02-09 (31 days, today partial): four whole Monday weeks.
     measured = [(date(2026, 1, 12) + timedelta(weeks=n)).isoformat() for n in range(4)]
     assert [row["week_start"] for row in rows if row["basis"] == "measured"] == measured
-    assert {row["basis"] for row in rows if row["week_start"] not in measured} == {"modeled"}
-    assert all(row["revenue_list_usd_models"] == row["models"] for row in rows)  # every week complete
 
-    weekly = assert_monday_series(text, rows)
-    assert [r[1] for r in weekly] == ["measured"] * 4 + ["modeled"] * 47
-    # Every paid model-variant of every week is priced with the crawl's catalogue, seen on
-    # 2026-02-09: after each week, the nearest observation there is.
-    assert {r[6] for r in weekly} == {"nearest later (2026-02-09)"}
-    over = section(text, "Revenue Over Time")
-    assert "Summary above is the leaderboard's trailing 7 days (2026-02-02 to 2026-02-08)" in over
-    assert "`°` marks a modeled week (47 of the 51 charted)" in over
-    # 51 dates do not fit side by side: turned on end, on a chart wide enough for each.
-    assert '%%{init: {"xyChart": {"width": 1028, "xAxis": {"labelRotation": 90}}}}%%' in over
-    methodology = section(text, "Methodology")
-    assert "nearest measured week (the later one on a tie)" in methodology
-    assert "Modeled weeks are marked `°` in the chart and *modeled* in the Basis column" in methodology
-    assert check_xychart_lengths(text) == 2
+    weekly = assert_series(text, rows)
+    assert [r[3] for r in weekly] == ["measured"] * 4 + ["modeled"] * 47
+    [block] = blocks_of(text, "Revenue Over Time")
+    [labels] = xychart_series(block)["x-axis"]
+    assert visible(labels) == month_labels([date.fromisoformat(row["week_end"]) for row in rows])
+    assert [label for _, label in visible(labels)] == ["Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
+                                                      "Dec", "2026", "Feb"]
+    assert '"Revenue ($M)" 0 --> 4' in block  # the largest week, $3.04M, on a 0.5 step axis
+    over = " ".join(section(text, "Revenue Over Time").split())
+    assert "the 51 weeks up to 2026-02-08. Dark bars: measured weeks; light bars: modeled ones" in over
+
+    # Each lab's share of the series: the four with the most revenue over it, a colour each, named.
+    [lines] = blocks_of(text, "Revenue by Author")
+    totals = defaultdict(float)
+    authors = defaultdict(dict)
+    for row in Database(tmp_path / "data" / "history.db").query("SELECT * FROM monday_series_authors"):
+        totals[row["author"]] += row["revenue_best_usd"]
+        authors[row["week_start"]][row["author"]] = row["revenue_best_usd"]
+    labs = sorted(totals, key=lambda a: -totals[a])[:4]
+    assert xychart_series(lines)["line"] == [
+        [fmt.plain(round(100 * authors[row["week_start"]].get(lab, 0.0) / row["revenue_best_usd"], 1), 1)
+         for row in rows] for lab in labs]
+    assert f"Lines: {labs[0]} blue, {labs[1]} orange, {labs[2]} green, {labs[3]} purple." in \
+        section(text, "Revenue by Author")
 
 
 @pytest_twisted.ensureDeferred
-async def test_the_effective_headline_charts_the_crawl_weeks(tmp_path):
-    """The Monday weeks have no effective prices: with that headline the series is the crawls' weeks."""
+async def test_the_effective_headline_keeps_the_comparable_series(tmp_path):
     text = await crawl_demo(tmp_path, ORSTATS_REVENUE_METHOD="effective")
-    over = section(text, "Revenue Over Time")
-    assert MONDAY_SENTENCE not in over
-    assert ("Each week of this series is a crawl's own week, the leaderboard's trailing 7 days like the Summary "
-            "above, not the history's Monday weeks: they have no figure by effective prices") in over
     effective_total = sum(expected_effective(m) for m in SEED_MODELS)
-    revenues = [seed_expected(m) for m in SEED_MODELS]
-    assert xychart_series(blocks_of(text, "Revenue Over Time")[0]) == {
-        "x-axis": [["2026-02-08"]], "bar": [[money(effective_total)]],
-        # the other methods known for every week: best (here effective, all splits measured), list, seed
-        "line": [[money(effective_total)], [money(sum(r[0] for r in revenues))], [money(sum(r[1] for r in revenues))]]}
-    assert "**Weeks of the time series**" not in text
+    assert summary(text)["Estimated weekly revenue"].startswith(
+        f"**{fmt.usd(effective_total)}** (effective prices, what the traffic paid)")
+    assert_series(text, monday_series(tmp_path / "data" / "history.db"))  # the best estimate whatever the headline
 
 
-def test_imported_weeks_measured_modeled_and_volume_only(tmp_path):
+def test_imported_weeks_chart_what_the_series_estimates(tmp_path):
     """An import-only history: a week with its split (measured), a week whose files lost the split
-    (modeled from the first), and one of model-variants never measured (volume only: its revenue
-    is unknown, so it is named, not charted)."""
+    (modeled from the first), and one of model-variants never measured."""
     renamed = [replace(m, permaslug=m.permaslug + "-renamed") for m in SEED_MODELS]
     files = tmp_path / "files"
     history = tmp_path / "history.db"
     run_import(history, write(files, anchor_file(date(2026, 5, 4))),
                write(files, anchor_file(date(2026, 5, 11), zero=True)),
                write(files, anchor_file(date(2026, 6, 1), models=renamed, zero=True)))
-    write_reports(history, tmp_path / "reports", method="list")
+    render(history, tmp_path / "reports", method="list")
     text = (tmp_path / "reports" / "README.md").read_text(encoding="utf-8")
-
-    rows = monday_totals(history)
-    assert [(row["week_end"], row["basis"]) for row in rows] == [
-        ("2026-05-03", "measured"), ("2026-05-10", "modeled"), ("2026-05-31", "volume")]
-    assert rows[2]["revenue_list_usd"] is None and rows[2]["chart_tokens"] is None
-    weekly = assert_monday_series(text, rows)
-    assert [r[1] for r in weekly] == ["volume only (revenue unknown)", "modeled", "measured"]
-    assert weekly[0][2] == "n/a"  # never $0.00
-    over = section(text, "Revenue Over Time")
-    assert "Not charted, revenue unknown: 2026-05-31." in over
-    assert "`°` marks a modeled week (1 of the 2 charted)" in over
-    assert check_xychart_lengths(text) == 1  # the latest week has no known revenue: no chart by model
+    rows = monday_series(history)
+    assert [row["basis"] for row in rows][:2] == ["measured", "modeled"]
+    weekly = assert_series(text, rows)
+    assert weekly[-1][0] == "2026-04-27 to 2026-05-03"
+    # The latest week's revenue is unknown by list prices: no model is charted, none is listed as paid.
+    assert "No model-variant has a known, non-zero revenue this week." in section(text, "Revenue by Model")
+    assert " ".join(section(text, "Model Breakdown").split()).startswith(
+        "10 model-variants this week: 0 paid ones with the largest estimates below, 1 free one and 9 without an "
+        "estimate.")
 
 
 # --- several weeks -----------------------------------------------------------------------------
@@ -318,14 +392,14 @@ def scaled(models, factor: float):
 
 
 THREE_DAYS = [date(2026, 1, 26), date(2026, 2, 2), date(2026, 2, 9)]
-# The middle week misses one model-variant's split: published (coverage above 90 %), but marked.
+# The middle week misses one model-variant's split: its best estimate imputes the cached share.
 THREE_WEEKS = [scaled(SEED_MODELS, 0.8), scaled(with_models((8, {"activity": "missing"})), 0.9), SEED_MODELS]
 
 
-async def crawl_three_weeks(tmp_path: Path) -> Path:
-    """Three weekly Monday crawls into one history; the history file."""
+async def crawl_weeks(tmp_path: Path, days: list[date], weeks: list) -> Path:
+    """Weekly Monday crawls into one history; the history file."""
     settings = report_settings(tmp_path)
-    for day, models in zip(THREE_DAYS, THREE_WEEKS):
+    for day, models in zip(days, weeks):
         snapshot = build_snapshot(tmp_path / f"snapshot-{day}", SnapshotSpec(models=models, captured=day),
                                   mutate=seed_chart(day))
         result = await crawl(settings, snapshot=str(snapshot), top="all")
@@ -335,72 +409,122 @@ async def crawl_three_weeks(tmp_path: Path) -> Path:
 
 @pytest_twisted.ensureDeferred
 async def test_every_week_page_charts_the_monday_weeks_up_to_it(tmp_path):
-    db = await crawl_three_weeks(tmp_path)
+    db = await crawl_weeks(tmp_path, THREE_DAYS, THREE_WEEKS)
     ends = [(day - timedelta(days=1)).isoformat() for day in THREE_DAYS]
     reports = tmp_path / "reports"
     assert sorted(p.name for p in (reports / "weekly").iterdir()) == [f"{end}.md" for end in ends]
-    rows = monday_totals(db)
-    # The first crawl's chart gives 51 finished weeks, each later one adds a week; the daily
-    # activity measures (at least) each crawl's own week.
-    first = date.fromisoformat(chart(SnapshotSpec(captured=THREE_DAYS[0]))["data"]["data"][0]["x"])
-    assert [row["week_start"] for row in rows] == [(first + timedelta(weeks=n)).isoformat() for n in range(53)]
+    rows = monday_series(db)
+    assert len(rows) == SERIES_WEEKS  # of the history's 53
     assert [row["week_end"] for row in rows if row["basis"] == "measured"][-3:] == ends
-
-    text = (reports / "README.md").read_text(encoding="utf-8")
-    weekly = assert_monday_series(text, rows)
-    # Each crawl saw the catalogue on its own Monday: the week it starts is priced with what was seen
-    # that week, the newest with the price seen the day after, every older week with the first one seen.
-    days = [d.isoformat() for d in THREE_DAYS]
-    prices = {r[0].split(" to ")[0]: r[6] for r in weekly}
-    assert prices == {row["week_start"]: "seen that week" if row["week_start"] in days[:2]
-                      else f"nearest later ({days[2] if row['week_start'] > days[1] else days[0]})" for row in rows}
-    # An older week's page charts the Monday weeks begun by the end of its own week.
+    assert_series((reports / "README.md").read_text(encoding="utf-8"), rows)
     middle = (reports / "weekly" / f"{ends[1]}.md").read_text(encoding="utf-8")
-    assert_monday_series(middle, [row for row in rows if row["week_start"] <= ends[1]])
-    assert "**$" in summary(middle)["Estimated Weekly Revenue"] and "known for 9 of 10" in middle
-    assert check_xychart_lengths(middle) == 2 and check_xychart_lengths(text) == 2
+    assert_series(middle, monday_series(db, ends[1]))
+    assert "(the history holds 53)" not in middle and "the 52 weeks up to 2026-02-08 (the history holds 53)." in \
+        " ".join(section((reports / "README.md").read_text(encoding="utf-8"), "Revenue Over Time").split())
+    # The middle week: Gemini 2.5 Flash Lite's split was not fetched; the best estimate imputes it.
+    lite = breakdown(middle)["Gemini 2.5 Flash Lite"]
+    assert lite[4] == "effective"  # effective prices need no split
+    week = weekly_totals(db, ends[1])
+    assert summary(middle)["Estimated weekly revenue"].startswith(f"**{fmt.usd(week['revenue_best_usd'])}**")
+    wow = fmt.change(week["like_for_like_best_usd"] / week["previous_revenue_best_usd"] - 1, digits=1)
+    assert f"; {wow} week over week (the {week['previous_models']} model-variants known both weeks)" in \
+        summary(middle)["Estimated weekly revenue"]
+    assert check_xychart_lengths(middle) == 3
 
 
 @pytest_twisted.ensureDeferred
-async def test_without_monday_weeks_every_crawl_week_is_charted(tmp_path):
-    """A history without any Monday week (one written before the Monday series, emptied here):
-    the series is the crawls' own weeks, each marked or left out as its revenue is known."""
-    db = await crawl_three_weeks(tmp_path)
-    Database(db).execute("DELETE FROM monday_weeks").connection.commit()
-    reports = tmp_path / "again"
-    write_reports(db, reports, method="list")
+async def test_a_crawl_rewrites_only_the_pages_whose_figures_changed(tmp_path):
+    """A crawl six weeks after the first leaves the first week's page alone (its week, its series: the
+    new crawl's daily activity re-measures only the four Monday weeks before it); what a reader or a
+    crash did to a page is undone by the next render; `scrapy report` rewrites every page."""
+    later = THREE_DAYS[0] + timedelta(weeks=6)
+    db = await crawl_weeks(tmp_path, THREE_DAYS[:1], THREE_WEEKS[:1])
+    reports = tmp_path / "reports"
+    first = reports / "weekly" / "2026-01-25.md"
+    written = first.stat().st_mtime_ns
+    await crawl_weeks(tmp_path, [later], [SEED_MODELS])
+    assert first.stat().st_mtime_ns == written
+    # Left alone, it is what a full render writes.
+    fresh = render(db, tmp_path / "fresh")
+    assert [p.name for p in fresh.written] == ["2026-01-25.md", "2026-03-08.md", "README.md"]
+    assert folder_bytes(reports) == folder_bytes(tmp_path / "fresh")
 
-    ends = [(day - timedelta(days=1)).isoformat() for day in THREE_DAYS]
-    known = [[m for m in models if m.activity == "ok"] for models in THREE_WEEKS]
-    list_totals = [sum(seed_expected(m)[0] for m in ms) for ms in known]
-    seed_totals = [sum(seed_expected(m)[1] for m in ms) for ms in known]
-    text = (reports / "README.md").read_text(encoding="utf-8")
-    assert "**Weeks of the time series**" not in text
-    assert ("Each week of this series is a crawl's own week, the leaderboard's trailing 7 days like the Summary above: "
-            "the history holds no Monday week of the chart up to this week.") in section(text, "Revenue Over Time")
-    [over_time] = blocks_of(text, "Revenue Over Time")
-    effective_totals = [money(sum(expected_effective(m) for m in ms)) for ms in THREE_WEEKS]
-    assert xychart_series(over_time) == {"x-axis": [[ends[0], ends[1] + "*", ends[2]]],
-                                         "bar": [[money(v) for v in list_totals]],
-                                         # best (effective prices: known for every row), seed, effective
-                                         "line": [effective_totals, [money(v) for v in seed_totals],
-                                                  effective_totals]}
-    assert "%%{init" not in over_time  # three dates fit side by side
-    assert f"0 --> {fmt.plain(nice_max(max(seed_totals)), 0)}" in over_time
-    assert f"{ends[1]} (9 of 10)" in section(text, "Revenue Over Time")
-    weekly_rows = table(section(text, "Revenue Over Time"))
-    assert [row[0] for row in weekly_rows] == [
-        f"{(d - timedelta(days=7)).isoformat()} to {(d - timedelta(days=1)).isoformat()}" for d in reversed(THREE_DAYS)]
-    assert [row[1] for row in weekly_rows] == [fmt.usd(v) for v in reversed(list_totals)]
+    untouched = render(db, reports, everything=False)
+    assert untouched.written == [] and untouched.latest.week.week_end == "2026-03-08"
+    second = reports / "weekly" / "2026-03-08.md"
+    second.write_text(second.read_text(encoding="utf-8").replace("Summary", "Summery"), encoding="utf-8")
+    (reports / "README.md").write_bytes((reports / "README.md").read_bytes()[:1000])  # as a crash may leave it
+    first.unlink()
+    healed = render(db, reports, everything=False)
+    assert [p.name for p in healed.written] == ["2026-01-25.md", "2026-03-08.md", "README.md"]
+    assert folder_bytes(reports) == folder_bytes(tmp_path / "fresh")
+    done = run_scrapy("report", "--db", str(db), "--output", str(reports))
+    assert done.returncode == 0, done.stderr
+    assert all(path.stat().st_mtime_ns > written for path in (reports / "weekly").iterdir())
 
-    # An older week's page shows the series up to that week, and its own unknown model-variant.
-    middle = (reports / "weekly" / f"{ends[1]}.md").read_text(encoding="utf-8")
-    assert xychart_series(blocks_of(middle, "Revenue Over Time")[0])["x-axis"] == [[ends[0], ends[1] + "*"]]
-    unknown = table(middle.split("Revenue unknown", 1)[1])
-    assert [(row[1].split("]")[0], row[5], row[7]) for row in unknown] == [
-        ("[Gemini 2.5 Flash Lite", "n/a", "token split not measured")]
-    assert "n/a" in breakdown(middle).get("Gemini 2.5 Flash Lite", ["n/a"])  # never "$0.00"
-    assert check_xychart_lengths(middle) == 2 and check_xychart_lengths(text) == 2
+
+@pytest_twisted.ensureDeferred
+async def test_without_a_monday_week_the_page_says_so(tmp_path):
+    """A history whose series holds no estimate (cleared here): no chart, one sentence."""
+    await crawl_demo(tmp_path)
+    db = tmp_path / "data" / "history.db"
+    Database(db).execute("DELETE FROM monday_series").connection.commit()
+    render(db, tmp_path / "again")
+    text = (tmp_path / "again" / "README.md").read_text(encoding="utf-8")
+    assert section(text, "Revenue Over Time").strip() == \
+        "The history holds no complete Monday week with an estimate up to 2026-02-08."
+    assert "**Takeaway:**" in section(text, "Summary")
+    assert check_xychart_lengths(text) == 1  # revenue by model only
+
+
+# --- unknowns ----------------------------------------------------------------------------------
+
+def bad_count(name: str, value):
+    """The leaderboard's prompt tokens of the model named ``name`` replaced by ``value``."""
+    def mutate(url: str, payload):
+        if "rankings/models" in url:
+            for row in payload["data"]:
+                if row["model_permaslug"] == name:
+                    row["total_prompt_tokens"] = value
+        return payload
+    return mutate
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_week_with_an_unknown_token_count(tmp_path):
+    """A forced week whose smallest model-variant's count is bad: the page renders, totals say how
+    many counts are unknown, the row is listed without an estimate and why."""
+    lite = SEED_MODELS[8]
+    snapshot = build_snapshot(tmp_path / "snapshot", mutate=bad_count(lite.permaslug, -5))
+    result = await crawl(report_settings(tmp_path), snapshot=str(snapshot), top="all", force="true")
+    assert result.status == "published"
+    text = (tmp_path / "reports" / "README.md").read_text(encoding="utf-8")
+    week = weekly_totals(tmp_path / "data" / "history.db", "2026-02-08")
+    assert week["total_tokens"] is None and week["unknown_total_tokens_models"] == 1
+    assert summary(text)["Tokens tracked"].startswith(
+        f"at least **{fmt.tokens(week['known_total_tokens'])}** of 10 model-variants, 1 of them of unknown count")
+    details = after(section(text, "Model Breakdown"), "<details><summary>")
+    assert details.startswith("<details><summary>1 without an estimate</summary>")
+    assert table(details) == [["10", f"[{display(lite)}]({fmt.model_url(lite.public_id, lite.permaslug)})", "n/a",
+                               "token count unknown", "$0.1000 / $0.4000"]]  # its known columns
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_unknown_table_keeps_the_columns_that_differ(tmp_path):
+    """List prices as the headline: a model-variant without a split and one without a price; the
+    reasons differ, so the table says why for each."""
+    models = with_models((7, {"activity": "missing"}), (8, {"in_catalogue": False}))
+    snapshot = build_snapshot(tmp_path / "snapshot", SnapshotSpec(models=models))
+    result = await crawl(report_settings(tmp_path, ORSTATS_REVENUE_METHOD="list", ORSTATS_MIN_SPEND_COVERAGE="0"),
+                         snapshot=str(snapshot), top="all", force="true")
+    assert result.status == "published"
+    text = (tmp_path / "reports" / "README.md").read_text(encoding="utf-8")
+    details = table(after(section(text, "Model Breakdown"), "<details><summary>2 without an estimate"))
+    why = {row[1].split("]")[0].lstrip("["): row for row in details}
+    assert {name: row[3] for name, row in why.items()} == {display(models[7]): "token split not measured",
+                                                          models[8].permaslug: "no list price"}  # no name either
+    header = after(section(text, "Model Breakdown"), "<details><summary>2 without")
+    assert "| Rank | Model | Tokens | Why unknown | Price in / out ($/M) | At most (no cache discount) |" in header
 
 
 # --- a rejected crawl --------------------------------------------------------------------------
@@ -427,7 +551,7 @@ async def test_a_rejected_crawl_leaves_the_report_byte_identical(tmp_path):
 HOSTILE = 'Evil | Model "quoted" ]x[ `tick` <img src=x onerror=alert(1)> #quot; $1$ *b*'
 HOSTILE_MODELS = with_models(
     (0, {"name": "Anthropic: " + HOSTILE}),
-    (1, {"name": "Anthropic: " + HOSTILE}),  # the same name twice: a pie would merge the two slices
+    (1, {"name": "Anthropic: " + HOSTILE}),  # the same name twice: a chart would merge the two bars
     (2, {"name": "MoonshotAI: Kimi\nK2.5 ]] | ``"}),
     (3, {"public_id": 'google/gemini-3) [y](evil "t"'}),
 )
@@ -446,17 +570,18 @@ async def test_hostile_names_break_no_table_chart_or_link(tmp_path):
     assert not re.search(r"(?<!\\)<img", text)  # only as escaped, literal text
     for line in section(text, "Model Breakdown").splitlines():
         if line.startswith("| ") and "[" in line:
-            assert len(cells(line)) == 10, line
+            assert len(cells(line)) == 7, line
             assert re.fullmatch(r"\[(\\.|[^\\\[\]])*\]"  # the link text, its brackets escaped
                                 r"\(https://openrouter\.ai/[^\s()\[\]\"<>]+\)", cells(line)[1]), line
     for block in mermaid_blocks(text):
-        for label in re.findall(r'^\s*"(.*)" : ', block, re.M):
-            assert '"' not in label and not set(label) & set("`<>[]#&$")
+        for label in re.findall(r'^\s*"(.*)" : ', block, re.M):  # a pie's: a name, then its figure
+            assert '"' not in label and not set(label.rsplit(" ", 1)[0]) & set("`<>[]#&$")
         for labels in xychart_series(block)["x-axis"]:
             assert len(set(labels)) == len(labels)
-    [share] = blocks_of(text, "Revenue Share")
-    assert len(pie(share)) == 9  # both hostile-named models kept their own slice
-    assert check_xychart_lengths(text) == 2
+            assert not any(set(label) & set('"`<>[]#&$') for label in labels)
+    [by_model] = blocks_of(text, "Revenue by Model")
+    assert len(xychart_series(by_model)["x-axis"][0]) == 9  # both hostile-named models kept their own bar
+    assert check_xychart_lengths(text) == 3
     names = [row[1] for row in table(section(text, "Model Breakdown"))]
     assert sum(1 for name in names if name.startswith("[Evil \\| Model \"quoted\" \\]x\\[ \\`tick\\`")) == 2
 
@@ -480,15 +605,15 @@ async def test_scrapy_report_renders_without_crawling(tmp_path):
     done = run_scrapy("report", "--db", str(db), "--output", str(out), "-s", "ORSTATS_REVENUE_METHOD=seed")
     assert done.returncode == 0, done.stderr
     assert f"report written to {out / 'README.md'}" in done.stdout and "headline seed: $6.25M" in done.stdout
-    assert summary((out / "README.md").read_text(encoding="utf-8"))["Estimated Weekly Revenue"].startswith("**$6.25M**")
+    assert summary((out / "README.md").read_text(encoding="utf-8"))["Estimated weekly revenue"].startswith("**$6.25M**")
 
     # Settings are the defaults: ORSTATS_DB / ORSTATS_REPORT_DIR, the best estimate (effective prices
     # here: the factory's traffic paid 10 % over the cache-discounted list price on input).
     done = run_scrapy("report", "-s", f"ORSTATS_DB={db}", "-s", f"ORSTATS_REPORT_DIR={out}")
     assert done.returncode == 0, done.stderr
     effective_total = sum(expected_effective(m) for m in SEED_MODELS)
-    headline = summary((out / "README.md").read_text(encoding="utf-8"))["Estimated Weekly Revenue"]
-    assert headline.startswith(f"**{fmt.usd(effective_total)}** (best estimate")
+    headline = summary((out / "README.md").read_text(encoding="utf-8"))["Estimated weekly revenue"]
+    assert headline.startswith(f"**{fmt.usd(effective_total)}**, range")
 
     missing = run_scrapy("report", "--db", str(tmp_path / "nope.db"), "--output", str(out))
     assert missing.returncode == 1

@@ -10,8 +10,7 @@ from datetime import date, timedelta
 import pytest
 
 from orstats_crawler.report import format as fmt
-from orstats_crawler.report.charts import XYChart, nice_max
-from orstats_crawler.report.data import METHODS, MondayWeek
+from orstats_crawler.report.charts import BLANK, MoneyAxis, Pie, Slice, XYChart, nice_max, week_labels
 
 
 @pytest.mark.parametrize("value, text", [
@@ -38,9 +37,26 @@ def test_prices_per_million(per_token, is_free, text):
     assert fmt.price(per_token, is_free) == text
 
 
-@pytest.mark.parametrize("value, text", [(2.22, "+222%"), (-0.09, "-9%"), (0.0, "0%"), (None, "n/a")])
+@pytest.mark.parametrize("value, text", [(2.22, "+222%"), (-0.09, "-9%"), (0.0, "0%"), (-0.001, "0%"),
+                                         (None, "n/a")])
 def test_week_over_week(value, text):
     assert fmt.change(value) == text
+
+
+def test_week_over_week_with_a_digit_and_without_a_previous_week():
+    assert [fmt.change(v, digits=1) for v in (0.00123, -0.0391, 0.0)] == ["+0.1%", "-3.9%", "0.0%"]
+    assert fmt.change(None, "–") == "–"
+
+
+def test_input_and_output_prices_in_one_cell():
+    assert fmt.prices(3e-06, 1.5e-05) == "$3.00 / $15.00"
+    assert fmt.prices(4.5e-07, 2.25e-06) == "$0.4500 / $2.25"
+    assert fmt.prices(0.0, 0.0, True) == "Free"
+    assert fmt.prices(None, 1e-06) == fmt.prices(1e-06, None) == "n/a"
+
+
+def test_counts_agree_with_their_noun():
+    assert [fmt.count(n, "free one") for n in (0, 1, 2)] == ["0 free ones", "1 free one", "2 free ones"]
 
 
 def test_percentages_and_ratios():
@@ -103,41 +119,49 @@ def test_model_links_cannot_break_out():
 
 
 def test_axis_tops_are_round():
-    assert [nice_max(v) for v in (6247827.58, 2397302.04, 1.0, 0.0, 250)] == [1e7, 2.5e6, 1.0, 1.0, 250]
+    assert [nice_max(v) for v in (6247827.58, 2397302.04, 3.04, 26.28, 1.0, 0.0, 250, 1.17)] == [
+        8e6, 2.5e6, 4, 30, 1.0, 1.0, 250, 1.2]
+
+
+def test_money_axes_are_in_millions_or_thousands():
+    axis = MoneyAxis.fitting(26277745.0)
+    assert (axis.unit, axis.value(26277745.0), axis.value(0.0), axis.top(26277745.0)) == ("$M", "26.2777", "0", "30")
+    assert MoneyAxis.fitting(613222.07).unit == "$K" and MoneyAxis.fitting(613222.07).value(613222.07) == "613.2221"
+    assert MoneyAxis.fitting(512.4).unit == "$"
 
 
 def test_a_series_must_match_its_axis():
     with pytest.raises(ValueError, match="2 values for 3 x-axis labels"):
-        XYChart("t", ["a", "b", "c"], "y", "10", ["1", "2"])
+        XYChart("t", ["a", "b", "c"], "y", "10", bars=[["1", "2"]])
 
 
-def test_a_long_axis_turns_its_labels_on_end_on_a_wider_chart():
-    weeks = [(date(2025, 2, 23) + timedelta(weeks=n)).isoformat() for n in range(51)]  # a year of week ends
-    long = XYChart("t", weeks, "y", "10", ["1"] * 51)
-    assert long.directive == '%%{init: {"xyChart": {"width": 1028, "xAxis": {"labelRotation": 90}}}}%%'
-    assert XYChart("t", weeks[:3], "y", "10", ["1"] * 3).directive is None  # fits side by side
+def test_charts_set_their_colours_in_a_directive_mermaid_11_12_reads():
+    chart = XYChart("t", ["a"], "y", "10", bars=[["1"]], colours=["#0550ae", "#80ccff"])
+    assert chart.directive == '%%{init: {"themeVariables": {"xyChart": {"plotColorPalette": "#0550ae, #80ccff"}}}}%%'
+    pie = Pie("t", [Slice("a $1.00M", "1"), Slice("b $2.00M", "2")])
+    assert pie.directive == '%%{init: {"themeVariables": {"pie1": "#0969da", "pie2": "#fb8500"}}}%%'
 
 
-def monday_week(prices: list[dict], **totals) -> MondayWeek:
-    row = {"basis": "modeled", "measured_models": 0, "modeled_models": 9, "volume_models": 0,
-           "revenue_list_usd": 1.0, **totals}
-    return MondayWeek(row, METHODS["list"], prices)
+def week_ends(count: int, first: date = date(2025, 2, 23)) -> list[date]:
+    return [first + timedelta(weeks=n) for n in range(count)]
 
 
-def test_a_monday_week_says_how_it_was_priced_and_counted():
-    later = {"kind": "later", "models": 5, "first_day": "2026-02-09", "last_day": "2026-02-09"}
-    earlier = {"kind": "earlier", "models": 2, "first_day": "2025-12-01", "last_day": "2026-01-05"}
-    week = {"kind": "week", "models": 1, "first_day": "2026-01-13", "last_day": "2026-01-13"}
-    none = {"kind": "none", "models": 1, "first_day": None, "last_day": None}
-    assert monday_week([later]).price_text == "nearest later (2026-02-09)"
-    assert monday_week([none, later, earlier, week]).price_text == (
-        "seen that week for 1, nearest earlier (2025-12-01 to 2026-01-05) for 2, nearest later (2026-02-09) for 5, "
-        "none known for 1")
-    assert monday_week([]).price_text == "free model-variants only"
-    assert monday_week([later]).basis_text == "modeled"
-    assert monday_week([later], measured_models=3, volume_models=2).basis_text == (
-        "modeled (3 measured, 9 modeled, 2 volume only)")
-    assert monday_week([later], basis="volume", modeled_models=0, volume_models=9,
-                       revenue_list_usd=None).basis_text == "volume only (revenue unknown)"
-    assert monday_week([later], basis="volume", modeled_models=0, volume_models=1,
-                       revenue_list_usd=0.0).basis_text == "volume only"  # a free variant's known $0
+def test_a_few_weeks_each_have_their_day():
+    assert week_labels(week_ends(3)) == ["Feb 23", "Mar 2", "Mar 9"]
+
+
+def test_more_weeks_label_every_other_or_third_counted_back_from_the_newest():
+    labels = week_labels(week_ends(16))
+    assert [label for label in labels if label.strip(BLANK)] == [
+        "Mar 2", "Mar 16", "Mar 30", "Apr 13", "Apr 27", "May 11", "May 25", "Jun 8"]
+    assert labels[-1] == "Jun 8" and len(set(labels)) == 16  # blanks are distinct: mermaid merges equal labels
+
+
+def test_a_year_of_weeks_labels_each_month_and_the_year_for_january():
+    days = week_ends(51)  # 2025-02-23 .. 2026-02-08
+    labels = week_labels(days)
+    shown = [(days[i], label) for i, label in enumerate(labels) if label.strip(BLANK)]
+    assert [label for _, label in shown] == ["Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+                                             "2026", "Feb"]
+    assert all(day.day <= 7 for day, _ in shown)  # the first week ending in its month
+    assert len(set(labels)) == 51 and not any(label.strip() != label for label in labels)

@@ -12,7 +12,7 @@ from orstats_crawler.report import format as fmt
 from tests.conftest import crawl, shared_capture
 from tests.mermaid_tools import (assert_mermaid_parses, check_xychart_lengths, mermaid_blocks, node_parser,
                                  parse_with_mermaid)
-from tests.test_report import assert_monday_series, monday_totals
+from tests.test_report import assert_series, monday_series, section, summary, table
 
 
 def test_the_parser_rejects_a_broken_chart(tmp_path):
@@ -37,23 +37,27 @@ async def test_the_2026_08_08_report_parses(tmp_path):
     assert result.status == "published"
     readme = reports / "README.md"
     text = readme.read_text(encoding="utf-8")
-    assert len(mermaid_blocks(text)) == 4
-    assert check_xychart_lengths(text) == 2
+    assert len(mermaid_blocks(text)) == 5
+    assert check_xychart_lengths(text) == 3
     assert_mermaid_parses(readme)
 
-    # The headline is the sum over the model-variants whose revenue is known, with their count.
-    [week] = Database(db).query("SELECT SUM(revenue_list_usd) AS usd, COUNT(revenue_list_usd) AS known, "
-                                "COUNT(*) AS models FROM weekly_revenue")
-    assert f"**{fmt.usd(week['usd'])}** (list price, cached tokens counted once; revenue known for " \
-           f"{week['known']} of {week['models']} model-variants" in text
-    # 2026-08-01..07 is not a Monday week of the chart: coverage is stated against the leaderboard.
-    assert "no chart week covers these days" in text
+    # The headline is the sum over the model-variants whose revenue is known; the counts add up.
+    [week] = Database(db).query("SELECT * FROM weekly_totals")
+    assert summary(text)["Estimated weekly revenue"].startswith(
+        f"**{fmt.usd(week['revenue_list_usd'])}** (list prices, cached tokens counted once), range ")
+    # 2026-08-01..07 is not a Monday week of the chart: no chart total to compare with.
+    left_out = week["total_tokens"] - week["revenue_list_usd_tokens"]
+    assert summary(text)["Tokens tracked"] == (f"**{fmt.tokens(week['total_tokens'])}** of {week['models']} "
+                                               f"model-variants; {fmt.tokens(left_out)} of them without an estimate")
+    counts = re.match(r"(\d+) model-variants this week: (\d+) paid ones with the largest estimates below, (\d+) more "
+                      r"paid ones, (\d+) free ones and (\d+) without an estimate\.",
+                      " ".join(section(text, "Model Breakdown").split()))
+    models, top, rest, free, unknown = map(int, counts.groups())
+    assert models == week["models"] == top + rest + free + unknown
+    assert top + rest + free == week["revenue_list_usd_models"]
+    assert len(table(section(text, "Model Breakdown"))) == top
 
-    # The time series is the 51 finished weeks of its chart, three of them measured from the daily
-    # activity (the partial 2026-08-03 week is the chart's, modeled), labels on end.
-    rows = monday_totals(db)
-    assert len(rows) == 51 and rows[-1]["week_end"] == "2026-08-09"
-    assert [row["week_end"] for row in rows if row["basis"] == "measured"] == ["2026-07-19", "2026-07-26", "2026-08-02"]
-    weekly = assert_monday_series(text, rows)
-    assert weekly[0][1] == "modeled (7 modeled, 2 volume only)" and weekly[0][6] == "seen that week"
-    assert '"labelRotation": 90' in mermaid_blocks(text)[0]
+    # The series is the Monday weeks up to the headline week: the last one ends 2026-08-02.
+    rows = monday_series(db)
+    assert rows[-1]["week_end"] == "2026-08-02"
+    assert_series(text, rows)

@@ -152,5 +152,5 @@ async def test_the_2026_08_08_report_renders_cleanly(tmp_path):
     reports = tmp_path / "reports"
     result = await crawl({"ORSTATS_DB": str(tmp_path / "history.db"), "ORSTATS_REPORT_DIR": str(reports)},
                          snapshot=str(capture))
-    assert result.stats["orstats/crawl/status"] == "published"
+    assert result.status == "published"
     assert_renders_cleanly(reports, tmp_path / "rendered")

@@ -1,14 +1,19 @@
-"""What the report shows, read from the history's views (``weekly_revenue``, ``weekly_totals``,
-``monday_totals``) into plain objects the templates format. No formula lives here: every revenue
-figure is a column of a view (history/views.py); this module only chooses which column is the
-headline, which weeks make the time series, and orders rows.
+"""What the report shows, read from the history into plain objects the templates lay out. No formula
+lives here: every figure is a column of a view or table (history/views.py, history/series_estimate.py);
+this module chooses which column is the headline, which weeks a page charts, and orders rows.
 
 Two kinds of week: a crawl's own week (the leaderboard's trailing 7 days: the Summary, the model
-table, the pies) and the Monday weeks of the chart (history/series.py: the time series).
+table, the authors) and the Monday weeks of the comparable series (``monday_series``: Revenue Over
+Time, each lab's share over time), which end at the last complete Monday week on or before it.
+
+A page is read in two steps so that a render after a crawl touches only the pages whose figures
+changed: ``HistoryIndex`` (cheap: the published weeks, the series, what each page depends on) and
+``week_report`` (the week's own views, for the pages that are rendered).
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
@@ -16,8 +21,8 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from orstats_crawler.history.series import MODELED, VOLUME
-from orstats_crawler.history.price_history import AFTER, BEFORE, FREE
+from orstats_crawler.history.formulas import FREE
+from orstats_crawler.history.series import MEASURED
 from orstats_crawler.history.writer import PUBLISHED
 from orstats_crawler.weeks import computed_on
 
@@ -33,48 +38,27 @@ class Method:
 
 
 # The headline formulas, by the value of ORSTATS_REVENUE_METHOD. A new one (a column added to
-# weekly_revenue and to schema.REVENUE_COLUMNS) is one more entry here.
+# weekly_revenue and to formulas.REVENUE_COLUMNS) is one more entry here.
 METHODS: dict[str, Method] = {
     "best": Method(
-        "best", "revenue_best_usd", "best estimate: effective prices where published, else list price",
-        "per model-variant: prompt × effective input price + completion × effective output price where "
-        "OpenRouter publishes what its traffic paid; else the list price with the measured split; else the "
-        "list price with the cached share imputed from the week's measured model-variants; free variants 0"),
+        "best", "revenue_best_usd", "best estimate",
+        "per model-variant, the first known of: effective prices (prompt × effective input price + "
+        "completion × effective output price); list prices with the measured split; list prices with the "
+        "cached share imputed from the week's measured model-variants; free variants 0"),
     "list": Method(
-        "list", "revenue_list_usd", "list price, cached tokens counted once",
+        "list", "revenue_list_usd", "list prices, cached tokens counted once",
         "(prompt - cached) × prompt price + cached × cache-read price + completion × completion price"),
     "seed": Method(
-        "seed", "revenue_seed_usd", "the seed's formula, cached tokens charged twice",
+        "seed", "revenue_seed_usd", "the earlier project's formula, cached tokens charged twice",
         "prompt × prompt price + completion × completion price + cached × cache-read price"),
     "effective": Method(
-        "effective", "revenue_effective_usd", "effective prices, what the traffic actually paid",
+        "effective", "revenue_effective_usd", "effective prices, what the traffic paid",
         "prompt × effective input price + completion × effective output price (OpenRouter's weighted "
         "prices per model-variant: cache reads and writes, provider mix and price tiers included)"),
 }
-# The methods ``monday_totals`` has a figure for (effective prices are fetched for a crawl's own
-# week only). The seed formula needs what the list one needs (a split and list prices), so the
-# view's count of the rows known by the list formula is the seed's too.
-MONDAY_METHODS = ("list", "seed")
-MONDAY_KNOWN = "revenue_list_usd"
-NOT_IN_MONDAY = "known for a crawl's own week only"  # why the other methods have no Monday figure
-# How paid Monday-week rows were priced (history/price_history.py): with a price seen during the
-# week, the nearest observation before or after it, or none. `:free` rows are free whatever was seen.
-_PRICE_KINDS = f"""
-SELECT week_start, week_end,
-  CASE WHEN price_basis = '{BEFORE}' AND price_observed_on >= week_start THEN 'week'
-       WHEN price_basis = '{BEFORE}' THEN 'earlier' WHEN price_basis = '{AFTER}' THEN 'later'
-       ELSE 'none' END AS kind,
-  COUNT(*) AS models, MIN(price_observed_on) AS first_day, MAX(price_observed_on) AS last_day
-FROM monday_weeks WHERE price_basis IS NOT '{FREE}'
-GROUP BY week_start, week_end, kind
-"""
-PRICE_KINDS = {"week": "seen that week", "earlier": "nearest earlier", "later": "nearest later", "none": "none known"}
-# How many model-variants the methodology's "list vs effective" table compares.
-LIST_VS_EFFECTIVE_ROWS = 10
-AUTHOR_ROWS = 15  # authors listed under "Revenue by Author", largest known revenue first
-# The band around the estimate: low = list price with the cache discount (model-variants whose split
-# is known), high = list price without any cache discount (every priced model-variant).
-LOW, HIGH = "revenue_list_usd", "revenue_high_usd"
+SERIES_WEEKS = 52  # the Monday weeks a page charts and tables: a year, whatever the history holds
+LIST_VS_EFFECTIVE_ROWS = 10  # model-variants the methodology compares at list and effective prices
+AUTHOR_ROWS = 10  # authors listed under "Revenue by Author", largest revenue first
 
 
 def method(key: str) -> Method:
@@ -85,12 +69,17 @@ def method(key: str) -> Method:
                          f"choose one of {', '.join(METHODS)}") from None
 
 
-@dataclass
-class ModelRow:
-    """One model-variant of a week, as ``weekly_revenue`` has it (extra columns kept in ``row``)."""
+def growth(now: float | None, before: float | None) -> float | None:
+    """now / before - 1, None when either is unknown or there was nothing before."""
+    if now is None or not before:
+        return None
+    return now / before - 1
+
+
+class Row:
+    """A view's row whose columns read as attributes (``week.total_tokens``)."""
 
     row: dict[str, Any]
-    revenue: float | None  # by the headline method
 
     def __getattr__(self, name: str) -> Any:
         try:
@@ -98,143 +87,174 @@ class ModelRow:
         except KeyError:
             raise AttributeError(name) from None
 
+
+@dataclass
+class ModelRow(Row):
+    """One model-variant of a week, as ``weekly_revenue`` has it."""
+
+    row: dict[str, Any]
+    revenue: float | None  # by the headline method
+    headline: Method
+
     @property
-    def priced(self) -> bool:
-        return bool(self.row["is_free"]) or (
-            self.row["prompt_price"] is not None and self.row["completion_price"] is not None)
+    def free(self) -> bool:
+        return self.row["best_basis"] == FREE
+
+    @property
+    def wow(self) -> float | None:
+        """The best estimate against the same model-variant's previous 7 days."""
+        if self.headline.key != "best":
+            return None
+        return growth(self.revenue, self.row["previous_revenue_best_usd"])
 
     @property
     def unknown_because(self) -> str:
-        if self.row["revenue_list_usd"] is not None:  # unknown by the effective method only
+        if self.row["total_tokens"] is None:
+            return "token count unknown"
+        if self.headline.key == "effective":
             return "no effective price"
-        if not self.priced:
-            return "no list price"
+        if self.row["prompt_price"] is None or self.row["completion_price"] is None:
+            return "no price" if self.headline.key == "best" else "no list price"
         return "token split not measured"
 
 
 @dataclass
-class Week:
-    """One week's totals (a ``weekly_totals`` row) plus its figures by method."""
+class Week(Row):
+    """One crawl week's totals (a ``weekly_totals`` row)."""
 
-    totals: dict[str, Any]
+    row: dict[str, Any]
     headline: Method
 
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self.__dict__["totals"][name]
-        except KeyError:
-            raise AttributeError(name) from None
-
     def revenue(self, m: Method | None = None) -> float | None:
-        return self.totals[(m or self.headline).column]
+        return self.row[(m or self.headline).column]
 
     def known_models(self, m: Method | None = None) -> int:
-        return self.totals[f"{(m or self.headline).column}_models"]
+        return self.row[f"{(m or self.headline).column}_models"]
 
     def known_tokens(self, m: Method | None = None) -> int | None:
-        return self.totals[f"{(m or self.headline).column}_tokens"]
+        return self.row[f"{(m or self.headline).column}_tokens"]
 
     @property
     def low(self) -> float | None:
-        return self.totals["revenue_best_low_usd" if self.headline.key == "best" else LOW]
+        return self.row["revenue_best_low_usd" if self.headline.key == "best" else "revenue_list_usd"]
 
     @property
     def high(self) -> float | None:
-        return self.totals["revenue_best_high_usd" if self.headline.key == "best" else HIGH]
+        return self.row["revenue_best_high_usd" if self.headline.key == "best" else "revenue_high_usd"]
 
     @property
-    def complete(self) -> bool:
-        """Every model-variant of the week has a known revenue by the headline method."""
-        return self.known_models() == self.models
+    def wow(self) -> float | None:
+        """Week over week like for like: the model-variants with a known previous 7 days."""
+        if self.headline.key != "best":
+            return None
+        return growth(self.row["like_for_like_best_usd"], self.row["previous_revenue_best_usd"])
 
     @property
-    def basis(self) -> str | None:
-        """How the week's split was obtained, when the history says (measured, modeled ...)."""
-        return self.totals.get("basis")
+    def tokens(self) -> int | None:
+        """The week's tokens: the total, else the sum of the rows whose count is known."""
+        return self.row["known_total_tokens"] if self.row["total_tokens"] is None else self.row["total_tokens"]
 
     @property
-    def modeled(self) -> bool:
-        return self.basis == MODELED
+    def unestimated_tokens(self) -> int:
+        """The known tokens of the model-variants without a revenue by the headline method."""
+        return (self.tokens or 0) - (self.known_tokens() or 0)
 
 
 @dataclass
-class MondayWeek(Week):
-    """One Monday week of the time series (a ``monday_totals`` row) and how it was priced."""
+class SeriesWeek(Row):
+    """One Monday week of the comparable series (a ``monday_series`` row) and its authors' revenue."""
 
-    prices: list[dict[str, Any]] = field(default_factory=list)  # _PRICE_KINDS rows of the week
-
-    def known_models(self, m: Method | None = None) -> int:
-        return self.totals[f"{MONDAY_KNOWN}_models"]
-
-    def known_tokens(self, m: Method | None = None) -> int | None:
-        return self.totals[f"{MONDAY_KNOWN}_tokens"]
+    row: dict[str, Any]
+    authors: dict[str, float] = field(default_factory=dict)
 
     @property
-    def basis_text(self) -> str:
-        """The week's basis, with how many model-variants are of each kind when they differ."""
-        word = "volume only" if self.basis == VOLUME else self.basis
-        if self.basis == VOLUME and self.revenue() is None:
-            word += " (revenue unknown)"
-        kinds = [f"{n} {kind}" for n, kind in ((self.measured_models, "measured"), (self.modeled_models, "modeled"),
-                                                (self.volume_models, "volume only")) if n]
-        return f"{word} ({', '.join(kinds)})" if len(kinds) > 1 else word
+    def day(self) -> date:
+        return date.fromisoformat(self.row["week_end"])
 
     @property
-    def price_text(self) -> str:
-        """Which list prices priced the week's paid model-variants (observation days in brackets)."""
-        if not self.prices:
-            return "free model-variants only"
-        parts = []
-        for p in sorted(self.prices, key=lambda p: list(PRICE_KINDS).index(p["kind"])):
-            days = p["first_day"] if p["first_day"] == p["last_day"] else f"{p['first_day']} to {p['last_day']}"
-            text = PRICE_KINDS[p["kind"]] + (f" ({days})" if p["kind"] in ("earlier", "later") else "")
-            parts.append(text + (f" for {p['models']}" if len(self.prices) > 1 else ""))
-        return ", ".join(parts)
+    def measured(self) -> bool:
+        return self.row["basis"] == MEASURED
 
+    @property
+    def measured_share(self) -> float | None:
+        best = self.row["revenue_best_usd"]
+        return self.row["measured_usd"] / best if best else None
 
-@dataclass
-class Series:
-    """The weeks of "Revenue Over Time", oldest first: the Monday weeks when the history has them
-    (``monday``), else the crawls' own weeks; ``methods``: those the weeks have a figure for."""
+    @property
+    def priced_share(self) -> float | None:
+        total = self.row["total_tokens"]
+        return 1 - self.row["unpriced_tokens"] / total if total else None
 
-    weeks: list[Week]
-    monday: bool
-    methods: list[Method]
-    # The history has Monday weeks, yet the series is the crawls' weeks: none has the headline's figure.
-    why_not_monday: bool = False
+    @property
+    def unattributed_share(self) -> float | None:
+        """The blended rest's share of the estimate: revenue no author is known for."""
+        best = self.row["revenue_best_usd"]
+        return self.row["blended_usd"] / best if best else None
+
+    def author_share(self, author: str) -> float | None:
+        best = self.row["revenue_best_usd"]
+        return self.authors.get(author, 0.0) / best if best else None
 
 
 @dataclass
 class WeekReport:
     week: Week
     rows: list[ModelRow]  # every model-variant: known revenue first (largest first), then by rank
-    series: Series
+    series: list[SeriesWeek]  # the charted Monday weeks, oldest first, known estimates only
+    series_weeks: int  # how many Monday weeks with an estimate the history holds up to this page
     headline: Method
-    others: list[Method] = field(default_factory=list)
-    authors: list[dict[str, Any]] = field(default_factory=list)  # author_weekly rows, see author_rows
+    table_rows: int  # paid model-variants in the main table
+    authors: list[dict[str, Any]] = field(default_factory=list)  # author_weekly rows, largest revenue first
     dataset_citation: str | None = None  # the Data API's required citation, when the history holds its data
 
     @property
-    def known(self) -> list[ModelRow]:
-        return [r for r in self.rows if r.revenue is not None]
+    def others(self) -> list[Method]:
+        return [m for m in METHODS.values() if m is not self.headline]
+
+    @property
+    def paid(self) -> list[ModelRow]:
+        """Paid model-variants with a known revenue, largest first."""
+        return [r for r in self.rows if r.revenue is not None and not r.free]
+
+    @property
+    def top(self) -> list[ModelRow]:
+        return self.paid[: self.table_rows]
+
+    @property
+    def rest(self) -> list[ModelRow]:
+        return self.paid[self.table_rows:]
+
+    @property
+    def free(self) -> list[ModelRow]:
+        return [r for r in self.rows if r.free]
 
     @property
     def unknown(self) -> list[ModelRow]:
         """Model-variants without a revenue, the largest possible spend (no cache discount) first."""
-        rows = [r for r in self.rows if r.revenue is None]
-        return sorted(rows, key=lambda r: (r.row[HIGH] is None, -(r.row[HIGH] or 0.0), r.rank))
+        rows = [r for r in self.rows if r.revenue is None and not r.free]
+        return sorted(rows, key=lambda r: (r.revenue_high_usd is None, -(r.revenue_high_usd or 0.0), r.rank))
 
     @property
     def list_vs_effective(self) -> list[ModelRow]:
         """The largest paid model-variants by list-price spend whose effective revenue is known too."""
-        both = [r for r in self.rows if not r.row["is_free"] and r.row["revenue_list_usd"] is not None
-                and r.row["revenue_effective_usd"] is not None]
-        return sorted(both, key=lambda r: (-r.row["revenue_list_usd"], r.rank))[:LIST_VS_EFFECTIVE_ROWS]
+        both = [r for r in self.paid if r.revenue_list_usd is not None and r.revenue_effective_usd is not None]
+        return sorted(both, key=lambda r: (-r.revenue_list_usd, r.rank))[:LIST_VS_EFFECTIVE_ROWS]
 
     @property
-    def series_others(self) -> list[Method]:
-        """The other methods the time series has a figure for (its lines and table columns)."""
-        return [m for m in self.others if m in self.series.methods]
+    def top_lab(self) -> dict[str, Any] | None:
+        """The author whose share of the week's revenue most exceeds its share of the tokens."""
+        share = self.headline.column + "_share"
+        known = [a for a in self.authors if a[share] is not None and a["token_share"] is not None]
+        return max(known, key=lambda a: (a[share] - a["token_share"], a[share]), default=None)
+
+    @property
+    def latest(self) -> SeriesWeek | None:
+        return self.series[-1] if self.series else None
+
+    @property
+    def same_week(self) -> bool:
+        """The last charted Monday week is this page's own week (a crawl on a Monday)."""
+        return bool(self.series) and self.series[-1].week_end == self.week.week_end
 
     @property
     def source_day(self) -> str:
@@ -242,61 +262,86 @@ class WeekReport:
         return computed_on(date.fromisoformat(self.week.week_end)).isoformat()
 
 
-def published_weeks(db: Database, headline: Method) -> list[Week]:
-    """Every week whose shown crawl is published, oldest first."""
-    return [Week(row, headline) for row in db.query(
-        "SELECT * FROM weekly_totals WHERE status = ? ORDER BY week_end, week_start", [PUBLISHED])]
+# --- what every page depends on -----------------------------------------------------------------
+
+_PUBLISHED = """
+SELECT w.week_start, w.week_end, w.crawl_id, c.finished_at,
+  p.crawl_id AS previous_crawl_id, pc.finished_at AS previous_finished_at,
+  (SELECT SUM(k.tokens) FROM chart_weeks k WHERE k.week_start = w.week_start AND k.week_end = w.week_end)
+    AS chart_tokens
+FROM weeks w
+JOIN crawls c ON c.id = w.crawl_id
+LEFT JOIN weeks p ON p.week_start = date(w.week_start, '-7 days') AND p.week_end = date(w.week_end, '-7 days')
+  AND p.status = ?
+LEFT JOIN crawls pc ON pc.id = p.crawl_id
+WHERE w.status = ?
+ORDER BY w.week_end, w.week_start
+"""
 
 
-def monday_weeks(db: Database, headline: Method) -> list[MondayWeek]:
-    """Every Monday week of the history, oldest first, with how each was priced."""
-    prices: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
-    for row in db.query(_PRICE_KINDS):
-        prices[row["week_start"], row["week_end"]].append(row)
-    return [MondayWeek(row, headline, prices[row["week_start"], row["week_end"]])
-            for row in db.query("SELECT * FROM monday_totals ORDER BY week_start, week_end")]
+@dataclass
+class HistoryIndex:
+    """What the history holds for the report, read once: the published weeks (with what their page
+    depends on besides the series), the comparable series and its authors, the latest citation."""
+
+    weeks: list[dict[str, Any]]
+    series: list[SeriesWeek]  # every Monday week with an estimate, oldest first
+    citation: str | None
+
+    @classmethod
+    def read(cls, db: Database) -> "HistoryIndex":
+        weeks = list(db.query(_PUBLISHED, [PUBLISHED, PUBLISHED]))
+        authors: dict[str, dict[str, float]] = defaultdict(dict)
+        for row in db.query("SELECT week_start, author, revenue_best_usd FROM monday_series_authors "
+                            "ORDER BY week_start, author"):
+            authors[row["week_start"]][row["author"]] = row["revenue_best_usd"]
+        series = [SeriesWeek(row, authors[row["week_start"]]) for row in db.query(
+            "SELECT * FROM monday_series WHERE revenue_best_usd IS NOT NULL ORDER BY week_start")]
+        citation = next(db.query("SELECT citation FROM dataset_weeks ORDER BY as_of DESC LIMIT 1"), {})
+        return cls(weeks, series, citation.get("citation"))
+
+    def series_up_to(self, week_end: str) -> tuple[list[SeriesWeek], int]:
+        """The last SERIES_WEEKS Monday weeks ending on or before ``week_end``, and how many there are."""
+        shown = [w for w in self.series if w.week_end <= week_end]
+        return shown[-SERIES_WEEKS:], len(shown)
+
+    def inputs(self, week: dict[str, Any], *salt: str) -> str:
+        """A digest of everything a week's page is made of, so an unchanged page need not be rendered
+        again: its crawl and the previous week's (whose rows give week over week), the chart's total of
+        its days, the series it charts, the citation, and ``salt`` (the code and settings that render it).
+        A crawl's rows are never rewritten under the same id and finish time."""
+        shown, count = self.series_up_to(week["week_end"])
+        digest = hashlib.sha256()
+        for part in (*salt, repr(sorted(week.items())), str(count), self.citation or ""):
+            digest.update(part.encode() + b"\0")
+        for w in shown:
+            digest.update(repr((sorted(w.row.items()), sorted(w.authors.items()))).encode() + b"\0")
+        return digest.hexdigest()
 
 
-def time_series(windows: list[Week], mondays: list[MondayWeek], week: Week, latest: bool,
-                why_not_monday: bool) -> Series:
-    """A week's page charts the Monday weeks begun by the end of its week (the latest page every
-    stored one); without any, the crawls' own weeks up to this one, so the chart is never empty
-    while the history has data."""
-    shown = mondays if latest else [m for m in mondays if m.week_start <= week.week_end]
-    if shown:
-        return Series(shown, True, [METHODS[k] for k in MONDAY_METHODS])
-    return Series(windows, False, list(METHODS.values()), why_not_monday)
+# --- one page's figures -----------------------------------------------------------------------------
+
+def week_report(db: Database, index: HistoryIndex, week: dict[str, Any], headline: Method,
+                table_rows: int) -> WeekReport:
+    """The page of one published week (an ``index.weeks`` row)."""
+    key = [week["week_start"], week["week_end"]]
+    [totals] = db.query("SELECT * FROM weekly_totals WHERE week_start = ? AND week_end = ?", key)
+    series, count = index.series_up_to(week["week_end"])
+    return WeekReport(Week(totals, headline), model_rows(db, key, headline), series, count, headline, table_rows,
+                      author_rows(db, key, headline), index.citation)
 
 
-def model_rows(db: Database, week: Week, headline: Method) -> list[ModelRow]:
-    rows = [ModelRow(row, row[headline.column]) for row in db.query(
-        "SELECT * FROM weekly_revenue WHERE week_start = ? AND week_end = ? ORDER BY rank, permaslug, variant",
-        [week.week_start, week.week_end])]
+def model_rows(db: Database, key: list[str], headline: Method) -> list[ModelRow]:
+    rows = [ModelRow(row, row[headline.column], headline) for row in db.query(
+        "SELECT * FROM weekly_revenue WHERE week_start = ? AND week_end = ? ORDER BY rank, permaslug, variant", key)]
     known = sorted((r for r in rows if r.revenue is not None), key=lambda r: (-r.revenue, r.rank))
     return known + [r for r in rows if r.revenue is None]
 
 
-def author_rows(db: Database, week: Week, headline: Method) -> list[dict[str, Any]]:
-    """The week's authors (``author_weekly``): the largest known revenue by the headline method
-    first, then those whose revenue is unknown, by tokens."""
-    rows = list(db.query("SELECT * FROM author_weekly WHERE week_start = ? AND week_end = ?",
-                         [week.week_start, week.week_end]))
+def author_rows(db: Database, key: list[str], headline: Method) -> list[dict[str, Any]]:
+    """The week's authors (``author_weekly``): the largest known revenue by the headline method first,
+    then those whose revenue is unknown, by tokens."""
+    rows = list(db.query("SELECT * FROM author_weekly WHERE week_start = ? AND week_end = ?", key))
     return sorted(rows, key=lambda a: (a[headline.column] is None, -(a[headline.column] or 0.0),
-                                       -(a["total_tokens"] or 0), a["author"]))[:AUTHOR_ROWS]
+                                       -(a["total_tokens"] or 0), a["author"]))
 
-
-def week_reports(db: Database, method_key: str) -> list[WeekReport]:
-    """One report per published week, oldest first (the last one is the latest)."""
-    headline = method(method_key)
-    others = [m for m in METHODS.values() if m is not headline]
-    weeks = published_weeks(db, headline)
-    citation = next(db.query("SELECT citation FROM dataset_weeks ORDER BY as_of DESC LIMIT 1"), {}).get("citation")
-    mondays, why_not = [], False
-    if headline.key in MONDAY_METHODS:
-        mondays = monday_weeks(db, headline)
-    else:
-        why_not = bool(db.execute("SELECT EXISTS (SELECT 1 FROM monday_weeks)").fetchone()[0])
-    return [WeekReport(week, model_rows(db, week, headline),
-                       time_series(weeks[: i + 1], mondays, week, i == len(weeks) - 1, why_not),
-                       headline, others, author_rows(db, week, headline), dataset_citation=citation)
-            for i, week in enumerate(weeks)]

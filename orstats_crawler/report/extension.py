@@ -68,7 +68,7 @@ class ReportExtension:
             return
         readme = self.report_dir / "README.md"
         try:
-            rendered = write_reports(self.db_path, self.report_dir, self.method_key, self.table_rows)
+            rendered = write_reports(self.db_path, self.report_dir, self.method_key, self.table_rows, everything=False)
         except (ReportError, HistoryError) as error:
             logger.error("report not written: %s; the week is stored, the next crawl or `scrapy report` "
                          "writes the report", error)

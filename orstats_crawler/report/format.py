@@ -59,12 +59,14 @@ def ratio(part: float | None, whole: float | None, digits: int = 1) -> str:
     return percent(part / whole, digits)
 
 
-def change(value: float | None) -> str:
-    """Week over week as a signed whole percentage: 2.22 -> +222%, -0.09 -> -9%."""
+def change(value: float | None, missing: str = NA, digits: int = 0) -> str:
+    """Week over week as a signed percentage: 2.22 -> +222%, -0.09 -> -9% (0.0123 -> +1.2% with one
+    digit); ``missing`` when there is nothing to compare with."""
     if not _known(value):
-        return NA
-    rounded = round(value * 100)
-    return f"{'+' if rounded > 0 else ''}{rounded}%"
+        return missing
+    rounded = round(value * 100, digits)
+    text = f"{rounded:.{digits}f}"
+    return f"{'+' if rounded > 0 else '-' if rounded < 0 else ''}{text.lstrip('-')}%"
 
 
 def price(per_token: float | None, is_free: bool = False) -> str:
@@ -73,12 +75,30 @@ def price(per_token: float | None, is_free: bool = False) -> str:
         return FREE
     if not _known(per_token):
         return NA
+    return f"${_per_million(per_token)}/M"
+
+
+def prices(prompt: float | None, completion: float | None, is_free: bool = False) -> str:
+    """A model-variant's input and output prices per million tokens: $3.00 / $15.00, Free, n/a."""
+    if is_free:
+        return FREE
+    if not _known(prompt) or not _known(completion):
+        return NA
+    return f"${_per_million(prompt)} / ${_per_million(completion)}"
+
+
+def _per_million(per_token: float) -> str:
     per_million = per_token * 1e6
     if per_million >= 1 or per_million == 0:
-        return f"${per_million:.2f}/M"
+        return f"{per_million:.2f}"
     if per_million >= 0.0001:
-        return f"${per_million:.4f}/M"
-    return f"${plain(per_million, 2, significant=True)}/M"
+        return f"{per_million:.4f}"
+    return plain(per_million, 2, significant=True)
+
+
+def count(n: int, noun: str, plural: str | None = None) -> str:
+    """1 free one, 2 free ones: ``plural`` where adding an s will not do."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
 
 
 def plain(value: float | int, digits: int = 2, significant: bool = False) -> str:

@@ -1,6 +1,12 @@
 """Render the markdown report from the history: ``<dir>/README.md`` (the latest published week) and
 ``<dir>/weekly/<week_end>.md`` (one per published week, each with the series up to that week).
 
+A page ends with a line naming the digest of its inputs (``HistoryIndex.inputs``: the week's crawl
+and its neighbour's, the series it charts, this code and its settings) and of its own text above the
+line. ``write_reports(everything=False)``, what a crawl runs, renders only the pages whose line does
+not match: a week whose figures changed, a page missing, half written or edited by hand. That keeps
+a render after a crawl to a few pages however long the history; ``everything=True`` rewrites all.
+
 Templates are package data (``orstats_crawler/templates``), loaded with jinja2's PackageLoader so an
 installed egg (Scrapyd) finds them too.
 """
@@ -8,20 +14,30 @@ installed egg (Scrapyd) finds them too.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
+import re
 import threading
-from dataclasses import dataclass
+from importlib import resources
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
+from sqlite_utils import Database
 
 from orstats_crawler.history.connection import open_read_only
-from orstats_crawler.report import charts
+from orstats_crawler.history.series_estimate import MEASURED_SHARE
+from orstats_crawler.report import charts, tables
 from orstats_crawler.report import format as fmt
-from orstats_crawler.report.data import NOT_IN_MONDAY, WeekReport, week_reports
+from orstats_crawler.report.data import AUTHOR_ROWS, HistoryIndex, Method, WeekReport, growth, week_report
+from orstats_crawler.report.data import method as revenue_method
 
 TEMPLATE = "report.md.j2"
-UNKNOWN_ROWS = 10  # the largest model-variants without a revenue, listed under the table
+CODE_PACKAGES = ("orstats_crawler.history", "orstats_crawler.report")
+# The last line of every page; the digests are hex sha256.
+INPUTS_LINE = "<!-- orstats report: inputs {inputs}, text {text} -->\n"
+_INPUTS_LINE = re.compile(r"<!-- orstats report: inputs (?P<inputs>[0-9a-f]{64}), text (?P<text>[0-9a-f]{64}) -->\n\Z")
 
 
 class ReportError(Exception):
@@ -31,8 +47,9 @@ class ReportError(Exception):
 @dataclass
 class Rendered:
     readme: Path
-    weekly: list[Path]
+    weekly: list[Path]  # every published week's page
     latest: WeekReport
+    written: list[Path] = field(default_factory=list)  # the pages this render wrote (README.md included)
 
 
 def environment() -> Environment:
@@ -40,43 +57,102 @@ def environment() -> Environment:
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                       keep_trailing_newline=True)
     env.filters.update(usd=fmt.usd, tokens=fmt.tokens, percent=fmt.percent, change=fmt.change,
-                       price=fmt.price, md=fmt.md)
-    env.globals.update(ratio=fmt.ratio, model_url=fmt.model_url, not_in_monday=NOT_IN_MONDAY)
+                       price=fmt.price, md=fmt.md, count=fmt.count)
+    env.globals.update(ratio=fmt.ratio, growth=growth, no_previous=tables.NO_PREVIOUS,
+                       measured_share=MEASURED_SHARE)
     return env
 
 
-def render_week(env: Environment, report: WeekReport, table_rows: int) -> str:
+def code_digest(env: Environment) -> str:
+    """The templates and the modules that compute and lay out the figures (the history's views, the
+    report): a new release renders every page again. Read as package resources, so from an egg too."""
+    digest = hashlib.sha256()
+    for name in sorted(env.list_templates()):
+        source, _, _ = env.loader.get_source(env, name)
+        digest.update(name.encode() + b"\0" + source.encode() + b"\0")
+    for package in CODE_PACKAGES:
+        for module in sorted(resources.files(package).iterdir(), key=lambda entry: entry.name):
+            if module.name.endswith(".py"):
+                digest.update(module.name.encode() + b"\0" + module.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def render_week(env: Environment, report: WeekReport) -> str:
     return env.get_template(TEMPLATE).render(
-        r=report, week=report.week, headline=report.headline, others=report.others,
-        series=charts.revenue_over_time(report.series.weeks, report.headline, report.series_others),
-        by_model=charts.revenue_by_model(report.known),
-        share=charts.revenue_share(report.known),
-        token_types=charts.token_types(report.week),
-        table=report.known[:table_rows], unknown=report.unknown[:UNKNOWN_ROWS],
+        r=report, week=report.week, headline=report.headline,
+        summary=tables.summary(report),
+        over_time=charts.revenue_over_time(report.series), series_table=tables.series(report.series),
+        by_model=charts.revenue_by_model(report.paid), share=charts.lab_share(report),
+        token_types=charts.token_types(report),
+        top_table=tables.models(report, report.top), rest_table=tables.models(report, report.rest),
+        unknown=tables.unknown(report),
+        author_table=tables.authors(report, AUTHOR_ROWS), labs=charts.lab_lines(report),
+        estimates_table=tables.estimates(report), list_vs_effective_table=tables.list_vs_effective(report),
         # The day the sources were computed on, not the day we rendered: a replay or a re-render
         # of an old week must not claim fresher data.
         updated=report.source_day,
     )
 
 
-def write_reports(db_path: str | Path, report_dir: str | Path, method: str = "best",
-                  table_rows: int = 50) -> Rendered | None:
-    """Render every published week of the history; None when it has none (nothing is written)."""
+def page(text: str, inputs: str) -> str:
+    return text + INPUTS_LINE.format(inputs=inputs, text=hashlib.sha256(text.encode()).hexdigest())
+
+
+def up_to_date(path: Path, inputs: str) -> bool:
+    """The page on disk was rendered from these inputs and is whole and unedited."""
+    try:
+        content = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    line = content.rfind("<!-- orstats report: ")
+    found = _INPUTS_LINE.match(content, line) if line >= 0 else None
+    return found is not None and found["inputs"] == inputs \
+        and found["text"] == hashlib.sha256(content[:line].encode()).hexdigest()
+
+
+def write_reports(db_path: str | Path, report_dir: str | Path, method: str, table_rows: int,
+                  everything: bool = True) -> Rendered | None:
+    """Render the published weeks of the history (every page, or with ``everything=False`` those not
+    up to date); None when it has none (nothing is written)."""
+    headline = revenue_method(method)
+    env = environment()
+    salt = (code_digest(env), headline.key, str(table_rows))
+    folder = Path(report_dir)
     db = open_read_only(db_path)
     try:
-        reports = week_reports(db, method)
+        index = HistoryIndex.read(db)
+        if not index.weeks:
+            return None
+        pages = [(week, folder / "weekly" / f"{week['week_end']}.md", index.inputs(week, *salt))
+                 for week in index.weeks]
+        latest_week, _, latest_inputs = pages[-1]
+        todo = [(week, path, inputs) for week, path, inputs in pages
+                if everything or not up_to_date(path, inputs)]
+        readme = folder / "README.md"
+        if everything or not up_to_date(readme, latest_inputs):
+            todo.append((latest_week, readme, latest_inputs))
+        written, latest = _render(db, env, index, todo, headline, table_rows)
+        if latest is None:  # nothing to write: the latest page is still read for the caller
+            latest = week_report(db, index, latest_week, headline, table_rows)
     finally:
         db.close()
-    if not reports:
-        return None
-    env = environment()
-    folder = Path(report_dir)
-    weekly = []
-    for report in reports:
-        text = render_week(env, report, table_rows)
-        weekly.append(_write(folder / "weekly" / f"{report.week.week_end}.md", text))
-    readme = _write(folder / "README.md", text)  # the latest week's page
-    return Rendered(readme, weekly, reports[-1])
+    return Rendered(readme, [path for _, path, _ in pages], latest, written)
+
+
+def _render(db: Database, env: Environment, index: HistoryIndex, todo: list[tuple[dict[str, Any], Path, str]],
+            headline: Method, table_rows: int) -> tuple[list[Path], WeekReport | None]:
+    """Write the pages of ``todo`` (a week rendered once however many of its pages are due)."""
+    written, texts = [], {}
+    latest = None
+    for week, path, inputs in todo:
+        key = week["week_end"], week["week_start"]
+        if key not in texts:
+            report = week_report(db, index, week, headline, table_rows)
+            texts[key] = page(render_week(env, report), inputs)
+            if week is index.weeks[-1]:
+                latest = report
+        written.append(_write(path, texts[key]))
+    return written, latest
 
 
 def _write(path: Path, text: str) -> Path:
