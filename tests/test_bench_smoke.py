@@ -51,6 +51,8 @@ def test_history_bench_times_upsert_report_and_every_canned_query(capsys) -> Non
     assert rows["history: model_weeks rows"] == "40"  # 2 weeks x 20 model-variants
     assert float(rows["upsert a week: write_crawl"].replace(",", "")) > 0
     assert float(rows["render the report (every published week)"].replace(",", "")) > 0
+    assert float(rows["report after a crawl (incremental)"].replace(",", "")) > 0
+    assert re.search(r"Report pages written \(README\.md included\): 0\.04 y: 3 pages, \d after a crawl\.", out)
     for name in history.canned_queries():
         assert float(rows[f"canned query {name} (sqlite3)"].replace(",", "")) >= 0
         assert rows[f"canned query {name} (datasette HTTP)"].replace(",", "").replace(".", "").isdigit()
