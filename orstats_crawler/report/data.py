@@ -13,9 +13,11 @@ changed: ``HistoryIndex`` (cheap: the published weeks, the series, what each pag
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import date
 from typing import Any
 
@@ -96,7 +98,7 @@ class ModelRow(Row):
     revenue: float | None  # by the headline method
     headline: Method
 
-    @property
+    @cached_property
     def free(self) -> bool:
         return self.row["best_basis"] == FREE
 
@@ -211,7 +213,7 @@ class WeekReport:
     def others(self) -> list[Method]:
         return [m for m in METHODS.values() if m is not self.headline]
 
-    @property
+    @cached_property
     def paid(self) -> list[ModelRow]:
         """Paid model-variants with a known revenue, largest first."""
         return [r for r in self.rows if r.revenue is not None and not r.free]
@@ -224,23 +226,23 @@ class WeekReport:
     def rest(self) -> list[ModelRow]:
         return self.paid[self.table_rows:]
 
-    @property
+    @cached_property
     def free(self) -> list[ModelRow]:
         return [r for r in self.rows if r.free]
 
-    @property
+    @cached_property
     def unknown(self) -> list[ModelRow]:
         """Model-variants without a revenue, the largest possible spend (no cache discount) first."""
         rows = [r for r in self.rows if r.revenue is None and not r.free]
         return sorted(rows, key=lambda r: (r.revenue_high_usd is None, -(r.revenue_high_usd or 0.0), r.rank))
 
-    @property
+    @cached_property
     def list_vs_effective(self) -> list[ModelRow]:
         """The largest paid model-variants by list-price spend whose effective revenue is known too."""
         both = [r for r in self.paid if r.revenue_list_usd is not None and r.revenue_effective_usd is not None]
         return sorted(both, key=lambda r: (-r.revenue_list_usd, r.rank))[:LIST_VS_EFFECTIVE_ROWS]
 
-    @property
+    @cached_property
     def top_lab(self) -> dict[str, Any] | None:
         """The author whose share of the week's revenue most exceeds its share of the tokens."""
         share = self.headline.column + "_share"
@@ -302,8 +304,16 @@ class HistoryIndex:
 
     def series_up_to(self, week_end: str) -> tuple[list[SeriesWeek], int]:
         """The last SERIES_WEEKS Monday weeks ending on or before ``week_end``, and how many there are."""
-        shown = [w for w in self.series if w.week_end <= week_end]
-        return shown[-SERIES_WEEKS:], len(shown)
+        count = bisect.bisect_right(self._week_ends, week_end)
+        return self.series[max(0, count - SERIES_WEEKS):count], count
+
+    @cached_property
+    def _week_ends(self) -> list[str]:
+        return [w.week_end for w in self.series]
+
+    @cached_property
+    def _series_digests(self) -> dict[str, str]:
+        return {w.week_start: digest(sorted(w.row.items()), sorted(w.authors.items())) for w in self.series}
 
     def inputs(self, week: dict[str, Any], *salt: str) -> str:
         """A digest of everything a week's page is made of, so an unchanged page need not be rendered
@@ -311,12 +321,22 @@ class HistoryIndex:
         its days, the series it charts, the citation, and ``salt`` (the code and settings that render it).
         A crawl's rows are never rewritten under the same id and finish time."""
         shown, count = self.series_up_to(week["week_end"])
-        digest = hashlib.sha256()
-        for part in (*salt, repr(sorted(week.items())), str(count), self.citation or ""):
-            digest.update(part.encode() + b"\0")
-        for w in shown:
-            digest.update(repr((sorted(w.row.items()), sorted(w.authors.items()))).encode() + b"\0")
-        return digest.hexdigest()
+        return digest(salt, sorted(week.items()), count, self.citation,
+                      [self._series_digests[w.week_start] for w in shown])
+
+
+def digest(*parts: Any) -> str:
+    """sha256 of ``parts`` with floats to 9 significant digits: the series' sums move in their last
+    digits with the order rows are added in, which must not make every page look changed."""
+    return hashlib.sha256(repr(_rounded(parts)).encode()).hexdigest()
+
+
+def _rounded(value: Any) -> Any:
+    if isinstance(value, float):
+        return f"{value:.9g}"
+    if isinstance(value, (list, tuple)):
+        return [_rounded(v) for v in value]
+    return value
 
 
 # --- one page's figures -----------------------------------------------------------------------------
