@@ -52,6 +52,7 @@ LAST_WEEK_END = date(2026, 8, 7)  # the newest week of the synthetic history (th
 AUTHORS = 60
 DAILY_DAYS = 30  # complete days of model-activity per fetched split (31 fetched, the partial one dropped)
 BASE_URL = "https://openrouter.ai"
+IMPUTED_CACHED_SHARE = 0.45  # about the middle of the measured model-variants' shares (0.1 to 0.8)
 
 
 # --- the synthetic model-variants ----------------------------------------------------------------
@@ -134,7 +135,10 @@ def model_week_row(crawl_id: str, model: Model, week: int, week_end: date, rank:
         is_free=int(model.is_free) if priced else None,
         price_status=("free" if model.is_free else "listed") if priced else "missing",
         upper_bound_usd=prompt * prompt_price + completion * completion_price if priced else None,
-        price_basis="crawl", price_observed_on=(week_end + timedelta(days=1)).isoformat())
+        price_basis="crawl", price_observed_on=(week_end + timedelta(days=1)).isoformat(),
+        # As a crawl stores an unmeasured row: the week's cached share, so that its best estimate is known.
+        cached_share_imputed=None if model.measured else IMPUTED_CACHED_SHARE,
+        cached_share_from=None if model.measured else "week")
 
 
 def crawl_records_of(models: list[Model], week: int, weeks: int, crawl_id: str, status: str) -> CrawlRecords:
@@ -198,12 +202,17 @@ def chart_rows(models: list[Model], week: int, weeks: int, crawl_id: str) -> lis
     """The chart's finished Monday week that ends inside this crawl's window: top 9 and Others."""
     week_end = week_end_of(week, weeks)
     monday = week_end - timedelta(days=week_end.weekday() + 7)
-    top = models[:9]
-    values = {f"{m.permaslug}:{m.variant}" if m.variant != "standard" else m.permaslug: sum(m.week_tokens(week)[:2])
-              for m in top}
-    values["Others"] = sum(values.values()) // 2
     return [ChartWeekRow(week_start=monday.isoformat(), week_end=(monday + timedelta(days=6)).isoformat(), key=key,
-                         tokens=tokens, crawl_id=crawl_id) for key, tokens in values.items()]
+                         tokens=tokens, crawl_id=crawl_id) for key, tokens in chart_values(models, week).items()]
+
+
+def chart_values(models: list[Model], week: int) -> dict[str, int]:
+    """The chart's top 9 and Others for the Monday week ending inside crawl week ``week``: the same
+    figures whichever crawl reports them, as the site's chart keeps its finished weeks."""
+    values = {f"{m.permaslug}:{m.variant}" if m.variant != "standard" else m.permaslug: sum(m.week_tokens(week)[:2])
+              for m in models[:9]}
+    values["Others"] = sum(values.values()) // 2
+    return values
 
 
 def build_history(path: Path, weeks: int, models: list[Model]) -> dict[str, Any]:
@@ -271,8 +280,8 @@ def next_week_items(models: list[Model], weeks: int) -> tuple[CrawlInfo, CrawlIt
                 permaslug=model.permaslug, variant=model.variant, days=days, fetched_at=computed,
                 source_url=f"{BASE_URL}/api/frontend/v1/stats/model-activity?permaslug={model.permaslug}"))
     monday = week_end - timedelta(days=week_end.weekday())
-    for back in range(52):
-        values = {m.permaslug: sum(m.week_tokens(week - 51 + back)[:2]) for m in models[:9]}
+    for back in range(52):  # the last is the current, partial week (never stored)
+        values = chart_values(models, week - 50 + back)
         items.chart.append(ChartWeek(week_start=monday - timedelta(weeks=51 - back), source_url=f"{BASE_URL}/chart",
                                      era="current", fetched_at=computed, values=values))
     total = sum(c["upper_bound_usd"] or 0 for c in candidates)
