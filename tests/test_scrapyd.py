@@ -171,10 +171,11 @@ def test_egg_ships_the_templates(tmp_path):
                            capture_output=True, text=True, timeout=120)
     assert built.returncode == 0, built.stderr
     names = zipfile.ZipFile(egg).namelist()
-    templates = sorted(ROOT.joinpath("orstats_crawler", "templates").glob("*"))
-    assert templates, "orstats_crawler/templates/ is empty"
+    folder = ROOT / "orstats_crawler" / "templates"
+    templates = sorted(path.relative_to(folder).as_posix() for path in folder.rglob("*") if path.is_file())
+    assert "sections/summary.md.j2" in templates  # the section includes, a folder down
     for template in templates:
-        assert f"orstats_crawler/templates/{template.name}" in names
+        assert f"orstats_crawler/templates/{template}" in names
     assert not any(name.startswith("tests/") for name in names)
     entry_points = zipfile.ZipFile(egg).read("EGG-INFO/entry_points.txt").decode()
     assert "settings = orstats_crawler.settings" in entry_points
