@@ -77,6 +77,20 @@ def breakdown(text: str) -> dict[str, list[str]]:
     return {re.match(r"\[(.*)\]\(", row[1]).group(1): row for row in rows}
 
 
+def paragraphs(text: str) -> list[str]:
+    """The prose a reader reads, paragraph by paragraph (a list item is one): no code, tables or tags."""
+    text = re.sub(r"^```.*?^```$", "", text, flags=re.S | re.M)
+    text = re.sub(r"<[^>]+>", "\n\n", text)
+    kept = [line for line in text.splitlines() if not line.startswith("|")]
+    blocks = re.split(r"\n\s*\n|\n(?=- )", "\n".join(kept))
+    return [" ".join(block.split()) for block in blocks if block.strip()]
+
+
+def assert_reads_in_short_paragraphs(text: str) -> None:
+    longest = max(paragraphs(text), key=lambda p: len(p.split()))
+    assert len(longest.split()) <= 80, longest
+
+
 def visible(labels: list[str]) -> list[tuple[int, str]]:
     """The x labels a reader sees, with their positions (the others are zero-width spaces)."""
     assert len(set(labels)) == len(labels)  # mermaid merges equal labels into one bar
@@ -265,7 +279,7 @@ async def test_the_seed_week_at_a_glance(tmp_path):
     breakdown_text = " ".join(section(text, "Model Breakdown").split())
     assert breakdown_text.startswith("10 model-variants this week: 9 paid ones with the largest estimates below, "
                                      "1 free one and 0 without an estimate.")
-    assert "**Free** (1, $0): Trinity Large Preview (free)." in breakdown_text
+    assert "**Free** (1, $0): Trinity Large Preview." in breakdown_text
     assert "<details>" not in section(text, "Model Breakdown")  # nothing more to list
 
     # Methodology: a six-line glossary, the estimates compared, the earlier project's figure corrected.
@@ -284,6 +298,7 @@ async def test_the_seed_week_at_a_glance(tmp_path):
             f"estimate is {fmt.usd(best_total)}.") in corrections
     assert "Revenue unknown" not in text and "n/a" not in text.split("## Methodology")[0]
     assert check_xychart_lengths(text) == 3
+    assert_reads_in_short_paragraphs(text)
 
 
 @pytest_twisted.ensureDeferred

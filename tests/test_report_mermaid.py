@@ -12,7 +12,7 @@ from orstats_crawler.report import format as fmt
 from tests.conftest import crawl, shared_capture
 from tests.mermaid_tools import (assert_mermaid_parses, check_xychart_lengths, mermaid_blocks, node_parser,
                                  parse_with_mermaid)
-from tests.test_report import assert_series, monday_series, section, summary, table
+from tests.test_report import assert_reads_in_short_paragraphs, assert_series, monday_series, section, summary, table
 
 
 def test_the_parser_rejects_a_broken_chart(tmp_path):
@@ -61,3 +61,4 @@ async def test_the_2026_08_08_report_parses(tmp_path):
     rows = monday_series(db)
     assert rows[-1]["week_end"] == "2026-08-02"
     assert_series(text, rows)
+    assert_reads_in_short_paragraphs(text)
