@@ -15,10 +15,12 @@ import pytest_twisted
 from tests.conftest import crawl, shared_capture
 from tests.render_tools import findings, mermaid_versions, page_of, render, renderer, summary
 from tests.test_report import crawl_demo
+from tests.test_report import summary as summary_rows
 
 pytestmark = pytest.mark.integration
 
 VERSIONS = mermaid_versions()
+PROSE_WORDS = 500  # a page's prose outside tables and code (the seed README: 224)
 # mermaid draws xAxis.labelRotation from 11.16 on; older versions ignore it and draw labels upright.
 ROTATES = {version: tuple(map(int, version.split(".")[:2])) >= (11, 16) for version in VERSIONS}
 
@@ -136,6 +138,11 @@ def assert_renders_cleanly(reports: Path, out: Path) -> None:
     assert all(page["blocks"] for page in rendering["pages"]), summary(rendering)
     problems = findings(rendering)
     assert not problems, f"screenshots in {out}:\n" + "\n".join(problems)
+    # Taken in at a glance: a Summary of at most four rows, about 500 words of prose at most.
+    for page in rendering["pages"]:
+        assert page["prose_words"] < PROSE_WORDS, page["summary"]
+    for markdown in {Path(page["markdown"]) for page in rendering["pages"]}:
+        assert len(summary_rows(markdown.read_text(encoding="utf-8"))) <= 4, markdown
 
 
 @pytest_twisted.ensureDeferred
