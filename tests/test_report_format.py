@@ -10,7 +10,8 @@ from datetime import date, timedelta
 import pytest
 
 from orstats_crawler.report import format as fmt
-from orstats_crawler.report.charts import BLANK, MoneyAxis, Pie, Slice, XYChart, nice_max, week_labels
+from orstats_crawler.report.charts import (BLANK, NAME_PIXELS, MoneyAxis, Pie, Slice, XYChart, fitted, label_pixels,
+                                           nice_max, week_labels)
 
 
 @pytest.mark.parametrize("value, text", [
@@ -165,3 +166,10 @@ def test_a_year_of_weeks_labels_each_month_and_the_year_for_january():
                                              "2026", "Feb"]
     assert all(day.day <= 7 for day, _ in shown)  # the first week ending in its month
     assert len(set(labels)) == 51 and not any(label.strip() != label for label in labels)
+
+
+def test_a_name_too_wide_for_a_horizontal_axis_is_cut_and_one_that_fits_is_whole():
+    assert fitted("Nano Banana 2 (Gemini 3.1 Flash Image)") == "Nano Banana 2 (Gemini 3.1 Flash Image)"
+    cut = fitted("sentence-transformers/paraphrase-minilm-l6-v2-20251117")
+    assert cut.endswith("..") and "sentence-transformers/paraphrase-minilm-l6-v2-20251117".startswith(cut[:-2])
+    assert label_pixels(cut) <= NAME_PIXELS < label_pixels(cut[:-2] + "x..")

@@ -13,8 +13,9 @@ import pytest
 import pytest_twisted
 
 from tests.conftest import crawl, shared_capture
+from tests.mermaid_tools import mermaid_blocks, xychart_series
 from tests.render_tools import findings, mermaid_versions, page_of, render, renderer, summary
-from tests.test_report import crawl_demo
+from tests.test_report import crawl_demo, crawl_hostile
 from tests.test_report import summary as summary_rows
 
 pytestmark = pytest.mark.integration
@@ -143,6 +144,20 @@ def assert_renders_cleanly(reports: Path, out: Path) -> None:
         assert page["prose_words"] < PROSE_WORDS, page["summary"]
     for markdown in {Path(page["markdown"]) for page in rendering["pages"]}:
         assert len(summary_rows(markdown.read_text(encoding="utf-8"))) <= 4, markdown
+    assert_every_x_label_drawn(rendering)
+
+
+def assert_every_x_label_drawn(rendering: dict) -> None:
+    """Mermaid drops all of an axis' labels when one is too long for it: every x label of the source
+    must be drawn."""
+    for page in rendering["pages"]:
+        sources = mermaid_blocks(Path(page["markdown"]).read_text(encoding="utf-8"))
+        for block in page["blocks"]:
+            if block["type"] != "xychart":
+                continue
+            [labels] = xychart_series(sources[block["index"] - 1])["x-axis"]
+            drawn = [label["text"] for label in block["axes"].get(block["x_axis"], {}).get("labels", [])]
+            assert drawn == labels, f"{page['summary']}: block {block['index']} draws {len(drawn)} of {len(labels)}"
 
 
 @pytest_twisted.ensureDeferred
@@ -161,3 +176,11 @@ async def test_the_2026_08_08_report_renders_cleanly(tmp_path):
                          snapshot=str(capture))
     assert result.status == "published"
     assert_renders_cleanly(reports, tmp_path / "rendered")
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_report_of_long_hostile_names_renders_cleanly(tmp_path):
+    """Names of 60 characters and more (mermaid would drop every name of the axis) and markup."""
+    renderer()
+    readme = await crawl_hostile(tmp_path)
+    assert_renders_cleanly(readme.parent, tmp_path / "rendered")

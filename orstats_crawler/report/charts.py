@@ -161,8 +161,25 @@ def revenue_over_time(weeks: list[SeriesWeek]) -> XYChart | None:
     )
 
 
+# A horizontal chart's names get about 350 px of its 700: one wider and mermaid drops every label.
+NAME_PIXELS = 320
+
+
+def label_pixels(label: str) -> float:
+    """About how wide a 14 px label is drawn (Arial/Helvetica: capitals wide, spaces narrow)."""
+    return sum(9.5 if c.isupper() else 7.8 if c.isdigit() else 7.2 if c.isalpha() else 4.0 if c == " " else 5.0
+               for c in label)
+
+
+def fitted(label: str) -> str:
+    """A name whole where it fits the axis, else cut with ".." (mermaid would draw no name at all)."""
+    while label_pixels(label) > NAME_PIXELS:
+        label = label[:-3].rstrip() + ".."
+    return label
+
+
 def model_labels(rows: list[ModelRow]) -> list[str]:
-    return fmt.unique([fmt.mermaid_label(r.name or r.permaslug) for r in rows])
+    return fmt.unique([fitted(fmt.mermaid_label(r.name or r.permaslug)) for r in rows])
 
 
 def revenue_by_model(rows: list[ModelRow]) -> XYChart | None:

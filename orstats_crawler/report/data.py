@@ -209,10 +209,6 @@ class WeekReport:
     authors: list[dict[str, Any]] = field(default_factory=list)  # author_weekly rows, largest revenue first
     dataset_citation: str | None = None  # the Data API's required citation, when the history holds its data
 
-    @property
-    def others(self) -> list[Method]:
-        return [m for m in METHODS.values() if m is not self.headline]
-
     @cached_property
     def paid(self) -> list[ModelRow]:
         """Paid model-variants with a known revenue, largest first."""
@@ -252,11 +248,6 @@ class WeekReport:
     @property
     def latest(self) -> SeriesWeek | None:
         return self.series[-1] if self.series else None
-
-    @property
-    def same_week(self) -> bool:
-        """The last charted Monday week is this page's own week (a crawl on a Monday)."""
-        return bool(self.series) and self.series[-1].week_end == self.week.week_end
 
     @property
     def source_day(self) -> str:

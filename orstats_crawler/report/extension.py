@@ -1,8 +1,9 @@
 """``ReportExtension``: renders the markdown report once a crawl is stored, as part of publishing.
 
 It learns the verdict from the history feed's ``crawl_verdict`` signal and renders when the feeds
-are closed (``feed_exporter_closed``). A published crawl renders every published week of the
-history, so whatever an earlier run left in the folder (a stale or hand-edited page) is replaced. A
+are closed (``feed_exporter_closed``). A published crawl brings every published week's page up to
+date, rendering only those whose inputs or text changed (render.py): the weeks the crawl touched,
+and whatever an earlier run left in the folder (a stale, half-written or hand-edited page). A
 rejected crawl leaves the folder exactly as it was, so readers keep the last good week, unless the
 history says the last rendering failed: then the folder is behind the published weeks and the
 rejected crawl brings it up to date.
@@ -82,7 +83,8 @@ class ReportExtension:
             return
         week = rendered.latest.week
         what = (f"report written to {rendered.readme} (week {week.week_start}..{week.week_end}, "
-                f"{len(rendered.weekly)} weekly pages in {rendered.readme.parent / 'weekly'})")
+                f"{len(rendered.weekly)} weekly pages in {rendered.readme.parent / 'weekly'}, "
+                f"{len(rendered.written)} files rewritten)")
         if verdict.status != PUBLISHED:
             what += ": brought up to date after an earlier crawl failed to write it"
         logger.info("%s", what)
