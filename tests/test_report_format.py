@@ -138,7 +138,8 @@ def test_a_series_must_match_its_axis():
 
 def test_charts_set_their_colours_in_a_directive_mermaid_11_12_reads():
     chart = XYChart("t", ["a"], "y", "10", bars=[["1"]], colours=["#0550ae", "#80ccff"])
-    assert chart.directive == '%%{init: {"themeVariables": {"xyChart": {"plotColorPalette": "#0550ae, #80ccff"}}}}%%'
+    assert chart.directive == ('%%{init: {"xyChart": {"height": 400}, '
+                               '"themeVariables": {"xyChart": {"plotColorPalette": "#0550ae, #80ccff"}}}}%%')
     pie = Pie("t", [Slice("a $1.00M", "1"), Slice("b $2.00M", "2")])
     assert pie.directive == '%%{init: {"themeVariables": {"pie1": "#0969da", "pie2": "#fb8500"}}}%%'
 

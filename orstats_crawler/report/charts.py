@@ -34,6 +34,7 @@ BLANK = "\u200b"
 COLOURS = {"blue": "#0969da", "orange": "#fb8500", "green": "#1a7f37", "purple": "#8250df", "red": "#cf222e",
            "brown": "#9a6700", "grey": "#6e7781", "teal": "#1b7c83", "pink": "#bf3989", "navy": "#0a3069"}
 PALETTE = list(COLOURS.values())
+CHART_HEIGHT = 400  # px, mermaid's default 500: three xycharts a page
 MEASURED_COLOUR, MODELED_COLOUR = "#0550ae", "#80ccff"  # dark: measured weeks; light: modeled ones
 
 
@@ -56,7 +57,7 @@ class XYChart:
 
     @property
     def directive(self) -> str:
-        return init({"xyChart": {"plotColorPalette": ", ".join(self.colours)}})
+        return init({"xyChart": {"plotColorPalette": ", ".join(self.colours)}}, {"xyChart": {"height": CHART_HEIGHT}})
 
 
 @dataclass
@@ -75,9 +76,9 @@ class Pie:
         return init({f"pie{i}": colour for i, colour in enumerate(PALETTE[: len(self.slices)], start=1)})
 
 
-def init(theme_variables: dict) -> str:
-    """Mermaid's init directive (the first line of a block) setting theme variables."""
-    return "%%{init: " + json.dumps({"themeVariables": theme_variables}) + "}%%"
+def init(theme_variables: dict, config: dict | None = None) -> str:
+    """Mermaid's init directive (the first line of a block) setting theme variables (and configuration)."""
+    return "%%{init: " + json.dumps({**(config or {}), "themeVariables": theme_variables}) + "}%%"
 
 
 # --- axes -------------------------------------------------------------------------------------------
