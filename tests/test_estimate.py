@@ -147,6 +147,7 @@ async def test_week_over_week_of_an_unmeasured_row_comes_from_the_published_week
     after = rows[((second.captured - timedelta(days=1)).isoformat(), OPUS.permaslug)]
     assert after["split_source"] is None and after["previous_source"] == "history"
     assert after["previous_tokens"] == before["total_tokens"]
+    # the previous week's tokens at this week's prices and basis: the same prices here, so its own figure
     assert after["previous_revenue_best_usd"] == pytest.approx(before["revenue_best_usd"])
 
 
