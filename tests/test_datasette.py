@@ -261,3 +261,13 @@ def test_writes_are_impossible(datasette, history):
         assert answer["ok"] is False and refusal in answer["error"], answer
     assert read_only(history).execute("select count(*) from crawls").fetchone()[0] == count
     assert sha256(history) == before
+
+
+def test_the_only_plugins_are_those_pinned(datasette):
+    """No plugin that could write slips in: Datasette loads exactly the plugins requirements.txt pins
+    (the dashboards and the two they require, which only add pages that read), at those versions."""
+    pins = dict(line.split("==") for line in (ROOT / "requirements.txt").read_text().splitlines()
+                if line.startswith("datasette-"))
+    plugins = requests.get(f"{datasette}/-/plugins.json", timeout=10).json()
+    assert {plugin["name"]: plugin["version"] for plugin in plugins} == pins
+    assert "datasette-dashboards" in pins
