@@ -3,6 +3,7 @@ printing its markdown table; the machine and its load first. Options are passed 
 
     bench/run                      # everything (about 6 minutes on 2 cores)
     bench/run crawl --latency 50   # one benchmark, with its own options
+    bench/run backtest             # the Monday-week series modeled week by week (docs/ACCURACY.md)
 """
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ import sys
 import time
 from datetime import datetime, timezone
 
-from bench import crawl, decode, history
+from bench import backtest, crawl, decode, history
 from bench.common import print_machine
 
-BENCHMARKS = {"crawl": crawl.main, "decode": decode.main, "history": history.main}
+BENCHMARKS = {"crawl": crawl.main, "decode": decode.main, "history": history.main, "backtest": backtest.main}
 
 
 def main(argv: list[str]) -> int:
@@ -24,7 +25,7 @@ def main(argv: list[str]) -> int:
     print(f"# orstats_crawler benchmarks, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC\n")
     print_machine()
     status = 0
-    for name in ("decode", "history", "crawl"):
+    for name in ("decode", "history", "backtest", "crawl"):
         status |= BENCHMARKS[name]([])
         sys.stdout.flush()
     print(f"\n(all benchmarks: {time.perf_counter() - started:.0f} s)")

@@ -1,7 +1,8 @@
 """History benchmark: a synthetic history of N years x 600 model-variants, one crawl a week, then
 the time to upsert the next week (summary, quality gate and write_crawl, as the history feed does),
 to render the report (the entry point a crawl and `scrapy report` call), and to answer each Datasette
-canned query (datasette/metadata.yml), directly with sqlite3 and through a `datasette serve` on loopback.
+canned query and each dashboard's chart and filter queries (datasette/metadata.yml), directly with
+sqlite3 and through a `datasette serve` on loopback (with each dashboard's page).
 
     python -m bench.history [--years 1,10] [--models 600] [--no-datasette]
 
@@ -29,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from datetime import date, datetime, time as dtime, timedelta, timezone
@@ -348,12 +350,49 @@ def time_report(path: Path, workdir: Path, everything: bool) -> tuple[float, int
     return time.perf_counter() - start, len(rendered.written) if rendered else 0
 
 
-def canned_queries() -> dict[str, str]:
+def metadata() -> dict[str, Any]:
     import yaml
 
-    metadata = yaml.safe_load(METADATA.read_text())
-    return {name: query["sql"] for database in metadata.get("databases", {}).values()
+    return yaml.safe_load(METADATA.read_text()) if METADATA.is_file() else {}
+
+
+def canned_queries() -> dict[str, str]:
+    return {name: query["sql"] for database in metadata().get("databases", {}).values()
             for name, query in (database.get("queries") or {}).items()}
+
+
+def dashboards() -> dict[str, Any]:
+    return (metadata().get("plugins") or {}).get("datasette-dashboards") or {}
+
+
+def dashboard_queries() -> dict[str, str]:
+    """Every dashboard chart's SQL (`slug/chart`: the page fetches it from /DB.json?sql=) and every
+    filter's options query (`slug filter NAME`: the plugin runs it to draw the page)."""
+    queries = {}
+    for slug, dashboard in dashboards().items():
+        for name, choice in (dashboard.get("filters") or {}).items():
+            if choice.get("query"):
+                queries[f"{slug} filter {name}"] = choice["query"]
+        for name, chart in (dashboard.get("charts") or {}).items():
+            if chart.get("query"):
+                queries[f"{slug}/{name}"] = chart["query"]
+    return queries
+
+
+def datasette_urls(database: str) -> dict[str, str]:
+    """What a browser asks Datasette for, by the names of the table's rows: each canned query's JSON
+    (its parameters empty, as the form leaves them), each dashboard chart's data as the plugin's page
+    fetches it (filters empty: the dashboard's default view) and each dashboard page (the server runs
+    its filters' options queries)."""
+    urls = {name: f"/{database}/{name}.json?" + urllib.parse.urlencode({p: "" for p in parameters(sql)})
+            for name, sql in canned_queries().items()}
+    for name, sql in dashboard_queries().items():
+        if "/" in name:
+            urls[name] = f"/{database}.json?" + urllib.parse.urlencode(
+                {"sql": sql, **{p: "" for p in parameters(sql)}, "_shape": "objects"})
+    for slug in dashboards():
+        urls[f"{slug}: page"] = f"/-/dashboards/{slug}"
+    return urls
 
 
 def median_time(fn: Callable[[], Any], repeat: int = 3) -> tuple[float, Any]:
@@ -372,7 +411,8 @@ def parameters(sql: str) -> list[str]:
 
 
 def time_query(path: Path, sql: str) -> tuple[float, int]:
-    """A canned query on a read-only connection, its parameters empty (Datasette's default form)."""
+    """A query on a read-only connection, its parameters empty (Datasette's default form): its median
+    time and how many rows it returned."""
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
         seconds, rows = median_time(lambda: conn.execute(sql, {name: "" for name in parameters(sql)}).fetchall())
@@ -387,26 +427,26 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def time_datasette(path: Path, queries: dict[str, str], timeout: float = 120) -> dict[str, float | str]:
-    """Each canned query through `datasette serve` (its default settings: 1 s SQL time limit)."""
+def time_datasette(path: Path, urls: dict[str, str], timeout: float = 120) -> dict[str, float | str]:
+    """Each URL (``datasette_urls``) through `datasette serve` (its default settings: 1 s SQL time limit)."""
     port = free_port()
     proc = subprocess.Popen([str(Path(python()).parent / "datasette"), "serve", str(path), "-m", str(METADATA),
                              "-h", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     out: dict[str, float | str] = {}
     try:
-        base = f"http://127.0.0.1:{port}/{path.stem}"
+        base = f"http://127.0.0.1:{port}"
         deadline = Deadline(30)
         while deadline.left() > 0:
             try:
-                urllib.request.urlopen(base + ".json", timeout=5).read()
+                urllib.request.urlopen(f"{base}/{path.stem}.json", timeout=5).read()
                 break
             except OSError:
                 time.sleep(0.2)
         else:
-            return {name: "server did not start" for name in queries}
+            return {name: "server did not start" for name in urls}
         deadline = Deadline(timeout)
-        for name, sql in queries.items():
-            url = f"{base}/{name}.json?" + "&".join(f"{p}=" for p in parameters(sql))
+        for name, path_and_query in urls.items():
+            url = base + path_and_query
             if deadline.left() <= 0:
                 out[name] = "skipped (time budget)"
                 continue
@@ -433,10 +473,10 @@ def bench_size(years: float, models: list[Model], workdir: Path, datasette: bool
     result["report"] = attempt(lambda: time_report(path, path.parent, everything=True), ("failed", 0))
     result["upsert"] = attempt(lambda: time_upsert(path, models, weeks), {})
     result["report_after_crawl"] = attempt(lambda: time_report(path, path.parent, everything=False), ("failed", 0))
-    queries = canned_queries() if METADATA.is_file() else {}
+    queries = {**canned_queries(), **dashboard_queries()}
     result["queries"] = {name: attempt(lambda sql=sql: time_query(path, sql), ("failed", 0))
                          for name, sql in queries.items()}
-    result["datasette"] = time_datasette(path, queries) if datasette and queries else {}
+    result["datasette"] = time_datasette(path, datasette_urls(path.stem)) if datasette and queries else {}
     return result
 
 
@@ -487,10 +527,23 @@ def report_table(results: list[tuple[float, dict[str, Any]]]) -> str:
         for _, r in results])
     add("render the report (every published week)", [r["report"][0] for _, r in results])
     add("report after a crawl (incremental)", [r["report_after_crawl"][0] for _, r in results])
-    for name in results[0][1]["queries"]:
+    served = any(r["datasette"] for _, r in results)
+    for name in canned_queries():
         add(f"canned query {name} (sqlite3)", [r["queries"][name][0] for _, r in results])
-        if any(r["datasette"] for _, r in results):
+        if served:
             add(f"canned query {name} (datasette HTTP)", [r["datasette"].get(name, "n/a") for _, r in results])
+    for name in dashboard_queries():
+        chart = "/" in name
+        label = f"dashboard chart {name}" if chart else f"dashboard {name} options"
+        add(f"{label} (sqlite3)", [r["queries"][name][0] for _, r in results])
+        # Datasette returns at most 1,000 rows (max_returned_rows): a chart's query must stay under it.
+        rows.append([f"{label}: rows"] + [f"{r['queries'][name][1]:,}" for _, r in results] + ([""] if growth else []))
+        if served and chart:
+            add(f"{label} (datasette HTTP)", [r["datasette"].get(name, "n/a") for _, r in results])
+    if served:
+        for name in [n for n in results[0][1]["datasette"] if n.endswith(": page")]:
+            add(f"dashboard {name} (datasette HTTP, filters' options included)",
+                [r["datasette"].get(name, "n/a") for _, r in results])
     return table(headers, rows)
 
 
@@ -516,8 +569,9 @@ def main(argv: list[str] | None = None) -> int:
           "gate, write_crawl with ~950 archived responses). Report = "
           "write_reports: every published week's page (`scrapy report`), then after the upsert only the pages "
           "whose inputs changed (what a crawl runs). Canned queries: datasette/metadata.yml, `week_end` empty "
-          "(the latest week); sqlite3: median of 3 after a first run; datasette: `datasette serve` with its "
-          "defaults (1 s SQL time limit), the .json of each query, median of 3.\n")
+          "(the latest week); dashboards: each chart's query as its page fetches it (filters empty: the "
+          "default view) and each page (its filters' options); sqlite3: median of 3 after a first run; datasette: "
+          "`datasette serve` with its defaults (1 s SQL time limit), the .json of each query, median of 3.\n")
     print(report_table(results))
     pages = ", ".join(f"{y:g} y: {r['report'][1]} pages, {r['report_after_crawl'][1]} after a crawl"
                       for y, r in results)

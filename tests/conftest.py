@@ -40,6 +40,23 @@ FAST = {
 }
 
 
+# The tiers of the suite (pyproject.toml's markers), by test module; a module in neither set is `unit`.
+# `pytest -m "not integration"` is the inner loop; CI runs everything.
+INTEGRATION = {"test_scrapyd", "test_datasette", "test_datasette_dashboards", "test_report_mermaid",
+               "test_report_render", "test_readme", "test_deploy", "test_workflow", "test_bench_smoke"}
+ENGINE = {"test_backfill", "test_concurrency", "test_crawl_command", "test_crawl_engine", "test_data_api",
+          "test_effective", "test_estimate", "test_exit_codes", "test_exporter", "test_faults", "test_faults_data",
+          "test_faults_network", "test_history_feed", "test_import_history", "test_legacy", "test_quality",
+          "test_report", "test_report_command", "test_series_estimate"}
+
+
+def pytest_collection_modifyitems(items: list[Any]) -> None:
+    for item in items:
+        module = item.module.__name__.rpartition(".")[2]
+        tier = "integration" if module in INTEGRATION else "engine" if module in ENGINE else "unit"
+        item.add_marker(getattr(pytest.mark, tier))
+
+
 def project_crawler(**settings: Any) -> Any:
     """A crawler outside the engine with the project's settings (their defaults live only there),
     ``settings`` on top; its stats are open."""

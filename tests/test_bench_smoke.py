@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from bench import crawl, decode, history
+from bench import backtest, crawl, decode, history
 from tests.factory import SEED_MODELS, build_snapshot
 
 
@@ -56,3 +56,16 @@ def test_history_bench_times_upsert_report_and_every_canned_query(capsys) -> Non
     for name in history.canned_queries():
         assert float(rows[f"canned query {name} (sqlite3)"].replace(",", "")) >= 0
         assert rows[f"canned query {name} (datasette HTTP)"].replace(",", "").replace(".", "").isdigit()
+
+
+def test_backtest_bench_prints_each_measured_week_and_the_errors(tmp_path: Path, capsys) -> None:
+    from tests.test_series_estimate import SAMPLE  # the earlier project's weeks, made by the factory
+    from tests.test_import_history import run_import
+
+    history = tmp_path / "history.db"
+    run_import(history, SAMPLE)
+    assert backtest.main(["--history", str(history)]) == 0
+    out = capsys.readouterr().out
+    weeks = table_rows(out)[1:]
+    assert weeks and all(row[1] == "imported week" and row[4].endswith("%") for row in weeks)
+    assert "median |error|" in out

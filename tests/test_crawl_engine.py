@@ -92,7 +92,8 @@ async def test_capture_2026_08_08_matches_an_independent_computation(history_pat
     unmeasured = list(db.query("select * from weekly_revenue where split_source is null and is_free = 0"))
     assert unmeasured and all(r["revenue_list_usd"] is None for r in unmeasured)
     crawl_row = next(db.query("select * from crawls"))
-    assert crawl_row["coverage"] == pytest.approx(result.stats["orstats/coverage/spend"], abs=1e-4)
+    assert crawl_row["spend_coverage"] == pytest.approx(result.stats["orstats/coverage/spend"], abs=1e-4)
+    assert crawl_row["coverage"] == pytest.approx(result.stats["orstats/coverage/upper_bound"], abs=1e-4)
     assert crawl_row["era"] == "current"
     # The raw archive holds every response, so the week can be recomputed later.
     archived = db.execute("select count(*) from responses").fetchone()[0]

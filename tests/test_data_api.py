@@ -335,6 +335,13 @@ async def test_data_api_weeks_feed_the_monday_series_as_modeled(tmp_path, monkey
             basis = series[(mix, model.permaslug, model.variant)]
             assert row["prompt_tokens"] == round(row["total_tokens"] * basis["prompt_tokens"] / basis["total_tokens"])
             assert row["revenue_list_usd"] == pytest.approx(list_revenue(model, row), rel=1e-9)
+    # The comparable series prices those volumes: the week before the activity is modeled, every seed
+    # model-variant's Data API tokens at its $/token of its nearest measured week.
+    [estimate] = db.query("select * from monday_series where week_start = '2025-12-29'")
+    volumes = [r for key, r in series.items() if key[0] == "2025-12-29" and r["source"] == "data_api"]
+    assert (estimate["basis"], estimate["measured_tokens"]) == ("modeled", 0)
+    assert estimate["modeled_tokens"] == sum(r["total_tokens"] for r in volumes if r["revenue_list_usd"] is not None)
+    assert estimate["modeled_usd"] > 0 and estimate["total_source"] == "chart"
     # The Data API's weekly coverage is there for the same weeks, with its citation.
     week = next(db.query("select * from dataset_weeks where week_start = '2026-02-09'"))
     assert week["complete"] and week["citation"] == f"{DATASET_CITATION}{AS_OF}"

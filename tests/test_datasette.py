@@ -92,32 +92,43 @@ def query(base: str, name: str, **params: str) -> list[dict]:
     return response.json()["rows"]
 
 
-def test_every_canned_query_answers_with_the_crawled_figures(datasette):
+def test_every_canned_query_answers_with_the_crawled_figures(datasette, history):
     week1 = {m.permaslug: m for m in SEED_MODELS}
     week2 = {m.permaslug: m for m in WEEK2_MODELS}
     queries = yaml.safe_load(METADATA.read_text())["databases"]["history"]["queries"]
-    assert set(queries) == {"revenue_over_time", "week_models", "biggest_movers", "revenue_by_author",
-                            "price_changes", "rejected_crawls"}  # a new query gets its checks here
+    assert set(queries) == {"revenue_over_time", "crawl_weeks", "week_models", "biggest_movers",
+                            "revenue_by_author", "price_changes", "rejected_crawls"}  # a new query gets its checks here
 
-    # Weekly revenue over time: the published weeks only, both formulas and the band.
+    # The comparable series: every complete Monday week of the history, as monday_series holds it.
     rows = query(datasette, "revenue_over_time")
+    stored = list(read_only(history).query("select * from monday_series order by week_start"))
+    assert [(r["week_start"], r["best_usd"], r["basis"]) for r in rows] == [
+        (w["week_start"], round(w["revenue_best_usd"]), w["basis"]) for w in stored]
+    assert rows and all(r["low_usd"] <= r["best_usd"] <= r["high_usd"] for r in rows)
+
+    # The crawls' own weeks: the published ones only, every formula and the best estimate's band.
+    rows = query(datasette, "crawl_weeks")
     assert [(r["week_start"], r["week_end"]) for r in rows] == [WEEK1, WEEK2]
     for row, models in zip(rows, (week1, week2)):
+        effective = sum(expected_effective(m) for m in models.values())
         assert row["list_usd"] == pytest.approx(sum(seed_expected(m)[0] for m in models.values()), rel=1e-9)
         assert row["seed_usd"] == pytest.approx(sum(seed_expected(m)[1] for m in models.values()), rel=1e-9)
-        assert row["band_low_usd"] == row["list_usd"]
-        assert row["band_high_usd"] == pytest.approx(sum(high_expected(m) for m in models.values()), rel=1e-9)
-        assert row["effective_usd"] == pytest.approx(sum(expected_effective(m) for m in models.values()), rel=1e-9)
-        assert row["list_models"] == row["models"] == len(SEED_MODELS)
+        assert row["effective_usd"] == pytest.approx(effective, rel=1e-9)
+        # every model-variant's traffic paid more than list here: the best is what it paid, the band runs to list
+        assert (row["best_usd"], row["high_usd"]) == (pytest.approx(effective), pytest.approx(effective))
+        assert row["low_usd"] == pytest.approx(row["list_usd"], rel=1e-9)
+        assert row["models"] == len(SEED_MODELS)
     assert round(rows[0]["seed_usd"] / 1e6, 2) == 6.25  # the seed README's headline
 
-    # One week: the latest published one by default, biggest list-price spend first.
+    # One week: the latest published one by default, biggest best estimate first.
     rows = query(datasette, "week_models")
     assert {(r["week_start"], r["week_end"]) for r in rows} == {WEEK2}
-    expected = sorted(week2.values(), key=lambda m: -seed_expected(m)[0])
+    expected = sorted(week2.values(), key=lambda m: -expected_effective(m))
     assert [r["permaslug"] for r in rows] == [m.permaslug for m in expected]
+    assert rows[0]["revenue_best_usd"] == pytest.approx(expected_effective(expected[0]), rel=1e-9)
     assert rows[0]["revenue_list_usd"] == pytest.approx(seed_expected(expected[0])[0], rel=1e-9)
-    assert sum(r["list_share_pct"] for r in rows) == pytest.approx(100, abs=0.1)
+    assert {r["best_basis"] for r in rows} == {"effective", "free"}
+    assert sum(r["best_share_pct"] for r in rows) == pytest.approx(100, abs=0.1)
     sonnet = next(r for r in rows if r["permaslug"] == SEED_MODELS[SONNET].permaslug)
     assert sonnet["prompt_usd_per_m"] == 2.5
     chosen = query(datasette, "week_models", week_end=WEEK1[1])
@@ -139,14 +150,14 @@ def test_every_canned_query_answers_with_the_crawled_figures(datasette):
     authors: dict[str, list[ModelSpec]] = {}
     for model in week2.values():
         authors.setdefault(model.permaslug.split("/")[0], []).append(model)
-    spend = {a: sum(seed_expected(m)[0] for m in models) for a, models in authors.items()}
+    spend = {a: sum(expected_effective(m) for m in models) for a, models in authors.items()}
     assert [r["author"] for r in rows] == sorted(spend, key=lambda a: (-spend[a], a))
     for row in rows:
         models = authors[row["author"]]
         assert (row["models"], row["unknown_revenue_models"]) == (len(models), 0)
-        assert row["list_usd"] == pytest.approx(spend[row["author"]], rel=1e-9)
-        assert row["effective_usd"] == pytest.approx(sum(expected_effective(m) for m in models), rel=1e-9)
-        assert row["list_share_pct"] == pytest.approx(100 * spend[row["author"]] / sum(spend.values()), abs=0.006)
+        assert row["best_usd"] == pytest.approx(spend[row["author"]], rel=1e-9)
+        assert row["list_usd"] == pytest.approx(sum(seed_expected(m)[0] for m in models), rel=1e-9)
+        assert row["best_share_pct"] == pytest.approx(100 * spend[row["author"]] / sum(spend.values()), abs=0.006)
         assert row["week_end"] == WEEK2[1] and row["status"] == "published"
     assert sum(r["token_share_pct"] for r in rows) == pytest.approx(100, abs=0.1)
 
@@ -214,22 +225,22 @@ class TableRows(HTMLParser):
 
 def test_weekly_revenue_page_renders_in_chromium(datasette, tmp_path):
     chromium = require_tool("chromium", "/usr/bin/chromium")
-    url = f"{datasette}/history/revenue_over_time"
+    url = f"{datasette}/history/crawl_weeks"
     result = subprocess.run(
         [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          f"--user-data-dir={tmp_path / 'chromium'}", "--dump-dom", url],
         capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "Weekly revenue over time</h1>" in result.stdout
+    assert "The crawls&#39; own weeks</h1>" in result.stdout or "The crawls' own weeks</h1>" in result.stdout
     table = TableRows()
     table.feed(result.stdout)
     rendered = [row for row in table.rows if row]  # the header row has th cells only
-    expected = query(datasette, "revenue_over_time")
+    expected = query(datasette, "crawl_weeks")
     assert [(r["week_start"], r["week_end"]) for r in rendered] == [WEEK1, WEEK2]
     for row, answer in zip(rendered, expected):
         assert float(row["list_usd"]) == answer["list_usd"]
-        assert float(row["band_high_usd"]) == answer["band_high_usd"]
+        assert float(row["high_usd"]) == answer["high_usd"]
         assert row["crawl_id"] == answer["crawl_id"]
 
 
@@ -242,7 +253,7 @@ def test_writes_are_impossible(datasette, history):
     count = read_only(history).execute("select count(*) from crawls").fetchone()[0]
     attempts = [
         requests.post(f"{datasette}/history/crawls", data={"id": "x"}, timeout=10),
-        requests.post(f"{datasette}/history/revenue_over_time", data={"sql": "delete from crawls"}, timeout=10),
+        requests.post(f"{datasette}/history/crawl_weeks", data={"sql": "delete from crawls"}, timeout=10),
         requests.post(f"{datasette}/history/-/insert", json={"table": "crawls", "row": {"id": "x"}}, timeout=10),
         requests.post(f"{datasette}/history/crawls/-/insert", json={"row": {"id": "x"}}, timeout=10),
         requests.post(f"{datasette}/history", data={"sql": "delete from crawls"}, timeout=10),
@@ -261,3 +272,13 @@ def test_writes_are_impossible(datasette, history):
         assert answer["ok"] is False and refusal in answer["error"], answer
     assert read_only(history).execute("select count(*) from crawls").fetchone()[0] == count
     assert sha256(history) == before
+
+
+def test_the_only_plugins_are_those_pinned(datasette):
+    """No plugin that could write slips in: Datasette loads exactly the plugins requirements.txt pins
+    (the dashboards and the two they require, which only add pages that read), at those versions."""
+    pins = dict(line.split("==") for line in (ROOT / "requirements.txt").read_text().splitlines()
+                if line.startswith("datasette-"))
+    plugins = requests.get(f"{datasette}/-/plugins.json", timeout=10).json()
+    assert {plugin["name"]: plugin["version"] for plugin in plugins} == pins
+    assert "datasette-dashboards" in pins

@@ -162,7 +162,7 @@ def test_datasette_server_serves_the_history_and_stops(project, history):
     assert started.returncode == 0, started.stderr + project.log("datasette")
     pid = project.pid("datasette")
     assert holds_listening_socket(pid, port), "the PID file's process is not the one listening"
-    weeks = requests.get(f"http://127.0.0.1:{port}/history/revenue_over_time.json?_shape=array", timeout=10).json()
+    weeks = requests.get(f"http://127.0.0.1:{port}/history/crawl_weeks.json?_shape=array", timeout=10).json()
     assert [(week["week_start"], week["week_end"]) for week in weeks] == [("2026-02-02", "2026-02-08")]
     # The README's options: the metadata (its title) and the 5 s time limit.
     settings = requests.get(f"http://127.0.0.1:{port}/-/settings.json", timeout=10).json()

@@ -121,11 +121,11 @@ class HistoryFeedStorage:
         quality.log(verdict)
         forced = info.forced and not verdict.passed
         log = logger.error if status != PUBLISHED else logger.warning if forced else logger.info
-        log("history %s: crawl %s %s%s (week %s..%s, %d model-variants, spend coverage %s, checks: %d pass, %d flag, "
-            "%d fail)%s", self.path, info.id, status.upper(), " (FORCED by -a force=1)" if forced else "",
-            summary.week_start, summary.week_end, len(summary.rows),
-            f"{summary.coverage:.1%}" if summary.coverage is not None else "unknown",
-            *(len(verdict.named(result)) for result in (quality.PASS, quality.FLAG, quality.FAIL)),
+        log("history %s: crawl %s %s%s (week %s..%s, %d model-variants, measured splits hold at least %s of the "
+            "list-price spend, checks: %d pass, %d flag, %d fail, %d skip)%s", self.path, info.id, status.upper(),
+            " (FORCED by -a force=1)" if forced else "", summary.week_start, summary.week_end, len(summary.rows),
+            f"{summary.spend_coverage:.1%}" if summary.spend_coverage is not None else "an unknown share",
+            *(len(verdict.named(result)) for result in (quality.PASS, quality.FLAG, quality.FAIL, quality.SKIP)),
             "".join(f"\n  failed check {c['name']}: {c['message']}" for c in verdict.named(quality.FAIL)))
         return orstats_signals.StoredVerdict(
             crawl_id=info.id, status=status, history=str(self.path),
@@ -138,8 +138,10 @@ def record_week(summary: Any, stats: Any) -> None:
     """The week and its coverage in the crawl's stats (for whoever reads the stats dump: Scrapyd's log)."""
     if summary.week_end:
         stats.set_value("orstats/week_end", summary.week_end.isoformat())
-    if summary.coverage is not None:
-        stats.set_value("orstats/coverage/spend", round(summary.coverage, 4))
+    if summary.spend_coverage is not None:  # what the measured splits guarantee of the list-price spend
+        stats.set_value("orstats/coverage/spend", round(summary.spend_coverage, 4))
+    if summary.coverage is not None:  # the share of the no-cache upper bound they hold: not a share of spend
+        stats.set_value("orstats/coverage/upper_bound", round(summary.coverage, 4))
     if summary.token_coverage is not None:
         stats.set_value("orstats/coverage/tokens", round(summary.token_coverage, 4))
 

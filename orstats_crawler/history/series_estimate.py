@@ -58,10 +58,12 @@ WHERE m.total_tokens IS NOT NULL
 """
 _CHART = "SELECT week_start, week_end, key, tokens FROM chart_weeks ORDER BY week_start"
 _DATASET = "SELECT week_start, week_end, total_tokens FROM dataset_weeks WHERE complete"
-# Published crawls' own weeks: a best estimate for (almost) every ranked model-variant.
+# Published crawls' own weeks: a best estimate for (almost) every ranked model-variant. (An imported
+# week holds the earlier project's top rows only: it is a measured Monday week, not a whole week.)
 _CRAWL_WEEKS = """
-SELECT week_start, permaslug, variant, total_tokens, revenue_best_usd FROM weekly_revenue
-WHERE status = 'published' AND revenue_best_usd IS NOT NULL AND total_tokens > 0
+SELECT r.week_start, r.permaslug, r.variant, r.total_tokens, r.revenue_best_usd FROM weekly_revenue r
+JOIN crawls c ON c.id = r.crawl_id
+WHERE r.status = 'published' AND c.era != 'import' AND r.revenue_best_usd IS NOT NULL AND r.total_tokens > 0
 """
 _HORIZON = "SELECT MAX(week_end) FROM weeks WHERE status = 'published'"
 

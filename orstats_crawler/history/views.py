@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from orstats_crawler.history.formulas import (M, REVENUE_COLUMNS, REVENUE_EFFECTIVE, REVENUE_HIGH, REVENUE_LIST,
                                               REVENUE_SEED, best_basis, best_high, best_low, best_revenue,
-                                              imputed_revenue, known_sum, monday_of, row, with_tokens)
+                                              imputed_revenue, known_sum, monday_of, with_tokens)
 
 
 def complete_sum(column: str) -> str:
@@ -16,11 +16,10 @@ def complete_sum(column: str) -> str:
     return f"CASE WHEN COUNT({column}) = COUNT(*) THEN SUM({column}) END"
 
 
-# A measured row's previous 7 days come from its own crawl's daily activity (its previous_* tokens, priced
-# like the row); any other row's from the row of the same model-variant in the published week 7 days
-# earlier, if the history has one (its own best estimate).
-_PREVIOUS_DAILY = with_tokens(M, "m.previous_prompt_tokens", "m.previous_completion_tokens", "m.previous_cached_tokens")
-_PREVIOUS_SHOWN = row("pm", "pe")
+# The previous 7 days' tokens (a measured row's from its own crawl's daily activity, any other row's
+# from the published week 7 days earlier: history/writer.py), at this week's prices and basis: week
+# over week is the change in what the same traffic mix would have cost.
+_PREVIOUS = with_tokens(M, "m.previous_prompt_tokens", "m.previous_completion_tokens", "m.previous_cached_tokens")
 
 # The published numbers: the crawl shown for each week (weeks), model-variant by model-variant, with
 # every formula's revenue and the best estimate (formulas.py: its basis and band).
@@ -43,22 +42,13 @@ SELECT
   {best_revenue(M)} AS revenue_best_usd,
   {best_low(M, "c.cached_share_p90")} AS revenue_best_low_usd,
   {best_high(M, "c.cached_share_p10")} AS revenue_best_high_usd,
-  CASE WHEN m.previous_source IS NOT NULL THEN m.previous_prompt_tokens + m.previous_completion_tokens
-       ELSE pm.total_tokens END AS previous_tokens,
-  CASE WHEN m.previous_source IS NOT NULL THEN {best_revenue(_PREVIOUS_DAILY)}
-       ELSE {best_revenue(_PREVIOUS_SHOWN)} END AS previous_revenue_best_usd,
-  COALESCE(m.previous_source, CASE WHEN pm.crawl_id IS NOT NULL THEN 'history' END) AS previous_source,
+  m.previous_prompt_tokens + m.previous_completion_tokens AS previous_tokens,
+  {best_revenue(_PREVIOUS)} AS previous_revenue_best_usd, m.previous_source,
   c.status, m.crawl_id
 FROM weeks w
 JOIN model_weeks m ON m.crawl_id = w.crawl_id AND m.week_start = w.week_start AND m.week_end = w.week_end
 JOIN crawls c ON c.id = w.crawl_id
 LEFT JOIN effective_prices e ON e.crawl_id = m.crawl_id AND e.permaslug = m.permaslug AND e.variant = m.variant
-LEFT JOIN weeks pw ON pw.week_start = date(w.week_start, '-7 days') AND pw.week_end = date(w.week_end, '-7 days')
-  AND pw.status = 'published' AND m.previous_source IS NULL
-LEFT JOIN model_weeks pm ON pm.crawl_id = pw.crawl_id AND pm.week_start = pw.week_start AND pm.week_end = pw.week_end
-  AND pm.permaslug = m.permaslug AND pm.variant = m.variant
-LEFT JOIN effective_prices pe ON pe.crawl_id = pm.crawl_id AND pe.permaslug = pm.permaslug
-  AND pe.variant = pm.variant
 """
 
 

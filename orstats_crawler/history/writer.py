@@ -29,6 +29,7 @@ def write_crawl(db: Database, crawl: CrawlRecords, *, fold_series: bool = True) 
     and rebuilds the series once at the end (``rebuild_series``)."""
     row = crawl.crawl
     insert(db, [row], replace=True)
+    previous_from_history(db, crawl)
     for record in OWNED_TABLES:
         db.execute(f"DELETE FROM [{record.TABLE}] WHERE crawl_id = ?", [row.id])
         insert(db, crawl.owned(record), replace=record in LAST_WINS)
@@ -47,6 +48,29 @@ def rebuild_series(db: Database) -> None:
     """The Monday-week series and its estimates from the whole history (inside the caller's transaction)."""
     series.rebuild(db)
     series_estimate.rebuild(db)
+
+
+HISTORY = "history"  # previous_source of a row whose previous 7 days are the history's week before
+_PREVIOUS_WEEK = """
+SELECT m.permaslug, m.variant, m.prompt_tokens, m.completion_tokens, m.cached_tokens
+FROM weeks w JOIN model_weeks m ON m.crawl_id = w.crawl_id AND m.week_start = w.week_start AND m.week_end = w.week_end
+WHERE w.week_start = date(?, '-7 days') AND w.week_end = date(?, '-7 days') AND w.status = 'published'
+"""
+
+
+def previous_from_history(db: Database, crawl: CrawlRecords) -> None:
+    """Give the rows without their own previous 7 days (measured rows have them from the crawl's daily
+    activity) the tokens of the same model-variant in the published week 7 days before, if any."""
+    row = crawl.crawl
+    if row.week_start is None:
+        return
+    before = {(r[0], r[1]): r[2:] for r in db.execute(_PREVIOUS_WEEK, [row.week_start, row.week_end])}
+    for week_row in crawl.model_weeks:
+        found = before.get((week_row.permaslug, week_row.variant))
+        if week_row.previous_source is None and found is not None and None not in found[:2]:
+            (week_row.previous_prompt_tokens, week_row.previous_completion_tokens,
+             week_row.previous_cached_tokens) = found
+            week_row.previous_source = HISTORY
 
 
 def insert(db: Database, records: Iterable[Record], *, replace: bool = False, ignore: bool = False) -> None:

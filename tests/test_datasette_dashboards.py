@@ -1,0 +1,227 @@
+"""The dashboards of datasette/metadata.yml (datasette-dashboards) drawn in headless Chromium with every
+request beyond the loopback host aborted: each chart a Vega view whose marks are those its query's rows
+call for, no error and no warning in the page, nothing asked of another host. A screenshot of each
+dashboard is kept (its path is printed).
+
+The history is the README's: a crawl of the demo snapshot, then an import of the earlier project's
+sample files (several Monday weeks, a gap, a week whose splits are unknown), served by
+deploy/datasette-server from a copy of the project (tests/deploy_scripts.py).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.anchor_factory import SAMPLE_FOLDER
+from tests.conftest import ROOT, run_scrapy
+from tests.deploy_scripts import project_copy
+from tests.factory import DEMO_FOLDER
+from tests.render_tools import CHROMIUM, RENDER_DIR
+from tests.servers import free_port, require_tool, tool_missing
+from tests.test_datasette import METADATA, read_only
+
+pytestmark = pytest.mark.integration
+
+DASHBOARDS = yaml.safe_load(METADATA.read_text())["plugins"]["datasette-dashboards"]
+TOP_MODELS = 15  # the top_models chart's LIMIT
+NAMED_LABS = 8  # lab_shares names the 8 labs with the most revenue, then sums the others
+
+# Loads each URL in Chromium (tests/render/browser.mjs: a fresh profile, every request that is not for
+# the loopback host aborted and recorded), waits until every chart card holds a Vega SVG with marks (or
+# 30 s), then reports what a reader would see, and a full-page screenshot.
+DRIVER = """
+import { launch, watchNetwork } from %(browser)s;
+const pages = %(pages)s;
+const { context, close } = await launch(%(chromium)s);
+const results = [];
+try {
+  for (const { url, screenshot } of pages) {
+    const page = await context.newPage();
+    await page.setViewportSize({ width: 1280, height: 900 });
+    const attempts = await watchNetwork(page);
+    const errors = [];
+    page.on("pageerror", (error) => errors.push(`page error: ${error}`));
+    page.on("console", (message) => {
+      if (["error", "warning"].includes(message.type())) errors.push(`console ${message.type()}: ${message.text()}`);
+    });
+    page.on("response", (response) => {
+      if (response.status() >= 400) errors.push(`HTTP ${response.status()}: ${response.url()}`);
+    });
+    await page.goto(url, { waitUntil: "networkidle" });
+    const drawn = await page.waitForFunction(() => [...document.querySelectorAll(".dashboard-card")]
+      .filter((card) => card.querySelector(".dashboard-card-title"))  // markdown cards have none
+      .every((card) => card.querySelector(".dashboard-card-chart svg g.role-mark")), null, { timeout: 30000 })
+      .then(() => true, () => false);
+    const charts = await page.evaluate(() => Object.fromEntries([...document.querySelectorAll(".dashboard-card-chart")]
+      .map((chart) => [chart.id.replace(/^chart-/, ""), {
+        // per mark type (mark-rect, mark-line, ...), the items of each of its groups
+        marks: [...chart.querySelectorAll("svg g.role-mark")].reduce((marks, group) => {
+          const type = [...group.classList].find((name) => name.startsWith("mark-"));
+          (marks[type] ??= []).push(group.children.length);
+          return marks;
+        }, {}),
+        texts: [...chart.querySelectorAll("svg g.mark-text.role-mark text")].map((text) => text.textContent),
+        citation: [...chart.querySelectorAll("svg .role-title-text")].map((text) => text.textContent).join(" "),
+        prose: chart.innerText,
+      }])));
+    const options = await page.evaluate(() => Object.fromEntries(
+      [...document.querySelectorAll(".dashboard-filters select")]
+        .map((select) => [select.name, [...select.options].map((option) => option.value).filter(Boolean)])));
+    await page.screenshot({ path: screenshot, fullPage: true });
+    results.push({ url, screenshot, drawn, attempts, errors, charts, options });
+    await page.close();
+  }
+} finally {
+  await close();
+}
+console.log(JSON.stringify(results));
+"""
+
+
+def draw(urls: dict[str, str], out: Path) -> dict[str, dict[str, Any]]:
+    """Each named URL drawn by DRIVER: its findings by name, screenshots in ``out``."""
+    if not (RENDER_DIR / "node_modules" / "playwright-core" / "package.json").is_file():
+        tool_missing(f"{RENDER_DIR / 'node_modules'} lacks playwright-core (run .ci/setup-tools)")
+    node, chromium = require_tool("node"), require_tool("chromium", CHROMIUM)
+    pages = [{"url": url, "screenshot": str(out / f"{name}.png")} for name, url in urls.items()]
+    script = DRIVER % {"browser": json.dumps((RENDER_DIR / "browser.mjs").as_uri()), "pages": json.dumps(pages),
+                       "chromium": json.dumps(chromium)}
+    result = subprocess.run([node, "--input-type=module", "-e", script], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return dict(zip(urls, json.loads(result.stdout)))
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory) -> Path:
+    """The README's crawl of the demo snapshot, then its import of the sample weekly files."""
+    folder = tmp_path_factory.mktemp("dashboards")
+    db = folder / "history.db"  # served as database `history`, the name the charts ask
+    crawl = run_scrapy("crawl", "rankings", "-a", f"snapshot={ROOT / DEMO_FOLDER}", "-a", "top=all",
+                       "-s", f"ORSTATS_DB={db}")
+    assert crawl.returncode == 0, crawl.stderr[-3000:]
+    imported = run_scrapy("import-history", str(ROOT / SAMPLE_FOLDER), "--db", str(db))
+    assert imported.returncode == 0, imported.stderr[-3000:]
+    return db
+
+
+@pytest.fixture(scope="module")
+def datasette(history, tmp_path_factory):
+    """deploy/datasette-server start, as the README says, on a free port."""
+    project = project_copy(tmp_path_factory.mktemp("project") / "orstats")
+    env = {"ORSTATS_DB": str(history), "DATASETTE_PORT": str(free_port())}
+    started = project.run("datasette-server", "start", env=env)
+    assert started.returncode == 0, started.stderr + project.log("datasette")
+    try:
+        yield f"http://127.0.0.1:{env['DATASETTE_PORT']}"
+    finally:
+        project.stop_everything()
+
+
+@pytest.fixture(scope="module")
+def expected(history) -> dict[str, Any]:
+    """What the charts must show, read from the history by the test's own queries."""
+    db = read_only(history)
+    weeks = [date.fromisoformat(row[0]) for row in db.execute("select week_start from monday_series order by 1")]
+    published = [row for row in db.execute("select week_start, week_end from weeks where status = 'published' "
+                                           "order by week_end desc")]
+    top_week = next(week for week in published if db.execute(
+        "select 1 from weekly_revenue where week_start = ? and week_end = ? and revenue_best_usd > 0", week).fetchone())
+    latest_monday = db.execute("select max(week_start) from monday_weeks").fetchone()[0]
+    revenue_by_key = {}
+    for permaslug, variant, week_start, usd in db.execute(
+            "select permaslug, variant, week_start, revenue_list_usd from monday_revenue"):
+        key = permaslug if variant == "standard" else f"{permaslug}:{variant}"
+        revenue_by_key.setdefault(key, {})[week_start] = usd
+    latest = {key: weeks_usd.get(latest_monday) for key, weeks_usd in revenue_by_key.items()
+              if latest_monday in weeks_usd}
+    default_model = max(latest, key=lambda key: latest[key] if latest[key] is not None else -1)
+    price_kinds = {}
+    for permaslug, variant, *prices in db.execute(
+            "select canonical_slug, variant, count(prompt_price), count(completion_price), count(cache_read_price) "
+            "from prices group by 1, 2"):
+        price_kinds[permaslug if variant == "standard" else f"{permaslug}:{variant}"] = sum(map(bool, prices))
+    return {
+        "weeks": len(weeks),
+        "runs": 1 + sum((later - earlier).days > 7 for earlier, later in zip(weeks, weeks[1:])),
+        "labs": db.execute("select count(distinct author) from monday_series_authors").fetchone()[0],
+        "latest_published_week": published[0],
+        "top_week": top_week,
+        "top_rows": db.execute("select count(*) from weekly_revenue where week_start = ? and week_end = ? "
+                               "and revenue_best_usd is not null", top_week).fetchone()[0],
+        "default_model": default_model,
+        "known_revenue_weeks": {key: sum(usd is not None for usd in weeks_usd.values())
+                                for key, weeks_usd in revenue_by_key.items()},
+        "price_kinds": price_kinds,
+    }
+
+
+@pytest.fixture(scope="module")
+def other_model(expected) -> str:
+    """A model-variant to pick in the filter: the one with the most weeks of known revenue after the default."""
+    known = expected["known_revenue_weeks"]
+    return max((key for key in known if key != expected["default_model"]), key=lambda key: (known[key], key))
+
+
+@pytest.fixture(scope="module")
+def drawn(datasette, other_model, tmp_path_factory) -> dict[str, dict[str, Any]]:
+    out = tmp_path_factory.mktemp("dashboard-screenshots")
+    urls = {slug: f"{datasette}/-/dashboards/{slug}" for slug in DASHBOARDS}
+    urls["model-filtered"] = f"{datasette}/-/dashboards/model?model={other_model}"
+    pages = draw(urls, out)
+    for name, page in pages.items():
+        print(f"screenshot of {name}: {page['screenshot']}")
+    return pages
+
+
+def test_every_dashboard_draws_each_chart_with_the_network_blocked(drawn):
+    assert set(drawn) >= {"revenue", "model"}  # a new dashboard gets its checks below
+    for name, page in drawn.items():
+        slug = name.split("-")[0]
+        assert page["attempts"] == [], f"{name} asked another host: {page['attempts']}"
+        assert page["errors"] == [], f"{name}: {page['errors']}"
+        assert page["drawn"], f"{name}: some chart drew no marks within 30 s: {page['charts']}"
+        assert Path(page["screenshot"]).stat().st_size > 0
+        for chart, config in DASHBOARDS[slug]["charts"].items():
+            shown = page["charts"][chart]
+            if config["library"] == "markdown":
+                assert "Source: OpenRouter (openrouter.ai/rankings)" in shown["prose"], (name, chart)
+                continue
+            assert config["library"] == "vega-lite", (name, chart)
+            assert sum(map(sum, shown["marks"].values())) > 0, (name, chart, shown)
+            assert shown["citation"] == "Source: OpenRouter (openrouter.ai/rankings), CC BY 4.0", (name, chart)
+            assert "error" not in shown["prose"].lower(), (name, chart, shown["prose"])
+
+
+def test_the_revenue_dashboard_draws_every_week_lab_and_top_model(drawn, expected):
+    charts = drawn["revenue"]["charts"]
+    weekly = charts["weekly_revenue"]["marks"]
+    assert weekly["mark-symbol"] == [expected["weeks"]]  # a point per Monday week of the series
+    # The band and the line break where weeks are missing: one shape per run of consecutive weeks.
+    assert len(weekly["mark-area"]) == len(weekly["mark-line"]) == expected["runs"] > 1
+    labs = charts["lab_shares"]["marks"]["mark-area"]
+    assert len(labs) == min(expected["labs"], NAMED_LABS + 1) > 1
+    top = charts["top_models"]
+    assert top["marks"]["mark-rect"] == top["marks"]["mark-rule"] == [min(expected["top_rows"], TOP_MODELS)]
+    # The latest published week has no known revenue (the sample's last file has every split 0): the chart
+    # shows the latest week that has one, and says which.
+    start, end = expected["top_week"]
+    assert top["texts"] == [f"week {start} to {end}"] and expected["top_week"] != expected["latest_published_week"]
+
+
+def test_the_model_dashboard_shows_the_model_picked_in_its_filter(drawn, expected, other_model):
+    known = expected["known_revenue_weeks"]
+    options = drawn["model"]["options"]["model"]
+    assert options == sorted(known) and other_model in options
+    for name, model in (("model", expected["default_model"]), ("model-filtered", other_model)):
+        chart = drawn[name]["charts"]["price_and_revenue"]
+        assert chart["texts"][0].split(" (")[0] == model, name  # the chart names its model
+        assert chart["marks"]["mark-rect"] == [known[model]], name  # a bar per week of known revenue
+        # a line per price the catalogue gave (prompt, completion, cache read)
+        assert len(chart["marks"]["mark-line"]) == expected["price_kinds"][model] > 0, name

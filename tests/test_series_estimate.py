@@ -1,0 +1,130 @@
+"""The comparable Monday-week series (history/series_estimate.py) on a history with measured weeks (a
+crawl's daily activity, imported weeks with their split), modeled weeks (the chart's keys, imported
+volumes without a split) and the blended rest; and the backtest that models each measured week from
+the others."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+import pytest_twisted
+from sqlite_utils import Database
+from twisted.internet.defer import ensureDeferred
+
+from orstats_crawler.history import series_estimate
+from orstats_crawler.history.connection import open_read_only
+from orstats_crawler.pricing import split_id
+from tests.conftest import ROOT, crawl
+from tests.factory import build_snapshot
+from tests.test_import_history import run_import
+
+SAMPLE = ROOT / "demo" / "anchor-history-sample"
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory):
+    """The demo crawl (the seed week 2026-02-02..08, a Monday week, and its 52-week chart) and the
+    earlier project's sample files (weeks with their split, and 2026-05-04..10 with every split lost)."""
+    folder = tmp_path_factory.mktemp("series")
+    path = folder / "history.db"
+    pytest_twisted.blockon(ensureDeferred(crawl({"ORSTATS_DB": str(path), "ORSTATS_REPORT_DIR": str(folder / "r")},
+                                                snapshot=str(build_snapshot(folder / "snapshot")), top="all")))
+    run_import(path, SAMPLE)
+    return path
+
+
+def series(path) -> dict[str, dict]:
+    return {r["week_start"]: r for r in Database(path).query("select * from monday_series order by week_start")}
+
+
+def test_every_week_covers_all_of_its_tokens_and_ends_with_the_latest_published_week(history):
+    db = Database(history)
+    weeks = series(history)
+    horizon = db.execute("select max(week_end) from weeks where status = 'published'").fetchone()[0]
+    assert max(w["week_end"] for w in weeks.values()) == horizon
+    for week in weeks.values():
+        assert date.fromisoformat(week["week_start"]).weekday() == 0
+        parts = week["measured_tokens"] + week["modeled_tokens"] + week["blended_tokens"] + week["unpriced_tokens"]
+        assert parts == week["total_tokens"], week["week_start"]
+        assert week["revenue_best_usd"] == pytest.approx(week["measured_usd"] + week["modeled_usd"]
+                                                         + week["blended_usd"])
+        assert week["revenue_low_usd"] <= week["revenue_best_usd"] * (1 + 1e-12)
+        assert week["revenue_best_usd"] <= week["revenue_high_usd"] * (1 + 1e-12)
+    chart = {r["week_start"]: r["total"] for r in db.query(
+        "select week_start, sum(tokens) as total from chart_weeks group by week_start")}
+    for start, total in chart.items():
+        assert weeks[start]["total_tokens"] == total and weeks[start]["total_source"] == "chart"
+
+
+def test_the_crawl_week_that_is_a_monday_week_is_measured_and_equals_the_headline(history):
+    db = Database(history)
+    [headline] = db.query("select * from weekly_totals where week_end = '2026-02-08'")
+    week = series(history)["2026-02-02"]
+    assert week["modeled_tokens"] == 0 and week["blended_tokens"] == week["total_tokens"] - week["measured_tokens"]
+    # every model-variant of the week measured at its best estimate; the chart's rest blended
+    assert week["measured_usd"] == pytest.approx(headline["revenue_best_usd"], rel=1e-9)
+    assert week["measured_tokens"] == headline["total_tokens"]
+
+
+def test_an_imported_week_with_its_split_is_measured_at_its_list_price(history):
+    db = Database(history)
+    [imported] = db.query("select * from weekly_totals where week_end = '2026-02-22'")  # the 2026-02-23 file
+    week = series(history)["2026-02-16"]
+    assert (week["basis"], week["total_source"], week["blended_tokens"]) == ("measured", "rows", 0)
+    assert week["revenue_best_usd"] == pytest.approx(imported["revenue_list_usd"], rel=1e-9)
+
+
+def test_a_week_of_volumes_is_modeled_at_each_model_variants_nearest_rated_week(history):
+    db = Database(history)
+    week = series(history)["2026-05-04"]  # the 2026-05-11 file: volumes, every split lost
+    assert (week["basis"], week["measured_tokens"]) == ("modeled", 0)
+    assert week["modeled_tokens"] > 0
+    volumes = list(db.query("select permaslug, variant, total_tokens from monday_weeks "
+                            "where week_start = '2026-05-04' and basis != 'measured'"))
+    assert sum(v["total_tokens"] for v in volumes if (v["permaslug"], v["variant"]) != ("", "")) >= \
+        week["modeled_tokens"]
+    # Each volume at its model-variant's $/token in its latest rated week before (none after it).
+    rates = {}
+    for row in db.query("select week_start, permaslug, variant, total_tokens, revenue_list_usd, basis "
+                        "from monday_revenue where basis = 'measured' and week_start < '2026-05-04' "
+                        "order by week_start"):
+        if row["revenue_list_usd"] is not None and row["total_tokens"]:
+            rates[(row["permaslug"], row["variant"])] = row["revenue_list_usd"] / row["total_tokens"]
+    expected = sum(v["total_tokens"] * rates[(v["permaslug"], v["variant"])] for v in volumes
+                   if (v["permaslug"], v["variant"]) in rates)
+    assert week["modeled_usd"] == pytest.approx(expected, rel=1e-9)
+
+
+def test_a_chart_week_before_any_measurement_models_its_keys_and_blends_the_rest(history):
+    db = Database(history)
+    start = "2025-06-02"
+    week = series(history)[start]
+    assert (week["basis"], week["measured_tokens"]) == ("modeled", 0)
+    keys = {split_id(r["key"]): r["tokens"] for r in db.query(
+        "select key, tokens from chart_weeks where week_start = ? and key != 'Others'", [start])}
+    assert week["modeled_tokens"] == sum(keys.values())  # every named key has a rated week
+    assert week["blended_tokens"] == week["total_tokens"] - week["modeled_tokens"]
+    assert week["blend_week_start"] is not None and week["blended_usd"] > 0
+
+
+def test_authors_share_the_attributed_revenue_of_each_week(history):
+    db = Database(history)
+    weeks = series(history)
+    for start, week in weeks.items():
+        authors = list(db.query("select * from monday_series_authors where week_start = ?", [start]))
+        attributed = sum(a["revenue_best_usd"] for a in authors)
+        assert attributed == pytest.approx(week["measured_usd"] + week["modeled_usd"], rel=1e-9), start
+
+
+def test_the_backtest_models_each_measured_week_from_the_others(history):
+    db = open_read_only(history)
+    results = series_estimate.backtest(db)
+    measured = [start for start, w in series(history).items() if w["measured_tokens"]]
+    assert [r.week_start for r in results] == measured
+    for result in results:
+        assert result.measured_usd > 0 and result.modeled_usd > 0 and abs(result.error) < 1
+    # The factory's weeks differ only by each model's steady week-over-week change, so a measured week
+    # modeled from its neighbours comes out close.
+    nearest = [r for r in results if r.week_start == (date(2026, 2, 2) - timedelta(days=7)).isoformat()]
+    assert nearest and abs(nearest[0].error) < 0.15
