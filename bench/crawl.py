@@ -170,7 +170,7 @@ PHASES = [
     ("spider callbacks (decoding)", lambda f, fn: f.endswith("spiders/rankings.py") and fn.startswith("parse_")),
     ("item pipelines", lambda f, fn: f.endswith("orstats_crawler/pipelines.py") and fn == "process_item"),
     ("history write (quality gate, write_crawl)", lambda f, fn: f.endswith("feed.py") and fn == "_merge"),
-    ("report render", lambda f, fn: f.endswith("extensions.py") and fn == "feed_exporter_closed"),
+    ("report render", lambda f, fn: f.endswith("report/extension.py") and fn == "feed_exporter_closed"),
 ]
 
 
