@@ -117,7 +117,7 @@ DOWNLOAD_DELAY = 1.0
 # A bot that names itself has nothing to hide behind jitter. Scrapy's random delay (0.5-1.5 x) is
 # drawn again each time the slot is checked, which lengthens the average gap to about 1.25 s; a fixed
 # 1 s is never closer than 1 s and keeps the crawl to about one request a second.
-RANDOMIZE_DOWNLOAD_DELAY = False
+DOWNLOAD_DELAY_JITTER = 0  # Scrapy 2.19: 0.5 by default (was RANDOMIZE_DOWNLOAD_DELAY)
 AUTOTHROTTLE_ENABLED = True
 AUTOTHROTTLE_START_DELAY = 2.0
 AUTOTHROTTLE_MAX_DELAY = 60.0

@@ -14,7 +14,7 @@ def test_defaults_are_a_good_citizen_of_the_site():
     assert user_agent.startswith(f"orstats_crawler/{__version__} (") and "+https://" in user_agent
     assert settings.getbool("AUTOTHROTTLE_ENABLED") and settings.getfloat("AUTOTHROTTLE_TARGET_CONCURRENCY") <= 1
     assert settings.getfloat("DOWNLOAD_DELAY") >= 1
-    assert not settings.getbool("RANDOMIZE_DOWNLOAD_DELAY")  # a random delay may be half of DOWNLOAD_DELAY
+    assert settings.getfloat("DOWNLOAD_DELAY_JITTER") == 0  # a jittered delay may be half of DOWNLOAD_DELAY
     assert settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN") <= 2
     # Retries back off and honour Retry-After: Scrapy's immediate retry is replaced, not stacked.
     middlewares = settings.getdict("DOWNLOADER_MIDDLEWARES")
