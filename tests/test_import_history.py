@@ -82,6 +82,21 @@ def test_sunday_and_monday_files_become_the_same_kind_of_week(tmp_path, history_
     assert gzip.decompress(archived["body_gz"]) == run.read_bytes() and archived["bytes"] == len(run.read_bytes())
 
 
+def test_the_last_years_totals_are_those_of_weekly_totals_for_the_last_year(tmp_path, history_path):
+    """`weekly_totals_last_year` (Datasette's crawl_weeks) sums its weeks' rows inside the aggregate:
+    the weeks ending within 364 days of the latest published one, each equal to its weekly_totals row."""
+    days = [date(2025, 1, 19), date(2025, 2, 16), date(2025, 2, 23), date(2026, 2, 15)]  # Sundays
+    run_import(history_path, *(write(tmp_path / "files", anchor_file(day)) for day in days))
+    db = Database(history_path)
+    every = {row["week_end"]: row for row in db.query("select * from weekly_totals")}
+    last_year = {row["week_end"]: row for row in db.query("select * from weekly_totals_last_year")}
+    assert sorted(every) == [day.isoformat() for day in days]
+    assert sorted(last_year) == ["2025-02-16", "2025-02-23", "2026-02-15"]  # 2025-02-16 is 364 days before
+    for week_end, row in last_year.items():  # the same rows, summed in the order the index gives them
+        assert row == {k: pytest.approx(v, rel=1e-12) if isinstance(v, float) else v
+                       for k, v in every[week_end].items()}
+
+
 def test_free_rows_are_free_whatever_price_the_file_put_on_them(tmp_path, history_path):
     payload = anchor_file(date(2026, 2, 16), free_priced_as=SEED_MODELS[2])
     free = next(m for m in payload["models"] if m["slug"].endswith(":free"))

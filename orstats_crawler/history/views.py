@@ -52,12 +52,19 @@ LEFT JOIN effective_prices e ON e.crawl_id = m.crawl_id AND e.permaslug = m.perm
 """
 
 
-def _weekly_totals_sql() -> str:
-    """One row per week shown: counts, token sums (``total_tokens`` NULL when a row's count is
-    unknown, ``known_total_tokens`` those of the rows whose count is known) and, per revenue column,
-    the sum over the model-variants whose revenue is known (``known_sum``: NULL when no paid row's
-    is) with how many model-variants and tokens that sum covers. ``chart_tokens`` is the chart's total of the same
-    days (Others included), NULL when the week is not one of the chart's Monday weeks."""
+# The crawl weeks of the last year up to the latest published one. SQLite does not push an outer
+# filter that holds a subquery into an aggregate view (it would sum every week of the history first),
+# so this filter is written inside the aggregate, where the index on week_end serves it.
+LAST_YEAR = "r.week_end >= date((SELECT MAX(week_end) FROM weeks WHERE status = 'published'), '-364 days')"
+
+
+def _weekly_totals_sql(where: str = "1") -> str:
+    """One row per week shown (of those ``where`` keeps): counts, token sums (``total_tokens`` NULL
+    when a row's count is unknown, ``known_total_tokens`` those of the rows whose count is known)
+    and, per revenue column, the sum over the model-variants whose revenue is known (``known_sum``:
+    NULL when no paid row's is) with how many model-variants and tokens that sum covers.
+    ``chart_tokens`` is the chart's total of the same days (Others included), NULL when the week is
+    not one of the chart's Monday weeks."""
     revenue = ",\n  ".join(
         f"{known_sum(c)} AS {c}, COUNT(r.{c}) AS {c}_models, "
         f"SUM(CASE WHEN r.{c} IS NOT NULL THEN r.total_tokens END) AS {c}_tokens"
@@ -91,6 +98,7 @@ SELECT
    WHERE k.week_start = r.week_start AND k.week_end = r.week_end) AS chart_tokens
 FROM weekly_revenue r
 JOIN crawls c ON c.id = r.crawl_id
+WHERE {where}
 GROUP BY r.week_start, r.week_end
 """
 
@@ -186,6 +194,7 @@ WINDOW week AS (PARTITION BY r.week_start, r.week_end)
 VIEWS: list[tuple[str, str]] = [
     ("weekly_revenue", WEEKLY_REVENUE),
     ("weekly_totals", _weekly_totals_sql()),
+    ("weekly_totals_last_year", _weekly_totals_sql(LAST_YEAR)),
     ("dataset_weekly", DATASET_WEEKLY),
     ("dataset_weeks", DATASET_WEEKS),
     ("monday_revenue", MONDAY_REVENUE),
