@@ -11,7 +11,8 @@ import pytest
 
 from orstats_crawler.report import format as fmt
 from orstats_crawler.report.charts import (BLANK, NAME_PIXELS, MoneyAxis, Pie, Slice, XYChart, fitted, label_pixels,
-                                           nice_max, week_labels)
+                                           model_labels, nice_max, week_labels)
+from orstats_crawler.report.data import ModelRow
 
 
 @pytest.mark.parametrize("value, text", [
@@ -34,8 +35,17 @@ def test_tokens_in_the_seed_forms(value, text):
     (3e-06, False, "$3.00/M"), (1.5e-05, False, "$15.00/M"), (4.5e-07, False, "$0.4500/M"),
     (3.8e-07, False, "$0.3800/M"), (0.0, True, "Free"), (None, False, "n/a"), (2e-11, False, "$0.00002/M"),
 ])
-def test_prices_per_million(per_token, is_free, text):
+def test_price_per_million(per_token, is_free, text):
     assert fmt.price(per_token, is_free) == text
+
+
+@pytest.mark.parametrize("prompt, completion, is_free, text", [
+    (3e-06, 1.5e-05, False, "$3.00 / $15.00"), (4.5e-07, 3.8e-07, False, "$0.4500 / $0.3800"),
+    (0.0, 0.0, True, "Free"), (None, 1.5e-05, False, "n/a"), (3e-06, None, False, "n/a"),
+    (2e-11, 0.0, False, "$0.00002 / $0.00"),
+])
+def test_prices_per_million(prompt, completion, is_free, text):
+    assert fmt.prices(prompt, completion, is_free) == text
 
 
 @pytest.mark.parametrize("value, text", [(2.22, "+222%"), (-0.09, "-9%"), (0.0, "0%"), (-0.001, "0%"),
@@ -102,14 +112,21 @@ def test_mermaid_labels_are_plain_text():
     label = fmt.mermaid_label(HOSTILE)
     assert not set(label) & set('"`<>[]#&;$\n')
     assert "Evil" in label and "Model" in label
-    assert fmt.mermaid_label(HOSTILE, 16) == fmt.mermaid_label(HOSTILE)[:14].rstrip() + ".."
     assert fmt.mermaid_label("<>&#") == "?"  # nothing left: a placeholder, never an empty label
 
 
 def test_equal_labels_are_made_distinct_within_the_limit():
-    labels = fmt.unique(["Claude Sonnet ..", "Claude Sonnet ..", "Claude Sonnet .."], 16)
+    labels = fmt.unique(["Claude Sonnet .."] * 3, fits=lambda label: len(label) <= 16)
     assert len(set(labels)) == 3
     assert all(len(label) <= 16 for label in labels)
+
+
+def test_two_long_names_cut_alike_stay_apart_and_within_the_axis():
+    rows = [ModelRow({"name": f"sentence-transformers/paraphrase-multilingual-mpnet-base-v{n}", "permaslug": "x"},
+                     None) for n in (1, 2)]
+    labels = model_labels(rows)
+    assert len(set(labels)) == 2 and labels[1].endswith("~2")
+    assert all(label_pixels(label) <= NAME_PIXELS for label in labels)
 
 
 def test_model_links_cannot_break_out():

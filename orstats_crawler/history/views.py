@@ -10,6 +10,13 @@ from orstats_crawler.history.formulas import (M, REVENUE_COLUMNS, REVENUE_EFFECT
                                               imputed_revenue, known_sum, monday_of, with_tokens)
 
 
+def chart_tokens(alias: str) -> str:
+    """The weekly chart's total (Others included) of the days of row ``alias``'s week; NULL when the
+    week is not one of the chart's."""
+    return (f"(SELECT SUM(k.tokens) FROM chart_weeks k "
+            f"WHERE k.week_start = {alias}.week_start AND k.week_end = {alias}.week_end)")
+
+
 def complete_sum(column: str) -> str:
     """The SUM of a token column over a group, NULL ("n/a") when any row's count is unknown: a total
     never counts an unknown row as 0."""
@@ -94,8 +101,7 @@ SELECT
   SUM(CASE WHEN r.revenue_best_usd IS NOT NULL AND r.previous_revenue_best_usd IS NOT NULL
            THEN 1 END) AS previous_models,
   c.spend_coverage, c.cached_share_p10, c.cached_share_p90,
-  (SELECT SUM(k.tokens) FROM chart_weeks k
-   WHERE k.week_start = r.week_start AND k.week_end = r.week_end) AS chart_tokens
+  {chart_tokens("r")} AS chart_tokens
 FROM weekly_revenue r
 JOIN crawls c ON c.id = r.crawl_id
 WHERE {where}
@@ -154,8 +160,7 @@ SELECT
   COUNT(r.revenue_list_usd) AS revenue_list_usd_models,
   SUM(CASE WHEN r.revenue_list_usd IS NOT NULL THEN r.total_tokens END) AS revenue_list_usd_tokens,
   GROUP_CONCAT(DISTINCT r.price_basis) AS price_bases,
-  (SELECT SUM(k.tokens) FROM chart_weeks k
-   WHERE k.week_start = r.week_start AND k.week_end = r.week_end) AS chart_tokens
+  {chart_tokens("r")} AS chart_tokens
 FROM monday_revenue r
 GROUP BY r.week_start, r.week_end
 """

@@ -180,7 +180,8 @@ def fitted(label: str) -> str:
 
 
 def model_labels(rows: list[ModelRow]) -> list[str]:
-    return fmt.unique([fitted(fmt.mermaid_label(r.name or r.permaslug)) for r in rows])
+    return fmt.unique([fitted(fmt.mermaid_label(r.name or r.permaslug)) for r in rows],
+                      fits=lambda label: label_pixels(label) <= NAME_PIXELS)
 
 
 def revenue_by_model(rows: list[ModelRow]) -> XYChart | None:
@@ -212,8 +213,7 @@ def lab_share(report: WeekReport) -> Pie | None:
     slices = [Slice(f"{fmt.mermaid_label(a['author'])} {fmt.usd(a[column])}", _plain(a[column])) for a in shown]
     rest_total = sum(a[column] for a in rest)
     if rest_total > 0:
-        labs = "1 other lab" if len(rest) == 1 else f"{len(rest)} other labs"
-        slices.append(Slice(f"{labs} {fmt.usd(rest_total)}", _plain(rest_total)))
+        slices.append(Slice(f"{fmt.count(len(rest), 'other lab')} {fmt.usd(rest_total)}", _plain(rest_total)))
     return Pie("Revenue share by lab", slices)
 
 

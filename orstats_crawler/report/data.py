@@ -25,6 +25,7 @@ from sqlite_utils import Database
 
 from orstats_crawler.history.formulas import FREE
 from orstats_crawler.history.series import MEASURED
+from orstats_crawler.history.views import chart_tokens
 from orstats_crawler.history.writer import PUBLISHED
 from orstats_crawler.weeks import computed_on
 
@@ -95,8 +96,12 @@ class ModelRow(Row):
     """One model-variant of a week, as ``weekly_revenue`` has it."""
 
     row: dict[str, Any]
-    revenue: float | None  # by the headline method
     headline: Method
+
+    @property
+    def revenue(self) -> float | None:
+        """By the headline method."""
+        return self.row[self.headline.column]
 
     @cached_property
     def free(self) -> bool:
@@ -204,10 +209,13 @@ class WeekReport:
     rows: list[ModelRow]  # every model-variant: known revenue first (largest first), then by rank
     series: list[SeriesWeek]  # the charted Monday weeks, oldest first, known estimates only
     series_weeks: int  # how many Monday weeks with an estimate the history holds up to this page
-    headline: Method
     table_rows: int  # paid model-variants in the main table
     authors: list[dict[str, Any]] = field(default_factory=list)  # author_weekly rows, largest revenue first
     dataset_citation: str | None = None  # the Data API's required citation, when the history holds its data
+
+    @property
+    def headline(self) -> Method:
+        return self.week.headline
 
     @cached_property
     def paid(self) -> list[ModelRow]:
@@ -257,11 +265,9 @@ class WeekReport:
 
 # --- what every page depends on -----------------------------------------------------------------
 
-_PUBLISHED = """
+_PUBLISHED = f"""
 SELECT w.week_start, w.week_end, w.crawl_id, c.finished_at,
-  p.crawl_id AS previous_crawl_id, pc.finished_at AS previous_finished_at,
-  (SELECT SUM(k.tokens) FROM chart_weeks k WHERE k.week_start = w.week_start AND k.week_end = w.week_end)
-    AS chart_tokens
+  p.crawl_id AS previous_crawl_id, pc.finished_at AS previous_finished_at, {chart_tokens("w")} AS chart_tokens
 FROM weeks w
 JOIN crawls c ON c.id = w.crawl_id
 LEFT JOIN weeks p ON p.week_start = date(w.week_start, '-7 days') AND p.week_end = date(w.week_end, '-7 days')
@@ -338,12 +344,12 @@ def week_report(db: Database, index: HistoryIndex, week: dict[str, Any], headlin
     key = [week["week_start"], week["week_end"]]
     [totals] = db.query("SELECT * FROM weekly_totals WHERE week_start = ? AND week_end = ?", key)
     series, count = index.series_up_to(week["week_end"])
-    return WeekReport(Week(totals, headline), model_rows(db, key, headline), series, count, headline, table_rows,
+    return WeekReport(Week(totals, headline), model_rows(db, key, headline), series, count, table_rows,
                       author_rows(db, key, headline), index.citation)
 
 
 def model_rows(db: Database, key: list[str], headline: Method) -> list[ModelRow]:
-    rows = [ModelRow(row, row[headline.column], headline) for row in db.query(
+    rows = [ModelRow(row, headline) for row in db.query(
         "SELECT * FROM weekly_revenue WHERE week_start = ? AND week_end = ? ORDER BY rank, permaslug, variant", key)]
     known = sorted((r for r in rows if r.revenue is not None), key=lambda r: (-r.revenue, r.rank))
     return known + [r for r in rows if r.revenue is None]

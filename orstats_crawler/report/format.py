@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from urllib.parse import quote
 
 NA = "n/a"
@@ -135,17 +136,15 @@ def md(text: str | None) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", one_line(text))
 
 
-def mermaid_label(text: str | None, limit: int | None = None) -> str:
-    """A name as a mermaid label (written between double quotes): unsafe characters become
-    spaces; ``limit`` shortens it the seed's way ("Claude Sonnet ..")."""
+def mermaid_label(text: str | None) -> str:
+    """A name as a mermaid label (written between double quotes): unsafe characters become spaces."""
     label = " ".join(_MERMAID_UNSAFE.sub(" ", one_line(text).replace('"', "'")).split())
-    if limit is not None and len(label) > limit:
-        label = label[: limit - 2].rstrip() + ".."
     return label or "?"
 
 
-def unique(labels: list[str], limit: int | None = None) -> list[str]:
-    """Labels made distinct (a pie or an axis merges equal labels): repeats get ~2, ~3 ..."""
+def unique(labels: list[str], fits: Callable[[str], bool] | None = None) -> list[str]:
+    """Labels made distinct (a pie or an axis merges equal labels): repeats get ~2, ~3 ..., their
+    name shortened until the label ``fits`` where a width is given."""
     seen: set[str] = set()
     result = []
     for label in labels:
@@ -153,7 +152,9 @@ def unique(labels: list[str], limit: int | None = None) -> list[str]:
         while candidate in seen:
             n += 1
             suffix = f"~{n}"
-            base = label if limit is None else label[: max(1, limit - len(suffix))]
+            base = label
+            while fits is not None and len(base) > 1 and not fits(base + suffix):
+                base = base[:-1]
             candidate = base + suffix
         seen.add(candidate)
         result.append(candidate)

@@ -57,9 +57,8 @@ def environment() -> Environment:
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                       keep_trailing_newline=True)
     env.filters.update(usd=fmt.usd, tokens=fmt.tokens, percent=fmt.percent, change=fmt.change,
-                       price=fmt.price, md=fmt.md, count=fmt.count)
-    env.globals.update(ratio=fmt.ratio, growth=growth, no_previous=tables.NO_PREVIOUS,
-                       measured_share=MEASURED_SHARE)
+                       md=fmt.md, count=fmt.count)
+    env.globals.update(growth=growth, no_previous=tables.NO_PREVIOUS, measured_share=MEASURED_SHARE)
     return env
 
 
