@@ -19,6 +19,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from scrapy.utils.project import get_project_settings
+from sqlite_utils import Database
+
 from orstats_crawler.history.connection import open_for_writing, open_read_only
 from orstats_crawler.history.importer import import_paths
 from orstats_crawler.history.series_estimate import backtest
@@ -27,7 +30,6 @@ from bench.accuracy import DEFAULT_CAPTURE, crawl, usd
 from bench.common import ROOT, code_version, table
 
 DEFAULT_ANCHOR = ROOT.parent / "shared" / "anchor-history"
-BACKFILL_PRICES_ON = "2026-02-09"  # settings.ORSTATS_IMPORT_BACKFILL_PRICES_ON
 
 
 def build(capture: Path, anchor: Path | None, folder: Path) -> Path:
@@ -37,30 +39,26 @@ def build(capture: Path, anchor: Path | None, folder: Path) -> Path:
     if anchor and anchor.is_dir():
         db = open_for_writing(history)
         try:
-            import_paths(db, [anchor], date.fromisoformat(BACKFILL_PRICES_ON))
+            backfill_prices_on = get_project_settings().get("ORSTATS_IMPORT_BACKFILL_PRICES_ON")
+            import_paths(db, [anchor], date.fromisoformat(backfill_prices_on))
         finally:
             db.close()
     return history
 
 
-def kinds(history: Path) -> dict[str, str]:
+def kinds(db: Database) -> dict[str, str]:
     """How each Monday week was measured: a crawl's daily activity, or an imported week."""
-    db = open_read_only(history)
-    try:
-        return {r["week_start"]: r["kind"] for r in db.query(
-            "SELECT week_start, CASE WHEN MAX(source = 'daily') THEN 'daily activity' ELSE 'imported week' END AS kind "
-            "FROM monday_weeks WHERE basis = 'measured' GROUP BY week_start")}
-    finally:
-        db.close()
+    return {r["week_start"]: r["kind"] for r in db.query(
+        "SELECT week_start, CASE WHEN MAX(source = 'daily') THEN 'daily activity' ELSE 'imported week' END AS kind "
+        "FROM monday_weeks WHERE basis = 'measured' GROUP BY week_start")}
 
 
 def report(history: Path) -> str:
     db = open_read_only(history)
     try:
-        results = backtest(db)
+        results, kind = backtest(db), kinds(db)
     finally:
         db.close()
-    kind = kinds(history)
     rows = [[r.week_start, kind.get(r.week_start, "?"), usd(r.measured_usd), usd(r.modeled_usd), f"{r.error:+.1%}",
              r.nearest_week or "n/a"] for r in results]
     lines = [table(["Monday week", "measured by", "measured estimate", "modeled from the others", "error",

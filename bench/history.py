@@ -19,6 +19,7 @@ ever read by crawl id); the upserted week writes its own.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import random
@@ -350,6 +351,7 @@ def time_report(path: Path, workdir: Path, everything: bool) -> tuple[float, int
     return time.perf_counter() - start, len(rendered.written) if rendered else 0
 
 
+@functools.cache
 def metadata() -> dict[str, Any]:
     import yaml
 

@@ -257,10 +257,13 @@ class Series:
                     self.rates.add(row.key, w.week_start, row.best / row.tokens)
         # The $/token outside the named keys of each measured week, from its own estimate (its rest
         # priced from the crawl weeks): a rated week for the weeks that measured nothing.
+        # A measured week's estimate reads no other week's, so it is kept for estimates().
         self.outside_named: dict[str, float] = {}
+        self._measured: dict[str, Estimate] = {}
         for start, w in weeks.items():
             if w.measured and self.crawl_weeks:
-                rate = self.estimate(w).outside_named_rate()
+                self._measured[start] = self.estimate(w)
+                rate = self._measured[start].outside_named_rate()
                 if rate is not None:
                     self.outside_named[start] = rate
 
@@ -324,7 +327,7 @@ class Series:
         return e
 
     def estimates(self) -> list[Estimate]:
-        return [self.estimate(w) for _, w in sorted(self.weeks.items())]
+        return [self._measured.get(start) or self.estimate(w) for start, w in sorted(self.weeks.items())]
 
 
 def load_series(db: Database) -> Series:
@@ -354,7 +357,7 @@ def backtest(db: Database) -> list[Backtest]:
     for start, w in sorted(series.weeks.items()):
         if not w.measured:
             continue
-        measured = series.estimate(w)
+        measured = series._measured.get(start) or series.estimate(w)
         others = Series({k: o for k, o in series.weeks.items() if k != start}, series.crawl_weeks)
         volumes = w.chart_values or {r.key: r.tokens for r in w.rows if r.basis == MEASURED}
         blind = Week(w.week_start, w.week_end, [Row(key, MODELED, tokens) for key, tokens in volumes.items()],
@@ -365,9 +368,8 @@ def backtest(db: Database) -> list[Backtest]:
     return results
 
 
-def rebuild(db: Database) -> int:
-    """Recompute `monday_series` and `monday_series_authors` (inside the writer's transaction); the
-    number of weeks."""
+def rebuild(db: Database) -> None:
+    """Recompute `monday_series` and `monday_series_authors` (inside the writer's transaction)."""
     estimates = load_series(db).estimates()
     db.execute("DELETE FROM monday_series")
     db.execute("DELETE FROM monday_series_authors")
@@ -377,4 +379,3 @@ def rebuild(db: Database) -> int:
             ({"week_start": e.week_start, "week_end": e.week_end, "author": author, "revenue_best_usd": usd,
               "tokens": tokens} for e in estimates for author, (usd, tokens) in sorted(e.authors.items())),
             pk=("week_start", "week_end", "author"))
-    return len(estimates)
