@@ -19,7 +19,7 @@ from typing import Any, Iterable
 
 from orstats_crawler import normalize, weeks
 from orstats_crawler.arguments import ALL
-from orstats_crawler.history.formulas import REVENUE_LIST, evaluate
+from orstats_crawler.history.formulas import REVENUE_LIST, evaluate, guaranteed_share
 from orstats_crawler.items import SPLIT, ActivityPlan
 from orstats_crawler.pipelines import split_error
 from orstats_crawler.pricing import ListPrice
@@ -83,15 +83,17 @@ class SplitPlanner:
     @property
     def guaranteed_coverage(self) -> float | None:
         """Measured list spend / (that + the upper bound of every priced candidate not measured)."""
-        measured = sum(self.measured.values())
-        rest = sum(c.upper_bound_usd or 0.0 for c in self.ordered if c.key not in self.measured)
-        return measured / (measured + rest) if measured + rest else None
+        return guaranteed_share(*self._measured_and_rest())
+
+    def _measured_and_rest(self) -> tuple[float, float]:
+        """The measured list spend, and the upper bound of the candidates not measured."""
+        return (sum(self.measured.values()),
+                sum(c.upper_bound_usd or 0.0 for c in self.ordered if c.key not in self.measured))
 
     def _projected(self, ratio: float) -> list[Candidate]:
         """The next candidates by upper bound until, if each held ``ratio`` of its bound as list
         spend, the guaranteed coverage would reach the target; at least a wave's worth."""
-        measured = sum(self.measured.values())
-        rest = sum(c.upper_bound_usd or 0.0 for c in self.ordered if c.key not in self.measured)
+        measured, rest = self._measured_and_rest()
         wave = []
         for candidate in self.ordered:
             bound = candidate.upper_bound_usd

@@ -165,8 +165,9 @@ DOWNLOADER_MIDDLEWARES = {
     "orstats_crawler.middlewares.reachability.ReachabilityMiddleware": 560,
     # Below decompression (590): scrubs the key out of the Data API's answers once they are readable.
     "orstats_crawler.middlewares.data_api.DataApiScrubMiddleware": 585,
-    # Above RedirectMiddleware (600): sees a 3xx first, refuses one that points at another host.
-    "orstats_crawler.middlewares.hosts.RedirectGuardMiddleware": 610,
+    # Scrapy's RedirectMiddleware, refusing a redirect to another host (the key must not follow it).
+    "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
+    "orstats_crawler.middlewares.hosts.RedirectGuardMiddleware": 600,
     # Closest to the network, below only the HTTP cache (900, which leaves its dont_cache requests
     # alone): its process_response and process_exception see every Data API answer and error first,
     # before a redirect (600) or a retry (550) replaces it, so the turn it takes is always given back,

@@ -321,6 +321,7 @@ def test_with_both_host_guards_off_the_data_api_still_sends_its_key_nowhere_else
     middlewares = get_project_settings().getdict("DOWNLOADER_MIDDLEWARES")
     for guard in ("HostGuardMiddleware", "RedirectGuardMiddleware"):
         middlewares[f"orstats_crawler.middlewares.hosts.{guard}"] = None
+    middlewares["scrapy.downloadermiddlewares.redirect.RedirectMiddleware"] = 600  # redirects followed, unguarded
     seen, server = network_crawl(fault_crawl, tmp_path, handler(307, other_host.base_url, newest_window),
                          f"-sDOWNLOADER_MIDDLEWARES={json.dumps(middlewares)}")
     assert seen.run.process.returncode == EXIT_PUBLISHED

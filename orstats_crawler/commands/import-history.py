@@ -21,7 +21,7 @@ from scrapy.exceptions import UsageError
 
 from orstats_crawler.commands import add_history_option, check_settings, history_path
 from orstats_crawler.history.connection import HistoryError, open_for_writing
-from orstats_crawler.history.importer import ImportResult, import_paths, snapshot_paths
+from orstats_crawler.history.importer import ImportResult, import_path, snapshot_paths
 from orstats_crawler.sources import SourceError
 
 
@@ -54,7 +54,7 @@ class Command(ScrapyCommand):
         results: list[ImportResult | SourceError] = []
         try:
             for path in snapshot_paths(args):  # one file at a time: a write error names the file
-                [result] = import_paths(db, [path], backfill_day)
+                result = import_path(db, path, backfill_day)
                 print_result(result)
                 results.append(result)
         except sqlite3.Error as error:  # a full disk, a file changed under us: earlier files are kept

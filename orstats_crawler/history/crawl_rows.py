@@ -21,7 +21,7 @@ from typing import Any, Iterable
 from itemadapter import ItemAdapter
 
 from orstats_crawler import pricing, weeks
-from orstats_crawler.history.formulas import REVENUE_LIST, evaluate
+from orstats_crawler.history.formulas import REVENUE_LIST, evaluate, guaranteed_share
 from orstats_crawler.history.price_history import CRAWL
 from orstats_crawler.history.series import DAILY
 from orstats_crawler.history.records import (ActivityFetchRow, ChartWeekRow, CrawlRecords, CrawlRow, DailyActivityRow,
@@ -181,8 +181,7 @@ def guaranteed_spend_coverage(rows: list[dict[str, Any]]) -> float | None:
     measured = [r for r in rows if r["split_source"]]
     spends = [usd for usd in evaluate(REVENUE_LIST, measured) if usd is not None]
     unmeasured = sum(r["upper_bound_usd"] or 0.0 for r in rows if not r["split_source"])
-    known = sum(spends)
-    return known / (known + unmeasured) if known + unmeasured else None
+    return guaranteed_share(sum(spends), unmeasured)
 
 
 def cached_share(row: dict[str, Any]) -> float | None:

@@ -120,7 +120,6 @@ def best_high(r: Row, share_low: str) -> str:
 
 
 M = row()
-KNOWN_ZERO = known_zero(M)
 REVENUE_LIST = list_revenue(M)
 REVENUE_SEED = seed_revenue(M)
 REVENUE_HIGH = high_revenue(M)
@@ -163,3 +162,10 @@ def evaluate(formula: str, rows: Iterable[Mapping[str, Any]]) -> list[Any]:
             f"SELECT {formula} FROM m LEFT JOIN e ON e.id = m.id ORDER BY m.id")]
     finally:
         memory.close()
+
+
+def guaranteed_share(measured_usd: float, unmeasured_bound_usd: float) -> float | None:
+    """The share of a week's list spend that measured splits guarantee whatever the unmeasured ones
+    are: measured list spend / (that + the upper bound of every priced model-variant not measured)."""
+    whole = measured_usd + unmeasured_bound_usd
+    return measured_usd / whole if whole else None

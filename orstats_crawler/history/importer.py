@@ -122,16 +122,17 @@ def read_snapshot(path: Path, backfill_prices_on: date) -> SnapshotFile:
 def import_paths(db: Database, paths: Iterable[str | Path],
                  backfill_prices_on: date) -> list[ImportResult | SourceError]:
     """Import every file (one transaction each); an unreadable file is returned as its SourceError."""
-    results: list[ImportResult | SourceError] = []
-    for path in snapshot_paths(paths):
-        try:
-            snapshot = read_snapshot(path, backfill_prices_on)
-        except (SourceError, OSError) as exc:
-            results.append(exc if isinstance(exc, SourceError) else SourceError(SOURCE, str(path), None, str(exc)))
-            continue
-        with immediate(db):
-            results.append(import_snapshot(db, snapshot))
-    return results
+    return [import_path(db, path, backfill_prices_on) for path in snapshot_paths(paths)]
+
+
+def import_path(db: Database, path: Path, backfill_prices_on: date) -> ImportResult | SourceError:
+    """Import one file in its own transaction; an unreadable file is returned as its SourceError."""
+    try:
+        snapshot = read_snapshot(path, backfill_prices_on)
+    except (SourceError, OSError) as exc:
+        return exc if isinstance(exc, SourceError) else SourceError(SOURCE, str(path), None, str(exc))
+    with immediate(db):
+        return import_snapshot(db, snapshot)
 
 
 def import_snapshot(db: Database, snapshot: SnapshotFile) -> ImportResult:

@@ -5,7 +5,7 @@ rankings and stats endpoints, the legacy pages and the official Data API all liv
   ask the other host for its robots.txt first) refuses a request for any other origin before it
   leaves: an ``OtherHostRefused`` problem of the request's source, naming URL and host. The spider
   builds no such request; this is the net under whatever could (a meta refresh, a future source).
-- ``RedirectGuardMiddleware`` (just above Scrapy's RedirectMiddleware, so it sees a 3xx first) turns
+- ``RedirectGuardMiddleware`` (Scrapy's RedirectMiddleware with one more rule, in its place) turns
   a redirect to another origin into a ``RedirectRefused`` problem of the request that got it (URL,
   status, Location): never followed, so neither a request nor the Data API's key goes there. A
   redirect within the origin is left to Scrapy, which follows it (REDIRECT_MAX_TIMES): a site that
@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import logging
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
-from scrapy.exceptions import IgnoreRequest, NotConfigured
-from scrapy.http import Request, Response
-from w3lib.url import safe_url_string
+from scrapy.downloadermiddlewares.redirect import RedirectMiddleware
+from scrapy.exceptions import IgnoreRequest
+from scrapy.http import Request
+from scrapy.settings import BaseSettings
 
 from orstats_crawler.credentials import scrub_text
 
@@ -34,7 +35,6 @@ logger = logging.getLogger(__name__)
 
 STATS = "orstats/hosts"
 DEFAULT_PORTS = {"http": 80, "https": 443}
-REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
 Origin = tuple[str, str, int]
 
@@ -106,42 +106,20 @@ class HostGuardMiddleware:
         raise refused
 
 
-class RedirectGuardMiddleware:
-    def __init__(self, crawler: Any):
-        if not crawler.settings.getbool("REDIRECT_ENABLED"):
-            raise NotConfigured("redirects are not followed at all (REDIRECT_ENABLED)")
-        self.crawler = crawler
-        self.stats = crawler.stats
-        self.hosts = ConfiguredHosts(crawler.settings)
+class RedirectGuardMiddleware(RedirectMiddleware):
+    """Scrapy's RedirectMiddleware, in its place: its exemptions and its reading of Location decide
+    whether and where a 3xx leads; a redirect to another origin is refused there, never followed."""
 
-    @classmethod
-    def from_crawler(cls, crawler: Any) -> "RedirectGuardMiddleware":
-        return cls(crawler)
+    def __init__(self, settings: BaseSettings):
+        super().__init__(settings)
+        self.hosts = ConfiguredHosts(settings)
 
-    def process_response(self, request: Request, response: Response) -> Response:
-        target = self._followed_to(request, response)
-        if target is None or self.hosts.allows(target):
-            return response
-        self.stats.inc_value(f"{STATS}/redirects_refused")
+    def _redirect(self, redirected: Request, request: Request, reason: Any) -> Request:
+        if self.hosts.allows(redirected.url):
+            return super()._redirect(redirected, request, reason)
+        self.crawler.stats.inc_value(f"{STATS}/redirects_refused")
         refused = RedirectRefused(scrub_text(
-            f"HTTP {response.status} from {request.url} to Location {target}: another host "
-            f"({shown(origin(target))}), not followed"), response.status)
+            f"HTTP {reason} from {request.url} to Location {redirected.url}: another host "
+            f"({shown(origin(redirected.url))}), not followed"), reason)
         logger.error("refused: %s", refused)
         raise refused
-
-    def _followed_to(self, request: Request, response: Response) -> str | None:
-        """Where Scrapy's RedirectMiddleware would send this response's request next, if anywhere
-        (its exemptions, and its way of reading Location)."""
-        location = response.headers.get("Location")
-        if response.status not in REDIRECT_STATUSES or location is None or self._exempt(request, response):
-            return None
-        url = safe_url_string(location)
-        if location.startswith(b"//"):
-            url = urlsplit(request.url).scheme + "://" + url.lstrip("/")
-        target = urljoin(request.url, url)
-        return target if urlsplit(target).scheme in DEFAULT_PORTS else None
-
-    def _exempt(self, request: Request, response: Response) -> bool:
-        return bool(request.meta.get("dont_redirect") or request.meta.get("handle_httpstatus_all")
-                    or response.status in request.meta.get("handle_httpstatus_list", ())
-                    or response.status in getattr(self.crawler.spider, "handle_httpstatus_list", ()))
