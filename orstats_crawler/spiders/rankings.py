@@ -244,7 +244,7 @@ class RankingsSpider(Spider):
             return
         self._released = True
         for row in self._leaderboard:
-            yield self.with_catalogue_entry(row)
+            yield self.catalogue.attach(row)
         self._planner = selection.SplitPlanner(
             self._split_candidates(), arguments.top(self.settings.get("ORSTATS_TOP")),
             self.settings.getfloat("ORSTATS_SPEND_COVERAGE"), self.settings.getint("CONCURRENT_REQUESTS"))
@@ -291,15 +291,6 @@ class RankingsSpider(Spider):
         if wave or not self._planner.pending:
             yield from self._wave(wave)
 
-    def with_catalogue_entry(self, row: LeaderboardRow) -> LeaderboardRow:
-        """The row with its catalogue entry's decimal prices (only an entry of its own (canonical_slug,
-        variant) prices it), public id and name, for the price pipeline."""
-        entry = self.catalogue.entry_for(row.permaslug, row.variant)
-        if entry is not None:
-            own = (entry.canonical_slug, entry.variant) == (row.permaslug, row.variant)
-            row.pricing = dict(entry.pricing) if own else None
-            row.public_id, row.name = entry.public_id, entry.name
-        return row
 
     @property
     def legacy_era(self) -> bool:
