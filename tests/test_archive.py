@@ -22,7 +22,7 @@ from orstats_crawler.sources.legacy import decode_rankings_page
 from orstats_crawler.spiders.archive import ArchiveSpider
 from tests.archive_fake import (MODELS, RANKINGS, RETIRED, FakeArchive, FakeArchiveServer, leaderboard_copy,
                                 real_page_scenario, weeks_scenario)
-from tests.conftest import crawl, shared_capture
+from tests.conftest import crawl, run_scrapy, shared_capture
 from tests.factory import SEED_MODELS
 
 SCENARIO_WEEKS = {"since": "2026-06-29", "until": "2026-08-02"}
@@ -269,3 +269,47 @@ async def test_a_crawl_of_the_site_afterwards_keeps_its_own_week_as_measured(tmp
     assert archived["status"] == "rejected" and failed == ["model_count"]
     assert "2026-08-02" in {r["captured_at"][:10] for r in db.query(
         "SELECT captured_at FROM archive_copies WHERE crawl_id = 'archive:2026-07-27'")}
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_daily_cap_counts_the_days_archive_requests_across_runs(tmp_path, fake_archive):
+    archive = weeks_scenario()
+    server = fake_archive(archive)
+    history = tmp_path / "data" / "history.db"
+    # 3 CDX queries and the 3 copies of the first week; the second week would pass the cap
+    result = await crawl({"ORSTATS_DB": str(history), "ORSTATS_ARCHIVE_URL": server.url, "ROBOTSTXT_OBEY": False,
+                          "ORSTATS_ARCHIVE_DAILY_CAP": 7}, spider=ArchiveSpider, **SCENARIO_WEEKS)
+    assert len(archive.requests) == 6 and result.stats["orstats/archive/capped"] == 1
+    assert set(archived_weeks(history)) == {"archive:2026-06-29"}
+    # the same day: 6 of the 7 are spent, too few for the CDX queries: nothing is asked
+    archive.requests.clear()
+    again = await crawl({"ORSTATS_DB": str(history), "ORSTATS_ARCHIVE_URL": server.url, "ROBOTSTXT_OBEY": False,
+                         "ORSTATS_ARCHIVE_DAILY_CAP": 7}, spider=ArchiveSpider, **SCENARIO_WEEKS)
+    assert archive.requests == [] and again.stats["orstats/archive/requests_today_before"] == 6
+
+
+@pytest_twisted.ensureDeferred
+async def test_an_archive_run_recorded_as_a_snapshot_replays_the_same_weeks(tmp_path, fake_archive):
+    server = fake_archive(weeks_scenario())
+    recorded = tmp_path / "recorded"
+    first = tmp_path / "first" / "history.db"
+    await archive_crawl(server, first, record=str(recorded), **SCENARIO_WEEKS)
+    server.shutdown()  # the replay asks nobody
+    replayed = tmp_path / "replayed" / "history.db"
+    result = await crawl({"ORSTATS_DB": str(replayed), "ORSTATS_ARCHIVE_URL": server.url}, spider=ArchiveSpider,
+                         snapshot=str(recorded), **SCENARIO_WEEKS)
+    assert result.status == "published"
+    columns = "crawl_id, week_start, week_end, permaslug, variant, prompt_tokens, cached_tokens, prompt_price"
+    assert list(Database(replayed).query(f"SELECT {columns} FROM model_weeks ORDER BY 1, 4")) == \
+        list(Database(first).query(f"SELECT {columns} FROM model_weeks ORDER BY 1, 4"))
+    assert {r["status"] for r in Database(replayed).query("SELECT status FROM archive_copies")} == {"stored", "problem"}
+
+
+def test_scrapy_crawl_archive_refuses_a_bad_day_with_exit_2(tmp_path):
+    for argument, named in (("since=2026-13-01", "ORSTATS_ARCHIVE_SINCE='2026-13-01'"),
+                            ("until=next week", "ORSTATS_ARCHIVE_UNTIL='next week'"),
+                            ("since=2026-08-01", "is after -a until=2026-07-01")):
+        run = run_scrapy("crawl", "archive", "-a", argument, "-a", "until=2026-07-01" if "after" in named else "x=1",
+                         "-s", f"ORSTATS_DB={tmp_path / 'history.db'}", "-s", "ORSTATS_ARCHIVE_URL=http://127.0.0.1:9")
+        assert run.returncode == 2, run.stderr[-2000:]
+        assert named in run.stderr and "Traceback" not in run.stderr

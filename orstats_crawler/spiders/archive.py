@@ -109,14 +109,14 @@ class ArchiveSpider(Spider):
         weeks = mondays(first, last)
         # Copies up to 13 days after the last Monday: the leaderboard of a week is taken after it.
         span = (weeks[0], weeks[-1] + timedelta(days=13))
+        if self.budget < len(SOURCES):  # the weeks are chosen from all the CDX answers, or none
+            self._capped(f"{self.state.requests_today} archive requests today: nothing asked")
+            return
+        self.budget -= len(SOURCES)
+        self._cdx_pending.update(SOURCES)
         for source in SOURCES:
-            request = self._spend(Request(cdx_url(self.archive, source.original, *span), callback=self.parse_cdx,
-                                          errback=self.cdx_failed, dont_filter=True, cb_kwargs={"source": source},
-                                          meta={"source": CDX}))
-            if request is None:
-                return
-            self._cdx_pending.add(source)
-            yield request
+            yield Request(cdx_url(self.archive, source.original, *span), callback=self.parse_cdx,
+                          errback=self.cdx_failed, dont_filter=True, cb_kwargs={"source": source}, meta={"source": CDX})
 
     # --- which copies exist ------------------------------------------------------------------
 
@@ -144,10 +144,7 @@ class ArchiveSpider(Spider):
         for week in weeks:
             fetched = [capture for _, capture in week.copies if capture.holds_content]
             if len(fetched) > self.budget:
-                stats.set_value("orstats/archive/capped", 1)
-                logger.warning("archive: the daily cap (ORSTATS_ARCHIVE_DAILY_CAP=%s) is reached; the weeks from %s "
-                               "on are left for the next run", self.settings.getint("ORSTATS_ARCHIVE_DAILY_CAP"),
-                               week.monday)
+                self._capped(f"the weeks from {week.monday} on are left for the next run")
                 return
             yield from self._week_requests(week)
 
@@ -241,14 +238,10 @@ class ArchiveSpider(Spider):
             yield catalogue.attach(row)
         self._held[monday] = []
 
-    def _spend(self, request: Request) -> Request | None:
-        if self.budget <= 0:
-            self.crawler.stats.set_value("orstats/archive/capped", 1)
-            logger.warning("archive: the daily cap (ORSTATS_ARCHIVE_DAILY_CAP=%s) is reached; nothing asked",
-                           self.settings.getint("ORSTATS_ARCHIVE_DAILY_CAP"))
-            return None
-        self.budget -= 1
-        return request
+    def _capped(self, what: str) -> None:
+        self.crawler.stats.set_value("orstats/archive/capped", 1)
+        logger.warning("archive: the daily cap is reached (ORSTATS_ARCHIVE_DAILY_CAP=%s): %s",
+                       self.settings.getint("ORSTATS_ARCHIVE_DAILY_CAP"), what)
 
 
 def weeks_asked(settings: Any) -> tuple[date, date]:
