@@ -176,7 +176,8 @@ class ArchiveCopy:
     carry its ``archive_url`` as their source URL)."""
 
     week_start: str  # the Monday week it was chosen for
-    kind: str  # leaderboard | catalogue
+    part: str  # week (its leaderboard and catalogues) | pages (its model pages): each is a crawl
+    kind: str  # leaderboard | catalogue | model_page
     original: str  # the site's URL it is a copy of
     timestamp: str  # the archive's capture time, YYYYMMDDhhmmss UTC
     archive_url: str  # where the archive serves it byte for byte (`id_`)

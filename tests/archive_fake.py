@@ -28,7 +28,7 @@ from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
 
 from tests.factory import BASE_URL, SEED_MODELS, ModelSpec, SnapshotSpec, catalogue
-from tests.legacy_factory import encode_flight, flight_payload, rankings_page
+from tests.legacy_factory import encode_flight, flight_payload, model_page, rankings_page
 
 RANKINGS = BASE_URL + "/rankings"
 MODELS = BASE_URL + "/api/v1/models"
@@ -155,6 +155,13 @@ def catalogue_copy(captured: date, timestamp: str, models: list[ModelSpec] | Non
                    original: str = MODELS) -> FakeCopy:
     body = json.dumps(catalogue(week_spec(captured, models)), separators=(",", ":")).encode()
     return FakeCopy(original, timestamp, body, JSON)
+
+
+def model_page_copy(model: ModelSpec, captured: date, timestamp: str, form: str = "public id",
+                    about: ModelSpec | None = None) -> FakeCopy:
+    """A legacy model page at `/<public id>` or `/<permaslug>`; ``about`` another model: the page of that one."""
+    path = model.public_id if form == "public id" else model.permaslug
+    return FakeCopy(f"{BASE_URL}/{path}", timestamp, model_page(about or model, captured).encode())
 
 
 def error_page() -> bytes:

@@ -8,20 +8,22 @@ import json
 from datetime import date
 from dataclasses import replace
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import pytest_twisted
 from sqlite_utils import Database
 
-from orstats_crawler.archive_selection import CATALOGUE, LEADERBOARD, Source, choose, mondays, new_weeks
+from orstats_crawler.archive_selection import (CATALOGUE, LEADERBOARD, MODEL_PAGE, Source, choose, choose_pages,
+                                               mondays, new_weeks)
 from orstats_crawler.history.price_history import BEFORE, PriceHistory
 from orstats_crawler.items import LeaderboardRow
 from orstats_crawler.sources import SourceError
 from orstats_crawler.sources.cdx import Capture, capture_of, cdx_url, copy_url, decode_cdx
 from orstats_crawler.sources.legacy import decode_rankings_page
 from orstats_crawler.spiders.archive import ArchiveSpider
-from tests.archive_fake import (MODELS, RANKINGS, RETIRED, FakeArchive, FakeArchiveServer, leaderboard_copy,
-                                real_page_scenario, weeks_scenario)
+from tests.archive_fake import (ALL_MODELS, MODELS, RANKINGS, RETIRED, FakeArchive, FakeArchiveServer, FakeCopy,
+                                error_page, leaderboard_copy, model_page_copy, real_page_scenario, weeks_scenario)
 from tests.conftest import crawl, run_scrapy, shared_capture
 from tests.factory import SEED_MODELS
 
@@ -96,6 +98,14 @@ def test_a_week_takes_the_first_leaderboard_after_it_and_its_latest_catalogue():
     # a copy known bad is never chosen again: the next one is
     again = choose(found, [date(2026, 6, 29)], {(RANKINGS, "20260708120000")})
     assert dict((s.kind, c.timestamp) for s, c in again[0].copies)[LEADERBOARD] == "20260709000000"
+    # model pages: the fewest copies whose 89 complete days cover the weeks any copy can
+    page, permaslug = (Source(MODEL_PAGE, "/m", permaslug="a/m", variant="standard"),
+                       Source(MODEL_PAGE, "/a/m-1", permaslug="a/m", variant="standard"))
+    pages = {page: [capture("/m", "20260727120000"), capture("/m", "20261027120000")],
+             permaslug: [capture("/a/m-1", "20260720120000")]}
+    parts = choose_pages(pages, mondays(date(2026, 6, 29), date(2026, 10, 20)), set())
+    assert [(p.monday, [c.timestamp for _, c in p.copies]) for p in parts] == [
+        (date(2026, 6, 29), ["20260727120000"]), (date(2026, 8, 3), ["20261027120000"])]  # 07-27's week: no copy
     # only a week holding a copy the history lacks is fetched
     known = {(c.original, c.timestamp) for _, c in first.copies}
     assert new_weeks(weeks, known) == [second]
@@ -171,11 +181,16 @@ async def test_archive_run_stores_each_week_the_fake_holds_and_asks_only_for_new
     assert ("catalogue", "2026-07-02", "problem") in copies and ("leaderboard", "2026-07-20", "problem") in copies
     assert len(copies) == 9  # 8 fetched, 1 the CDX said was a redirect
 
-    # a second run asks the CDX again, and for nothing else
+    # a second run asks the CDX again (now for the pages of the model-variants the history knows
+    # too, under both their names), and for nothing else
     archive.requests.clear()
     again = await archive_crawl(server, history, **SCENARIO_WEEKS)
     assert again.status == "published"
-    assert len(archive.cdx_requests()) == 3 and archive.copy_requests() == []
+    pages = {f"{RANKINGS.removesuffix('/rankings')}/{name}" for m in [*SEED_MODELS, RETIRED]
+             for name in (m.public_id, m.permaslug + ("" if m.variant == "standard" else f":{m.variant}"))}
+    asked = {parse_qs(urlsplit(path).query)["url"][0] for path in archive.cdx_requests()}
+    assert asked == {RANKINGS, MODELS, ALL_MODELS, *pages} and len(archive.cdx_requests()) == len(asked)
+    assert archive.copy_requests() == []
     assert archived_weeks(history) == weeks
 
     # a new copy appears (the week with none): only its week is asked for
@@ -313,3 +328,52 @@ def test_scrapy_crawl_archive_refuses_a_bad_day_with_exit_2(tmp_path):
                          "-s", f"ORSTATS_DB={tmp_path / 'history.db'}", "-s", "ORSTATS_ARCHIVE_URL=http://127.0.0.1:9")
         assert run.returncode == 2, run.stderr[-2000:]
         assert named in run.stderr and "Traceback" not in run.stderr
+
+
+@pytest_twisted.ensureDeferred
+async def test_model_pages_give_daily_splits_folded_into_monday_weeks(tmp_path, fake_archive):
+    archive = weeks_scenario()
+    server = fake_archive(archive)
+    history = tmp_path / "data" / "history.db"
+    await archive_crawl(server, history, **SCENARIO_WEEKS)  # the history now knows the leaderboard's models
+    sonnet, opus, flash = SEED_MODELS[0], SEED_MODELS[1], SEED_MODELS[4]
+    archive.copies += [
+        # a copy holds 89 complete days: the latest one (under either name) covers all five weeks
+        model_page_copy(sonnet, date(2026, 7, 20), "20260720120000"),
+        model_page_copy(sonnet, date(2026, 7, 27), "20260727120000", form="permaslug"),
+        model_page_copy(sonnet, date(2026, 8, 3), "20260803120000"),
+        # not the page of its URL: another model's, and the site's error page
+        model_page_copy(opus, date(2026, 7, 8), "20260708120000", about=flash),
+        FakeCopy(f"{RANKINGS.removesuffix('/rankings')}/{flash.public_id}", "20260713120000", error_page),
+    ]
+    archive.requests.clear()
+    result = await archive_crawl(server, history, **SCENARIO_WEEKS)
+    assert result.status == "published"
+    assert sorted(archive.copy_requests()) == sorted([
+        f"/web/20260803120000id_/https://openrouter.ai/{sonnet.public_id}",
+        f"/web/20260708120000id_/https://openrouter.ai/{opus.public_id}",
+        f"/web/20260713120000id_/https://openrouter.ai/{flash.public_id}",
+    ])
+    db = Database(history)
+    parts = {r["id"]: r for r in db.query("SELECT id, status, week_end, checks FROM crawls WHERE id LIKE '%:pages'")}
+    assert set(parts) == {"archive:2026-06-29:pages"}
+    assert all(p["status"] == "published" and p["week_end"] is None for p in parts.values())
+    checks = {c["name"]: c["result"] for c in json.loads(parts["archive:2026-06-29:pages"]["checks"])}
+    assert checks["identity"] == "flag" and checks["structure_activity"] == "flag"
+    problems = {r["url"].removeprefix(server.url): r for r in db.query(
+        "SELECT url, source, field, permaslug FROM problems WHERE crawl_id = 'archive:2026-06-29:pages'")}
+    assert problems[f"/web/20260708120000id_/https://openrouter.ai/{opus.public_id}"]["field"] == "model.permaslug"
+    assert problems[f"/web/20260713120000id_/https://openrouter.ai/{flash.public_id}"]["source"] == "activity"
+
+    # the daily split, complete days only, folded into Monday weeks as a crawl's daily activity is
+    days = {r["day"]: r for r in db.query("SELECT * FROM daily_activity WHERE crawl_id = 'archive:2026-06-29:pages'")}
+    assert len(days) == 89 and max(days) == "2026-08-02" and {r["permaslug"] for r in days.values()} == \
+        {sonnet.permaslug}
+    week = next(db.query("SELECT * FROM monday_weeks WHERE permaslug = ? AND week_start = '2026-07-27'",
+                         [sonnet.permaslug]))
+    assert (week["basis"], week["source"], week["crawl_id"]) == ("measured", "daily", "archive:2026-06-29:pages")
+    assert (week["prompt_tokens"], week["cached_tokens"]) == (sonnet.prompt, sonnet.cached)
+    # the archived leaderboard's Monday window (06-29..07-05) gives way to the page's daily week
+    first = next(db.query("SELECT source, crawl_id FROM monday_weeks WHERE permaslug = ? AND week_start = '2026-06-29'",
+                          [sonnet.permaslug]))
+    assert first == {"source": "daily", "crawl_id": "archive:2026-06-29:pages"}

@@ -34,7 +34,8 @@ from sqlite_utils import Database
 
 from orstats_crawler import quality
 from orstats_crawler import signals as orstats_signals
-from orstats_crawler.archive_selection import PROBLEM, STORED
+from orstats_crawler.archive_selection import LEADERBOARD as LEADERBOARD_KIND
+from orstats_crawler.archive_selection import PAGES_PART, PROBLEM, STORED, WEEK_PART
 from orstats_crawler.exporters import read_items
 from orstats_crawler.history.connection import immediate, open_for_writing
 from orstats_crawler.history.crawl_rows import CrawlInfo, CrawlItems, crawl_records, summarize_week
@@ -43,6 +44,8 @@ from orstats_crawler.history.records import ArchiveCopyRow, CrawlRecords
 from orstats_crawler.history.writer import ARCHIVE_ERA, PUBLISHED, rebuild_series, write_crawl
 from orstats_crawler.items import ArchiveCopy, ModelPrice, SourceProblem
 from orstats_crawler.raw_responses import ArchivedResponse
+from orstats_crawler.sources import IDENTITY
+from orstats_crawler.sources.activity import SOURCE as ACTIVITY
 from orstats_crawler.sources.prices import SOURCE as PRICES
 from orstats_crawler.sources.rankings import LEADERBOARD
 
@@ -60,6 +63,7 @@ class ArchiveState:
     known: set[tuple[str, str]] = field(default_factory=set)  # (original URL, timestamp) of every copy recorded
     bad: set[tuple[str, str]] = field(default_factory=set)  # of those, the copies that were not the page
     requests_today: int = 0  # answers the archive gave archive runs since 00:00 UTC
+    models: list[tuple[str, str, str | None]] = field(default_factory=list)  # (permaslug, variant, public id)
 
 
 def archive_state(path: str | Path) -> ArchiveState:
@@ -74,6 +78,8 @@ def archive_state(path: str | Path) -> ArchiveState:
             state.known.add(key)
             if status == PROBLEM:
                 state.bad.add(key)
+        state.models = [tuple(row) for row in db.execute(
+            "SELECT permaslug, variant, MAX(public_id) FROM model_weeks GROUP BY 1, 2 ORDER BY 1, 2")]
         today = datetime.now(timezone.utc).date().isoformat()
         state.requests_today = db.execute(
             "SELECT COUNT(*) FROM responses r JOIN crawls c ON c.id = r.crawl_id "
@@ -85,25 +91,27 @@ def archive_state(path: str | Path) -> ArchiveState:
 
 @dataclass
 class ArchivedWeek:
-    """One Monday week of a run: its copies and what they gave."""
+    """One part of a Monday week of a run (its leaderboard and catalogues, or its model pages): its
+    copies and what they gave."""
 
     monday: str
+    part: str
     copies: list[ArchiveCopy] = field(default_factory=list)
     items: CrawlItems = field(default_factory=CrawlItems)
     responses: list[ArchivedResponse] = field(default_factory=list)
 
     @property
     def crawl_id(self) -> str:
-        return f"archive:{self.monday}"
+        return f"archive:{self.monday}" + ("" if self.part == WEEK_PART else f":{self.part}")
 
     @property
     def complete(self) -> bool:
         return bool(self.copies) and len(self.copies) == self.copies[0].week_copies
 
     def provenance(self) -> ArchiveCopy:
-        """The copy the week is read from: its leaderboard copy when stored, else its first stored one."""
+        """The copy the part is read from: its leaderboard copy when stored, else its latest stored one."""
         stored = [c for c in self.copies if c.status == STORED] or self.copies
-        return min(stored, key=lambda c: (c.kind != "leaderboard", c.timestamp))
+        return max(stored, key=lambda c: (c.kind == LEADERBOARD_KIND, c.timestamp))
 
 
 class ArchiveFeedStorage(HistoryFeedStorage):
@@ -117,10 +125,10 @@ class ArchiveFeedStorage(HistoryFeedStorage):
         outcomes: dict[str, str] = {}
         db = open_for_writing(self.path)
         try:
-            for monday in sorted(weeks):
-                week = weeks[monday]
+            for key in sorted(weeks):
+                week = weeks[key]
                 if not week.complete:  # the run was cut short: the next one asks again
-                    logger.warning("archive: week of %s not stored: %d of its %d copies answered", monday,
+                    logger.warning("archive: %s not stored: %d of its %d copies answered", week.crawl_id,
                                    len(week.copies), week.copies[0].week_copies if week.copies else 0)
                     continue
                 with immediate(db):
@@ -145,35 +153,38 @@ class ArchiveFeedStorage(HistoryFeedStorage):
 Rest = tuple[CrawlItems, list[ArchivedResponse]]  # what belongs to no week: the CDX answers
 
 
-def group_by_week(items: list[Any], responses: list[ArchivedResponse]) -> tuple[dict[str, ArchivedWeek], Rest]:
+def group_by_week(items: list[Any], responses: list[ArchivedResponse]) -> tuple[dict[tuple[str, str], ArchivedWeek],
+                                                                                  Rest]:
     """Each item and response with the week of the copy it came from; the rest (CDX answers) apart."""
     copies = [item for item in items if isinstance(item, ArchiveCopy)]
-    week_of = {copy.archive_url: copy.week_start for copy in copies}
-    weeks: dict[str, ArchivedWeek] = {}
+    week_of = {copy.archive_url: (copy.week_start, copy.part) for copy in copies}
+    weeks: dict[tuple[str, str], ArchivedWeek] = {}
     for copy in copies:
-        weeks.setdefault(copy.week_start, ArchivedWeek(copy.week_start)).copies.append(copy)
+        weeks.setdefault((copy.week_start, copy.part), ArchivedWeek(copy.week_start, copy.part)).copies.append(copy)
     rest = CrawlItems()
     for item in items:
         if isinstance(item, ArchiveCopy):
             continue
         url = item.url if isinstance(item, SourceProblem) else getattr(item, "source_url", None)
-        monday = week_of.get(url)
-        (weeks[monday].items if monday else rest).add(item)
+        key = week_of.get(url)
+        (weeks[key].items if key else rest).add(item)
     rest_responses = []
     for response in responses:
-        monday = week_of.get(response.url)
-        (weeks[monday].responses if monday else rest_responses).append(response)
+        key = week_of.get(response.url)
+        (weeks[key].responses if key else rest_responses).append(response)
     return weeks, (rest, rest_responses)
 
 
 def store_week(db: Database, week: ArchivedWeek, run: CrawlInfo, settings: Any) -> str:
     """Gate and write one week as crawl `archive:<monday>` (inside the caller's transaction); its status."""
     items = week.items
-    summary = summarize_week(items)
-    if items.leaderboard:
+    if week.part == PAGES_PART:  # daily splits only: no week of its own
+        summary, verdict = summarize_week(CrawlItems()), pages_verdict(items)
+    elif items.leaderboard:
+        summary = summarize_week(items)
         verdict = quality.evaluate(items, summary, db, settings, crawl_id=week.crawl_id, finish_reason="finished")
     else:
-        verdict = catalogue_verdict(items, settings)
+        summary, verdict = summarize_week(items), catalogue_verdict(items, settings)
     status = verdict.status()
     source = week.provenance()
     info = CrawlInfo(id=week.crawl_id, started_at=captured_at(source.timestamp), base_url=source.archive_url,
@@ -243,7 +254,32 @@ def catalogue_verdict(items: CrawlItems, settings: Any) -> quality.Verdict:
     return verdict
 
 
-def run_verdict(finish_reason: str | None, outcomes: dict[str, str], weeks: dict[str, ArchivedWeek]) -> quality.Verdict:
+def pages_verdict(items: CrawlItems) -> quality.Verdict:
+    """A week's model pages: their daily splits, checked as a crawl's split answers. A page about
+    another model-variant is left out and flagged, not failed: every legacy page names its model,
+    so a mixed-up copy shows itself (a crawl's effective prices do not, hence its stricter rule)."""
+    verdict = quality.Verdict()
+    usable = sum(1 for a in items.activity if a.days)
+    other = [p for p in items.problems if (p.extra or {}).get("kind") != IDENTITY]
+    mixed = quality.problems_of(items, IDENTITY)
+    if not usable:
+        verdict.add("structure_activity", quality.FAIL, f"{ACTIVITY}: nothing usable, {len(items.problems)} problems"
+                    + (f": {quality.describe_problems(items.problems)}" if items.problems else ""))
+    else:
+        verdict.add("structure_activity", quality.FLAG if other else quality.PASS,
+                    f"{ACTIVITY}: {usable} usable model pages"
+                    + (f", {len(other)} problems: {quality.describe_problems(other)}" if other else ""))
+    if mixed:
+        verdict.add("identity", quality.FLAG, f"{len(mixed)} archived model pages are about another model-variant "
+                                              f"(left out): {quality.describe_problems(mixed)}")
+    else:
+        verdict.add("identity", quality.PASS, f"{len(items.activity)} model pages, each about its model-variant")
+    quality.check_duplicates(verdict, items)
+    return verdict
+
+
+def run_verdict(finish_reason: str | None, outcomes: dict[str, str],
+                weeks: dict[tuple[str, str], ArchivedWeek]) -> quality.Verdict:
     """The run's own checks: it ran to its end, and what became of its weeks (one bad week or copy
     never fails the run: each week has its own verdict)."""
     verdict = quality.Verdict()

@@ -220,7 +220,7 @@ class ArchiveCopyRow(Record):
     TABLE = "archive_copies"
     crawl_id: str
     week_start: str  # the Monday week it was chosen for
-    kind: str  # leaderboard | catalogue
+    kind: str  # leaderboard | catalogue | model_page
     original: str
     captured_at: str  # ISO, UTC
     archive_url: str

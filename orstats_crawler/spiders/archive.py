@@ -38,13 +38,14 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from orstats_crawler import arguments, pricing
-from orstats_crawler.archive_selection import (CATALOGUE, FAILED, LEADERBOARD, PROBLEM, STORED, Source, WeekCopies,
-                                               choose, mondays, new_weeks)
+from orstats_crawler.archive_selection import (CATALOGUE, FAILED, LEADERBOARD, MODEL_PAGE, PROBLEM, STORED, Source,
+                                               WeekCopies, choose, mondays, new_weeks)
 from orstats_crawler.history.archive_feed import ArchiveState, archive_state
 from orstats_crawler.items import ArchiveCopy, LeaderboardRow, ModelPrice, SourceProblem
 from orstats_crawler.sources import SourceError, problem
 from orstats_crawler.sources.cdx import SOURCE as CDX, Capture, cdx_url, copy_url, decode_cdx
-from orstats_crawler.sources.legacy import RANKINGS_PAGE_PATH, decode_rankings_page
+from orstats_crawler.sources.activity import SOURCE as ACTIVITY
+from orstats_crawler.sources.legacy import RANKINGS_PAGE_PATH, decode_model_page, decode_rankings_page, model_page_path
 from orstats_crawler.sources.prices import SOURCE as PRICES
 from orstats_crawler.sources.prices import decode_catalogue
 from orstats_crawler.sources.rankings import LEADERBOARD as LEADERBOARD_SOURCE
@@ -57,7 +58,8 @@ SOURCES = (
     Source(CATALOGUE, SITE + "/api/v1/models", precedence=0),
     Source(CATALOGUE, SITE + "/api/v1/models?output_modalities=all", precedence=1),
 )
-PROBLEM_SOURCE = {LEADERBOARD: LEADERBOARD_SOURCE, CATALOGUE: PRICES}  # whose problem a bad copy is
+# Whose problem a bad copy is: the source it stands for.
+PROBLEM_SOURCE = {LEADERBOARD: LEADERBOARD_SOURCE, CATALOGUE: PRICES, MODEL_PAGE: ACTIVITY}
 REDIRECTS = [301, 302, 303, 307, 308]
 # An HTTP error of the archive that will not change by asking again: it does not serve that copy.
 PERMANENT = range(400, 500)
@@ -73,6 +75,7 @@ class ArchiveSpider(Spider):
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.captures: dict[Source, list[Capture]] = {}
+        self.sources: list[Source] = []
         self._cdx_pending: set[Source] = set()
         self._held: dict[date, list[LeaderboardRow]] = {}  # a week's rows, until its catalogues answered
         self._waiting: dict[date, set[str]] = {}  # a week's catalogue copies not answered yet
@@ -109,12 +112,14 @@ class ArchiveSpider(Spider):
         weeks = mondays(first, last)
         # Copies up to 13 days after the last Monday: the leaderboard of a week is taken after it.
         span = (weeks[0], weeks[-1] + timedelta(days=13))
-        if self.budget < len(SOURCES):  # the weeks are chosen from all the CDX answers, or none
-            self._capped(f"{self.state.requests_today} archive requests today: nothing asked")
+        self.sources = [*SOURCES, *page_sources(self.state.models)]
+        if self.budget < len(self.sources):  # the weeks are chosen from all the CDX answers, or none
+            self._capped(f"{self.state.requests_today} archive requests today, {len(self.sources)} CDX queries to ask: "
+                         "nothing asked")
             return
-        self.budget -= len(SOURCES)
-        self._cdx_pending.update(SOURCES)
-        for source in SOURCES:
+        self.budget -= len(self.sources)
+        self._cdx_pending.update(self.sources)
+        for source in self.sources:
             yield Request(cdx_url(self.archive, source.original, *span), callback=self.parse_cdx,
                           errback=self.cdx_failed, dont_filter=True, cb_kwargs={"source": source}, meta={"source": CDX})
 
@@ -157,7 +162,8 @@ class ArchiveSpider(Spider):
         self._waiting[monday] = {copy_url(self.archive, c) for s, c in week.copies
                                  if s.kind == CATALOGUE and c.holds_content}
         for source, capture in week.copies:
-            context = {"monday": monday, "source": source, "capture": capture, "week_copies": len(week.copies)}
+            context = {"monday": monday, "part": week.part, "source": source, "capture": capture,
+                       "week_copies": len(week.copies)}
             if not capture.holds_content:  # the archive says what it holds: no need to ask
                 message = (f"the archive holds HTTP {capture.status} for {capture.original} at {capture.timestamp}, "
                            "not the page: a redirect or an error it recorded")
@@ -170,21 +176,21 @@ class ArchiveSpider(Spider):
                           meta={"source": PROBLEM_SOURCE[source.kind], "dont_redirect": True,
                                 "handle_httpstatus_list": REDIRECTS})
 
-    def parse_copy(self, response: Response, monday: date, source: Source, capture: Capture,
+    def parse_copy(self, response: Response, monday: date, part: str, source: Source, capture: Capture,
                    week_copies: int) -> Iterator[Any]:
-        context = {"monday": monday, "source": source, "capture": capture, "week_copies": week_copies}
+        context = {"monday": monday, "part": part, "source": source, "capture": capture, "week_copies": week_copies}
         if response.status in REDIRECTS:
             location = response.headers.get("Location", b"").decode("latin-1")
             yield from self._bad_copy(f"the archive recorded a redirect (HTTP {response.status} to {location}), "
                                       "not the page", response.status, "Location", **context)
             return
-        decode = self._leaderboard if source.kind == LEADERBOARD else self._catalogue
+        decode = {LEADERBOARD: self._leaderboard, CATALOGUE: self._catalogue, MODEL_PAGE: self._model_page}[source.kind]
         try:
             yield from decode(response, monday, source, capture)
         except SourceError as exc:
             title = page_title(response.body)
             message = exc.message + (f" (the copy's title: {title!r})" if title else "")
-            yield from self._bad_copy(message, response.status, exc.field, **context)
+            yield from self._bad_copy(message, response.status, exc.field, kind=exc.kind, **context)
             return
         yield self._copy_item(STORED, None, **context)
         yield from self._answered(monday, response.url)
@@ -213,17 +219,25 @@ class ArchiveSpider(Spider):
                 continue  # both catalogues list the text models: the text catalogue's entry wins
             yield item
 
-    def _bad_copy(self, message: str, status: int | None, field: str | None, **context: Any) -> Iterator[Any]:
+    def _model_page(self, response: Response, monday: date, source: Source, capture: Capture) -> Iterator[Any]:
+        """A page about another model-variant (the archive kept a redirect's target under this URL)
+        is a SourceError of kind IDENTITY: a bad copy, left out."""
+        yield decode_model_page(response.body, response.url, source.permaslug, source.variant, capture.captured_at)
+
+    def _bad_copy(self, message: str, status: int | None, field: str | None, kind: str | None = None,
+                  **context: Any) -> Iterator[Any]:
         url = copy_url(self.archive, context["capture"])
+        source = context["source"]
         self.crawler.stats.inc_value("orstats/archive/bad_copies")
-        yield SourceProblem(source=PROBLEM_SOURCE[context["source"].kind], url=url, field=field,
-                            message=f"archived copy is not the page: {message}", status=status)
+        yield SourceProblem(source=PROBLEM_SOURCE[source.kind], url=url, field=field,
+                            message=f"archived copy is not the page: {message}", permaslug=source.permaslug,
+                            variant=source.variant, status=status, extra={"kind": kind} if kind else {})
         yield self._copy_item(PROBLEM, message, **context)
         yield from self._answered(context["monday"], url)
 
-    def _copy_item(self, status: str, message: str | None, monday: date, source: Source, capture: Capture,
+    def _copy_item(self, status: str, message: str | None, monday: date, part: str, source: Source, capture: Capture,
                    week_copies: int) -> ArchiveCopy:
-        return ArchiveCopy(week_start=monday.isoformat(), kind=source.kind, original=capture.original,
+        return ArchiveCopy(week_start=monday.isoformat(), part=part, kind=source.kind, original=capture.original,
                            timestamp=capture.timestamp, archive_url=copy_url(self.archive, capture),
                            digest=capture.digest or None, status=status, message=message, week_copies=week_copies)
 
@@ -242,6 +256,16 @@ class ArchiveSpider(Spider):
         self.crawler.stats.set_value("orstats/archive/capped", 1)
         logger.warning("archive: the daily cap is reached (ORSTATS_ARCHIVE_DAILY_CAP=%s): %s",
                        self.settings.getint("ORSTATS_ARCHIVE_DAILY_CAP"), what)
+
+
+def page_sources(models: list[tuple[str, str, str | None]]) -> list[Source]:
+    """The legacy pages of the model-variants the history knows: under their public id and under
+    their permaslug (the site served the same page at both)."""
+    found = {}
+    for permaslug, variant, public_id in models:
+        for path in (model_page_path(permaslug, variant, public_id), model_page_path(permaslug, variant, None)):
+            found.setdefault(SITE + path, Source(MODEL_PAGE, SITE + path, permaslug=permaslug, variant=variant))
+    return list(found.values())
 
 
 def weeks_asked(settings: Any) -> tuple[date, date]:
