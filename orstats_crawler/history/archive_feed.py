@@ -63,7 +63,8 @@ class ArchiveState:
     known: set[tuple[str, str]] = field(default_factory=set)  # (original URL, timestamp) of every copy recorded
     bad: set[tuple[str, str]] = field(default_factory=set)  # of those, the copies that were not the page
     requests_today: int = 0  # answers the archive gave archive runs since 00:00 UTC
-    models: list[tuple[str, str, str | None]] = field(default_factory=list)  # (permaslug, variant, public id)
+    # (permaslug, variant, public id) of every model-variant the history ranked, the most tokens first
+    models: list[tuple[str, str, str | None]] = field(default_factory=list)
 
 
 def archive_state(path: str | Path) -> ArchiveState:
@@ -78,8 +79,9 @@ def archive_state(path: str | Path) -> ArchiveState:
             state.known.add(key)
             if status == PROBLEM:
                 state.bad.add(key)
-        state.models = [tuple(row) for row in db.execute(
-            "SELECT permaslug, variant, MAX(public_id) FROM model_weeks GROUP BY 1, 2 ORDER BY 1, 2")]
+        state.models = [tuple(row[:3]) for row in db.execute(
+            "SELECT permaslug, variant, MAX(public_id), SUM(total_tokens) FROM model_weeks GROUP BY 1, 2 "
+            "ORDER BY 4 DESC, 1, 2")]
         today = datetime.now(timezone.utc).date().isoformat()
         state.requests_today = db.execute(
             "SELECT COUNT(*) FROM responses r JOIN crawls c ON c.id = r.crawl_id "

@@ -112,11 +112,16 @@ class ArchiveSpider(Spider):
         weeks = mondays(first, last)
         # Copies up to 13 days after the last Monday: the leaderboard of a week is taken after it.
         span = (weeks[0], weeks[-1] + timedelta(days=13))
-        self.sources = [*SOURCES, *page_sources(self.state.models)]
-        if self.budget < len(self.sources):  # the weeks are chosen from all the CDX answers, or none
-            self._capped(f"{self.state.requests_today} archive requests today, {len(self.sources)} CDX queries to ask: "
-                         "nothing asked")
+        if self.budget < len(SOURCES):  # the weeks are chosen from all these CDX answers, or none
+            self._capped(f"{self.state.requests_today} archive requests today: nothing asked")
             return
+        # Model pages, the model-variants with the most tokens first: their CDX queries take at most
+        # half of what is left, the rest is for the copies.
+        pages = page_sources(self.state.models)
+        room = (self.budget - len(SOURCES)) // 2
+        if len(pages) > room:
+            self._capped(f"the pages of {len(pages) - room} of the {len(pages)} model page URLs are not asked today")
+        self.sources = [*SOURCES, *pages[:room]]
         self.budget -= len(self.sources)
         self._cdx_pending.update(self.sources)
         for source in self.sources:
