@@ -12,12 +12,14 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import pytest_twisted
+from scrapy.settings import Settings
 from sqlite_utils import Database
 
 from orstats_crawler.archive_selection import (CATALOGUE, LEADERBOARD, MODEL_PAGE, Source, choose, choose_pages,
                                                mondays, new_weeks)
 from orstats_crawler.history.price_history import BEFORE, PriceHistory
 from orstats_crawler.items import LeaderboardRow
+from orstats_crawler.middlewares.hosts import ConfiguredHosts
 from orstats_crawler.sources import SourceError
 from orstats_crawler.sources.cdx import Capture, capture_of, cdx_url, copy_url, decode_cdx
 from orstats_crawler.sources.legacy import decode_rankings_page
@@ -377,3 +379,19 @@ async def test_model_pages_give_daily_splits_folded_into_monday_weeks(tmp_path, 
     first = next(db.query("SELECT source, crawl_id FROM monday_weeks WHERE permaslug = ? AND week_start = '2026-06-29'",
                           [sonnet.permaslug]))
     assert first == {"source": "daily", "crawl_id": "archive:2026-06-29:pages"}
+
+
+def test_scrapy_crawl_archive_exits_0_with_bad_copies_and_asks_only_the_archive(tmp_path, fake_archive):
+    archive = weeks_scenario()
+    server = fake_archive(archive)
+    history = tmp_path / "history.db"
+    run = run_scrapy("crawl", "archive", "-a", "since=2026-06-29", "-a", "until=2026-08-02",
+                     "-s", f"ORSTATS_DB={history}", "-s", f"ORSTATS_ARCHIVE_URL={server.url}")
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "archive_weeks PASS: 4 archived weeks stored (4 published), 3 copies turned down" in run.stderr
+    # robots.txt, the CDX and the copies: nothing but the archive's origin, nothing of the site's
+    assert archive.requests[0] == "/robots.txt" and len(archive.requests) == 1 + 3 + 8
+    assert "orstats/hosts/refused" not in run.stderr
+    hosts = ConfiguredHosts(Settings({"OPENROUTER_BASE_URL": "https://openrouter.ai",
+                                      "ORSTATS_ALLOWED_URL": server.url}))
+    assert hosts.allows(server.url + "/cdx/search/cdx") and not hosts.allows("https://openrouter.ai/rankings")
