@@ -25,6 +25,7 @@ from orstats_crawler.sources import SourceError, load_json, rows_of
 SOURCE = "archive"
 FIELDS = ("timestamp", "original", "statuscode", "mimetype", "digest")
 CDX_PATH = "/cdx/search/cdx"
+TIMESTAMP = "%Y%m%d%H%M%S"  # a capture time, UTC
 _COPY = re.compile(r"/web/(\d{14})id_/(.+)$")
 
 
@@ -40,7 +41,7 @@ class Capture:
 
     @property
     def captured_at(self) -> datetime:
-        return datetime.strptime(self.timestamp, "%Y%m%d%H%M%S").replace(tzinfo=timezone.utc)
+        return captured_at(self.timestamp)
 
     @property
     def day(self) -> date:
@@ -50,6 +51,10 @@ class Capture:
     def holds_content(self) -> bool:
         """The archived answer was the page itself (a 200, or a revisit of earlier bytes)."""
         return self.status in ("200", "-")
+
+
+def captured_at(timestamp: str) -> datetime:
+    return datetime.strptime(timestamp, TIMESTAMP).replace(tzinfo=timezone.utc)
 
 
 def cdx_url(archive: str, original: str, first: date, last: date) -> str:
@@ -85,7 +90,7 @@ def _capture(row: Any, position: dict[str, int], url: str, index: int) -> Captur
         raise SourceError(SOURCE, url, f"rows[{index}]", f"expected {len(position)} strings, got {row!r:.200}")
     values = {name: row[at] for name, at in position.items()}
     try:
-        datetime.strptime(values["timestamp"], "%Y%m%d%H%M%S")
+        captured_at(values["timestamp"])
     except ValueError:
         raise SourceError(SOURCE, url, f"rows[{index}].timestamp",
                           f"{values['timestamp']!r} is not a YYYYMMDDhhmmss timestamp") from None

@@ -17,7 +17,7 @@ every price of its day. The Wayback Machine keeps dated copies of both. This spi
    a login wall archived with status 200, a redirect the archive recorded, a copy the archive no
    longer serves), never data, recorded so it is not asked for again.
 
-The history feed (history/archive_feed.py) stores each Monday week as a crawl `archive:<monday>`
+The history feed (publish/archive_feed.py) stores each Monday week as a crawl `archive:<monday>`
 (era `archive`), gated like a crawl, shown only where no crawl of the site is.
 
 Politeness: requests go only to the archive's origin (ORSTATS_ALLOWED_URL, middlewares/hosts.py),
@@ -40,7 +40,7 @@ from twisted.python.failure import Failure
 from orstats_crawler import arguments, pricing
 from orstats_crawler.archive_selection import (CATALOGUE, FAILED, LEADERBOARD, MODEL_PAGE, PROBLEM, STORED, Source,
                                                WeekCopies, choose, mondays, new_weeks)
-from orstats_crawler.history.archive_feed import ArchiveState, archive_state
+from orstats_crawler.history.archive_copies import ArchiveState, archive_state
 from orstats_crawler.items import ArchiveCopy, LeaderboardRow, ModelPrice, SourceProblem
 from orstats_crawler.sources import SourceError, problem
 from orstats_crawler.sources.cdx import SOURCE as CDX, Capture, cdx_url, copy_url, decode_cdx
@@ -70,7 +70,7 @@ _TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 class ArchiveSpider(Spider):
     name = "archive"
     # The same history file, stored by the archive's feed storage: one crawl per Monday week.
-    custom_settings = {"FEED_STORAGES": {"history": "orstats_crawler.history.archive_feed.ArchiveFeedStorage"}}
+    custom_settings = {"FEED_STORAGES": {"history": "orstats_crawler.publish.archive_feed.ArchiveFeedStorage"}}
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)

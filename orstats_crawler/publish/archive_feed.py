@@ -1,5 +1,5 @@
-"""The `archive` spider's side of the history: what its runs fetched (``archive_state``), and its
-feed storage (``ArchiveFeedStorage``), which stores each Monday week of a run as a crawl.
+"""The `archive` spider's feed storage (``ArchiveFeedStorage``): each Monday week of a run stored
+as a crawl through the publish path's public functions and the one writer.
 
 A run's items are grouped by the copy they came from (each item's source URL is the copy's archive
 URL; the spider's ``ArchiveCopy`` items say which week each copy was chosen for). Each Monday week
@@ -32,20 +32,24 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from orstats_crawler import quality
 from orstats_crawler import signals as orstats_signals
 from orstats_crawler.archive_selection import LEADERBOARD as LEADERBOARD_KIND
 from orstats_crawler.archive_selection import PAGES_PART, PROBLEM, STORED, WEEK_PART
 from orstats_crawler.exporters import read_items
 from orstats_crawler.history.connection import immediate, open_for_writing
-from orstats_crawler.history.crawl_rows import CrawlInfo, CrawlItems, crawl_records, summarize_week
-from orstats_crawler.history.feed import HistoryFeedStorage, crawl_info
 from orstats_crawler.history.records import ArchiveCopyRow, CrawlRecords
 from orstats_crawler.history.writer import ARCHIVE_ERA, PUBLISHED, rebuild_series, write_crawl
 from orstats_crawler.items import ArchiveCopy, ModelPrice, SourceProblem
+from orstats_crawler.publish import quality
+from orstats_crawler.publish.crawl import crawl_info
+from orstats_crawler.publish.crawl_items import CrawlInfo, CrawlItems
+from orstats_crawler.publish.crawl_records import crawl_records
+from orstats_crawler.publish.feed import HistoryFeedStorage
+from orstats_crawler.publish.week_summary import summarize_week
 from orstats_crawler.raw_responses import ArchivedResponse
 from orstats_crawler.sources import IDENTITY
 from orstats_crawler.sources.activity import SOURCE as ACTIVITY
+from orstats_crawler.sources.cdx import captured_at
 from orstats_crawler.sources.prices import SOURCE as PRICES
 from orstats_crawler.sources.rankings import LEADERBOARD
 
@@ -53,42 +57,6 @@ logger = logging.getLogger(__name__)
 
 ARCHIVED = "archived"  # model_weeks.split_source of a row whose split is the archived page's own
 SELECTION = "archive"
-TIMESTAMP = "%Y%m%d%H%M%S"
-
-
-@dataclass
-class ArchiveState:
-    """What the history holds of earlier archive runs."""
-
-    known: set[tuple[str, str]] = field(default_factory=set)  # (original URL, timestamp) of every copy recorded
-    bad: set[tuple[str, str]] = field(default_factory=set)  # of those, the copies that were not the page
-    requests_today: int = 0  # answers the archive gave archive runs since 00:00 UTC
-    # (permaslug, variant, public id) of every model-variant the history ranked, the most tokens first
-    models: list[tuple[str, str, str | None]] = field(default_factory=list)
-
-
-def archive_state(path: str | Path) -> ArchiveState:
-    """The copies recorded in the history and today's archive requests (nothing when it does not exist yet)."""
-    if not Path(path).is_file():
-        return ArchiveState()
-    db = open_for_writing(path)
-    try:
-        state = ArchiveState()
-        for original, captured_at, status in db.execute("SELECT original, captured_at, status FROM archive_copies"):
-            key = (original, datetime.fromisoformat(captured_at).strftime(TIMESTAMP))
-            state.known.add(key)
-            if status == PROBLEM:
-                state.bad.add(key)
-        state.models = [tuple(row[:3]) for row in db.execute(
-            "SELECT permaslug, variant, MAX(public_id), SUM(total_tokens) FROM model_weeks GROUP BY 1, 2 "
-            "ORDER BY 4 DESC, 1, 2")]
-        today = datetime.now(timezone.utc).date().isoformat()
-        state.requests_today = db.execute(
-            "SELECT COUNT(*) FROM responses r JOIN crawls c ON c.id = r.crawl_id "
-            "WHERE c.era = ? AND r.fetched_at >= ?", [ARCHIVE_ERA, today]).fetchone()[0]
-        return state
-    finally:
-        db.close()
 
 
 @dataclass
@@ -207,7 +175,7 @@ def as_archived(records: CrawlRecords, week: ArchivedWeek, prices: list[ModelPri
     records.crawl.era, records.crawl.selection = ARCHIVE_ERA, SELECTION
     day_of = {copy.archive_url: captured_at(copy.timestamp).date().isoformat() for copy in week.copies}
     chosen: dict[str, ModelPrice] = {}
-    for price in prices:  # the entry that priced (as crawl_rows keeps it): the lower precedence
+    for price in prices:  # the entry that priced (as crawl_records keeps it): the lower precedence
         if price.public_id not in chosen or price.precedence < chosen[price.public_id].precedence:
             chosen[price.public_id] = price
     for row in records.prices:
@@ -304,7 +272,3 @@ def run_records(run: CrawlInfo, rest: Rest, status: str,
     records = crawl_records(run, items, summarize_week(CrawlItems()), status, checks, responses)
     records.crawl.era, records.crawl.selection = ARCHIVE_ERA, SELECTION
     return records
-
-
-def captured_at(timestamp: str) -> datetime:
-    return datetime.strptime(timestamp, TIMESTAMP).replace(tzinfo=timezone.utc)
