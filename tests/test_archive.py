@@ -234,6 +234,11 @@ async def test_the_real_2025_11_07_page_is_stored_as_an_archived_week(tmp_path, 
     week = archived_weeks(history)["archive:2025-10-27"]
     assert (week["era"], week["week_start"], week["week_end"], week["models_ranked"]) == \
         ("archive", "2025-11-01", "2025-11-07", 344)
+    checks = {c["name"]: (c["result"], c["message"]) for c in json.loads(
+        next(db.query("SELECT checks FROM crawls WHERE id = 'archive:2025-10-27'"))["checks"])}
+    # published; the factory's catalogue of that week prices the seed models only: the rest is flagged
+    assert week["status"] == "published" and checks["prices_missing"][0] == "flag"
+    assert not [name for name, (result, _) in checks.items() if result == "fail"]
     # the same totals as the legacy decoder gives from the page itself (tests/test_legacy.py)
     decoded = [r for r in decode_rankings_page(page.read_bytes(), "page") if isinstance(r, LeaderboardRow)]
     stored = next(db.query(
