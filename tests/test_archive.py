@@ -352,6 +352,8 @@ async def test_model_pages_give_daily_splits_folded_into_monday_weeks(tmp_path, 
         # not the page of its URL: another model's, and the site's error page
         model_page_copy(opus, date(2026, 7, 8), "20260708120000", about=flash),
         FakeCopy(f"{RANKINGS.removesuffix('/rankings')}/{flash.public_id}", "20260713120000", error_page),
+        # and a later catalogue inside 06-29's week: the week is stored again in the same run as its pages
+        replace(archive.copy("20260703120000", MODELS), timestamp="20260704120000"),
     ]
     archive.requests.clear()
     result = await archive_crawl(server, history, **SCENARIO_WEEKS)
@@ -360,7 +362,14 @@ async def test_model_pages_give_daily_splits_folded_into_monday_weeks(tmp_path, 
         f"/web/20260803120000id_/https://openrouter.ai/{sonnet.public_id}",
         f"/web/20260708120000id_/https://openrouter.ai/{opus.public_id}",
         f"/web/20260713120000id_/https://openrouter.ai/{flash.public_id}",
+        "/web/20260706093000id_/https://openrouter.ai/rankings",
+        "/web/20260704120000id_/https://openrouter.ai/api/v1/models",
     ])
+    # the week's rows wait for the week's catalogue, not for its pages
+    priced = next(Database(history).query(
+        "SELECT count(*) n, count(prompt_price) priced, min(price_observed_on) day FROM model_weeks "
+        "WHERE crawl_id = 'archive:2026-06-29'"))
+    assert priced == {"n": len(SEED_MODELS) + 1, "priced": len(SEED_MODELS) + 1, "day": "2026-07-04"}
     db = Database(history)
     parts = {r["id"]: r for r in db.query("SELECT id, status, week_end, checks FROM crawls WHERE id LIKE '%:pages'")}
     assert set(parts) == {"archive:2026-06-29:pages"}

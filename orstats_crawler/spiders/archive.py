@@ -38,8 +38,8 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from orstats_crawler import arguments, pricing
-from orstats_crawler.archive_selection import (CATALOGUE, FAILED, LEADERBOARD, MODEL_PAGE, PROBLEM, STORED, Source,
-                                               WeekCopies, choose, mondays, new_weeks)
+from orstats_crawler.archive_selection import (CATALOGUE, FAILED, LEADERBOARD, MODEL_PAGE, PAGE_DAYS, PROBLEM, STORED,
+                                               Source, WeekCopies, choose, mondays, new_weeks)
 from orstats_crawler.history.archive_copies import ArchiveState, archive_state
 from orstats_crawler.items import ArchiveCopy, LeaderboardRow, ModelPrice, SourceProblem
 from orstats_crawler.sources import SourceError, problem
@@ -77,9 +77,10 @@ class ArchiveSpider(Spider):
         self.captures: dict[Source, list[Capture]] = {}
         self.sources: list[Source] = []
         self._cdx_pending: set[Source] = set()
-        self._held: dict[date, list[LeaderboardRow]] = {}  # a week's rows, until its catalogues answered
-        self._waiting: dict[date, set[str]] = {}  # a week's catalogue copies not answered yet
-        self._catalogues: dict[date, pricing.PriceCatalogue] = {}
+        # By (Monday, part): a week's rows until its catalogues answered, those not answered yet, their entries.
+        self._held: dict[tuple[date, str], list[LeaderboardRow]] = {}
+        self._waiting: dict[tuple[date, str], set[str]] = {}
+        self._catalogues: dict[tuple[date, str], pricing.PriceCatalogue] = {}
         self.state = ArchiveState()
         self.budget = 0
 
@@ -110,8 +111,6 @@ class ArchiveSpider(Spider):
         self.crawler.stats.set_value("orstats/archive/requests_today_before", self.state.requests_today)
         first, last = weeks_asked(self.settings)
         weeks = mondays(first, last)
-        # Copies up to 13 days after the last Monday: the leaderboard of a week is taken after it.
-        span = (weeks[0], weeks[-1] + timedelta(days=13))
         if self.budget < len(SOURCES):  # the weeks are chosen from all these CDX answers, or none
             self._capped(f"{self.state.requests_today} archive requests today: nothing asked")
             return
@@ -125,7 +124,10 @@ class ArchiveSpider(Spider):
         self.budget -= len(self.sources)
         self._cdx_pending.update(self.sources)
         for source in self.sources:
-            yield Request(cdx_url(self.archive, source.original, *span), callback=self.parse_cdx,
+            # Copies taken after a week count for it: a leaderboard's in the 7 days after it, a
+            # model page's as long as its days reach back to it.
+            after = timedelta(days=PAGE_DAYS - 1 if source.kind == MODEL_PAGE else 13)
+            yield Request(cdx_url(self.archive, source.original, weeks[0], weeks[-1] + after), callback=self.parse_cdx,
                           errback=self.cdx_failed, dont_filter=True, cb_kwargs={"source": source}, meta={"source": CDX})
 
     # --- which copies exist ------------------------------------------------------------------
@@ -161,11 +163,11 @@ class ArchiveSpider(Spider):
     # --- the chosen copies ---------------------------------------------------------------------
 
     def _week_requests(self, week: WeekCopies) -> Iterator[Any]:
-        monday = week.monday
-        self._catalogues[monday] = pricing.PriceCatalogue()
-        self._held[monday] = []
-        self._waiting[monday] = {copy_url(self.archive, c) for s, c in week.copies
-                                 if s.kind == CATALOGUE and c.holds_content}
+        monday, key = week.monday, (week.monday, week.part)
+        self._catalogues[key] = pricing.PriceCatalogue()
+        self._held[key] = []
+        self._waiting[key] = {copy_url(self.archive, c) for s, c in week.copies
+                              if s.kind == CATALOGUE and c.holds_content}
         for source, capture in week.copies:
             context = {"monday": monday, "part": week.part, "source": source, "capture": capture,
                        "week_copies": len(week.copies)}
@@ -191,14 +193,14 @@ class ArchiveSpider(Spider):
             return
         decode = {LEADERBOARD: self._leaderboard, CATALOGUE: self._catalogue, MODEL_PAGE: self._model_page}[source.kind]
         try:
-            yield from decode(response, monday, source, capture)
+            yield from decode(response, (monday, part), source, capture)
         except SourceError as exc:
             title = page_title(response.body)
             message = exc.message + (f" (the copy's title: {title!r})" if title else "")
             yield from self._bad_copy(message, response.status, exc.field, kind=exc.kind, **context)
             return
         yield self._copy_item(STORED, None, **context)
-        yield from self._answered(monday, response.url)
+        yield from self._answered((monday, part), response.url)
 
     def copy_failed(self, failure: Failure) -> Iterator[Any]:
         request = failure.request
@@ -208,23 +210,24 @@ class ArchiveSpider(Spider):
         state = PROBLEM if status in PERMANENT and status not in TRANSIENT else FAILED
         yield failed_problem(failure, PROBLEM_SOURCE[context["source"].kind])
         yield self._copy_item(state, f"HTTP {status}" if status else failure.getErrorMessage(), **context)
-        yield from self._answered(context["monday"], request.url)
+        yield from self._answered((context["monday"], context["part"]), request.url)
 
-    def _leaderboard(self, response: Response, monday: date, source: Source, capture: Capture) -> Iterator[Any]:
+    def _leaderboard(self, response: Response, key: tuple[date, str], source: Source,
+                     capture: Capture) -> Iterator[Any]:
         items = list(decode_rankings_page(response.body, response.url, capture.captured_at))
         for item in items:
             if isinstance(item, LeaderboardRow):
-                self._held[monday].append(item)
+                self._held[key].append(item)
             else:
                 yield item
 
-    def _catalogue(self, response: Response, monday: date, source: Source, capture: Capture) -> Iterator[Any]:
+    def _catalogue(self, response: Response, key: tuple[date, str], source: Source, capture: Capture) -> Iterator[Any]:
         for item in list(decode_catalogue(response.body, response.url, source.precedence)):
-            if isinstance(item, ModelPrice) and not self._catalogues[monday].add(item):
+            if isinstance(item, ModelPrice) and not self._catalogues[key].add(item):
                 continue  # both catalogues list the text models: the text catalogue's entry wins
             yield item
 
-    def _model_page(self, response: Response, monday: date, source: Source, capture: Capture) -> Iterator[Any]:
+    def _model_page(self, response: Response, key: tuple[date, str], source: Source, capture: Capture) -> Iterator[Any]:
         """A page about another model-variant (the archive kept a redirect's target under this URL)
         is a SourceError of kind IDENTITY: a bad copy, left out."""
         yield decode_model_page(response.body, response.url, source.permaslug, source.variant, capture.captured_at)
@@ -238,7 +241,7 @@ class ArchiveSpider(Spider):
                             message=f"archived copy is not the page: {message}", permaslug=source.permaslug,
                             variant=source.variant, status=status, extra={"kind": kind} if kind else {})
         yield self._copy_item(PROBLEM, message, **context)
-        yield from self._answered(context["monday"], url)
+        yield from self._answered((context["monday"], context["part"]), url)
 
     def _copy_item(self, status: str, message: str | None, monday: date, part: str, source: Source, capture: Capture,
                    week_copies: int) -> ArchiveCopy:
@@ -246,16 +249,16 @@ class ArchiveSpider(Spider):
                            timestamp=capture.timestamp, archive_url=copy_url(self.archive, capture),
                            digest=capture.digest or None, status=status, message=message, week_copies=week_copies)
 
-    def _answered(self, monday: date, url: str) -> Iterator[Any]:
-        """A copy of the week answered: once its catalogues have, the week's rows go on, priced."""
-        waiting = self._waiting.get(monday, set())
+    def _answered(self, key: tuple[date, str], url: str) -> Iterator[Any]:
+        """A copy of a week's part answered: once its catalogues have, the week's rows go on, priced."""
+        waiting = self._waiting.get(key, set())
         waiting.discard(url)
         if waiting:
             return
-        catalogue = self._catalogues.get(monday) or pricing.PriceCatalogue()
-        for row in self._held.pop(monday, []):
+        catalogue = self._catalogues.get(key) or pricing.PriceCatalogue()
+        for row in self._held.pop(key, []):
             yield catalogue.attach(row)
-        self._held[monday] = []
+        self._held[key] = []
 
     def _capped(self, what: str) -> None:
         self.crawler.stats.set_value("orstats/archive/capped", 1)
