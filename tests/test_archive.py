@@ -220,6 +220,11 @@ async def test_a_model_only_in_an_archived_catalogue_is_priced_at_its_archived_p
     [row] = db.query("SELECT prompt_price, completion_price, revenue_list_usd FROM weekly_revenue WHERE permaslug = ?",
                      [RETIRED.permaslug])
     assert row["prompt_price"] == pytest.approx(4.2e-06) and row["revenue_list_usd"] > 0
+    # the Monday-week series: the archived week (a Monday window) is measured, at the archived price
+    [monday] = db.query("SELECT basis, source, prompt_price, price_observed_on, total_tokens FROM monday_weeks "
+                        "WHERE permaslug = ?", [RETIRED.permaslug])
+    assert (monday["basis"], monday["source"], monday["price_observed_on"]) == ("measured", "archived", "2026-07-03")
+    assert monday["prompt_price"] == pytest.approx(4.2e-06) and monday["total_tokens"] == RETIRED.total
 
 
 @pytest_twisted.ensureDeferred
