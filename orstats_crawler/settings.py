@@ -113,6 +113,8 @@ ORSTATS_ARCHIVE_DAILY_CAP = 1000
 # Seconds between two requests to the archive (the spider's DOWNLOAD_DELAY, one at a time, and
 # AutoThrottle's start): slower than the site's own 1 s. `-s DOWNLOAD_DELAY=...` still wins.
 ORSTATS_ARCHIVE_DOWNLOAD_DELAY = 4.0
+# The archive run's guard rail (its CLOSESPIDER_TIMEOUT): a day's cap at that pace is over an hour.
+ORSTATS_ARCHIVE_TIMEOUT = 14400
 # The one origin requests may go to (middlewares/hosts.py); empty: OPENROUTER_BASE_URL's. The archive
 # spider sets it to ORSTATS_ARCHIVE_URL: it asks the archive, never the site itself.
 ORSTATS_ALLOWED_URL = ""

@@ -408,6 +408,9 @@ def test_scrapy_crawl_archive_exits_0_with_bad_copies_and_asks_only_the_archive(
                      "-s", f"ORSTATS_DB={history}", "-s", f"ORSTATS_ARCHIVE_URL={server.url}")
     assert run.returncode == 0, run.stderr[-3000:]
     assert "archive_weeks PASS: 4 archived weeks stored (4 published), 3 copies turned down" in run.stderr
+    overridden = run.stderr.partition("Overridden settings:")[2][:3000]
+    assert "'CLOSESPIDER_TIMEOUT': 14400.0" in overridden  # the archive run's guard rail, not the site crawl's hour
+    assert "'DOWNLOAD_DELAY': '0'" in overridden  # the command line (the tests' FAST settings) over the spider's 4 s
     # robots.txt, the CDX and the copies: nothing but the archive's origin, nothing of the site's
     assert archive.requests[0] == "/robots.txt" and len(archive.requests) == 1 + 3 + 8
     assert "orstats/hosts/refused" not in run.stderr

@@ -97,7 +97,8 @@ class ArchiveSpider(Spider):
         # The archive's pace and origin, below anything given on the command line.
         settings.setdict({"ORSTATS_ALLOWED_URL": settings.get("ORSTATS_ARCHIVE_URL"), "DOWNLOAD_DELAY": delay,
                           "AUTOTHROTTLE_START_DELAY": max(delay, settings.getfloat("AUTOTHROTTLE_START_DELAY")),
-                          "CONCURRENT_REQUESTS_PER_DOMAIN": 1}, priority="spider")
+                          "CONCURRENT_REQUESTS_PER_DOMAIN": 1,
+                          "CLOSESPIDER_TIMEOUT": settings.getfloat("ORSTATS_ARCHIVE_TIMEOUT")}, priority="spider")
         return spider
 
     @property
