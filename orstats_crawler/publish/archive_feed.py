@@ -109,7 +109,8 @@ class ArchiveFeedStorage(HistoryFeedStorage):
             run.stats = {k: v for k, v in stats.get_stats().items() if isinstance(k, str)}
             with immediate(db):
                 write_crawl(db, run_records(run, rest, status, verdict.checks, settings), fold_series=False)
-                rebuild_series(db)
+                if outcomes:  # once for all the weeks stored
+                    rebuild_series(db)
         finally:
             db.close()
         quality.log(verdict)

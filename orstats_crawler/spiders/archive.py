@@ -49,6 +49,7 @@ from orstats_crawler.sources.legacy import RANKINGS_PAGE_PATH, decode_model_page
 from orstats_crawler.sources.prices import SOURCE as PRICES
 from orstats_crawler.sources.prices import decode_catalogue
 from orstats_crawler.sources.rankings import LEADERBOARD as LEADERBOARD_SOURCE
+from orstats_crawler.spiders.failures import failure_problem
 
 logger = logging.getLogger(__name__)
 
@@ -142,7 +143,7 @@ class ArchiveSpider(Spider):
 
     def cdx_failed(self, failure: Failure) -> Iterator[Any]:
         request = failure.request
-        yield failed_problem(failure, CDX)
+        yield failure_problem(failure, CDX)
         yield from self._cdx_answered(request.cb_kwargs["source"])
 
     def _cdx_answered(self, source: Source) -> Iterator[Any]:
@@ -209,7 +210,8 @@ class ArchiveSpider(Spider):
         status = failure.value.response.status if failure.check(HttpError) else None
         # An archive that does not serve a copy will not serve it next time either; a timeout might.
         state = PROBLEM if status in PERMANENT and status not in TRANSIENT else FAILED
-        yield failed_problem(failure, PROBLEM_SOURCE[context["source"].kind])
+        source = context["source"]
+        yield failure_problem(failure, PROBLEM_SOURCE[source.kind], source.permaslug, source.variant)
         yield self._copy_item(state, f"HTTP {status}" if status else failure.getErrorMessage(), **context)
         yield from self._answered((context["monday"], context["part"]), request.url)
 
@@ -282,17 +284,6 @@ def weeks_asked(settings: Any) -> tuple[date, date]:
     since = date.fromisoformat(str(settings.get("ORSTATS_ARCHIVE_SINCE")).strip())
     until = arguments.optional_day(settings.get("ORSTATS_ARCHIVE_UNTIL")) or datetime.now(timezone.utc).date()
     return since, until
-
-
-def failed_problem(failure: Failure, source: str) -> SourceProblem:
-    """The problem of a request that got no usable answer (an HTTP error after retries, a download error)."""
-    if failure.check(HttpError):
-        status = failure.value.response.status
-        message = f"HTTP {status}"
-    else:
-        status = getattr(failure.value, "status", None)
-        message = f"{failure.type.__name__}: {failure.getErrorMessage()}"
-    return SourceProblem(source=source, url=failure.request.url, field=None, message=message, status=status)
 
 
 def page_title(body: bytes) -> str | None:

@@ -27,13 +27,12 @@ from urllib.parse import urlencode
 from scrapy import Spider
 from scrapy.exceptions import CloseSpider
 from scrapy.http import JsonRequest, Request, Response
-from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from orstats_crawler import arguments, normalize, pricing, selection
 from orstats_crawler import signals as orstats_signals
 from orstats_crawler.credentials import data_api_key
-from orstats_crawler.items import LeaderboardRow, ModelPrice, SourceProblem
+from orstats_crawler.items import LeaderboardRow, ModelPrice
 from orstats_crawler.middlewares import reachability
 from orstats_crawler.sources import SourceError, problem
 from orstats_crawler.sources.activity import SOURCE as ACTIVITY
@@ -49,6 +48,7 @@ from orstats_crawler.sources.legacy import (RANKINGS_PAGE_PATH, decode_model_pag
 from orstats_crawler.sources.prices import SOURCE as PRICES
 from orstats_crawler.sources.prices import decode_catalogue
 from orstats_crawler.sources.rankings import CHART, LEADERBOARD, decode_chart, decode_leaderboard
+from orstats_crawler.spiders.failures import failure_problem
 
 PRICES_PATHS = ("/api/v1/models", "/api/v1/models?output_modalities=all")
 LEADERBOARD_PATH = "/api/frontend/v1/rankings/models?view=week"
@@ -202,21 +202,8 @@ class RankingsSpider(Spider):
         """Errback of every request: record what failed, and never stall the crawl on it; end it when
         the site cannot be reached at all."""
         request = failure.request
-        if failure.check(HttpError):
-            status = failure.value.response.status
-            message = f"HTTP {status}"
-        else:  # a refused redirect carries its 3xx
-            status = getattr(failure.value, "status", None)
-            message = f"{failure.type.__name__}: {failure.getErrorMessage()}"
-        yield SourceProblem(
-            source=request.meta.get("source", "unknown"),
-            url=request.url,
-            field=None,
-            message=message,
-            status=status,
-            permaslug=request.cb_kwargs.get("permaslug"),
-            variant=request.cb_kwargs.get("variant"),
-        )
+        yield failure_problem(failure, request.meta.get("source", "unknown"), request.cb_kwargs.get("permaslug"),
+                              request.cb_kwargs.get("variant"))
         self._close_if_unreachable(request, failure.value)
         if request.meta.get("source") == LEADERBOARD:
             yield self._rankings_page_request(request.meta["barrier"])
