@@ -25,7 +25,8 @@ from orstats_crawler.sources.cdx import Capture, capture_of, cdx_url, copy_url, 
 from orstats_crawler.sources.legacy import decode_rankings_page
 from orstats_crawler.spiders.archive import ArchiveSpider
 from tests.archive_fake import (ALL_MODELS, MODELS, RANKINGS, RETIRED, FakeArchive, FakeArchiveServer, FakeCopy,
-                                error_page, leaderboard_copy, model_page_copy, real_page_scenario, weeks_scenario)
+                                catalogue_copy, error_page, leaderboard_copy, model_page_copy, real_page_scenario,
+                                weeks_scenario)
 from tests.conftest import crawl, run_scrapy, shared_capture
 from tests.factory import SEED_MODELS
 
@@ -417,3 +418,20 @@ def test_scrapy_crawl_archive_exits_0_with_bad_copies_and_asks_only_the_archive(
     hosts = ConfiguredHosts(Settings({"OPENROUTER_BASE_URL": "https://openrouter.ai",
                                       "ORSTATS_ALLOWED_URL": server.url}))
     assert hosts.allows(server.url + "/cdx/search/cdx") and not hosts.allows("https://openrouter.ai/rankings")
+
+
+@pytest_twisted.ensureDeferred
+async def test_an_archived_catalogue_beyond_the_price_bound_prices_nothing(tmp_path, fake_archive):
+    """Gated like a crawl: a decimal point gone astray in an archived catalogue rejects its week, and a
+    rejected week's catalogue stays out of the price history (kept for inspection)."""
+    astray = replace(RETIRED, pricing={"prompt": "0.0042", "completion": "0.0168"})  # $4,200 per million tokens
+    archive = FakeArchive([catalogue_copy(date(2026, 7, 1), "20260701120000", [*SEED_MODELS, astray])])
+    server = fake_archive(archive)
+    history = tmp_path / "data" / "history.db"
+    await archive_crawl(server, history, since="2026-06-29", until="2026-07-05")
+    db = Database(history)
+    week = next(db.query("SELECT status, checks FROM crawls WHERE id = 'archive:2026-06-29'"))
+    failed = {c["name"]: c["message"] for c in json.loads(week["checks"]) if c["result"] == "fail"}
+    assert week["status"] == "rejected" and "example-lab/retired-model" in failed["price_bound"]
+    assert next(db.query("SELECT count(*) n FROM prices WHERE crawl_id = 'archive:2026-06-29'"))["n"] > 0
+    assert PriceHistory(db).at(astray.permaslug, "standard", "2026-07-05").prompt_price is None
