@@ -116,9 +116,9 @@ class ArchiveSpider(Spider):
         if self.budget < len(SOURCES):  # the weeks are chosen from all these CDX answers, or none
             self._capped(f"{self.state.requests_today} archive requests today: nothing asked")
             return
-        # Model pages, the model-variants with the most tokens first: their CDX queries take at most
-        # half of what is left, the rest is for the copies.
-        pages = page_sources(self.state.models)
+        # Model pages, those no run asked about yet first, then the model-variants with the most tokens:
+        # their CDX queries take at most half of what is left, the rest is for the copies.
+        pages = sorted(page_sources(self.state.models), key=lambda source: source.original in self.state.asked)
         room = (self.budget - len(SOURCES)) // 2
         if len(pages) > room:
             self._capped(f"the pages of {len(pages) - room} of the {len(pages)} model page URLs are not asked today")
