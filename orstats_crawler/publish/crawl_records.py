@@ -100,7 +100,7 @@ def _fetch_rows(crawl_id: str, items: CrawlItems, summary: WeekSummary) -> Itera
             if key in measured:
                 status = "measured"
             elif fetched is not None:
-                status = "empty"  # answered, but no complete day inside the week
+                status = "empty"  # answered, but not every day of the week is there to use
             elif key in failed:
                 status = "failed"
             else:
