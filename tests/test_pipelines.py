@@ -19,8 +19,8 @@ URL = "https://openrouter.ai/api/frontend/v1/stats/model-activity?permaslug=a%2F
 
 
 @pytest.fixture
-def crawler():
-    return project_crawler()
+def crawler(tmp_path):
+    return project_crawler(tmp_path)
 
 
 def stats(crawler) -> dict:
