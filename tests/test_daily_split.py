@@ -4,6 +4,7 @@ agreeing with the stored week: the coverage it stops at is the coverage the craw
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
@@ -44,9 +45,9 @@ def week(changed: dict[int, dict | None] | None = None) -> list[dict]:
     return days
 
 
-def validated(variant: str, raw_days: list[dict]) -> ModelActivity:
+def validated(folder: Path, variant: str, raw_days: list[dict]) -> ModelActivity:
     """An activity answer after the pipelines."""
-    crawler = project_crawler()
+    crawler = project_crawler(folder)
     crawler.stats.set_value("start_time", FETCHED)
     item = ModelActivity("lab/m-2026", variant, [dict(d) for d in raw_days], "https://x/activity", fetched_at=FETCHED)
     for pipeline in (NormalizePipeline(crawler), ValidatePipeline(crawler)):
@@ -61,12 +62,12 @@ def leaderboard_row(variant: str, prompt: int = 7000, completion: int = 700) -> 
                           cache_read_price=PRICE.cache_read, is_free=False, price_status="listed")
 
 
-def stored_week(raw_days: list[dict], prompt: int = 7000, completion: int = 700) -> dict:
+def stored_week(folder: Path, raw_days: list[dict], prompt: int = 7000, completion: int = 700) -> dict:
     """The week's row as a crawl stores it: the answer through the pipelines, then the week summary
     (beside another variant of the same model, measured over the whole week: its kin)."""
     kin_days = answer(*week({offset: {"cached_tokens": 100} for offset in range(7)}))
     items = CrawlItems(leaderboard=[leaderboard_row("standard", prompt, completion), leaderboard_row("kin")],
-                       activity=[validated("standard", raw_days), validated("kin", kin_days)])
+                       activity=[validated(folder, "standard", raw_days), validated(folder, "kin", kin_days)])
     return next(row for row in summarize_week(items).rows if row["variant"] == "standard")
 
 
@@ -75,8 +76,8 @@ def planned_spend(raw_days: list[dict], week_tokens: int = 7700) -> float | None
     return measured_list_spend(raw_days, FETCHED, PRICE, week_tokens)
 
 
-def test_a_complete_week_is_measured_alike_by_the_planner_and_the_stored_week():
-    row = stored_week(answer(*week()))
+def test_a_complete_week_is_measured_alike_by_the_planner_and_the_stored_week(tmp_path):
+    row = stored_week(tmp_path, answer(*week()))
     assert row["split_source"] == "activity"
     assert (row["prompt_tokens"], row["cached_tokens"], row["completion_tokens"]) == (7000, 2800, 700)
     [stored_spend] = evaluate(REVENUE_LIST, [row])
@@ -90,25 +91,25 @@ def test_a_complete_week_is_measured_alike_by_the_planner_and_the_stored_week():
     (week({3: None}), "a day absent from the answer while the leaderboard counts its tokens"),
     (week({0: None, 1: None, 2: None, 3: None, 4: None, 5: None}), "6 of 7 days absent"),
 ])
-def test_a_week_missing_a_day_is_unknown_for_the_planner_as_for_the_stored_week(days, why):
-    row = stored_week(answer(*days))
+def test_a_week_missing_a_day_is_unknown_for_the_planner_as_for_the_stored_week(tmp_path, days, why):
+    row = stored_week(tmp_path, answer(*days))
     assert row["split_source"] is None and row["cached_tokens"] is None, why
     assert (row["cached_share_imputed"], row["cached_share_from"]) == (0.1, "model")  # its kin's share, not 0
     assert planned_spend(answer(*days)) is None, why
 
 
-def test_days_without_traffic_are_absent_from_the_answer_and_the_split_is_whole():
+def test_days_without_traffic_are_absent_from_the_answer_and_the_split_is_whole(tmp_path):
     """A model launched on the week's fourth day: the leaderboard counts the tokens of its four days."""
     launched = week({0: None, 1: None, 2: None})
-    row = stored_week(answer(*launched), prompt=4000, completion=400)
+    row = stored_week(tmp_path, answer(*launched), prompt=4000, completion=400)
     assert row["split_source"] == "activity" and row["prompt_tokens"] == 4000
     [stored_spend] = evaluate(REVENUE_LIST, [row])
     assert planned_spend(answer(*launched), week_tokens=4400) == stored_spend
 
 
-def test_days_outside_the_week_change_nothing():
+def test_days_outside_the_week_change_nothing(tmp_path):
     days = [*week(), raw_day(START - timedelta(days=1), prompt="lots")]
-    assert stored_week(answer(*days))["split_source"] == "activity"
+    assert stored_week(tmp_path, answer(*days))["split_source"] == "activity"
     assert planned_spend(answer(*days)) == planned_spend(answer(*week()))
 
 
