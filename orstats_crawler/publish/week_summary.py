@@ -21,8 +21,8 @@ from orstats_crawler.history.series import DAILY
 from orstats_crawler.items import SPLIT, ActivityPlan, LeaderboardRow, ModelActivity
 from orstats_crawler.publish.cached_shares import impute_cached_shares
 from orstats_crawler.publish.crawl_items import CrawlItems
-
-ACTIVITY, LEADERBOARD = "activity", "leaderboard"  # a row's split_source: where its measured split comes from
+from orstats_crawler.sources.activity import SOURCE as ACTIVITY  # a row's split_source: the source of its split
+from orstats_crawler.sources.rankings import LEADERBOARD
 
 
 @dataclass
