@@ -1,6 +1,6 @@
 """List prices: from the catalogue's decimal strings to USD per token, keyed on (canonical_slug, variant).
 
-Rules (../docs/openrouter-sources.md sections 1 and 7):
+Rules (docs/SOURCES.md sections 1 and 7):
 - prices are decimal strings in USD per token; since 2026 a key that is absent means 0;
 - "-1" (router models) or any negative or non-numeric value is *no price*, never a price;
 - `:free` is free whatever the catalogue says; `:batch` and the others have their own entry;

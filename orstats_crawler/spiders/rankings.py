@@ -273,7 +273,8 @@ class RankingsSpider(Spider):
         spend = None
         if activity is not None:
             price = self.catalogue.price_for(permaslug, variant)
-            spend = selection.measured_list_spend(activity.days, activity.fetched_at, price)
+            tokens = self._planner.selected[permaslug, variant].tokens
+            spend = selection.measured_list_spend(activity.days, activity.fetched_at, price, tokens)
         wave = self._planner.answered((permaslug, variant), spend)
         if wave or not self._planner.pending:
             yield from self._wave(wave)
