@@ -152,3 +152,13 @@ class PriceCatalogue:
         prices, named = self._indexed()
         found = prices.get((permaslug, variant))
         return found[1] if found else named.get(permaslug)
+
+    def attach(self, row: Any) -> Any:
+        """The leaderboard row with its catalogue entry's decimal prices (only an entry of its own
+        (canonical_slug, variant) prices it), public id and name, for the price pipeline."""
+        entry = self.entry_for(row.permaslug, row.variant)
+        if entry is not None:
+            own = (entry.canonical_slug, entry.variant) == (row.permaslug, row.variant)
+            row.pricing = dict(entry.pricing) if own else None
+            row.public_id, row.name = entry.public_id, entry.name
+        return row
