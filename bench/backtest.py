@@ -13,18 +13,16 @@ worst absolute error per kind of week. The output is kept in docs/ACCURACY.md.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 from scrapy.utils.project import get_project_settings
-from sqlite_utils import Database
 
 from orstats_crawler.history.connection import open_for_writing, open_read_only
 from orstats_crawler.history.importer import import_paths
-from orstats_crawler.history.series_estimate import backtest
+from orstats_crawler.history.series_estimate import NOMINAL_COVERAGE, TIER_BAND, backtest, scores
 
 from bench.accuracy import DEFAULT_CAPTURE, crawl, usd
 from bench.common import ROOT, code_version, table
@@ -46,30 +44,22 @@ def build(capture: Path, anchor: Path | None, folder: Path) -> Path:
     return history
 
 
-def kinds(db: Database) -> dict[str, str]:
-    """How each Monday week was measured: a crawl's daily activity, or an imported week."""
-    return {r["week_start"]: r["kind"] for r in db.query(
-        "SELECT week_start, CASE WHEN MAX(source = 'daily') THEN 'daily activity' ELSE 'imported week' END AS kind "
-        "FROM monday_weeks WHERE basis = 'measured' GROUP BY week_start")}
-
-
 def report(history: Path) -> str:
     db = open_read_only(history)
     try:
-        results, kind = backtest(db), kinds(db)
+        results = backtest(db)
     finally:
         db.close()
-    rows = [[r.week_start, kind.get(r.week_start, "?"), usd(r.measured_usd), usd(r.modeled_usd), f"{r.error:+.1%}",
-             r.nearest_week or "n/a"] for r in results]
-    lines = [table(["Monday week", "measured by", "measured estimate", "modeled from the others", "error",
-                    "nearest blend week"], rows), ""]
-    for label, chosen in [("all measured weeks", results),
-                          *[(f"weeks measured by {k}", [r for r in results if kind.get(r.week_start) == k])
-                            for k in sorted(set(kind.values()))]]:
-        errors = [abs(r.error) for r in chosen]
-        if errors:
-            lines.append(f"- {label}: {len(errors)} weeks, median |error| {statistics.median(errors):.1%}, "
-                         f"worst {max(errors):.1%}")
+    rows = [[r.week_start, r.tier, usd(r.measured_usd), usd(r.modeled_usd), f"{r.error:+.1%}",
+             f"{usd(r.low)} .. {usd(r.high)}", "yes" if r.covered else "no", r.nearest_week or "n/a"]
+            for r in results]
+    lines = [table(["Monday week", "modeled as", "measured estimate", "modeled", "error", "modeled band",
+                    "band holds the measured", "nearest blend week"], rows), ""]
+    summary = [[s.tier, str(s.weeks), f"{s.median_error:.1%}", f"{s.p90_error:.1%}", f"{s.coverage:.0%}",
+                f"{NOMINAL_COVERAGE:.0%}", f"±{TIER_BAND[s.tier]:.0%}", f"±{s.needed_band:.1%}"]
+               for s in scores(results)]
+    lines += [table(["tier", "weeks", "median abs error", "p90 abs error", "band coverage", "nominal",
+                     "band (TIER_BAND)", f"{NOMINAL_COVERAGE:.0%} of errors within"], summary)]
     return "\n".join(lines)
 
 

@@ -221,3 +221,13 @@ def m307_monday_series_authors(db: Database) -> None:
         {"week_start": str, "week_end": str, "author": str, "revenue_best_usd": float, "tokens": int},
         pk=("week_start", "week_end", "author"),
     )
+
+
+@migrations()
+def m501_monday_series_band(db: Database) -> None:
+    """What the comparable series' calibrated band is made of: the tokens and revenue imputed from
+    their author's $/token (no price ever seen), how many weeks the rest's rate is extrapolated
+    beyond the last rated week, and the week's least certain tier (history/series_estimate.py)."""
+    for name, kind in (("imputed_tokens", int), ("imputed_usd", float), ("extrapolated_weeks", float),
+                       ("tier", str)):
+        db["monday_series"].add_column(name, kind)
