@@ -17,8 +17,9 @@ of a complete week, else the rows the history holds for it. From the week's rows
   the split of its nearest measured week;
 - **imputed**: a paid row the history never saw a price of (a model retired before any crawl) at the
   $/token of its author's rated rows of the nearest weeks, else of every named row of those weeks;
-- **unpriced** (`unpriced_tokens`, shown): only a row listed in a catalogue without a usable price
-  (an embedding model), for which no rate can stand in;
+- **unpriced** (`unpriced_tokens`, shown): only a row seen without a price of any kind (ranked by a
+  crawl with no list or effective price, or listed in a catalogue without one: embedding models), for
+  which no other model's rate can stand in;
 - **blended**: the rest of the week's tokens at a blended $/token. A measured week's rest is what
   its splits leave (cheap, high-volume traffic): the nearest crawl week's $/token of the
   model-variants the week neither names nor measured. A week with nothing measured prices all it
@@ -72,10 +73,10 @@ Key = tuple[str, str]
 # covered that share of the backtest's weeks (bench/backtest.py prints the coverage it reaches).
 NOMINAL_COVERAGE = 0.8
 MEASURED_TIER, ARCHIVED_TIER, TOP_LIST_TIER, CHART_TIER = "measured", "archived", "top_list", "chart"
-TIER_BAND = {MEASURED_TIER: 0.05, ARCHIVED_TIER: 0.12, TOP_LIST_TIER: 0.10, CHART_TIER: 0.12}
+TIER_BAND = {MEASURED_TIER: 0.03, ARCHIVED_TIER: 0.17, TOP_LIST_TIER: 0.10, CHART_TIER: 0.11}
 # A rate extrapolated beyond the last rated week: the band widens by this much per week of distance
 # (the rest's $/token drifts with the mix of models, faster than the named keys').
-EXTRAPOLATED_PER_WEEK = 0.01
+EXTRAPOLATED_PER_WEEK = 0.012
 IMPUTED_DOUBT = 0.5  # an imputed row (its author's $/token) may be off by half either way
 ARCHIVED_SOURCES = ("import", "archived")  # measured rows of an imported or archived week: list prices only
 
@@ -84,7 +85,10 @@ _ROWS = f"""
 SELECT m.week_start, m.week_end, m.permaslug, m.variant, m.basis, m.source, m.total_tokens,
   {known_zero(formula_row(share="NULL"))} OR m.variant = '{FREE_VARIANT}' AS free,
   {_MEASURED_BEST} AS best_usd, {REVENUE_LIST} AS list_usd,
-  EXISTS (SELECT 1 FROM prices p WHERE p.canonical_slug = m.permaslug AND p.variant = m.variant) AS catalogued
+  EXISTS (SELECT 1 FROM weekly_revenue r WHERE r.permaslug = m.permaslug AND r.variant = m.variant
+          AND r.status = 'published' AND r.revenue_best_usd IS NULL AND r.total_tokens > 0)
+    OR EXISTS (SELECT 1 FROM prices p WHERE p.canonical_slug = m.permaslug AND p.variant = m.variant
+               AND (p.prompt_price IS NULL OR p.completion_price IS NULL)) AS seen_unpriced
 FROM monday_weeks m
 LEFT JOIN effective_prices e ON e.crawl_id = m.crawl_id AND e.permaslug = m.permaslug AND e.variant = m.variant
 WHERE m.total_tokens IS NOT NULL
@@ -114,7 +118,7 @@ class Row:
     best: float | None = None  # a measured row's own estimate (formulas.best_revenue)
     list_usd: float | None = None  # at the list price valid that week, with its measured or borrowed split
     free: bool = False
-    unpriced: bool = False  # listed in a catalogue, never with a usable price
+    unpriced: bool = False  # seen without a price of any kind (ranked by a crawl, or in a catalogue)
     source: str | None = None  # monday_weeks.source
 
 
@@ -189,7 +193,7 @@ class Estimate:
         """(low, high): each part's tier half-width (the rest's widened by extrapolation), imputed rows'
         doubt, and what unpriced tokens may have cost at the blended rate."""
         half = sum(usd * TIER_BAND[tier] for tier, usd in self.tiers.items())
-        half += self.blended_usd * EXTRAPOLATED_PER_WEEK * self.extrapolated_weeks
+        half += (self.modeled_usd + self.blended_usd) * EXTRAPOLATED_PER_WEEK * self.extrapolated_weeks
         half += self.imputed_usd * IMPUTED_DOUBT
         unpriced = self.unpriced_tokens * (self.blend_rate or 0.0)
         return max(self.best - half, 0.0), self.best + half + unpriced
@@ -289,7 +293,7 @@ def load_weeks(db: Database) -> dict[str, Week]:
                   free=bool(r["free"]), source=r["source"])
         if r["basis"] == MEASURED:
             row.best = r["best_usd"]
-        row.unpriced = not row.free and r["list_usd"] is None and row.best is None and bool(r["catalogued"])
+        row.unpriced = not row.free and r["list_usd"] is None and row.best is None and bool(r["seen_unpriced"])
         week(r["week_start"], r["week_end"]).rows.append(row)
     for r in db.query(_CHART):
         w = week(r["week_start"], r["week_end"])
