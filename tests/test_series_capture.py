@@ -1,6 +1,7 @@
 """The comparable Monday-week series on the real 2026-08-08 capture (skipped without ../shared): every
 past week priced (free keys free, retired paid models imputed, unpriced only what has no price of any
-kind), and stable when real data arrives for other weeks (the earlier project's weekly files)."""
+kind), stable when real data arrives for other weeks (the earlier project's weekly files), and its
+report speaking of one week with every lab's share drawn."""
 
 from __future__ import annotations
 
@@ -13,8 +14,11 @@ from twisted.internet.defer import ensureDeferred
 
 from orstats_crawler.history import series_estimate
 from orstats_crawler.history.connection import open_read_only
+from orstats_crawler.report import format as fmt
 from tests.conftest import CAPTURES, crawl, shared_capture
+from tests.mermaid_tools import mermaid_blocks, xychart_series
 from tests.test_import_history import run_import
+from tests.test_report import in_millions, render, section
 
 ANCHOR = CAPTURES.parent / "anchor-history"
 
@@ -92,3 +96,26 @@ def test_importing_the_earlier_projects_weeks_moves_every_week_by_less_than_its_
     for start in both:
         old, new = before[start], after[start]
         assert old["revenue_low_usd"] <= new["revenue_best_usd"] <= old["revenue_high_usd"], start
+
+
+def test_the_report_of_2026_08_08_speaks_of_one_week_and_draws_no_lab_at_zero_by_method(capture_history, tmp_path):
+    text = (render(capture_history, tmp_path / "reports", method="best").readme).read_text(encoding="utf-8")
+    [totals] = Database(capture_history).query("select * from weekly_totals")
+    week = f"{totals['week_start']} to {totals['week_end']}"
+    assert week == "2026-08-01 to 2026-08-07"
+    assert f"(week {week}, 7 complete UTC days)" in text  # the page's week, the Summary's
+    summary = section(text, "Summary")
+    assert f"**{fmt.usd(totals['revenue_best_usd'])}**" in summary
+    takeaway = " ".join(summary.split("**Takeaway:**")[1].split("\n\n")[0].split())
+    assert f"to {fmt.usd(totals['revenue_best_usd'])} (this page's week {week}, 0% modeled)" in takeaway
+    [chart] = mermaid_blocks(section(text, "Revenue Over Time"))
+    bars = xychart_series(chart)["bar"]
+    last = [series[-1] for series in bars]  # the chart's last bar: the headline week, in its own series
+    assert sorted(last) == ["0"] * (len(bars) - 1) + [in_millions(totals["revenue_best_usd"])]
+    assert f"then the Summary's week {week}" in " ".join(section(text, "Revenue Over Time").split())
+
+    [lines] = mermaid_blocks(section(text, "Revenue by Author"))
+    for share in xychart_series(lines)["line"]:
+        values = [float(v) for v in share]
+        for before, now, after in zip(values, values[1:], values[2:]):
+            assert not (now == 0 and before >= 5 and after >= 5), share

@@ -18,6 +18,7 @@ import hashlib
 import os
 import re
 import threading
+from datetime import date
 from importlib import resources
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,7 +81,9 @@ def render_week(env: Environment, report: WeekReport) -> str:
     return env.get_template(TEMPLATE).render(
         r=report, week=report.week, headline=report.headline,
         summary=tables.summary(report),
-        over_time=charts.revenue_over_time(report.series), series_table=tables.series(report.series),
+        over_time=charts.revenue_over_time(report.series, (date.fromisoformat(report.week.week_end),
+                                                           report.week.revenue()) if report.headline_bar else None),
+        series_table=tables.series(report.series),
         by_model=charts.revenue_by_model(report.paid), share=charts.lab_share(report),
         token_types=charts.token_types(report),
         top_table=tables.models(report, report.top), rest_table=tables.models(report, report.rest),
