@@ -73,7 +73,7 @@ Key = tuple[str, str]
 # covered that share of the backtest's weeks (bench/backtest.py prints the coverage it reaches).
 NOMINAL_COVERAGE = 0.8
 MEASURED_TIER, ARCHIVED_TIER, TOP_LIST_TIER, CHART_TIER = "measured", "archived", "top_list", "chart"
-TIER_BAND = {MEASURED_TIER: 0.03, ARCHIVED_TIER: 0.17, TOP_LIST_TIER: 0.10, CHART_TIER: 0.11}
+TIER_BAND = {MEASURED_TIER: 0.03, ARCHIVED_TIER: 0.22, TOP_LIST_TIER: 0.10, CHART_TIER: 0.11}
 # A rate extrapolated beyond the last rated week: the band widens by this much per week of distance
 # (the rest's $/token drifts with the mix of models, faster than the named keys').
 EXTRAPOLATED_PER_WEEK = 0.012
@@ -499,15 +499,17 @@ class Backtest:
         return self.low <= self.measured_usd <= self.high
 
 
-def blind_weeks(w: Week, top: int = 50) -> Iterable[tuple[str, Week]]:
+def blind_weeks(w: Week, held_out: bool, top: int = 50) -> Iterable[tuple[str, Week]]:
     """What each tier would know of a measured week:
-    - `measured`: the week itself (its rest then priced from weeks sharing no day with it);
+    - `measured`: the week itself, its rest then priced from weeks sharing no day with it (only where
+      a crawl week sharing days with it was ``held_out``: else nothing differs);
     - `archived`: its measured rows at the list price valid that week (an archived or imported
       leaderboard has no effective prices);
     - `top_list`: the volumes of its `top` largest rows (the Data API's top 50, an imported top list);
     - `chart`: the volumes of the chart's top 9, and its total."""
     measured = [r for r in w.rows if r.basis == MEASURED]
-    yield MEASURED_TIER, w
+    if held_out:
+        yield MEASURED_TIER, w
     if any(r.source not in ARCHIVED_SOURCES for r in measured):
         archived = [Row(r.key, MEASURED, r.tokens, best=r.list_usd, free=r.free, unpriced=r.unpriced,
                         source="archived") if r.basis == MEASURED and r.list_usd is not None
@@ -539,9 +541,9 @@ def backtest(db: Database) -> list[Backtest]:
         if not measured.best:
             continue
         first, last = w.days()
-        others = Series({k: o for k, o in series.weeks.items() if k != start},
-                        [c for c in series.crawl_weeks if not c.overlaps(first, last)])
-        for tier, blind in blind_weeks(w):
+        apart = [c for c in series.crawl_weeks if not c.overlaps(first, last)]
+        others = Series({k: o for k, o in series.weeks.items() if k != start}, apart)
+        for tier, blind in blind_weeks(w, len(apart) < len(series.crawl_weeks)):
             modeled = others.estimate(blind)
             if modeled.best:
                 results.append(Backtest(start, tier, measured.best, modeled.best, *modeled.band(),
