@@ -24,7 +24,7 @@ from pathlib import Path
 from scrapy.utils.project import get_project_settings
 
 from orstats_crawler.history.connection import open_for_writing, open_read_only
-from orstats_crawler.history.importer import import_paths
+from orstats_crawler.publish.importer import import_paths
 from orstats_crawler.history.series_estimate import NOMINAL_COVERAGE, TIER_BAND, backtest, scores
 
 from bench.accuracy import DEFAULT_CAPTURE, crawl, usd
