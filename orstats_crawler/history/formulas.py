@@ -12,7 +12,7 @@ formulas of ``model_weeks m`` joined to ``effective_prices e``.
 The best estimate of a row, by basis (``best_basis``):
 - ``free``: a free variant (or both list prices 0): 0;
 - ``effective``: what the traffic paid, effective-pricing's prices x prompt and completion tokens
-  (no split needed); its band runs to the list estimate where the split was measured;
+  (no split needed); its band is ``EFFECTIVE_DOUBT`` either way (the prices are a sample);
 - ``list``: the list price with the measured split (cached tokens at the cache-read price);
 - ``imputed``: the list price with the cached share of prompt tokens imputed from the week's
   measured model-variants (``cached_share_imputed``: same model, family or author, else the week's
@@ -105,17 +105,22 @@ def best_revenue(r: Row) -> str:
     return f"COALESCE({effective_revenue(r)}, {list_revenue(r)}, {imputed_revenue(r)})"
 
 
+# Effective prices are a sample: OpenRouter's rolling week up to the crawl, not exactly the
+# leaderboard's 7 days. The same tokens priced at the effective prices of the successive captures one
+# week apart move a week's total by 3.7 % and 6.7 % (docs/ACCURACY.md): an effective figure's band.
+EFFECTIVE_DOUBT = 0.05
+
+
 def best_low(r: Row, share_high: str) -> str:
-    """The low end of the best estimate's band: an effective figure's lower of itself and the list
-    figure (where the split was measured); an imputed one with the most cache seen (``share_high``)."""
-    effective, listed = effective_revenue(r), list_revenue(r)
-    return (f"COALESCE(MIN({effective}, COALESCE({listed}, {effective})), {listed}, "
+    """The low end of the best estimate's band, from its real sources of doubt: an effective figure
+    less ``EFFECTIVE_DOUBT``; an imputed one with the most cache seen (``share_high``); a list figure
+    with its measured split is itself."""
+    return (f"COALESCE({effective_revenue(r)} * {1 - EFFECTIVE_DOUBT}, {list_revenue(r)}, "
             f"{imputed_revenue(r, share_high)})")
 
 
 def best_high(r: Row, share_low: str) -> str:
-    effective, listed = effective_revenue(r), list_revenue(r)
-    return (f"COALESCE(MAX({effective}, COALESCE({listed}, {effective})), {listed}, "
+    return (f"COALESCE({effective_revenue(r)} * {1 + EFFECTIVE_DOUBT}, {list_revenue(r)}, "
             f"{imputed_revenue(r, share_low)})")
 
 

@@ -28,7 +28,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from sqlite_utils import Database
 
 from orstats_crawler.history.connection import open_read_only
-from orstats_crawler.history.series_estimate import MEASURED_SHARE
+from orstats_crawler.history.series_estimate import MEASURED_SHARE, NOMINAL_COVERAGE
 from orstats_crawler.report import charts, tables
 from orstats_crawler.report import format as fmt
 from orstats_crawler.report.data import AUTHOR_ROWS, HistoryIndex, Method, WeekReport, growth, week_report
@@ -59,7 +59,8 @@ def environment() -> Environment:
                       keep_trailing_newline=True)
     env.filters.update(usd=fmt.usd, tokens=fmt.tokens, percent=fmt.percent, change=fmt.change,
                        md=fmt.md, count=fmt.count)
-    env.globals.update(growth=growth, no_previous=tables.NO_PREVIOUS, measured_share=MEASURED_SHARE)
+    env.globals.update(growth=growth, no_previous=tables.NO_PREVIOUS, measured_share=MEASURED_SHARE,
+                       series_coverage=NOMINAL_COVERAGE)
     return env
 
 
