@@ -13,7 +13,9 @@ from sqlite_utils import Database
 from twisted.internet.defer import ensureDeferred
 
 from orstats_crawler.history import series_estimate
-from orstats_crawler.history.connection import open_read_only
+from orstats_crawler.history.connection import open_for_writing, open_read_only
+from orstats_crawler.history.records import CrawlRecords, CrawlRow, ModelWeekRow, PriceRow
+from orstats_crawler.history.writer import write_crawl
 from orstats_crawler.pricing import split_id
 from tests.conftest import ROOT, crawl
 from tests.factory import build_snapshot
@@ -215,3 +217,43 @@ def test_an_archived_week_counts_as_measured_at_its_list_price_and_gives_the_res
     assert second.blend_week_start == "2025-11-03"
     assert second.blended_usd == pytest.approx(50.0 + (100.0 - 50.0) * 1 / 37, rel=1e-6)
     assert second.authors["m"][0] > second.authors["o"][0] > 0
+
+
+def test_an_archived_week_written_through_the_writer_is_measured_at_its_archived_prices(tmp_path):
+    """The archive's contract, with rows made here: a crawl of era `archive` whose Monday week's rows
+    carry `split_source = 'archived'`, and its catalogue in `prices` observed on the capture day. A
+    model retired since (in no other catalogue) is priced at its archived price, never $0."""
+    crawl_id, start, end, day = "archive:2025-11-03", "2025-11-03", "2025-11-09", "2025-11-10"
+    models = {"x/retired": (3e-7, 1.5e-6, 3e-8, 900_000, 700_000, 100_000), "a/kept": (3e-6, 1.5e-5, 3e-7,
+                                                                                   80_000, 20_000, 10_000)}
+    rows = [ModelWeekRow(crawl_id=crawl_id, week_start=start, week_end=end, permaslug=slug, variant="standard",
+                         public_id=slug, name=slug, rank=rank, total_tokens=prompt + completion,
+                         prompt_tokens=prompt, completion_tokens=completion, cached_tokens=cached,
+                         reasoning_tokens=0, requests=None, change=None, split_source="archived",
+                         leaderboard_prompt_tokens=None, leaderboard_completion_tokens=None,
+                         prompt_price=p, completion_price=c, cache_read_price=r, is_free=0, price_status="listed",
+                         upper_bound_usd=None, price_basis="before", price_observed_on=day)
+            for rank, (slug, (p, c, r, prompt, completion, cached)) in enumerate(models.items(), 1)]
+    prices = [PriceRow(crawl_id=crawl_id, observed_on=day, public_id=slug, canonical_slug=slug, variant="standard",
+                       name=slug, prompt_price=p, completion_price=c, cache_read_price=r, is_free=0, pricing="{}",
+                       created=None) for slug, (p, c, r, *_) in models.items()]
+    crawl_row = CrawlRow(id=crawl_id, started_at="2026-12-01T00:00:00+00:00", finished_at="2026-12-01T00:00:01+00:00",
+                         status="published", era="archive", base_url="https://web.archive.org", snapshot=None,
+                         week_start=start, week_end=end, selection="archive", coverage=None, planned_coverage=None,
+                         token_coverage=1.0, models_ranked=2, models_measured=2, problems=0, forced=0, checks="[]",
+                         stats="{}")
+    db = open_for_writing(tmp_path / "history.db")
+    try:
+        with db.conn:
+            write_crawl(db, CrawlRecords(crawl=crawl_row, model_weeks=rows, prices=prices))
+    finally:
+        db.close()
+    history = Database(tmp_path / "history.db")
+    [week] = history.query("select * from monday_series")
+    expected = sum((prompt - cached) * p + cached * r + completion * c
+                   for p, c, r, prompt, completion, cached in models.values())
+    assert (week["week_start"], week["basis"], week["tier"]) == (start, "measured", "archived")
+    assert week["revenue_best_usd"] == pytest.approx(expected, rel=1e-9) and week["unpriced_tokens"] == 0
+    assert week["revenue_low_usd"] < week["revenue_best_usd"] < week["revenue_high_usd"]
+    retired = next(history.query("select * from monday_weeks where permaslug = 'x/retired'"))
+    assert (retired["basis"], retired["source"], retired["price_observed_on"]) == ("measured", "archived", day)
