@@ -48,6 +48,7 @@ weeks that share no day with it and compares (bench/backtest.py).
 
 from __future__ import annotations
 
+import bisect
 import math
 import statistics
 from collections import defaultdict
@@ -84,14 +85,17 @@ _MEASURED_BEST = best_revenue(formula_row(share="NULL"))  # monday_weeks has no 
 _ROWS = f"""
 SELECT m.week_start, m.week_end, m.permaslug, m.variant, m.basis, m.source, m.total_tokens,
   {known_zero(formula_row(share="NULL"))} OR m.variant = '{FREE_VARIANT}' AS free,
-  {_MEASURED_BEST} AS best_usd, {REVENUE_LIST} AS list_usd,
-  EXISTS (SELECT 1 FROM weekly_revenue r WHERE r.permaslug = m.permaslug AND r.variant = m.variant
-          AND r.status = 'published' AND r.revenue_best_usd IS NULL AND r.total_tokens > 0)
-    OR EXISTS (SELECT 1 FROM prices p WHERE p.canonical_slug = m.permaslug AND p.variant = m.variant
-               AND (p.prompt_price IS NULL OR p.completion_price IS NULL)) AS seen_unpriced
+  {_MEASURED_BEST} AS best_usd, {REVENUE_LIST} AS list_usd
 FROM monday_weeks m
 LEFT JOIN effective_prices e ON e.crawl_id = m.crawl_id AND e.permaslug = m.permaslug AND e.variant = m.variant
 WHERE m.total_tokens IS NOT NULL
+"""
+# Model-variants seen with no price of any kind: ranked by a published crawl without a best estimate
+# (no list or effective price), or listed in a catalogue without a usable price.
+_SEEN_UNPRICED = """
+SELECT permaslug, variant FROM weekly_revenue
+WHERE status = 'published' AND revenue_best_usd IS NULL AND total_tokens > 0
+UNION SELECT canonical_slug, variant FROM prices WHERE prompt_price IS NULL OR completion_price IS NULL
 """
 _CHART = "SELECT week_start, week_end, key, tokens FROM chart_weeks ORDER BY week_start"
 _DATASET = "SELECT week_start, week_end, total_tokens FROM dataset_weeks WHERE complete"
@@ -288,12 +292,13 @@ def load_weeks(db: Database) -> dict[str, Week]:
     def week(start: str, end: str) -> Week:
         return weeks.setdefault(start, Week(start, end))
 
+    seen_unpriced = {tuple(r) for r in db.execute(_SEEN_UNPRICED)}
     for r in db.query(_ROWS):
         row = Row((r["permaslug"], r["variant"]), r["basis"], r["total_tokens"], list_usd=r["list_usd"],
                   free=bool(r["free"]), source=r["source"])
         if r["basis"] == MEASURED:
             row.best = r["best_usd"]
-        row.unpriced = not row.free and r["list_usd"] is None and row.best is None and bool(r["seen_unpriced"])
+        row.unpriced = not row.free and r["list_usd"] is None and row.best is None and row.key in seen_unpriced
         week(r["week_start"], r["week_end"]).rows.append(row)
     for r in db.query(_CHART):
         w = week(r["week_start"], r["week_end"])
@@ -366,6 +371,8 @@ class Series:
             self._add_author_rates(w.week_start, by_author)
         # Each measured week's own estimate (its rest priced from the crawl weeks): a rated week for
         # the weeks that measured nothing. It reads no other week's, so it is kept for estimates().
+        self._crawl_sources = sorted(crawl_weeks, key=lambda rated: rated.week_start)
+        self._all: list[RatedWeek] | None = None
         self._measured: dict[str, Estimate] = {}
         self.measured_weeks: list[RatedWeek] = []
         for start, w in weeks.items():
@@ -385,21 +392,34 @@ class Series:
 
     def blend(self, w: Week) -> tuple[float, str, float, dict[str, float]] | None:
         """The blended rate for the rest of ``w`` (rate, nearest source week, weeks of extrapolation,
-        lab mix)."""
+        lab mix): from the rated weeks nearest to it on either side that hold anything outside its
+        keys (crawl weeks; for a week that measured nothing, measured Monday weeks too)."""
         blends = Rates()
         excluded = w.known_keys
-        for crawl_week in self.crawl_weeks:
-            found = crawl_week.outside(excluded)
+        sources = self._crawl_sources if w.measured else self._all_sources()
+        starts = [rated.week_start for rated in sources]
+        first, last = bisect.bisect_left(starts, w.week_start), bisect.bisect_right(starts, w.week_start)
+        for index in range(first, last):  # the week itself, when rated, is taken alone
+            found = sources[index].outside(excluded)
             if found is not None:
-                blends.add(OTHERS, crawl_week.week_start, *found)
-        if not w.measured:
-            for rated in self.measured_weeks:
-                found = rated.outside(excluded) if rated.week_start != w.week_start else None
+                blends.add(OTHERS, w.week_start, *found)
+        for side in (() if blends.by_key else (range(first - 1, -1, -1), range(last, len(sources)))):
+            for index in side:
+                found = sources[index].outside(excluded)
                 if found is not None:
-                    blends.add(OTHERS, rated.week_start, *found)
+                    blends.add(OTHERS, sources[index].week_start, *found)
+                    break
         if not blends.by_key:
             self._without_crawl_weeks(blends)
         return blends.interpolated(OTHERS, w.week_start)
+
+    def _all_sources(self) -> list[RatedWeek]:
+        """Crawl weeks and measured Monday weeks by start (a measured Monday week wins its start day)."""
+        if self._all is None:
+            by_start = {rated.week_start: rated for rated in self.crawl_weeks}
+            by_start.update((rated.week_start, rated) for rated in self.measured_weeks)
+            self._all = [by_start[start] for start in sorted(by_start)]
+        return self._all
 
     def _without_crawl_weeks(self, blends: Rates) -> None:
         for w in self.weeks.values():
