@@ -92,9 +92,13 @@ WHERE m.total_tokens IS NOT NULL
 """
 # Model-variants seen with no price of any kind: ranked by a published crawl without a best estimate
 # (no list or effective price), or listed in a catalogue without a usable price.
-_SEEN_UNPRICED = """
-SELECT permaslug, variant FROM weekly_revenue
-WHERE status = 'published' AND revenue_best_usd IS NULL AND total_tokens > 0
+# (model_weeks, not the weekly_revenue view: only the rows without a list price need the formula.)
+_SEEN_UNPRICED = f"""
+SELECT m.permaslug, m.variant FROM weeks w
+JOIN model_weeks m ON m.crawl_id = w.crawl_id AND m.week_start = w.week_start AND m.week_end = w.week_end
+LEFT JOIN effective_prices e ON e.crawl_id = m.crawl_id AND e.permaslug = m.permaslug AND e.variant = m.variant
+WHERE w.status = 'published' AND m.total_tokens > 0 AND (m.prompt_price IS NULL OR m.completion_price IS NULL)
+  AND {best_revenue(formula_row())} IS NULL
 UNION SELECT canonical_slug, variant FROM prices WHERE prompt_price IS NULL OR completion_price IS NULL
 """
 _CHART = "SELECT week_start, week_end, key, tokens FROM chart_weeks ORDER BY week_start"
@@ -604,8 +608,14 @@ def rebuild(db: Database) -> None:
     db.execute("DELETE FROM monday_series")
     db.execute("DELETE FROM monday_series_authors")
     if estimates:
-        db["monday_series"].insert_all((e.record() for e in estimates), pk=("week_start", "week_end"))
-        db["monday_series_authors"].insert_all(
-            ({"week_start": e.week_start, "week_end": e.week_end, "author": author, "revenue_best_usd": usd,
-              "tokens": round(tokens)} for e in estimates for author, (usd, tokens) in sorted(e.authors.items())),
-            pk=("week_start", "week_end", "author"))
+        _insert(db, "monday_series", [e.record() for e in estimates])
+        _insert(db, "monday_series_authors", [
+            {"week_start": e.week_start, "week_end": e.week_end, "author": author, "revenue_best_usd": usd,
+             "tokens": round(tokens)} for e in estimates for author, (usd, tokens) in sorted(e.authors.items())])
+
+
+def _insert(db: Database, table: str, rows: list[dict[str, Any]]) -> None:
+    """One executemany: sqlite-utils' insert_all wraps every chunk in a savepoint of its own."""
+    columns = list(rows[0])
+    db.conn.executemany(f"INSERT INTO [{table}] ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+                        [[row[c] for c in columns] for row in rows])
