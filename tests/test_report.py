@@ -237,8 +237,10 @@ async def test_the_seed_week_at_a_glance(tmp_path):
     modeled = [fmt.percent(1 - w["measured_usd"] / w["revenue_best_usd"], 0) for w in (first, last)]
     # the same week as the Summary and the chart's last bar (a Monday crawl: its week is a Monday week)
     assert " ".join(takeaway.split()) == (
-        f"the weekly estimate went from {fmt.usd(first['revenue_best_usd'])} (Monday week {first['week_start']} "
-        f"to {first['week_end']}, {modeled[0]} of it modeled) to {fmt.usd(last['revenue_best_usd'])} (Monday week "
+        f"the weekly estimate went from {fmt.usd(first['revenue_best_usd'])} "
+        f"(range {fmt.usd(first['revenue_low_usd'])} to {fmt.usd(first['revenue_high_usd'])}; "
+        f"Monday week {first['week_start']} "
+        f"to {first['week_end']}, {modeled[0]} modeled) to {fmt.usd(last['revenue_best_usd'])} (Monday week "
         f"2026-02-02 to 2026-02-08, {modeled[1]} modeled): {grew}.")
 
     # Revenue Over Time ends with the crawl's own week (a Monday crawl).
