@@ -49,6 +49,7 @@ weeks that share no day with it and compares (bench/backtest.py).
 from __future__ import annotations
 
 import bisect
+import functools
 import math
 import statistics
 from collections import defaultdict
@@ -114,6 +115,7 @@ WHERE r.status = 'published' AND c.era NOT IN ('import', 'archive') AND r.revenu
 _HORIZON = "SELECT MAX(week_end) FROM weeks WHERE status = 'published'"
 
 
+@functools.lru_cache(maxsize=65536)
 def author_of(key: Key) -> str:
     return key[0].partition("/")[0]
 
