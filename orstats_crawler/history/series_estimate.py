@@ -59,8 +59,10 @@ from typing import Any, Iterable
 
 from sqlite_utils import Database
 
-from orstats_crawler.history.formulas import REVENUE_LIST, best_revenue, known_zero, row as formula_row
+from orstats_crawler.history.formulas import (best_revenue, effective_revenue, imputed_revenue, known_zero,
+                                              list_revenue, row as formula_row)
 from orstats_crawler.history.series import MEASURED, MODELED
+from orstats_crawler import pricing
 from orstats_crawler.pricing import FREE_VARIANT, split_id
 
 MEASURED_SHARE = 0.9  # a week is `measured` when measured rows carry this share of its estimate
@@ -82,14 +84,14 @@ EXTRAPOLATED_PER_WEEK = 0.012
 IMPUTED_DOUBT = 0.5  # an imputed row (its author's $/token) may be off by half either way
 ARCHIVED_SOURCES = ("import", "archived")  # measured rows of an imported or archived week: list prices only
 
-_MEASURED_BEST = best_revenue(formula_row(share="NULL"))  # monday_weeks has no imputed cached share
+_M = formula_row()
+# A measured row's best estimate is the view's (monday_revenue: the formula every reader uses).
 _ROWS = f"""
-SELECT m.week_start, m.week_end, m.permaslug, m.variant, m.basis, m.source, m.total_tokens,
-  {known_zero(formula_row(share="NULL"))} OR m.variant = '{FREE_VARIANT}' AS free,
-  {_MEASURED_BEST} AS best_usd, {REVENUE_LIST} AS list_usd
-FROM monday_weeks m
-LEFT JOIN effective_prices e ON e.crawl_id = m.crawl_id AND e.permaslug = m.permaslug AND e.variant = m.variant
-WHERE m.total_tokens IS NOT NULL
+SELECT r.week_start, r.week_end, r.permaslug, r.variant, r.basis, r.source, r.total_tokens,
+  {known_zero(formula_row("r", "r"))} OR r.variant = '{FREE_VARIANT}' AS free,
+  r.revenue_best_usd AS best_usd, r.revenue_list_usd AS list_usd
+FROM monday_revenue r
+WHERE r.total_tokens IS NOT NULL
 """
 # Model-variants seen with no price of any kind: ranked by a published crawl without a best estimate
 # (no list or effective price), or listed in a catalogue without a usable price.
@@ -99,7 +101,7 @@ SELECT m.permaslug, m.variant FROM weeks w
 JOIN model_weeks m ON m.crawl_id = w.crawl_id AND m.week_start = w.week_start AND m.week_end = w.week_end
 LEFT JOIN effective_prices e ON e.crawl_id = m.crawl_id AND e.permaslug = m.permaslug AND e.variant = m.variant
 WHERE w.status = 'published' AND m.total_tokens > 0 AND (m.prompt_price IS NULL OR m.completion_price IS NULL)
-  AND {best_revenue(formula_row())} IS NULL
+  AND {best_revenue(effective_revenue(_M), list_revenue(_M), imputed_revenue(_M))} IS NULL
 UNION SELECT canonical_slug, variant FROM prices WHERE prompt_price IS NULL OR completion_price IS NULL
 """
 _CHART = "SELECT week_start, week_end, key, tokens FROM chart_weeks ORDER BY week_start"
@@ -117,7 +119,7 @@ _HORIZON = "SELECT MAX(week_end) FROM weeks WHERE status = 'published'"
 
 @functools.lru_cache(maxsize=65536)
 def author_of(key: Key) -> str:
-    return key[0].partition("/")[0]
+    return pricing.author_of(key[0])
 
 
 @dataclass
