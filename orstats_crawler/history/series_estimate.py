@@ -7,9 +7,9 @@ of a complete week, else the rows the history holds for it. From the week's rows
 
 - **free**: a `:free` variant (or a known zero price) is 0, wherever it appears;
 - **measured** rows (a split of that week: seven days of a crawl's daily activity, a Monday-window
-  crawl, an imported or archived week) at their own best estimate, the SQL formula of every reader
-  (formulas.best_revenue: effective prices of the crawl that measured them, else the list price
-  valid that week);
+  crawl, an imported or archived week) at their own best estimate, read from the view
+  (`monday_revenue.revenue_best_usd`: effective prices of the crawl that measured them, else the
+  list price valid that week);
 - **modeled** rows (a known volume, no split: a chart key, a Data API top-50 row) at the $/token of
   the same model-variant in its rated weeks (its measured Monday weeks and the published crawls'
   own weeks), interpolated in time between the nearest one on either side (the nearest one beyond
