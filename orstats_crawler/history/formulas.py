@@ -1,7 +1,7 @@
 """The revenue formulas, once, as SQL expressions: every view and every reader of the history (and
 the spider's stop rule, through ``evaluate``) computes revenue through these.
 
-Cached tokens are part of prompt tokens, reasoning tokens part of completion tokens (sources doc,
+Cached tokens are part of prompt tokens, reasoning tokens part of completion tokens (docs/SOURCES.md,
 section 7). NULL propagates: an unknown split or an unknown price gives an unknown revenue, never 0.
 
 A formula is built for a ``Row``: the SQL expressions of one model-variant's week (its tokens, list

@@ -231,3 +231,18 @@ def m501_monday_series_band(db: Database) -> None:
     for name, kind in (("imputed_tokens", int), ("imputed_usd", float), ("extrapolated_weeks", float),
                        ("tier", str)):
         db["monday_series"].add_column(name, kind)
+
+
+@migrations()
+def m601_archive_copies(db: Database) -> None:
+    """The archived copies each `archive` crawl used or turned down (scrapy crawl archive): where its
+    rows come from (archive URL, capture time), and which copies a later run need not ask for again."""
+    db["archive_copies"].create(
+        {
+            "crawl_id": str, "week_start": str, "kind": str, "original": str, "captured_at": str,
+            "archive_url": str, "digest": str, "status": str, "message": str,
+        },
+        pk=("crawl_id", "archive_url"),
+        foreign_keys=[("crawl_id", "crawls", "id")],
+    )
+    db["archive_copies"].create_index(["original", "captured_at"])
