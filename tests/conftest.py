@@ -87,6 +87,15 @@ def no_data_api_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OPENROUTER_API_KEY", raising=False)
 
 
+@pytest.fixture(scope="session")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The fault suite's world (tests/test_faults.py ``build_world``): a seeded history and week B,
+    built once per test process for the three fault modules, read-only (each fault crawl copies it)."""
+    from tests.test_faults import build_world
+
+    return build_world(tmp_path_factory)
+
+
 @pytest.fixture
 def demo_snapshot(tmp_path: Path) -> Path:
     return build_snapshot(tmp_path / "snapshot")

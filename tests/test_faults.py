@@ -116,8 +116,10 @@ class FaultHandler(ReplayHandler):
         return super().respond(path)[2]
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory) -> World:
+def build_world(tmp_path_factory) -> World:
+    """The fault suite's world (tests/conftest.py's session fixture ``world``: built once per process
+    and shared read-only by test_faults, test_faults_data and test_faults_network; each fault crawl
+    copies its seed)."""
     root = tmp_path_factory.mktemp("faults")
     week_a = build_snapshot(root / "week-a", SnapshotSpec(captured=SEED_DAY - timedelta(days=7), name="week-a"))
     week_b = build_snapshot(root / "week-b")

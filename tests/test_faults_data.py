@@ -23,7 +23,6 @@ from tests import test_faults
 from tests.factory import SEED_MODELS, usd
 from tests.test_faults import ACTIVITY, CATALOGUE, LEADERBOARD, WEEK_B, FaultHandler, Run, assert_nothing_lost
 
-world = test_faults.world
 fault_crawl = test_faults.fault_crawl
 
 SONNET, KIMI = SEED_MODELS[0], SEED_MODELS[2]

@@ -37,9 +37,9 @@ from orstats_crawler.sources.legacy import RANKINGS_PAGE_PATH
 from tests.conftest import run_scrapy
 from tests.test_data_api import FakeDataApi
 from tests.test_faults import (ACTIVITY, CATALOGUE, SMALL, FaultHandler, Run, assert_nothing_lost, copy_history,
-                               fault_crawl, state, world)
+                               fault_crawl, state)
 
-__all__ = ["fault_crawl", "world"]  # the fault suite's fixtures, used here by name
+__all__ = ["fault_crawl"]  # the fault suite's fixture, used here by name (its world: tests/conftest.py)
 
 KEY = "sk-or-v1-network-fault-0123456789abcdef"
 MOVED = "/moved"  # a redirect within the site points here; the path after it is served as itself
