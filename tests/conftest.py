@@ -47,7 +47,8 @@ FAST = {
 # The tiers of the suite (pyproject.toml's markers), by test module; a module in neither set is `unit`.
 # `pytest -m "not integration"` is the inner loop; CI runs everything.
 INTEGRATION = {"test_scrapyd", "test_datasette", "test_datasette_dashboards", "test_report_mermaid",
-               "test_report_render", "test_readme", "test_deploy", "test_workflow", "test_bench_smoke"}
+               "test_report_render", "test_readme", "test_deploy", "test_workflow", "test_bench_smoke",
+               "test_checkout_guard"}  # the guard's proof runs pytest itself, in child processes
 ENGINE = {"test_backfill", "test_concurrency", "test_crawl_command", "test_crawl_engine", "test_data_api",
           "test_effective", "test_estimate", "test_exit_codes", "test_exporter", "test_faults", "test_faults_data",
           "test_faults_network", "test_history_feed", "test_import_history", "test_legacy", "test_quality",
