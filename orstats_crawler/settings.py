@@ -139,6 +139,15 @@ TELNETCONSOLE_ENABLED = False
 # tokens twice); "effective" uses the prices the traffic actually paid, where published.
 ORSTATS_REVENUE_METHOD = os.environ.get("ORSTATS_REVENUE_METHOD", "best")
 ORSTATS_REPORT_TABLE_ROWS = 25  # model-variants with a known revenue listed in the breakdown table
+
+# --- OpenRouter's own take -----------------------------------------------------------------------
+# OpenRouter passes the providers' prices through and keeps a fee on credit purchases: 5.5 % by card
+# ($0.80 minimum), 5 % in crypto (https://openrouter.ai/docs/faq, read 2026-12-07; the same figures
+# were published in November 2025). Each crawl stores the fee it assumes (crawls.platform_fee) and
+# weekly_totals.openrouter_take_usd is the week's best estimate x that fee: as if the week's spend
+# were bought by card. BYOK traffic (a 5 % fee on spend OpenRouter does not bill) and negotiated
+# discounts are not seen. Change it when the FAQ changes, with the day it did.
+ORSTATS_PLATFORM_FEE = 0.055
 EXTENSIONS = {
     # Renders reports/ once the history feed has stored a published crawl.
     "orstats_crawler.report.extension.ReportExtension": 500,

@@ -54,7 +54,7 @@ class Command(ScrapyCommand):
         results: list[ImportResult | SourceError] = []
         try:
             for path in snapshot_paths(args):  # one file at a time: a write error names the file
-                result = import_path(db, path, backfill_day)
+                result = import_path(db, path, backfill_day, self.settings.getfloat("ORSTATS_PLATFORM_FEE"))
                 print_result(result)
                 results.append(result)
         except sqlite3.Error as error:  # a full disk, a file changed under us: earlier files are kept

@@ -26,7 +26,7 @@ from orstats_crawler.history.price_history import CRAWL
 from orstats_crawler.history.series import DAILY
 from orstats_crawler.history.records import (ActivityFetchRow, ChartWeekRow, CrawlRecords, CrawlRow, DailyActivityRow,
                                              DatasetDayRow, EffectivePriceRow, ModelWeekRow, PriceRow, ProblemRow,
-                                             ResponseBodyRow, ResponseRow)
+                                             ProviderSummaryRow, ResponseBodyRow, ResponseRow)
 from orstats_crawler.items import (SPLIT, ActivityPlan, ChartWeek, EffectivePrice, LeaderboardRow, ModelActivity,
                                    ModelPrice, RankingsDaily, SourceProblem)
 from orstats_crawler.raw_responses import ArchivedResponse
@@ -43,6 +43,7 @@ class CrawlInfo:
     forced: bool = False
     finished_at: datetime | None = None
     stats: dict[str, Any] = field(default_factory=dict)
+    platform_fee: float | None = None  # ORSTATS_PLATFORM_FEE
 
 
 @dataclass
@@ -283,7 +284,8 @@ def crawl_records(info: CrawlInfo, items: CrawlItems, summary: WeekSummary, stat
             models_ranked=len(summary.rows), models_measured=summary.models_measured, problems=len(items.problems),
             forced=int(info.forced), checks=json.dumps(checks, default=str),
             stats=json.dumps(info.stats, default=str, sort_keys=True), spend_coverage=summary.spend_coverage,
-            cached_share_p10=summary.cached_share_p10, cached_share_p90=summary.cached_share_p90),
+            cached_share_p10=summary.cached_share_p10, cached_share_p90=summary.cached_share_p90,
+            platform_fee=info.platform_fee),
         model_weeks=[ModelWeekRow(crawl_id=crawl_id, **row, price_basis=CRAWL, price_observed_on=observed_on)
                      for row in summary.rows],
         daily_activity=list(_daily_rows(crawl_id, items.activity)),
@@ -291,6 +293,7 @@ def crawl_records(info: CrawlInfo, items: CrawlItems, summary: WeekSummary, stat
         prices=list(_price_rows(crawl_id, items.prices, observed_on)),
         problems=[_problem_row(crawl_id, p) for p in items.problems],
         effective_prices=list(_effective_rows(crawl_id, items.effective)),
+        provider_summaries=list(provider_rows(crawl_id, items.effective)),
         responses=responses, response_bodies=bodies,
         chart_weeks=list(finished_chart_rows(crawl_id, items.chart)),
         dataset_daily=list(_dataset_rows(crawl_id, items.rankings_daily)),
@@ -357,9 +360,17 @@ def _fetch_rows(crawl_id: str, items: CrawlItems, summary: WeekSummary) -> Itera
 def _effective_rows(crawl_id: str, prices: list[EffectivePrice]) -> Iterable[EffectivePriceRow]:
     for price in prices:
         row = ItemAdapter(price).asdict()
+        del row["provider_summaries"], row["problems"]
         row["url"] = row.pop("source_url")
         row["fetched_at"] = price.fetched_at.isoformat() if price.fetched_at else None
         yield EffectivePriceRow(crawl_id=crawl_id, **row)
+
+
+def provider_rows(crawl_id: str, prices: Iterable[EffectivePrice]) -> Iterable[ProviderSummaryRow]:
+    """Every provider summary of the effective-pricing answers (the live crawl's and the backfill's)."""
+    for price in prices:
+        for summary in price.provider_summaries:
+            yield ProviderSummaryRow(crawl_id=crawl_id, permaslug=price.permaslug, variant=price.variant, **summary)
 
 
 def _dataset_rows(crawl_id: str, answers: list[RankingsDaily]) -> Iterable[DatasetDayRow]:

@@ -37,7 +37,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from orstats_crawler.history.formulas import REVENUE_EFFECTIVE, REVENUE_LIST
+from orstats_crawler.history.formulas import REVENUE_EFFECTIVE_WEEK, REVENUE_LIST
 from orstats_crawler.history.series import MEASURED, MODELED
 from orstats_crawler.pricing import split_id
 
@@ -51,7 +51,7 @@ Key = tuple[str, str]
 _ROWS = f"""
 SELECT m.week_start, m.week_end, m.permaslug, m.variant, m.basis, m.total_tokens, m.is_free,
   m.prompt_price IS NOT NULL AND m.completion_price IS NOT NULL AS listed,
-  {REVENUE_LIST} AS list_usd, {REVENUE_EFFECTIVE} AS effective_usd
+  {REVENUE_LIST} AS list_usd, {REVENUE_EFFECTIVE_WEEK} AS effective_usd
 FROM monday_weeks m
 LEFT JOIN effective_prices e ON e.crawl_id = m.crawl_id AND e.permaslug = m.permaslug AND e.variant = m.variant
 WHERE m.total_tokens IS NOT NULL

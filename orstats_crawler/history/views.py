@@ -5,9 +5,10 @@ opens the history, and a reader uses them as temporary views; tables change only
 
 from __future__ import annotations
 
-from orstats_crawler.history.formulas import (M, REVENUE_COLUMNS, REVENUE_EFFECTIVE, REVENUE_HIGH, REVENUE_LIST,
-                                              REVENUE_SEED, best_basis, best_high, best_low, best_revenue,
-                                              imputed_revenue, known_sum, monday_of, with_tokens)
+from orstats_crawler.history.formulas import (EFFECTIVE_INPUT_WEEK, M, REVENUE_COLUMNS, REVENUE_EFFECTIVE,
+                                              REVENUE_EFFECTIVE_WEEK, REVENUE_HIGH, REVENUE_LIST, REVENUE_SEED,
+                                              best_basis, best_high, best_low, best_revenue, imputed_revenue,
+                                              known_sum, monday_of, with_tokens)
 
 
 def chart_tokens(alias: str) -> str:
@@ -43,6 +44,8 @@ SELECT
   e.weighted_input_price AS effective_input_price, e.weighted_output_price AS effective_output_price,
   e.cache_hit_rate AS effective_cache_hit_rate,
   {REVENUE_EFFECTIVE} AS revenue_effective_usd,
+  {EFFECTIVE_INPUT_WEEK} AS effective_input_price_week,
+  {REVENUE_EFFECTIVE_WEEK} AS revenue_effective_week_usd,
   m.cached_share_imputed, m.cached_share_from,
   {imputed_revenue(M)} AS revenue_imputed_usd,
   {best_basis(M)} AS best_basis,
@@ -101,7 +104,11 @@ SELECT
   SUM(CASE WHEN r.revenue_best_usd IS NOT NULL AND r.previous_revenue_best_usd IS NOT NULL
            THEN 1 END) AS previous_models,
   c.spend_coverage, c.cached_share_p10, c.cached_share_p90,
-  {chart_tokens("r")} AS chart_tokens
+  {chart_tokens("r")} AS chart_tokens,
+  c.platform_fee,
+  {known_sum("revenue_best_usd")} * c.platform_fee AS openrouter_take_usd,
+  {known_sum("revenue_best_low_usd")} * c.platform_fee AS openrouter_take_low_usd,
+  {known_sum("revenue_best_high_usd")} * c.platform_fee AS openrouter_take_high_usd
 FROM weekly_revenue r
 JOIN crawls c ON c.id = r.crawl_id
 WHERE {where}
@@ -195,6 +202,70 @@ WINDOW week AS (PARTITION BY r.week_start, r.week_end)
 """
 
 
+# --- revenue by provider --------------------------------------------------------------------------
+# Each model-variant's best estimate (and its band) shared among the providers that served it, by
+# their share of its spend at their own effective prices: a provider's weight is its tokens in the
+# effective-pricing sample x (prompt x its input price + completion x its output price), prompt and
+# completion being the model-variant's week (a provider's own split is not published); a provider
+# price the source did not give is the model-variant's. Where no weight is known, the share is of the
+# sample's tokens. A provider is its slug (its endpoints: regions, tiers), named by its shortest name.
+_WEIGHT = ("SUM(COALESCE(s.total_tokens, 0) * (r.prompt_tokens * COALESCE(s.effective_input_price, "
+           "r.effective_input_price, 0) + r.completion_tokens * COALESCE(s.effective_output_price, "
+           "r.effective_output_price, 0)))")
+_SAMPLE_TOKENS = "SUM(COALESCE(s.total_tokens, 0))"
+_PROVIDER_SHARE = (f"CASE WHEN SUM({_WEIGHT}) OVER model > 0 THEN {_WEIGHT} / SUM({_WEIGHT}) OVER model "
+                   f"ELSE 1.0 * {_SAMPLE_TOKENS} / NULLIF(SUM({_SAMPLE_TOKENS}) OVER model, 0) END")
+
+
+def provider_name(slug: str) -> str:
+    """A provider's name: the shortest name any of its endpoints has in the history (its regions and
+    tiers add words), the same in every week."""
+    return (f"(SELECT x.provider_name FROM provider_summaries x WHERE x.provider_slug = {slug} "
+            f"AND x.provider_name IS NOT NULL ORDER BY length(x.provider_name), x.provider_name LIMIT 1)")
+
+
+# One row per week, model-variant and provider: the provider's share of the model-variant's spend
+# and of its tokens, and that share of its best estimate and band.
+PROVIDER_MODEL_WEEKLY = f"""
+SELECT r.week_start, r.week_end, r.permaslug, r.variant, r.name, r.is_free, r.best_basis,
+  s.provider_slug, {provider_name("s.provider_slug")} AS provider_name,
+  COUNT(*) AS endpoints, {_SAMPLE_TOKENS} AS sample_tokens,
+  SUM(s.total_tokens * s.effective_input_price) / SUM(CASE WHEN s.effective_input_price IS NOT NULL
+    THEN s.total_tokens END) AS effective_input_price,
+  SUM(s.total_tokens * s.effective_output_price) / SUM(CASE WHEN s.effective_output_price IS NOT NULL
+    THEN s.total_tokens END) AS effective_output_price,
+  SUM(s.total_tokens * s.cache_hit_rate) / SUM(CASE WHEN s.cache_hit_rate IS NOT NULL
+    THEN s.total_tokens END) AS cache_hit_rate,
+  {_PROVIDER_SHARE} AS revenue_share,
+  1.0 * {_SAMPLE_TOKENS} / NULLIF(SUM({_SAMPLE_TOKENS}) OVER model, 0) AS token_share,
+  r.total_tokens * {_SAMPLE_TOKENS} / NULLIF(SUM({_SAMPLE_TOKENS}) OVER model, 0) AS tokens,
+  r.revenue_best_usd * ({_PROVIDER_SHARE}) AS revenue_best_usd,
+  r.revenue_best_low_usd * ({_PROVIDER_SHARE}) AS revenue_best_low_usd,
+  r.revenue_best_high_usd * ({_PROVIDER_SHARE}) AS revenue_best_high_usd,
+  r.status, r.crawl_id
+FROM weekly_revenue r
+JOIN provider_summaries s ON s.crawl_id = r.crawl_id AND s.permaslug = r.permaslug AND s.variant = r.variant
+GROUP BY r.week_start, r.week_end, r.permaslug, r.variant, s.provider_slug
+WINDOW model AS (PARTITION BY r.week_start, r.week_end, r.permaslug, r.variant)
+"""
+
+# One row per week and provider: the model-variants it served, its tokens (its share of each one's
+# week), its revenue with its band, and its shares of the week's model-variants with provider summaries.
+PROVIDER_WEEKLY = f"""
+SELECT p.week_start, p.week_end, p.provider_slug, p.provider_name,
+  COUNT(*) AS models, SUM(p.endpoints) AS endpoints, SUM(p.sample_tokens) AS sample_tokens,
+  SUM(p.tokens) AS tokens, 1.0 * SUM(p.tokens) / NULLIF(SUM(SUM(p.tokens)) OVER week, 0) AS token_share,
+  {known_sum("revenue_best_usd", "p")} AS revenue_best_usd,
+  {known_sum("revenue_best_low_usd", "p")} AS revenue_best_low_usd,
+  {known_sum("revenue_best_high_usd", "p")} AS revenue_best_high_usd,
+  SUM(p.revenue_best_usd) / NULLIF(SUM(SUM(p.revenue_best_usd)) OVER week, 0) AS revenue_share,
+  MAX(p.status) AS status, MAX(p.crawl_id) AS crawl_id
+FROM provider_model_weekly p
+GROUP BY p.week_start, p.week_end, p.provider_slug
+WINDOW week AS (PARTITION BY p.week_start, p.week_end)
+"""
+
+
 # (name, SQL) in dependency order.
 VIEWS: list[tuple[str, str]] = [
     ("weekly_revenue", WEEKLY_REVENUE),
@@ -207,4 +278,6 @@ VIEWS: list[tuple[str, str]] = [
     ("author_weekly", _author_sql("weekly_revenue", REVENUE_COLUMNS, "MAX(r.status) AS status")),
     ("author_monday", _author_sql("monday_revenue", ["revenue_list_usd", "revenue_seed_usd", "revenue_high_usd"],
                                   "GROUP_CONCAT(DISTINCT r.basis) AS bases")),
+    ("provider_model_weekly", PROVIDER_MODEL_WEEKLY),
+    ("provider_weekly", PROVIDER_WEEKLY),
 ]

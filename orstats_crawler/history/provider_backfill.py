@@ -1,0 +1,59 @@
+"""The provider summaries of crawls stored before the history kept them, decoded again from each
+crawl's raw effective-pricing answers (``responses``, ``response_bodies``) by the decoder the live
+crawl uses. An answer that does not decode now did not at its crawl either (its problem is stored
+with that crawl): it adds no rows.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+from urllib.parse import parse_qs, urlparse
+
+from sqlite_utils import Database
+
+from orstats_crawler.history.crawl_rows import provider_rows
+from orstats_crawler.history.writer import insert
+from orstats_crawler.sources import SourceError
+from orstats_crawler.sources.effective import decode_effective
+
+logger = logging.getLogger(__name__)
+
+EFFECTIVE_PATH = "/api/frontend/v1/stats/effective-pricing"
+
+_CRAWLS = """
+SELECT c.id FROM crawls c WHERE NOT EXISTS (SELECT 1 FROM provider_summaries p WHERE p.crawl_id = c.id)
+ORDER BY c.started_at, c.id
+"""
+_ANSWERS = """
+SELECT r.url, b.body_gz FROM responses r JOIN response_bodies b ON b.sha256 = r.sha256
+WHERE r.crawl_id = ? AND r.status = 200 AND r.url LIKE '%' || ? || '?%'
+ORDER BY r.rowid
+"""
+
+
+def backfill_provider_summaries(db: Database) -> int:
+    """Store the provider summaries of every archived effective-pricing answer of the crawls that
+    have none yet (a crawl's answers at a time); returns how many rows were stored."""
+    stored = 0
+    for (crawl_id,) in db.execute(_CRAWLS).fetchall():
+        stored += _backfill_crawl(db, crawl_id)
+    return stored
+
+
+def _backfill_crawl(db: Database, crawl_id: str) -> int:
+    stored = 0
+    for url, body_gz in db.execute(_ANSWERS, [crawl_id, EFFECTIVE_PATH]).fetchall():
+        if urlparse(url).path != EFFECTIVE_PATH:
+            continue
+        query = parse_qs(urlparse(url).query)
+        permaslug, variant = query.get("permaslug", [""])[0], query.get("variant", ["standard"])[0]
+        try:
+            price = decode_effective(gzip.decompress(body_gz), url, permaslug, variant)
+        except SourceError as error:
+            logger.info("provider summaries of crawl %s: %s", crawl_id, error)
+            continue
+        rows = list(provider_rows(crawl_id, [price]))
+        insert(db, rows, replace=True)
+        stored += len(rows)
+    return stored
