@@ -97,7 +97,8 @@ def test_every_canned_query_answers_with_the_crawled_figures(datasette, history)
     week2 = {m.permaslug: m for m in WEEK2_MODELS}
     queries = yaml.safe_load(METADATA.read_text())["databases"]["history"]["queries"]
     assert set(queries) == {"revenue_over_time", "crawl_weeks", "week_models", "biggest_movers",
-                            "revenue_by_author", "price_changes", "rejected_crawls"}  # a new query gets its checks here
+                            "revenue_by_author", "price_changes", "rejected_crawls",
+                            "revenue_by_provider"}  # a new query gets its checks here
 
     # The comparable series: every complete Monday week of the history, as monday_series holds it.
     rows = query(datasette, "revenue_over_time")
@@ -160,6 +161,19 @@ def test_every_canned_query_answers_with_the_crawled_figures(datasette, history)
         assert row["best_share_pct"] == pytest.approx(100 * spend[row["author"]] / sum(spend.values()), abs=0.006)
         assert row["week_end"] == WEEK2[1] and row["status"] == "published"
     assert sum(r["token_share_pct"] for r in rows) == pytest.approx(100, abs=0.1)
+
+    # By provider: each model-variant here has one provider, named after its public id's author.
+    rows = query(datasette, "revenue_by_provider")
+    served: dict[str, float] = {}
+    for model in week2.values():
+        if expected_effective(model):
+            provider = model.public_id.split("/")[0]
+            served[provider] = served.get(provider, 0.0) + expected_effective(model)
+    assert [r["provider_slug"] for r in rows] == sorted(served, key=lambda p: (-served[p], p))
+    for row in rows:
+        assert row["revenue_best_usd"] == pytest.approx(served[row["provider_slug"]], rel=1e-9)
+        assert row["week_end"] == WEEK2[1] and row["status"] == "published"
+    assert sum(r["revenue_share_pct"] for r in rows) == pytest.approx(100, abs=0.1)
 
     # Price changes: Sonnet's prompt price, down in week 2 and back up in week 3 (its catalogue).
     rows = query(datasette, "price_changes")

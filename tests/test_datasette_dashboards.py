@@ -225,3 +225,14 @@ def test_the_model_dashboard_shows_the_model_picked_in_its_filter(drawn, expecte
         assert chart["marks"]["mark-rect"] == [known[model]], name  # a bar per week of known revenue
         # a line per price the catalogue gave (prompt, completion, cache read)
         assert len(chart["marks"]["mark-line"]) == expected["price_kinds"][model] > 0, name
+
+
+def test_the_providers_dashboard_draws_each_weeks_share_by_provider(drawn, history):
+    chart = DASHBOARDS["providers"]["charts"]["provider_shares"]
+    rows = list(read_only(history).query(chart["query"]))
+    weeks = {row["week_end"] for row in rows}
+    assert rows and len(weeks) == 1  # the demo crawl's week (the imported weeks have no provider summaries)
+    # a bar segment per week and provider shown (the 8 with the most revenue, then the rest as one)
+    assert len(rows) == min(len({r["provider"] for r in rows}), 9) > 1
+    shown = drawn["providers"]["charts"]["provider_shares"]
+    assert shown["marks"]["mark-rect"] == [len(rows)]

@@ -30,7 +30,7 @@ from tests.test_import_history import anchor_file, run_import, write
 
 # The seed README's order, plus authors.
 SECTIONS = ["Summary", "Revenue Over Time", "Revenue by Model", "Revenue Share", "Token Type Distribution",
-            "Model Breakdown", "Revenue by Author", "Methodology"]
+            "Model Breakdown", "Revenue by Author", "Revenue by Provider", "Methodology"]
 BLANK = "\u200b"  # what an x label left blank is made of
 MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
@@ -209,7 +209,7 @@ async def test_the_seed_week_at_a_glance(tmp_path):
     week = weekly_totals(db, "2026-02-08")
     wow = week["like_for_like_best_usd"] / week["previous_revenue_best_usd"] - 1
 
-    # Summary: four rows, the best estimate first.
+    # Summary: five rows, the best estimate first, OpenRouter's take last.
     rows = summary(text)
     top = max(paid, key=lambda m: best[m.permaslug])
     revenue_by_author, tokens_by_author = defaultdict(float), defaultdict(int)
@@ -227,7 +227,10 @@ async def test_the_seed_week_at_a_glance(tmp_path):
                                                   f"revenue from {fmt.ratio(tokens_by_author[lab], tokens_total)} of "
                                                   "the tokens",
         "Tokens tracked": f"**{fmt.tokens(tokens_total)}** of 10 model-variants ({fmt.ratio(tokens_total, chart_total)}"
-                          f" of the {fmt.tokens(chart_total)} on OpenRouter's weekly chart)"}
+                          f" of the {fmt.tokens(chart_total)} on OpenRouter's weekly chart)",
+        "OpenRouter's own take": f"about {fmt.usd(best_total * 0.055)} (range {fmt.usd(low * 0.055)} to "
+                                 f"{fmt.usd(high * 0.055)}): the best estimate x its 5.5% fee on credit purchases; "
+                                 "BYOK traffic and discounts unknown"}
     assert lab == "anthropic" and fmt.usd(list_total) == "$2.82M"
     series = monday_series(db)
     first, last = series[0], series[-1]
@@ -297,7 +300,7 @@ async def test_the_seed_week_at_a_glance(tmp_path):
     assert (f"Its formula gives $6.25M for this week; counting them once at list prices gives $2.82M, and the best "
             f"estimate is {fmt.usd(best_total)}.") in corrections
     assert "Revenue unknown" not in text and "n/a" not in text.split("## Methodology")[0]
-    assert check_xychart_lengths(text) == 3
+    assert check_xychart_lengths(text) == 4  # revenue over time, by model, labs over time, by provider
     assert_reads_in_short_paragraphs(text)
 
 
@@ -444,7 +447,7 @@ async def test_every_week_page_charts_the_monday_weeks_up_to_it(tmp_path):
     wow = fmt.change(week["like_for_like_best_usd"] / week["previous_revenue_best_usd"] - 1, digits=1)
     assert f"; {wow} week over week (the {week['previous_models']} model-variants known both weeks)" in \
         summary(middle)["Estimated weekly revenue"]
-    assert check_xychart_lengths(middle) == 3
+    assert check_xychart_lengths(middle) == 4
 
 
 @pytest_twisted.ensureDeferred
@@ -489,7 +492,7 @@ async def test_without_a_monday_week_the_page_says_so(tmp_path):
     assert section(text, "Revenue Over Time").strip() == \
         "The history holds no complete Monday week with an estimate up to 2026-02-08."
     assert "**Takeaway:**" in section(text, "Summary")
-    assert check_xychart_lengths(text) == 1  # revenue by model only
+    assert check_xychart_lengths(text) == 2  # revenue by model and by provider only
 
 
 # --- unknowns ----------------------------------------------------------------------------------
@@ -596,7 +599,7 @@ async def test_hostile_names_break_no_table_chart_or_link(tmp_path):
             assert not any(set(label) & set('"`<>[]#&$') for label in labels)
     [by_model] = blocks_of(text, "Revenue by Model")
     assert len(xychart_series(by_model)["x-axis"][0]) == 9  # both hostile-named models kept their own bar
-    assert check_xychart_lengths(text) == 3
+    assert check_xychart_lengths(text) == 4
     names = [row[1] for row in table(section(text, "Model Breakdown"))]
     assert sum(1 for name in names if name.startswith("[Evil \\| Model \"quoted\" \\]x\\[ \\`tick\\`")) == 2
 

@@ -238,7 +238,7 @@ SELECT r.week_start, r.week_end, r.permaslug, r.variant, r.name, r.is_free, r.be
     THEN s.total_tokens END) AS cache_hit_rate,
   {_PROVIDER_SHARE} AS revenue_share,
   1.0 * {_SAMPLE_TOKENS} / NULLIF(SUM({_SAMPLE_TOKENS}) OVER model, 0) AS token_share,
-  r.total_tokens * {_SAMPLE_TOKENS} / NULLIF(SUM({_SAMPLE_TOKENS}) OVER model, 0) AS tokens,
+  1.0 * r.total_tokens * {_SAMPLE_TOKENS} / NULLIF(SUM({_SAMPLE_TOKENS}) OVER model, 0) AS tokens,
   r.revenue_best_usd * ({_PROVIDER_SHARE}) AS revenue_best_usd,
   r.revenue_best_low_usd * ({_PROVIDER_SHARE}) AS revenue_best_low_usd,
   r.revenue_best_high_usd * ({_PROVIDER_SHARE}) AS revenue_best_high_usd,

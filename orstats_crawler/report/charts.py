@@ -200,6 +200,24 @@ def revenue_by_model(rows: list[ModelRow]) -> XYChart | None:
     )
 
 
+def revenue_by_provider(report: WeekReport) -> XYChart | None:
+    """The providers with the largest share of the week's best estimate, names down the side."""
+    top = [p for p in report.providers if p["revenue_best_usd"]][:TOP_MODELS]
+    if not top:
+        return None
+    largest = top[0]["revenue_best_usd"]
+    axis = MoneyAxis.fitting(largest)
+    return XYChart(
+        title=f"Estimated revenue by provider, top {len(top)} ({axis.unit})",
+        x=fmt.unique([fitted(fmt.mermaid_label(p["provider_name"] or p["provider_slug"])) for p in top],
+                     fits=lambda label: label_pixels(label) <= NAME_PIXELS),
+        y_title=f"Revenue ({axis.unit})",
+        y_max=axis.top(largest),
+        bars=[[axis.value(p["revenue_best_usd"]) for p in top]],
+        horizontal=True,
+    )
+
+
 def lab_share(report: WeekReport) -> Pie | None:
     """The week's revenue by author: the largest labs, then one slice for the rest (never the largest)."""
     column = report.headline.column

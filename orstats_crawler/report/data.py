@@ -62,6 +62,7 @@ METHODS: dict[str, Method] = {
 SERIES_WEEKS = 52  # the Monday weeks a page charts and tables: a year, whatever the history holds
 LIST_VS_EFFECTIVE_ROWS = 10  # model-variants the methodology compares at list and effective prices
 AUTHOR_ROWS = 10  # authors listed under "Revenue by Author", largest revenue first
+PROVIDER_ROWS = 10  # providers listed under "Revenue by Provider" before the rest (collapsed)
 
 
 def method(key: str) -> Method:
@@ -212,6 +213,7 @@ class WeekReport:
     table_rows: int  # paid model-variants in the main table
     authors: list[dict[str, Any]] = field(default_factory=list)  # author_weekly rows, largest revenue first
     dataset_citation: str | None = None  # the Data API's required citation, when the history holds its data
+    providers: list[dict[str, Any]] = field(default_factory=list)  # provider_weekly rows, largest revenue first
 
     @property
     def headline(self) -> Method:
@@ -345,7 +347,7 @@ def week_report(db: Database, index: HistoryIndex, week: dict[str, Any], headlin
     [totals] = db.query("SELECT * FROM weekly_totals WHERE week_start = ? AND week_end = ?", key)
     series, count = index.series_up_to(week["week_end"])
     return WeekReport(Week(totals, headline), model_rows(db, key, headline), series, count, table_rows,
-                      author_rows(db, key, headline), index.citation)
+                      author_rows(db, key, headline), index.citation, provider_rows(db, key))
 
 
 def model_rows(db: Database, key: list[str], headline: Method) -> list[ModelRow]:
@@ -362,3 +364,21 @@ def author_rows(db: Database, key: list[str], headline: Method) -> list[dict[str
     return sorted(rows, key=lambda a: (a[headline.column] is None, -(a[headline.column] or 0.0),
                                        -(a["total_tokens"] or 0), a["author"]))
 
+
+
+_PROVIDERS = """
+SELECT p.*, b.revenue_best_usd AS previous_revenue_best_usd FROM provider_weekly p
+LEFT JOIN provider_weekly b ON b.week_start = date(p.week_start, '-7 days') AND b.week_end = date(p.week_end, '-7 days')
+  AND b.provider_slug = p.provider_slug AND b.status = ?
+WHERE p.week_start = ? AND p.week_end = ?
+"""
+
+
+def provider_rows(db: Database, key: list[str]) -> list[dict[str, Any]]:
+    """The week's providers (``provider_weekly``, always the best estimate: it is shared among them),
+    the largest first, each with its revenue in the published week 7 days before where it had one."""
+    rows = list(db.query(_PROVIDERS, [PUBLISHED, *key]))
+    for row in rows:
+        row["wow"] = growth(row["revenue_best_usd"], row["previous_revenue_best_usd"])
+    return sorted(rows, key=lambda p: (p["revenue_best_usd"] is None, -(p["revenue_best_usd"] or 0.0),
+                                       -(p["tokens"] or 0), p["provider_slug"]))

@@ -30,7 +30,8 @@ from orstats_crawler.history.connection import open_read_only
 from orstats_crawler.history.series_estimate import MEASURED_SHARE
 from orstats_crawler.report import charts, tables
 from orstats_crawler.report import format as fmt
-from orstats_crawler.report.data import AUTHOR_ROWS, HistoryIndex, Method, WeekReport, growth, week_report
+from orstats_crawler.report.data import (AUTHOR_ROWS, PROVIDER_ROWS, HistoryIndex, Method, WeekReport, growth,
+                                         week_report)
 from orstats_crawler.report.data import method as revenue_method
 
 TEMPLATE = "report.md.j2"
@@ -87,6 +88,9 @@ def render_week(env: Environment, report: WeekReport) -> str:
         unknown=tables.unknown(report),
         author_table=tables.authors(report, AUTHOR_ROWS), labs=charts.lab_lines(report),
         estimates_table=tables.estimates(report), list_vs_effective_table=tables.list_vs_effective(report),
+        provider_table=tables.providers(report.providers[:PROVIDER_ROWS]),
+        provider_rest_table=tables.providers(report.providers[PROVIDER_ROWS:]),
+        by_provider=charts.revenue_by_provider(report),
         # The day the sources were computed on, not the day we rendered: a replay or a re-render
         # of an old week must not claim fresher data.
         updated=report.source_day,

@@ -103,6 +103,16 @@ def authors(report: WeekReport, limit: int) -> Table:
                  {1, 2, 3, 4, 5})
 
 
+def providers(rows: list[dict]) -> Table:
+    """Providers with their share of the week's best estimate and of the tokens, and week over week."""
+    cells = [[fmt.md(p["provider_name"] or p["provider_slug"]), fmt.usd(p["revenue_best_usd"]),
+              f"{fmt.usd(p['revenue_best_low_usd'])} to {fmt.usd(p['revenue_best_high_usd'])}",
+              fmt.percent(p["revenue_share"]), fmt.tokens(p["tokens"]), str(p["models"]),
+              fmt.change(p["wow"], NO_PREVIOUS)] for p in rows]
+    return Table(["Provider", "Est. revenue", "Range", "Revenue share", "Tokens", "Model-variants", "WoW"], cells,
+                 {1, 2, 3, 4, 5, 6})
+
+
 # The estimates compared in the methodology, in this order, and what each is.
 COMPARED = [("best", "Best estimate"), ("effective", "Effective prices"),
             ("list", "List prices, cached tokens counted once"),
@@ -127,8 +137,8 @@ def list_vs_effective(report: WeekReport) -> Table:
 # --- the Summary ------------------------------------------------------------------------------------
 
 def summary(report: WeekReport) -> Table:
-    """At most four rows: the estimate with its range and week over week, the top model, the lab
-    earning most above its token share, the tokens behind it all."""
+    """At most five rows: the estimate with its range and week over week, the top model, the lab
+    earning most above its token share, the tokens behind it all, OpenRouter's own take of it."""
     rows = [["Estimated weekly revenue", headline(report)]]
     if report.paid:
         top = report.paid[0]
@@ -141,7 +151,17 @@ def summary(report: WeekReport) -> Table:
                      f"{fmt.md(lab['author'])}: {fmt.percent(share)} of the revenue from "
                      f"{fmt.percent(lab['token_share'])} of the tokens"])
     rows.append(["Tokens tracked", tracked(report)])
+    if report.week.openrouter_take_usd is not None:
+        rows.append(["OpenRouter's own take", take(report)])
     return Table(["Metric", "Value"], rows)
+
+
+def take(report: WeekReport) -> str:
+    """What OpenRouter keeps of the week's spend at its published fee on credit purchases."""
+    week = report.week
+    return (f"about {fmt.usd(week.openrouter_take_usd)} (range {fmt.usd(week.openrouter_take_low_usd)} to "
+            f"{fmt.usd(week.openrouter_take_high_usd)}): the best estimate x its {fmt.percent(week.platform_fee)} "
+            "fee on credit purchases; BYOK traffic and discounts unknown")
 
 
 def headline(report: WeekReport) -> str:
