@@ -184,7 +184,7 @@ def m304_report_state(db: Database) -> None:
 
 @migrations()
 def m305_best_estimate_inputs(db: Database) -> None:
-    """What a crawl stores for its rows' best estimate (history/crawl_rows.py): an unmeasured row's
+    """What a crawl stores for its rows' best estimate (publish/week_summary.py): an unmeasured row's
     imputed cached share and where it came from, a measured row's previous 7 days from the same
     crawl's daily activity; per crawl the spend coverage it guarantees and the 10th and 90th
     percentiles of its measured cached shares (the band of an imputed row)."""
@@ -227,8 +227,8 @@ def m307_monday_series_authors(db: Database) -> None:
 def m701_provider_summaries(db: Database) -> None:
     """Who served each model-variant's traffic: every provider summary of the effective-pricing
     answers (one row per crawl, model-variant and endpoint), and those of the crawls stored before
-    this table, decoded again from their raw answers (history/provider_backfill.py)."""
-    from orstats_crawler.history.provider_backfill import backfill_provider_summaries
+    this table, decoded again from their raw answers (history/provider_summaries.py)."""
+    from orstats_crawler.history.provider_summaries import backfill_provider_summaries
 
     db["provider_summaries"].create(
         {

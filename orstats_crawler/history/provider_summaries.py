@@ -1,19 +1,22 @@
-"""The provider summaries of crawls stored before the history kept them, decoded again from each
-crawl's raw effective-pricing answers (``responses``, ``response_bodies``) by the decoder the live
-crawl uses. An answer that does not decode now did not at its crawl either (its problem is stored
-with that crawl): it adds no rows.
+"""Provider summaries as history rows: a crawl's (``provider_rows``), and those of crawls stored
+before the history kept them (``backfill_provider_summaries``), decoded again from each crawl's raw
+effective-pricing answers (``responses``, ``response_bodies``) by the decoder the live crawl uses.
+An answer that does not decode now did not at its crawl either (its problem is stored with that
+crawl): it adds no rows.
 """
 
 from __future__ import annotations
 
 import gzip
 import logging
+from typing import Iterable
 from urllib.parse import parse_qs, urlparse
 
 from sqlite_utils import Database
 
-from orstats_crawler.history.crawl_rows import provider_rows
+from orstats_crawler.history.records import ProviderSummaryRow
 from orstats_crawler.history.writer import insert
+from orstats_crawler.items import EffectivePrice
 from orstats_crawler.sources import SourceError
 from orstats_crawler.sources.effective import decode_effective
 
@@ -30,6 +33,13 @@ SELECT r.url, b.body_gz FROM responses r JOIN response_bodies b ON b.sha256 = r.
 WHERE r.crawl_id = ? AND r.status = 200 AND r.url LIKE '%' || ? || '?%'
 ORDER BY r.rowid
 """
+
+
+def provider_rows(crawl_id: str, prices: Iterable[EffectivePrice]) -> Iterable[ProviderSummaryRow]:
+    """Every provider summary of a crawl's effective-pricing answers."""
+    for price in prices:
+        for summary in price.provider_summaries:
+            yield ProviderSummaryRow(crawl_id=crawl_id, permaslug=price.permaslug, variant=price.variant, **summary)
 
 
 def backfill_provider_summaries(db: Database) -> int:
