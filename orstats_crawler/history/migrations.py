@@ -235,6 +235,7 @@ def m701_provider_summaries(db: Database) -> None:
             "crawl_id": str, "permaslug": str, "variant": str, "endpoint_id": str, "provider_slug": str,
             "provider_name": str, "effective_input_price": float, "effective_output_price": float,
             "cache_hit_rate": float, "total_tokens": int,
+            "sample_tokens": int, "sample_input_weight": float, "sample_output_weight": float,
         },
         pk=("crawl_id", "permaslug", "variant", "endpoint_id"),
         foreign_keys=[("crawl_id", "crawls", "id")],

@@ -36,10 +36,30 @@ ORDER BY r.rowid
 
 
 def provider_rows(crawl_id: str, prices: Iterable[EffectivePrice]) -> Iterable[ProviderSummaryRow]:
-    """Every provider summary of a crawl's effective-pricing answers."""
+    """Every provider summary of a crawl's effective-pricing answers, with its answer's sample weights."""
     for price in prices:
+        weights = sample_weights(price)
         for summary in price.provider_summaries:
-            yield ProviderSummaryRow(crawl_id=crawl_id, permaslug=price.permaslug, variant=price.variant, **summary)
+            yield ProviderSummaryRow(crawl_id=crawl_id, permaslug=price.permaslug, variant=price.variant, **summary,
+                                     **weights)
+
+
+def sample_weights(price: EffectivePrice) -> dict[str, float | int]:
+    """The sums an endpoint's share of its model-variant's spend is taken of (views.py, revenue by
+    provider): the answer's tokens, and its tokens x input and x output prices ($/M), a price an
+    endpoint lacks being the model-variant's (views.py weighs each endpoint by the same rule)."""
+    tokens = [(s["total_tokens"] or 0, s) for s in price.provider_summaries]
+    return {
+        "sample_tokens": sum(t for t, _ in tokens),
+        "sample_input_weight": sum(t * _price(s["effective_input_price"], price.weighted_input_price)
+                                   for t, s in tokens),
+        "sample_output_weight": sum(t * _price(s["effective_output_price"], price.weighted_output_price)
+                                    for t, s in tokens),
+    }
+
+
+def _price(own: float | None, model: float | None) -> float:
+    return own if own is not None else model or 0.0
 
 
 def backfill_provider_summaries(db: Database) -> int:

@@ -181,6 +181,11 @@ class ProviderSummaryRow(Record):
     effective_output_price: float | None  # $/M per completion token
     cache_hit_rate: float | None
     total_tokens: int | None
+    # The whole answer's endpoints (history/provider_summaries.py, ``sample_weights``): their tokens,
+    # and their tokens x input and x output prices, for each endpoint's share of the model-variant.
+    sample_tokens: int
+    sample_input_weight: float
+    sample_output_weight: float
 
 
 @dataclass

@@ -204,65 +204,75 @@ WINDOW week AS (PARTITION BY r.week_start, r.week_end)
 
 # --- revenue by provider --------------------------------------------------------------------------
 # Each model-variant's best estimate (and its band) shared among the providers that served it, by
-# their share of its spend at their own effective prices: a provider's weight is its tokens in the
+# their share of its spend at their own effective prices: an endpoint's weight is its tokens in the
 # effective-pricing sample x (prompt x its input price + completion x its output price), prompt and
-# completion being the model-variant's week (a provider's own split is not published); a provider
-# price the source did not give is the model-variant's. Where no weight is known, the share is of the
-# sample's tokens. A provider is its slug (its endpoints: regions, tiers), named by its shortest name.
-_WEIGHT = ("SUM(COALESCE(s.total_tokens, 0) * (r.prompt_tokens * COALESCE(s.effective_input_price, "
-           "r.effective_input_price, 0) + r.completion_tokens * COALESCE(s.effective_output_price, "
-           "r.effective_output_price, 0)))")
-_SAMPLE_TOKENS = "SUM(COALESCE(s.total_tokens, 0))"
-_PROVIDER_SHARE = (f"CASE WHEN SUM({_WEIGHT}) OVER model > 0 THEN {_WEIGHT} / SUM({_WEIGHT}) OVER model "
-                   f"ELSE 1.0 * {_SAMPLE_TOKENS} / NULLIF(SUM({_SAMPLE_TOKENS}) OVER model, 0) END")
+# completion being the model-variant's week (a provider's own split is not published); a price the
+# source did not give is the model-variant's. Where no weight is known, the share is of the sample's
+# tokens. A provider is its slug (its endpoints: regions, tiers), named by its shortest name.
+#
+# Both views sum the endpoint rows of weekly_revenue joined to provider_summaries in one aggregate,
+# each row carrying its answer's sums (provider_summaries.sample_weights, the same fallback price):
+# SQLite pushes a filter on the week through that into the tables, not through a window or a second
+# aggregate, so one week is read without the history's others.
+
+def _weight(s: str) -> str:
+    return (f"COALESCE({s}.total_tokens, 0) * (r.prompt_tokens * COALESCE({s}.effective_input_price, "
+            f"r.effective_input_price, 0) + r.completion_tokens * COALESCE({s}.effective_output_price, "
+            f"r.effective_output_price, 0))")
 
 
-def provider_name(slug: str) -> str:
-    """A provider's name: the shortest name any of its endpoints has in the history (its regions and
-    tiers add words), the same in every week."""
-    return (f"(SELECT x.provider_name FROM provider_summaries x WHERE x.provider_slug = {slug} "
-            f"AND x.provider_name IS NOT NULL ORDER BY length(x.provider_name), x.provider_name LIMIT 1)")
+_MODEL_WEIGHT = "(r.prompt_tokens * s.sample_input_weight + r.completion_tokens * s.sample_output_weight)"
+# An endpoint's share of its model-variant's spend, else of its sample tokens; and of its sample tokens.
+_SHARE = (f"COALESCE({_weight('s')} / NULLIF({_MODEL_WEIGHT}, 0), "
+          "1.0 * COALESCE(s.total_tokens, 0) / NULLIF(s.sample_tokens, 0))")
+_TOKENS = "1.0 * r.total_tokens * COALESCE(s.total_tokens, 0) / NULLIF(s.sample_tokens, 0)"
+_FROM_ENDPOINTS = """FROM weekly_revenue r
+JOIN provider_summaries s ON s.crawl_id = r.crawl_id AND s.permaslug = r.permaslug AND s.variant = r.variant"""
 
 
-# One row per week, model-variant and provider: the provider's share of the model-variant's spend
-# and of its tokens, and that share of its best estimate and band.
+def shortest(column: str) -> str:
+    """The shortest of a group's names (ties: the first in order): a provider's regions and tiers add words."""
+    return f"substr(MIN(printf('%06d', length({column})) || {column}), 7)"
+
+
+def _token_weighted(column: str) -> str:
+    return (f"SUM(s.total_tokens * s.{column}) / SUM(CASE WHEN s.{column} IS NOT NULL THEN s.total_tokens END) "
+            f"AS {column}")
+
+
+def _shared(column: str) -> str:
+    """A revenue column shared among the group's endpoints; NULL when no row's is known."""
+    return f"CASE WHEN COUNT(r.{column}) > 0 THEN SUM(r.{column} * {_SHARE}) END AS {column}"
+
+
+_PROVIDER_SUMS = f"""{shortest("s.provider_name")} AS provider_name, COUNT(*) AS endpoints,
+  SUM(s.total_tokens) AS sample_tokens, SUM({_TOKENS}) AS tokens,
+  {_shared("revenue_best_usd")}, {_shared("revenue_best_low_usd")}, {_shared("revenue_best_high_usd")}"""
+
+# One row per week, model-variant and provider: its share of the model-variant's spend and tokens,
+# and that share of its best estimate and band.
 PROVIDER_MODEL_WEEKLY = f"""
-SELECT r.week_start, r.week_end, r.permaslug, r.variant, r.name, r.is_free, r.best_basis,
-  s.provider_slug, {provider_name("s.provider_slug")} AS provider_name,
-  COUNT(*) AS endpoints, {_SAMPLE_TOKENS} AS sample_tokens,
-  SUM(s.total_tokens * s.effective_input_price) / SUM(CASE WHEN s.effective_input_price IS NOT NULL
-    THEN s.total_tokens END) AS effective_input_price,
-  SUM(s.total_tokens * s.effective_output_price) / SUM(CASE WHEN s.effective_output_price IS NOT NULL
-    THEN s.total_tokens END) AS effective_output_price,
-  SUM(s.total_tokens * s.cache_hit_rate) / SUM(CASE WHEN s.cache_hit_rate IS NOT NULL
-    THEN s.total_tokens END) AS cache_hit_rate,
-  {_PROVIDER_SHARE} AS revenue_share,
-  1.0 * {_SAMPLE_TOKENS} / NULLIF(SUM({_SAMPLE_TOKENS}) OVER model, 0) AS token_share,
-  1.0 * r.total_tokens * {_SAMPLE_TOKENS} / NULLIF(SUM({_SAMPLE_TOKENS}) OVER model, 0) AS tokens,
-  r.revenue_best_usd * ({_PROVIDER_SHARE}) AS revenue_best_usd,
-  r.revenue_best_low_usd * ({_PROVIDER_SHARE}) AS revenue_best_low_usd,
-  r.revenue_best_high_usd * ({_PROVIDER_SHARE}) AS revenue_best_high_usd,
-  r.status, r.crawl_id
-FROM weekly_revenue r
-JOIN provider_summaries s ON s.crawl_id = r.crawl_id AND s.permaslug = r.permaslug AND s.variant = r.variant
+SELECT r.week_start, r.week_end, r.permaslug, r.variant, r.name, r.is_free, r.best_basis, s.provider_slug,
+  {_PROVIDER_SUMS},
+  SUM({_SHARE}) AS revenue_share, 1.0 * SUM(s.total_tokens) / NULLIF(s.sample_tokens, 0) AS token_share,
+  {_token_weighted("effective_input_price")}, {_token_weighted("effective_output_price")},
+  {_token_weighted("cache_hit_rate")}, r.status, r.crawl_id
+{_FROM_ENDPOINTS}
 GROUP BY r.week_start, r.week_end, r.permaslug, r.variant, s.provider_slug
-WINDOW model AS (PARTITION BY r.week_start, r.week_end, r.permaslug, r.variant)
 """
 
 # One row per week and provider: the model-variants it served, its tokens (its share of each one's
 # week), its revenue with its band, and its shares of the week's model-variants with provider summaries.
 PROVIDER_WEEKLY = f"""
-SELECT p.week_start, p.week_end, p.provider_slug, p.provider_name,
-  COUNT(*) AS models, SUM(p.endpoints) AS endpoints, SUM(p.sample_tokens) AS sample_tokens,
-  SUM(p.tokens) AS tokens, 1.0 * SUM(p.tokens) / NULLIF(SUM(SUM(p.tokens)) OVER week, 0) AS token_share,
-  {known_sum("revenue_best_usd", "p")} AS revenue_best_usd,
-  {known_sum("revenue_best_low_usd", "p")} AS revenue_best_low_usd,
-  {known_sum("revenue_best_high_usd", "p")} AS revenue_best_high_usd,
-  SUM(p.revenue_best_usd) / NULLIF(SUM(SUM(p.revenue_best_usd)) OVER week, 0) AS revenue_share,
-  MAX(p.status) AS status, MAX(p.crawl_id) AS crawl_id
-FROM provider_model_weekly p
-GROUP BY p.week_start, p.week_end, p.provider_slug
-WINDOW week AS (PARTITION BY p.week_start, p.week_end)
+SELECT r.week_start, r.week_end, s.provider_slug, {_PROVIDER_SUMS},
+  COUNT(DISTINCT r.permaslug || ':' || r.variant) AS models,
+  SUM({_TOKENS}) / NULLIF(SUM(SUM({_TOKENS})) OVER week, 0) AS token_share,
+  SUM(r.revenue_best_usd * {_SHARE}) / NULLIF(SUM(SUM(r.revenue_best_usd * {_SHARE})) OVER week, 0)
+    AS revenue_share,
+  MAX(r.status) AS status, MAX(r.crawl_id) AS crawl_id
+{_FROM_ENDPOINTS}
+GROUP BY r.week_start, r.week_end, s.provider_slug
+WINDOW week AS (PARTITION BY r.week_start, r.week_end)
 """
 
 
