@@ -224,6 +224,21 @@ def m307_monday_series_authors(db: Database) -> None:
 
 
 @migrations()
+def m601_archive_copies(db: Database) -> None:
+    """The archived copies each `archive` crawl used or turned down (scrapy crawl archive): where its
+    rows come from (archive URL, capture time), and which copies a later run need not ask for again."""
+    db["archive_copies"].create(
+        {
+            "crawl_id": str, "week_start": str, "kind": str, "original": str, "captured_at": str,
+            "archive_url": str, "digest": str, "status": str, "message": str,
+        },
+        pk=("crawl_id", "archive_url"),
+        foreign_keys=[("crawl_id", "crawls", "id")],
+    )
+    db["archive_copies"].create_index(["original", "captured_at"])
+
+
+@migrations()
 def m701_provider_summaries(db: Database) -> None:
     """Who served each model-variant's traffic: every provider summary of the effective-pricing
     answers (one row per crawl, model-variant and endpoint), and those of the crawls stored before
