@@ -45,9 +45,10 @@ class Method:
 METHODS: dict[str, Method] = {
     "best": Method(
         "best", "revenue_best_usd", "best estimate",
-        "per model-variant, the first known of: effective prices (prompt × effective input price + "
-        "completion × effective output price); list prices with the measured split; list prices with the "
-        "cached share imputed from the week's measured model-variants; free variants 0"),
+        "per model-variant, the first known of: effective prices (prompt × effective input price, weighted to "
+        "the week's cached share where the split is measured, + completion × effective output price); list "
+        "prices with the measured split; list prices with the cached share imputed from the week's measured "
+        "model-variants; free variants 0"),
     "list": Method(
         "list", "revenue_list_usd", "list prices, cached tokens counted once",
         "(prompt - cached) × prompt price + cached × cache-read price + completion × completion price"),
