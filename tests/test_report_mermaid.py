@@ -37,8 +37,8 @@ async def test_the_2026_08_08_report_parses(tmp_path):
     assert result.status == "published"
     readme = reports / "README.md"
     text = readme.read_text(encoding="utf-8")
-    assert len(mermaid_blocks(text)) == 5
-    assert check_xychart_lengths(text) == 3
+    assert len(mermaid_blocks(text)) == 6  # five charts and the providers
+    assert check_xychart_lengths(text) == 4
     assert_mermaid_parses(readme)
 
     # The headline is the sum over the model-variants whose revenue is known; the counts add up.
