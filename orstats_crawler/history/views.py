@@ -240,10 +240,10 @@ WINDOW week AS (PARTITION BY r.week_start, r.week_end)
 # source did not give is the model-variant's. Where no weight is known, the share is of the sample's
 # tokens. A provider is its slug (its endpoints: regions, tiers), named by its shortest name.
 #
-# Both views sum the endpoint rows of weekly_revenue joined to provider_summaries in one aggregate,
-# each row carrying its answer's sums (provider_summaries.sample_weights, the same fallback price):
-# SQLite pushes a filter on the week through that into the tables, not through a window or a second
-# aggregate, so one week is read without the history's others.
+# provider_endpoint_weekly shares each row out, endpoint by endpoint, each provider summary carrying
+# its answer's sums (provider_summaries.sample_weights, the same fallback price): no window and no
+# aggregate, so a filter on the week, even one holding a subquery, reaches the tables; the two views
+# above it sum its rows in one aggregate each, which SQLite filters by week the same way.
 
 def _weight(s: str) -> str:
     return (f"COALESCE({s}.total_tokens, 0) * (r.prompt_tokens * COALESCE({s}.effective_input_price, "
@@ -252,12 +252,24 @@ def _weight(s: str) -> str:
 
 
 _MODEL_WEIGHT = "(r.prompt_tokens * s.sample_input_weight + r.completion_tokens * s.sample_output_weight)"
-# An endpoint's share of its model-variant's spend, else of its sample tokens; and of its sample tokens.
 _SHARE = (f"COALESCE({_weight('s')} / NULLIF({_MODEL_WEIGHT}, 0), "
           "1.0 * COALESCE(s.total_tokens, 0) / NULLIF(s.sample_tokens, 0))")
-_TOKENS = "1.0 * r.total_tokens * COALESCE(s.total_tokens, 0) / NULLIF(s.sample_tokens, 0)"
-_FROM_ENDPOINTS = """FROM weekly_revenue r
-JOIN provider_summaries s ON s.crawl_id = r.crawl_id AND s.permaslug = r.permaslug AND s.variant = r.variant"""
+_TOKEN_SHARE = "1.0 * COALESCE(s.total_tokens, 0) / NULLIF(s.sample_tokens, 0)"
+
+# One row per week, model-variant and endpoint: its shares of the model-variant's spend and of its
+# sample's tokens, and those shares of the best estimate, its band and the week's tokens.
+PROVIDER_ENDPOINT_WEEKLY = f"""
+SELECT r.week_start, r.week_end, r.permaslug, r.variant, r.name, r.is_free, r.best_basis,
+  s.provider_slug, s.provider_name, s.endpoint_id, s.total_tokens AS sample_tokens,
+  s.effective_input_price, s.effective_output_price, s.cache_hit_rate,
+  {_SHARE} AS revenue_share, {_TOKEN_SHARE} AS token_share, r.total_tokens * {_TOKEN_SHARE} AS tokens,
+  r.revenue_best_usd * {_SHARE} AS revenue_best_usd,
+  r.revenue_best_low_usd * {_SHARE} AS revenue_best_low_usd,
+  r.revenue_best_high_usd * {_SHARE} AS revenue_best_high_usd,
+  r.status, r.crawl_id
+FROM weekly_revenue r
+JOIN provider_summaries s ON s.crawl_id = r.crawl_id AND s.permaslug = r.permaslug AND s.variant = r.variant
+"""
 
 
 def shortest(column: str) -> str:
@@ -266,43 +278,38 @@ def shortest(column: str) -> str:
 
 
 def _token_weighted(column: str) -> str:
-    return (f"SUM(s.total_tokens * s.{column}) / SUM(CASE WHEN s.{column} IS NOT NULL THEN s.total_tokens END) "
+    return (f"SUM(p.sample_tokens * p.{column}) / SUM(CASE WHEN p.{column} IS NOT NULL THEN p.sample_tokens END) "
             f"AS {column}")
 
 
-def _shared(column: str) -> str:
-    """A revenue column shared among the group's endpoints; NULL when no row's is known."""
-    return f"CASE WHEN COUNT(r.{column}) > 0 THEN SUM(r.{column} * {_SHARE}) END AS {column}"
-
-
-_PROVIDER_SUMS = f"""{shortest("s.provider_name")} AS provider_name, COUNT(*) AS endpoints,
-  SUM(s.total_tokens) AS sample_tokens, SUM({_TOKENS}) AS tokens,
-  {_shared("revenue_best_usd")}, {_shared("revenue_best_low_usd")}, {_shared("revenue_best_high_usd")}"""
+_PROVIDER_SUMS = f"""{shortest("p.provider_name")} AS provider_name, COUNT(*) AS endpoints,
+  SUM(p.sample_tokens) AS sample_tokens, SUM(p.tokens) AS tokens,
+  {known_sum("revenue_best_usd", "p")} AS revenue_best_usd,
+  {known_sum("revenue_best_low_usd", "p")} AS revenue_best_low_usd,
+  {known_sum("revenue_best_high_usd", "p")} AS revenue_best_high_usd"""
 
 # One row per week, model-variant and provider: its share of the model-variant's spend and tokens,
 # and that share of its best estimate and band.
 PROVIDER_MODEL_WEEKLY = f"""
-SELECT r.week_start, r.week_end, r.permaslug, r.variant, r.name, r.is_free, r.best_basis, s.provider_slug,
-  {_PROVIDER_SUMS},
-  SUM({_SHARE}) AS revenue_share, 1.0 * SUM(s.total_tokens) / NULLIF(s.sample_tokens, 0) AS token_share,
+SELECT p.week_start, p.week_end, p.permaslug, p.variant, p.name, p.is_free, p.best_basis, p.provider_slug,
+  {_PROVIDER_SUMS}, SUM(p.revenue_share) AS revenue_share, SUM(p.token_share) AS token_share,
   {_token_weighted("effective_input_price")}, {_token_weighted("effective_output_price")},
-  {_token_weighted("cache_hit_rate")}, r.status, r.crawl_id
-{_FROM_ENDPOINTS}
-GROUP BY r.week_start, r.week_end, r.permaslug, r.variant, s.provider_slug
+  {_token_weighted("cache_hit_rate")}, p.status, p.crawl_id
+FROM provider_endpoint_weekly p
+GROUP BY p.week_start, p.week_end, p.permaslug, p.variant, p.provider_slug
 """
 
 # One row per week and provider: the model-variants it served, its tokens (its share of each one's
 # week), its revenue with its band, and its shares of the week's model-variants with provider summaries.
 PROVIDER_WEEKLY = f"""
-SELECT r.week_start, r.week_end, s.provider_slug, {_PROVIDER_SUMS},
-  COUNT(DISTINCT r.permaslug || ':' || r.variant) AS models,
-  SUM({_TOKENS}) / NULLIF(SUM(SUM({_TOKENS})) OVER week, 0) AS token_share,
-  SUM(r.revenue_best_usd * {_SHARE}) / NULLIF(SUM(SUM(r.revenue_best_usd * {_SHARE})) OVER week, 0)
-    AS revenue_share,
-  MAX(r.status) AS status, MAX(r.crawl_id) AS crawl_id
-{_FROM_ENDPOINTS}
-GROUP BY r.week_start, r.week_end, s.provider_slug
-WINDOW week AS (PARTITION BY r.week_start, r.week_end)
+SELECT p.week_start, p.week_end, p.provider_slug, {_PROVIDER_SUMS},
+  COUNT(DISTINCT p.permaslug || ':' || p.variant) AS models,
+  SUM(p.tokens) / NULLIF(SUM(SUM(p.tokens)) OVER week, 0) AS token_share,
+  SUM(p.revenue_best_usd) / NULLIF(SUM(SUM(p.revenue_best_usd)) OVER week, 0) AS revenue_share,
+  MAX(p.status) AS status, MAX(p.crawl_id) AS crawl_id
+FROM provider_endpoint_weekly p
+GROUP BY p.week_start, p.week_end, p.provider_slug
+WINDOW week AS (PARTITION BY p.week_start, p.week_end)
 """
 
 
@@ -319,6 +326,7 @@ VIEWS: list[tuple[str, str]] = [
     ("author_weekly", _author_sql("weekly_revenue", REVENUE_COLUMNS, "MAX(r.status) AS status")),
     ("author_monday", _author_sql("monday_revenue", ["revenue_list_usd", "revenue_seed_usd", "revenue_high_usd"],
                                   "GROUP_CONCAT(DISTINCT r.basis) AS bases")),
+    ("provider_endpoint_weekly", PROVIDER_ENDPOINT_WEEKLY),
     ("provider_model_weekly", PROVIDER_MODEL_WEEKLY),
     ("provider_weekly", PROVIDER_WEEKLY),
 ]

@@ -18,7 +18,7 @@ import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import cached_property
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from sqlite_utils import Database
@@ -367,19 +367,19 @@ def author_rows(db: Database, key: list[str], headline: Method) -> list[dict[str
 
 
 
-_PROVIDERS = """
-SELECT p.*, b.revenue_best_usd AS previous_revenue_best_usd FROM provider_weekly p
-LEFT JOIN provider_weekly b ON b.week_start = date(p.week_start, '-7 days') AND b.week_end = date(p.week_end, '-7 days')
-  AND b.provider_slug = p.provider_slug AND b.status = ?
-WHERE p.week_start = ? AND p.week_end = ?
-"""
+_PROVIDERS = "SELECT * FROM provider_weekly WHERE week_start = ? AND week_end = ?"
 
 
 def provider_rows(db: Database, key: list[str]) -> list[dict[str, Any]]:
     """The week's providers (``provider_weekly``, always the best estimate: it is shared among them),
-    the largest first, each with its revenue in the published week 7 days before where it had one."""
-    rows = list(db.query(_PROVIDERS, [PUBLISHED, *key]))
+    the largest first, each with its revenue in the published week 7 days before where it had one.
+    (Each week asked by its own dates: SQLite reads a week of the view without the others only so.)"""
+    before = [(date.fromisoformat(day) - timedelta(days=7)).isoformat() for day in key]
+    previous = {p["provider_slug"]: p["revenue_best_usd"] for p in db.query(_PROVIDERS, before)
+                if p["status"] == PUBLISHED}
+    rows = list(db.query(_PROVIDERS, key))
     for row in rows:
+        row["previous_revenue_best_usd"] = previous.get(row["provider_slug"])
         row["wow"] = growth(row["revenue_best_usd"], row["previous_revenue_best_usd"])
     return sorted(rows, key=lambda p: (p["revenue_best_usd"] is None, -(p["revenue_best_usd"] or 0.0),
                                        -(p["tokens"] or 0), p["provider_slug"]))
