@@ -435,3 +435,22 @@ async def test_an_archived_catalogue_beyond_the_price_bound_prices_nothing(tmp_p
     assert week["status"] == "rejected" and "example-lab/retired-model" in failed["price_bound"]
     assert next(db.query("SELECT count(*) n FROM prices WHERE crawl_id = 'archive:2026-06-29'"))["n"] > 0
     assert PriceHistory(db).at(astray.permaslug, "standard", "2026-07-05").prompt_price is None
+
+
+@pytest_twisted.ensureDeferred
+async def test_model_pages_beyond_the_cap_are_asked_about_by_the_next_runs_first(tmp_path, fake_archive):
+    archive = weeks_scenario()
+    server = fake_archive(archive)
+    history = tmp_path / "data" / "history.db"
+    await archive_crawl(server, history, **SCENARIO_WEEKS)  # 11 requests; the history knows 11 model-variants
+    asked: list[set[str]] = []
+    for cap in (11 + 7, 11 + 5 + 7):  # each run: the 3 queries of the week, and 2 of its 4 left: 2 page URLs
+        archive.requests.clear()
+        await crawl({"ORSTATS_DB": str(history), "ORSTATS_ARCHIVE_URL": server.url, "ROBOTSTXT_OBEY": False,
+                     "ORSTATS_ARCHIVE_DAILY_CAP": cap}, spider=ArchiveSpider, **SCENARIO_WEEKS)
+        urls = {parse_qs(urlsplit(path).query)["url"][0] for path in archive.cdx_requests()}
+        asked.append(urls - {RANKINGS, MODELS, ALL_MODELS})
+    assert [len(urls) for urls in asked] == [2, 2] and not asked[0] & asked[1]
+    # the first run asks about the pages of the model-variant with the most tokens
+    biggest = max([*SEED_MODELS, RETIRED], key=lambda m: m.total)
+    assert f"https://openrouter.ai/{biggest.public_id}" in asked[0]

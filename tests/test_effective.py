@@ -228,7 +228,7 @@ async def test_spider_asks_effective_prices_for_every_ranked_paid_model_variant(
         "permaslug": asked[0][0], "variant": asked[0][1], "shape": "v7", "range": "1w"}
     assert effective.errback.__name__ == "source_failed"
     # Switched off: split requests only.
-    spider = make_spider(tmp_path / "off")
+    spider = make_spider(tmp_path)
     spider.settings.frozen = False
     spider.settings.set("ORSTATS_EFFECTIVE_PRICES", False)
     released = await _released(spider)

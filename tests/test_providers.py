@@ -14,6 +14,7 @@ import pytest_twisted
 from sqlite_utils import Database
 
 from orstats_crawler.history.connection import open_for_writing
+from orstats_crawler.history.formulas import EFFECTIVE_DOUBT
 from orstats_crawler.sources.effective import decode_effective
 from tests import capture_oracle
 from tests.conftest import crawl, shared_capture
@@ -174,9 +175,9 @@ async def test_the_effective_input_price_is_weighted_to_the_weeks_cached_share(t
     assert row["revenue_effective_usd"] == pytest.approx(sample, rel=1e-12)
     assert row["revenue_effective_week_usd"] == pytest.approx(week, rel=1e-12)
     assert row["revenue_best_usd"] == pytest.approx(week, rel=1e-12) and row["best_basis"] == "effective"
-    # The band holds the sample-weighted figure and the list one.
-    assert row["revenue_best_low_usd"] == pytest.approx(min(week, sample, row["revenue_list_usd"]), rel=1e-12)
-    assert row["revenue_best_high_usd"] == pytest.approx(max(week, sample, row["revenue_list_usd"]), rel=1e-12)
+    # The band is the effective figure's doubt around it (formulas.EFFECTIVE_DOUBT).
+    assert row["revenue_best_low_usd"] == pytest.approx(week * (1 - EFFECTIVE_DOUBT), rel=1e-12)
+    assert row["revenue_best_high_usd"] == pytest.approx(week * (1 + EFFECTIVE_DOUBT), rel=1e-12)
 
 
 @pytest_twisted.ensureDeferred

@@ -9,11 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 from orstats_crawler.archive_selection import PROBLEM
 from orstats_crawler.history.connection import open_for_writing
 from orstats_crawler.history.writer import ARCHIVE_ERA
-from orstats_crawler.sources.cdx import TIMESTAMP
+from orstats_crawler.sources.cdx import CDX_PATH, TIMESTAMP
 
 
 @dataclass
@@ -25,6 +26,7 @@ class ArchiveState:
     requests_today: int = 0  # answers the archive gave archive runs since 00:00 UTC
     # (permaslug, variant, public id) of every model-variant the history ranked, the most tokens first
     models: list[tuple[str, str, str | None]] = field(default_factory=list)
+    asked: set[str] = field(default_factory=set)  # the URLs earlier runs asked the CDX about
 
 
 def archive_state(path: str | Path) -> ArchiveState:
@@ -42,6 +44,10 @@ def archive_state(path: str | Path) -> ArchiveState:
         state.models = [tuple(row[:3]) for row in db.execute(
             "SELECT permaslug, variant, MAX(public_id), SUM(total_tokens) FROM model_weeks GROUP BY 1, 2 "
             "ORDER BY 4 DESC, 1, 2")]
+        asked = db.execute("SELECT r.url FROM responses r JOIN crawls c ON c.id = r.crawl_id "
+                           "WHERE c.era = ? AND r.status = 200 AND r.url LIKE ?", [ARCHIVE_ERA, f"%{CDX_PATH}?%"])
+        for (url,) in asked:
+            state.asked.update(parse_qs(urlsplit(url).query).get("url", []))
         today = datetime.now(timezone.utc).date().isoformat()
         state.requests_today = db.execute(
             "SELECT COUNT(*) FROM responses r JOIN crawls c ON c.id = r.crawl_id "

@@ -13,8 +13,8 @@ The best estimate of a row, by basis (``best_basis``):
 - ``free``: a free variant (or both list prices 0): 0;
 - ``effective``: what the traffic paid, effective-pricing's prices x prompt and completion tokens
   (no split needed), the input price weighted to the week's cached share where the split was
-  measured (``effective_input_week``); its band runs to the sample-weighted figure and to the list
-  estimate where the split was measured;
+  measured (``effective_input_week``); its band is ``EFFECTIVE_DOUBT`` either way (the prices are a
+  sample);
 - ``list``: the list price with the measured split (cached tokens at the cache-read price);
 - ``imputed``: the list price with the cached share of prompt tokens imputed from the week's
   measured model-variants (``cached_share_imputed``: same model, family or author, else the week's
@@ -138,20 +138,21 @@ def best_basis(free: str, effective: str, listed: str, imputed: str) -> str:
             f"WHEN {listed} IS NOT NULL THEN '{LIST}' WHEN {imputed} IS NOT NULL THEN '{IMPUTED}' END)")
 
 
-def best_low(effective: str, listed: str, imputed_most_cache: str, sample: str | None = None) -> str:
-    """The low end of the best estimate's band: an effective figure's lowest of itself, the
-    sample-weighted effective figure (``sample``, where the best estimate uses the week-weighted one)
-    and the list figure (where the split was measured); an imputed one with the most cache seen."""
-    return _band("MIN", effective, listed, imputed_most_cache, sample)
+# Effective prices are a sample: OpenRouter's rolling week up to the crawl, not exactly the
+# leaderboard's 7 days. The same tokens priced at the effective prices of the successive captures one
+# week apart move a week's total by 3.7 % and 6.7 % (docs/ACCURACY.md): an effective figure's band.
+EFFECTIVE_DOUBT = 0.05
 
 
-def best_high(effective: str, listed: str, imputed_least_cache: str, sample: str | None = None) -> str:
-    return _band("MAX", effective, listed, imputed_least_cache, sample)
+def best_low(effective: str, listed: str, imputed_most_cache: str) -> str:
+    """The low end of the best estimate's band, from its real sources of doubt: an effective figure
+    less ``EFFECTIVE_DOUBT``; a list figure with its measured split is itself; an imputed one with the
+    most cache seen."""
+    return f"COALESCE({effective} * {1 - EFFECTIVE_DOUBT}, {listed}, {imputed_most_cache})"
 
 
-def _band(end: str, effective: str, listed: str, imputed: str, sample: str | None) -> str:
-    others = [f"COALESCE({other}, {effective})" for other in (sample, listed) if other]
-    return f"COALESCE({end}({effective}, {', '.join(others)}), {listed}, {imputed})"
+def best_high(effective: str, listed: str, imputed_least_cache: str) -> str:
+    return f"COALESCE({effective} * {1 + EFFECTIVE_DOUBT}, {listed}, {imputed_least_cache})"
 
 
 M = row()

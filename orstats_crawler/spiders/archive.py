@@ -4,13 +4,14 @@ Until about May 2026 `/rankings` was a server-rendered page carrying the whole w
 with its cached and reasoning split, and `/api/v1/models` has always been a public catalogue with
 every price of its day. The Wayback Machine keeps dated copies of both. This spider:
 
-1. asks the CDX API which copies exist of `/rankings` and of both catalogues in the Monday weeks
+1. asks the CDX API which copies exist of `/rankings`, of both catalogues and of the model pages
+   of the model-variants the history knows (`/<public id>`, `/<permaslug>`) in the Monday weeks
    from `-a since` to `-a until` (sources/cdx.py);
 2. picks per Monday week the copy that best covers it (archive_selection.py) and leaves out the
    weeks whose copies the history already holds (``archive_copies``): a second run asks only for
    what is new;
 3. fetches each chosen copy byte for byte (`id_`) and decodes it with the crawl's own decoders
-   (sources/legacy.py for the page, sources/prices.py for the catalogues). A week's leaderboard
+   (sources/legacy.py for the pages, sources/prices.py for the catalogues). A week's leaderboard
    rows wait for the week's catalogues and go on with their catalogue entry, as the rankings
    spider's do, through the same pipelines;
 4. says what became of each copy (an ``ArchiveCopy`` item): stored, or a problem (an error page or
@@ -18,7 +19,8 @@ every price of its day. The Wayback Machine keeps dated copies of both. This spi
    longer serves), never data, recorded so it is not asked for again.
 
 The history feed (publish/archive_feed.py) stores each Monday week as a crawl `archive:<monday>`
-(era `archive`), gated like a crawl, shown only where no crawl of the site is.
+(era `archive`), gated like a crawl, shown only where no crawl of the site is, and its model pages
+as `archive:<monday>:pages` (daily splits, folded into Monday weeks like a crawl's).
 
 Politeness: requests go only to the archive's origin (ORSTATS_ALLOWED_URL, middlewares/hosts.py),
 one at a time, ORSTATS_ARCHIVE_DOWNLOAD_DELAY apart, AutoThrottle and BackoffRetryMiddleware (429
@@ -116,9 +118,9 @@ class ArchiveSpider(Spider):
         if self.budget < len(SOURCES):  # the weeks are chosen from all these CDX answers, or none
             self._capped(f"{self.state.requests_today} archive requests today: nothing asked")
             return
-        # Model pages, the model-variants with the most tokens first: their CDX queries take at most
-        # half of what is left, the rest is for the copies.
-        pages = page_sources(self.state.models)
+        # Model pages, those no run asked about yet first, then the model-variants with the most tokens:
+        # their CDX queries take at most half of what is left, the rest is for the copies.
+        pages = sorted(page_sources(self.state.models), key=lambda source: source.original in self.state.asked)
         room = (self.budget - len(SOURCES)) // 2
         if len(pages) > room:
             self._capped(f"the pages of {len(pages) - room} of the {len(pages)} model page URLs are not asked today")
