@@ -10,6 +10,8 @@ from __future__ import annotations
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from orstats_crawler.history import price_changes
+
 migrations = Migrations("orstats_crawler")
 
 
@@ -246,3 +248,21 @@ def m601_archive_copies(db: Database) -> None:
         foreign_keys=[("crawl_id", "crawls", "id")],
     )
     db["archive_copies"].create_index(["original", "captured_at"])
+
+
+@migrations()
+def m901_price_changes(db: Database) -> None:
+    """Each catalogue sighting whose price differs from the one before it (history/price_changes.py):
+    what the price_changes canned query lists, kept by the writer instead of a window over every
+    price ever stored; filled here from the history's prices."""
+    db["price_changes"].create(
+        {
+            "public_id": str, "name": str, "observed_on": str, "crawl_id": str, "previous_observed_on": str,
+            "previous_prompt_price": float, "prompt_price": float, "previous_completion_price": float,
+            "completion_price": float, "previous_cache_read_price": float, "cache_read_price": float,
+        },
+        pk=("crawl_id", "public_id"),
+    )
+    db["price_changes"].create_index(["observed_on", "public_id"])
+    db["prices"].create_index(["public_id", "observed_on"])  # one public id's sightings by day: what it walks
+    price_changes.rebuild(db)
