@@ -41,7 +41,7 @@ from typing import Any, Callable
 
 
 from orstats_crawler.history.connection import immediate, open_for_writing
-from orstats_crawler.history.crawl_rows import CrawlInfo, CrawlItems, crawl_records, summarize_week
+from orstats_crawler.publish.crawl_rows import CrawlInfo, CrawlItems, crawl_records, summarize_week
 from orstats_crawler.history.records import (ActivityFetchRow, ChartWeekRow, CrawlRecords, CrawlRow, DailyActivityRow,
                                              EffectivePriceRow, ModelWeekRow, PriceRow, ProblemRow)
 from orstats_crawler.history.writer import rebuild_series, write_crawl
@@ -306,7 +306,7 @@ def next_week_items(models: list[Model], weeks: int) -> tuple[CrawlInfo, CrawlIt
 
 def time_upsert(path: Path, models: list[Model], weeks: int) -> dict[str, float]:
     """What the history feed does when a crawl of the next week closes: open, summarize, gate, write."""
-    from orstats_crawler import quality
+    from orstats_crawler.publish import quality
     from scrapy.utils.project import get_project_settings
 
     info, items, archive = next_week_items(models, weeks)

@@ -25,11 +25,11 @@ from urllib.parse import unquote, urlparse
 
 from scrapy import signals
 
-from orstats_crawler import quality
+from orstats_crawler.publish import quality
 from orstats_crawler import signals as orstats_signals
 from orstats_crawler.exporters import read_items
 from orstats_crawler.history.connection import immediate, open_for_writing
-from orstats_crawler.history.crawl_rows import CrawlInfo, CrawlItems, crawl_records, summarize_week
+from orstats_crawler.publish.crawl_rows import CrawlInfo, CrawlItems, crawl_records, summarize_week
 from orstats_crawler.history.writer import PUBLISHED, write_crawl
 from orstats_crawler.items import ChartWeek, LeaderboardRow, ModelActivity, SourceProblem
 from orstats_crawler.raw_responses import ArchivedResponse, archived

@@ -34,7 +34,7 @@ from typing import Any, Iterable
 from sqlite_utils import Database
 
 from orstats_crawler import pricing
-from orstats_crawler.history.crawl_rows import CrawlItems, WeekSummary, finished_chart_rows
+from orstats_crawler.publish.crawl_rows import CrawlItems, WeekSummary, finished_chart_rows
 from orstats_crawler.history.writer import PUBLISHED, REJECTED
 from orstats_crawler.items import SourceProblem
 from orstats_crawler.report.format import price as per_million
