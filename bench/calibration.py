@@ -79,7 +79,7 @@ def load(folder: Path) -> Capture | None:
         key = (row["model_permaslug"], row["variant"])
         capture.week[key] = (row["total_prompt_tokens"], row["total_completion_tokens"])
         days.add(date.fromisoformat(row["date"][:10]))
-    capture.week_days = (min(days) - timedelta(days=6), max(days)) if days else None
+    capture.week_days = (max(days) - timedelta(days=6), max(days)) if days else None
     for url, path in files.items():
         query = {k: v[0] for k, v in parse_qs(urlparse(url).query).items()}
         key = (query.get("permaslug"), query.get("variant"))
@@ -137,11 +137,13 @@ def effective_vs_list(capture: Capture, material: float) -> list[str]:
         if providers and price["prompt"]:
             low = min(p["effectiveInputPrice"] for p in providers)
             high = max(p["effectiveInputPrice"] for p in providers)
-            if not low <= answer["weightedInputPrice"] * (1 + 1e-9) and answer["weightedInputPrice"] <= high * (1 + 1e-9):
-                outside.append(f"{key[0]} weighted {answer['weightedInputPrice']:.4g} outside [{low:.4g}, {high:.4g}]")
+            paid = answer["weightedInputPrice"]
+            if not low * (1 - 1e-9) <= paid <= high * (1 + 1e-9):
+                outside.append(f"{key[0]} weighted {paid:.4g} outside [{low:.4g}, {high:.4g}]")
     lines.append(f"- effective input / list as paid (cache discount at the answer's hit rate): {quantiles(inputs)}; "
                  f"min {min(inputs, default=math.nan):.3g}")
-    lines.append(f"- effective output / list completion: {quantiles(outputs)}; min {min(outputs, default=math.nan):.3g}")
+    lines.append(f"- effective output / list completion: {quantiles(outputs)}; "
+                 f"min {min(outputs, default=math.nan):.3g}")
     lines.append(f"- weighted input price outside the providers' own range: {len(outside)} {outside[:3]}")
     return lines
 
@@ -149,7 +151,8 @@ def effective_vs_list(capture: Capture, material: float) -> list[str]:
 def moves(before: Capture, after: Capture, material: float) -> list[str]:
     lines = []
     total = after.total_spend
-    material_keys = [k for k in after.week if after.spend(k) >= material * total or before.spend(k) >= material * before.total_spend]
+    material_keys = [k for k in after.week
+                     if after.spend(k) >= material * total or before.spend(k) >= material * before.total_spend]
     for kind in ("prompt", "completion", "cache_read"):
         factors, big, vanished = [], [], 0
         for key in after.week:
@@ -176,7 +179,8 @@ def moves(before: Capture, after: Capture, material: float) -> list[str]:
                      + ", ".join(f"{f:.2f}x {k}" for f, k in top))
     old_total = sum(a + b for a, b in before.week.values())
     new_total = sum(a + b for a, b in after.week.values())
-    lines.append(f"- week total tokens {old_total / 1e12:.2f}T -> {new_total / 1e12:.2f}T ({new_total / old_total:.3f}x)")
+    lines.append(f"- week total tokens {old_total / 1e12:.2f}T -> {new_total / 1e12:.2f}T "
+                 f"({new_total / old_total:.3f}x)")
     return lines
 
 

@@ -221,3 +221,11 @@ def m307_monday_series_authors(db: Database) -> None:
         {"week_start": str, "week_end": str, "author": str, "revenue_best_usd": float, "tokens": int},
         pk=("week_start", "week_end", "author"),
     )
+
+
+@migrations()
+def m401_effective_price_verdicts(db: Database) -> None:
+    """Why the gate did not believe a crawl's effective price (NULL: believed). The price is kept as
+    the source gave it; the best estimate reads it only when believed, else the row falls back to
+    its list price (formulas.row)."""
+    db["effective_prices"].add_column("rejected_because", str)

@@ -163,6 +163,7 @@ class EffectivePriceRow(Record):
     status: str
     url: str
     fetched_at: str | None
+    rejected_because: str | None = None  # why the gate did not believe it (publish/quality_effective.py)
 
 
 @dataclass

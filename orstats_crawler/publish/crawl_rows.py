@@ -14,7 +14,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any, Iterable
 
@@ -265,8 +265,10 @@ def _window_sum(activity: ModelActivity, start: date, end: date) -> dict[str, in
 
 
 def crawl_records(info: CrawlInfo, items: CrawlItems, summary: WeekSummary, status: str,
-                  checks: list[dict[str, Any]], archive: Iterable[ArchivedResponse] = ()) -> CrawlRecords:
-    """Everything the crawl writes, with its verdict."""
+                  checks: list[dict[str, Any]], archive: Iterable[ArchivedResponse] = (),
+                  untrusted: dict[tuple[str, str], str] | None = None) -> CrawlRecords:
+    """Everything the crawl writes, with its verdict (``untrusted``: the effective prices the gate did
+    not believe, by (permaslug, variant), with why)."""
     crawl_id = info.id
     finished = info.finished_at or info.started_at
     # Prices are dated by the day the sources were computed on (a replay keeps its capture day).
@@ -290,7 +292,8 @@ def crawl_records(info: CrawlInfo, items: CrawlItems, summary: WeekSummary, stat
         activity_fetches=list(_fetch_rows(crawl_id, items, summary)),
         prices=list(_price_rows(crawl_id, items.prices, observed_on)),
         problems=[_problem_row(crawl_id, p) for p in items.problems],
-        effective_prices=list(_effective_rows(crawl_id, items.effective)),
+        effective_prices=[replace(r, rejected_because=(untrusted or {}).get((r.permaslug, r.variant)))
+                          for r in _effective_rows(crawl_id, items.effective)],
         responses=responses, response_bodies=bodies,
         chart_weeks=list(finished_chart_rows(crawl_id, items.chart)),
         dataset_daily=list(_dataset_rows(crawl_id, items.rankings_daily)),

@@ -115,7 +115,8 @@ class HistoryFeedStorage:
                 quality.record(verdict, stats)
                 record_week(summary, stats)
                 info.stats = {k: v for k, v in stats.get_stats().items() if isinstance(k, str)}
-                write_crawl(db, crawl_records(info, items, summary, status, verdict.checks, self.archive))
+                write_crawl(db, crawl_records(info, items, summary, status, verdict.checks, self.archive,
+                                              untrusted=verdict.untrusted))
         finally:
             db.close()
         quality.log(verdict)
