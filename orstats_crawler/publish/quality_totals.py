@@ -39,12 +39,15 @@ def within(value: float, reference: float, factor: float) -> bool:
     return reference > 0 and reference / factor <= value <= reference * factor
 
 
-def chart_totals(items: Any) -> list[tuple[str, int]]:
-    """(week_start, total tokens, Others included) of the chart's finished weeks, oldest first."""
-    totals: dict[str, int] = {}
+def chart_totals(items: Any) -> list[tuple[str, int, int]]:
+    """(week_start, total tokens with Others, tokens of the named model-variants) of the chart's
+    finished weeks, oldest first."""
+    totals: dict[str, list[int]] = {}
     for row in finished_chart_rows("", items.chart):
-        totals[row.week_start] = totals.get(row.week_start, 0) + row.tokens
-    return sorted(totals.items())
+        week = totals.setdefault(row.week_start, [0, 0])
+        week[0] += row.tokens
+        week[1] += row.tokens if row.key != "Others" else 0
+    return [(week, total, named) for week, (total, named) in sorted(totals.items())]
 
 
 def previous_week_tokens(db: Database, previous: dict[str, Any] | None) -> int | None:
@@ -65,11 +68,11 @@ def check_week_totals(verdict: Any, summary: Any, items: Any, db: Database, prev
     before = previous_week_tokens(db, previous)
     compared, wrong = [], []
     if chart:
-        week, total = chart[-1]
-        compared.append(f"the chart's week of {week} {token_count(total)} ({tokens / total:.3f}x)" if total else
-                        f"the chart's week of {week} 0")
-        if not within(tokens, total, limits.max_chart_gap):
-            wrong.append(f"the chart's week of {week} says {token_count(total)}")
+        # the leaderboard holds at most all of the week's tokens and at least its named model-variants'
+        week, total, named = chart[-1]
+        compared.append(f"the chart's week of {week} {token_count(named)} named of {token_count(total)}")
+        if not named / limits.max_chart_gap <= tokens <= total * limits.max_chart_gap:
+            wrong.append(f"the chart's week of {week} says {token_count(named)} named of {token_count(total)}")
     if before:
         compared.append(f"published week ending {previous['week_end']} {token_count(before)} ({tokens / before:.3f}x)")
         if not within(tokens, before, limits.max_week_move):
@@ -90,7 +93,7 @@ def check_chart_week(verdict: Any, chart: list[tuple[str, int]], limits: TotalLi
     if len(chart) < 2:
         verdict.add("chart_week", SKIP, f"{len(chart)} finished chart weeks: none before the newest to compare")
         return
-    (week_before, before), (week, total) = chart[-2], chart[-1]
+    (week_before, before, _), (week, total, _) = chart[-2], chart[-1]
     message = (f"the chart's week of {week} {token_count(total)} vs the week of {week_before} {token_count(before)} "
                f"(at most {limits.max_week_move:g}x either way)")
     verdict.add("chart_week", PASS if within(total, before, limits.max_week_move) else FAIL, message)
