@@ -27,13 +27,14 @@ LISTED = 5
 MEDIAN_OF = ("prompt_price", "completion_price", "cache_read_price")
 
 
-def published_crawls(db: Database, crawl_id: str | None, week_end: str | None, count: int) -> list[str]:
-    """The last ``count`` published crawls (not this one) of this week or before, newest first."""
+def published_crawls(db: Database, week_end: str, count: int) -> list[str]:
+    """The last ``count`` published crawls of the ``count`` weeks up to ``week_end`` (the latest
+    published one's), newest first: a crawl further back (an imported week) is no recent baseline."""
     if not db["crawls"].exists():
         return []
     return [r["id"] for r in db.query(
-        "SELECT id FROM crawls WHERE status = ? AND id != ? AND week_end IS NOT NULL AND week_end <= ? "
-        "ORDER BY week_end DESC, started_at DESC LIMIT ?", [PUBLISHED, crawl_id or "", week_end or "9999-12-31",
+        "SELECT id FROM crawls WHERE status = ? AND week_end <= ? AND week_end > date(?, ?) "
+        "ORDER BY week_end DESC, started_at DESC LIMIT ?", [PUBLISHED, week_end, week_end, f"-{7 * count} days",
                                                             count])]
 
 
@@ -69,7 +70,7 @@ def check_price_drift(verdict: Any, summary: Any, items: Any, db: Database, prev
     from orstats_crawler.publish import quality  # the one place price findings are made
 
     count = limits.drift_crawls
-    crawls = published_crawls(db, None, previous["week_end"] if previous else None, count) if previous else []
+    crawls = published_crawls(db, previous["week_end"], count) if previous else []
     if len(crawls) < 2:
         verdict.add("price_drift", SKIP, f"{len(crawls)} published crawls: price_moves compares with the last one")
         return

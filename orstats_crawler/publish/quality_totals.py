@@ -10,6 +10,7 @@ calibrated on the real weekly captures (bench/calibration.py).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any
 
 from sqlite_utils import Database
@@ -50,8 +51,17 @@ def chart_totals(items: Any) -> list[tuple[str, int, int]]:
     return [(week, total, named) for week, (total, named) in sorted(totals.items())]
 
 
-def previous_week_tokens(db: Database, previous: dict[str, Any] | None) -> int | None:
-    if previous is None or not db["model_weeks"].exists():
+def last_week(previous: dict[str, Any] | None, week_end: Any) -> bool:
+    """The published crawl is of this week or of the 7 days before it (an older week, an import
+    months back, says nothing of how far the week may move)."""
+    if previous is None or week_end is None:
+        return False
+    gap = date.fromisoformat(str(week_end)) - date.fromisoformat(previous["week_end"])
+    return timedelta(0) <= gap <= timedelta(days=7)
+
+
+def previous_week_tokens(db: Database, previous: dict[str, Any] | None, week_end: Any) -> int | None:
+    if not last_week(previous, week_end) or not db["model_weeks"].exists():
         return None
     found = db.execute("SELECT SUM(total_tokens) FROM model_weeks WHERE crawl_id = ? AND week_end = ?",
                        [previous["id"], previous["week_end"]]).fetchone()
@@ -65,7 +75,7 @@ def check_week_totals(verdict: Any, summary: Any, items: Any, db: Database, prev
     this crawl) against the week before it."""
     tokens = sum(r["total_tokens"] for r in summary.rows if r["total_tokens"] is not None)
     chart = chart_totals(items)
-    before = previous_week_tokens(db, previous)
+    before = previous_week_tokens(db, previous, summary.week_end)
     compared, wrong = [], []
     if chart:
         # the leaderboard holds at most all of the week's tokens and at least its named model-variants'
@@ -104,7 +114,7 @@ def own_previous_tokens(db: Database, row: dict[str, Any], previous: dict[str, A
     answer, else its week in the latest published crawl of an earlier week."""
     if row.get("previous_prompt_tokens") is not None and row.get("previous_completion_tokens") is not None:
         return row["previous_prompt_tokens"] + row["previous_completion_tokens"], "its previous 7 days"
-    if previous is not None and previous["week_end"] < row["week_end"] and db["model_weeks"].exists():
+    if last_week(previous, row["week_end"]) and previous["week_end"] < row["week_end"] and db["model_weeks"].exists():
         for found in db.query("SELECT total_tokens FROM model_weeks WHERE crawl_id = ? AND permaslug = ? "
                               "AND variant = ? AND week_end = ?",
                               [previous["id"], row["permaslug"], row["variant"], previous["week_end"]]):
