@@ -127,8 +127,7 @@ def check_vanished_keys(verdict: Any, summary: Any, list_before: dict[tuple[str,
     if previous is None or not list_before:
         verdict.add("catalogue_keys", SKIP, "no published crawl's prices to compare")
         return
-    vanished = [r for r in summary.rows if r["cache_read_price"] is None and r["prompt_price"] is not None
-                and (list_before.get((r["permaslug"], r["variant"])) or {}).get("cache_read_price") is not None]
+    vanished = [r for r in summary.rows if lost_cache_discount(r, list_before.get((r["permaslug"], r["variant"])))]
     spend = quality_effective.week_spend(summary.rows)
     share = sum(r["upper_bound_usd"] or 0.0 for r in vanished) / spend if spend else 0.0
     message = (f"{len(vanished)} ranked model-variants lost the cache-read price they had in published crawl "
@@ -141,3 +140,13 @@ def check_vanished_keys(verdict: Any, summary: Any, list_before: dict[tuple[str,
         verdict.add("catalogue_keys", FLAG, f"{message}: {names}")
     else:
         verdict.add("catalogue_keys", PASS, message)
+
+
+def lost_cache_discount(row: dict[str, Any], before: Any) -> bool:
+    """Had a cache-read price below its prompt price, and has none now (pricing.py then prices cached
+    tokens at the prompt price)."""
+    if not before or before["cache_read_price"] is None or not before["prompt_price"]:
+        return False
+    had = before["cache_read_price"] < before["prompt_price"]
+    prompt, cache = row["prompt_price"], row["cache_read_price"]
+    return had and bool(prompt) and (cache is None or cache >= prompt)
