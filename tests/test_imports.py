@@ -97,3 +97,10 @@ def test_the_walk_sees_imports_inside_functions_and_relative_ones():
     assert imported(source, "orstats_crawler.history") >= {
         "orstats_crawler.history.writer", "orstats_crawler.items", "orstats_crawler.history.formulas",
         "orstats_crawler.weeks"}
+
+
+def test_the_publish_path_and_the_history_know_nothing_of_the_report():
+    """The gate's messages write counts and prices through numbers.py, not through the report."""
+    graph = part_graph()
+    assert "report" not in graph["publish"] and "report" not in graph["history"]
+    assert "numbers" in graph["publish"] and "numbers" in graph["report"]

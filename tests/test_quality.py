@@ -20,7 +20,8 @@ from orstats_crawler.publish import quality
 from orstats_crawler.arguments import UsageError
 from orstats_crawler.commands.crawl import EXIT_ERROR, EXIT_PUBLISHED, EXIT_REJECTED, EXIT_USAGE, Outcome, exit_code
 from orstats_crawler.history.connection import open_for_writing
-from orstats_crawler.publish.crawl_rows import CrawlItems, WeekSummary
+from orstats_crawler.publish.crawl_items import CrawlItems
+from orstats_crawler.publish.week_summary import WeekSummary
 from orstats_crawler.items import ChartWeek, ModelPrice
 from orstats_crawler.middlewares.retry import retry_after_seconds
 from orstats_crawler.pricing import PriceCatalogue

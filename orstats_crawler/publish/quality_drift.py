@@ -19,7 +19,7 @@ from sqlite_utils import Database
 from orstats_crawler import pricing
 from orstats_crawler.history.writer import PUBLISHED
 from orstats_crawler.publish import quality_effective
-from orstats_crawler.report.format import price as per_million
+from orstats_crawler.numbers import price as per_million
 from orstats_crawler.sources import model_variant
 
 PASS, FLAG, FAIL, SKIP = "pass", "flag", "fail", "skip"

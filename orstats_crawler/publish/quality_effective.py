@@ -24,7 +24,7 @@ from typing import Any, Iterable
 from sqlite_utils import Database
 
 from orstats_crawler import pricing
-from orstats_crawler.report.format import price as per_million
+from orstats_crawler.numbers import price as per_million
 from orstats_crawler.sources import model_variant
 
 # Verdict results (quality.py's; repeated here so the two modules do not import each other)

@@ -16,8 +16,8 @@ from typing import Any
 from sqlite_utils import Database
 
 from orstats_crawler.publish import quality_effective
-from orstats_crawler.publish.crawl_rows import finished_chart_rows
-from orstats_crawler.report.format import tokens as token_count
+from orstats_crawler.publish.crawl_records import finished_chart_rows
+from orstats_crawler.numbers import tokens as token_count
 from orstats_crawler.sources import model_variant
 
 PASS, FLAG, FAIL, SKIP = "pass", "flag", "fail", "skip"
