@@ -304,3 +304,37 @@ def test_the_clean_week_publishes_unchanged_after_the_anchor_history_import(tmp_
     assert imported.returncode == 0, imported.stderr[-2000:]
     assert crawl(shared_capture(CAPTURE), db) == 0
     assert headline(db) == pytest.approx(clean[1], rel=1e-9)
+
+
+# --- the chart week finishing in this crawl against the last crawl's view of it (factory snapshots) ---
+
+def factory_crawl(tmp_path: Path, db: Path, name: str, captured: Any, mutate: Any = None) -> int:
+    from tests.factory import SnapshotSpec, build_snapshot
+    return crawl(build_snapshot(tmp_path / name, SnapshotSpec(captured=captured, name=name), mutate=mutate), db)
+
+
+@pytest.mark.parametrize("factor, code", [(1, 0), (100, 3), (0.2, 3)], ids=["clean", "x100", "shrunk"])
+def test_the_finished_chart_week_against_the_last_crawls_unfinished_view(tmp_path, factor, code):
+    from datetime import timedelta
+
+    from tests.factory import SEED_DAY, SEED_MONDAY
+    db = tmp_path / "history.db"
+    # Thursday of the week before: the chart's week of SEED_MONDAY - 7 seen with 3 full days, at 0.3 of
+    # its finished value (the factory's unfinished week): 0.2 is below what was seen, 100 beyond 0.3 x 7 / 3 x 2
+    assert factory_crawl(tmp_path, db, "thursday", SEED_DAY - timedelta(days=4)) == 0
+    finishing = (SEED_MONDAY - timedelta(days=7)).isoformat()
+
+    def poison(name: str, body: Any) -> Any:
+        if "model-rankings-chart" in name:
+            for week in body["data"]["data"]:
+                if week["x"] == finishing:
+                    week["ys"] = {k: int(v * factor) for k, v in week["ys"].items()}
+        return body
+
+    before = headline(db, query(db, "SELECT MAX(week_end) FROM weeks")[0][0])
+    assert factory_crawl(tmp_path, db, "monday", SEED_DAY, mutate=poison) == code
+    check = checks_of_last_crawl(db)["chart_partial"]
+    assert check["result"] == ("pass" if code == 0 else "fail"), check
+    assert f"the chart's week of {finishing} finished at" in check["message"]
+    if code == 3:
+        assert headline(db, query(db, "SELECT MAX(week_end) FROM weeks WHERE status = 'published'")[0][0]) == before

@@ -214,8 +214,20 @@ class DatasetDayRow(Record):
 
 
 # The tables whose rows belong to one crawl (keyed by crawl_id), besides its `crawls` row.
+@dataclass
+class ChartPartialRow(Record):
+    """A chart week not finished when the crawl saw it (the gate compares it with the week finished)."""
+
+    TABLE = "chart_partial_weeks"
+    crawl_id: str
+    week_start: str
+    key: str
+    tokens: int
+    seen_on: str | None  # the day the chart was computed
+
+
 OWNED_TABLES: tuple[type[Record], ...] = (ModelWeekRow, DailyActivityRow, ActivityFetchRow, PriceRow, ProblemRow,
-                                          EffectivePriceRow, ResponseRow)
+                                          EffectivePriceRow, ResponseRow, ChartPartialRow)
 
 
 @dataclass
@@ -231,6 +243,7 @@ class CrawlRecords:
     response_bodies: list[ResponseBodyRow] = field(default_factory=list)
     chart_weeks: list[ChartWeekRow] = field(default_factory=list)  # written only when published
     dataset_daily: list[DatasetDayRow] = field(default_factory=list)
+    chart_partial_weeks: list[ChartPartialRow] = field(default_factory=list)
 
     def owned(self, record: type[Record]) -> list[Record]:
         return getattr(self, record.TABLE)

@@ -29,11 +29,12 @@ class TotalLimits:
     max_chart_gap: float  # the week's tokens vs the chart's newest finished week, either way
     max_week_move: float  # vs the previous published week; a chart week vs the one before it
     max_jump_share: float  # of the week's spend, gained by one model-variant over its own previous week
+    chart_tolerance: float = 0.02  # how far below its unfinished view a finished chart week may be
 
     @classmethod
     def from_settings(cls, settings: Any) -> "TotalLimits":
         return cls(settings.getfloat("ORSTATS_MAX_CHART_GAP"), settings.getfloat("ORSTATS_MAX_WEEK_MOVE"),
-                   settings.getfloat("ORSTATS_MAX_JUMP_SPEND_SHARE"))
+                   settings.getfloat("ORSTATS_MAX_JUMP_SPEND_SHARE"), settings.getfloat("ORSTATS_CHART_TOLERANCE"))
 
 
 def within(value: float, reference: float, factor: float) -> bool:
@@ -97,6 +98,7 @@ def check_week_totals(verdict: Any, summary: Any, items: Any, db: Database, prev
     else:
         verdict.add("week_totals", PASS, message)
     check_chart_week(verdict, chart, limits)
+    check_chart_partial(verdict, chart, db, limits)
 
 
 def check_chart_week(verdict: Any, chart: list[tuple[str, int]], limits: TotalLimits) -> None:
@@ -107,6 +109,41 @@ def check_chart_week(verdict: Any, chart: list[tuple[str, int]], limits: TotalLi
     message = (f"the chart's week of {week} {token_count(total)} vs the week of {week_before} {token_count(before)} "
                f"(at most {limits.max_week_move:g}x either way)")
     verdict.add("chart_week", PASS if within(total, before, limits.max_week_move) else FAIL, message)
+
+
+def partial_view(db: Database, week_start: str) -> tuple[int, str | None, str] | None:
+    """(total tokens, the day it was seen, the crawl) of the latest published crawl's view of a chart
+    week before it finished."""
+    if not db["chart_partial_weeks"].exists():
+        return None
+    found = db.execute(
+        "SELECT SUM(p.tokens), p.seen_on, p.crawl_id FROM chart_partial_weeks p JOIN crawls c ON c.id = p.crawl_id "
+        "WHERE p.week_start = ? AND c.status = 'published' GROUP BY p.crawl_id ORDER BY p.seen_on DESC, "
+        "c.started_at DESC LIMIT 1", [week_start]).fetchone()
+    return tuple(found) if found and found[0] is not None else None
+
+
+def check_chart_partial(verdict: Any, chart: list[tuple[str, int, int]], db: Database, limits: TotalLimits) -> None:
+    """``chart_partial``: the chart week finishing in this crawl against a published crawl's view of
+    it while it ran: a week only grows (at least what was seen, give or take ``chart_tolerance``),
+    and ends within ``max_week_move`` of what its full days seen promised (seen total x 7 / full
+    days; no upper bound when no full day was seen)."""
+    if not chart:
+        verdict.add("chart_partial", SKIP, "no finished chart week")
+        return
+    week, total, _ = chart[-1]
+    seen = partial_view(db, week)
+    if seen is None:
+        verdict.add("chart_partial", SKIP, f"the chart's week of {week}: no published crawl saw it unfinished")
+        return
+    partial, seen_on, crawl = seen
+    full_days = (date.fromisoformat(seen_on) - date.fromisoformat(week)).days if seen_on else 0
+    ceiling = partial * 7 / full_days * limits.max_week_move if 0 < full_days < 7 else None
+    message = (f"the chart's week of {week} finished at {token_count(total)}; crawl {crawl} saw "
+               f"{token_count(partial)} on {seen_on} ({full_days} full days)"
+               + (f", at most {token_count(round(ceiling))}" if ceiling else ""))
+    ok = total >= partial * (1 - limits.chart_tolerance) and (ceiling is None or total <= ceiling)
+    verdict.add("chart_partial", PASS if ok else FAIL, message)
 
 
 def own_previous_tokens(db: Database, row: dict[str, Any], previous: dict[str, Any] | None) -> tuple[int | None, str]:
