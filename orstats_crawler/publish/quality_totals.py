@@ -148,10 +148,11 @@ def check_chart_partial(verdict: Any, chart: list[tuple[str, int, int]], db: Dat
 
 def own_previous_tokens(db: Database, row: dict[str, Any], previous: dict[str, Any] | None) -> tuple[int | None, str]:
     """A row's tokens of its previous week: its own previous 7 days in the same model-activity
-    answer, else its week in the latest published crawl of an earlier week."""
+    answer, else its week in the latest published crawl (of the 7 days before, or of this same week:
+    a re-crawl of the week holds the same tokens)."""
     if row.get("previous_prompt_tokens") is not None and row.get("previous_completion_tokens") is not None:
         return row["previous_prompt_tokens"] + row["previous_completion_tokens"], "its previous 7 days"
-    if last_week(previous, row["week_end"]) and previous["week_end"] < row["week_end"] and db["model_weeks"].exists():
+    if last_week(previous, row["week_end"]) and db["model_weeks"].exists():
         for found in db.query("SELECT total_tokens FROM model_weeks WHERE crawl_id = ? AND permaslug = ? "
                               "AND variant = ? AND week_end = ?",
                               [previous["id"], row["permaslug"], row["variant"], previous["week_end"]]):
