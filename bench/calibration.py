@@ -41,6 +41,7 @@ class Capture:
     effective: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     activity: dict[tuple[str, str], dict[date, int]] = field(default_factory=dict)
     chart: dict[str, int] = field(default_factory=dict)  # Monday -> total tokens
+    chart_named: dict[str, int] = field(default_factory=dict)  # Monday -> tokens of the named model-variants
 
     def spend(self, key: tuple[str, str]) -> float:
         price, tokens = self.prices.get(key), self.week.get(key)
@@ -93,6 +94,7 @@ def load(folder: Path) -> Capture | None:
         elif url.endswith("model-rankings-chart"):
             for week in json.loads(path.read_text())["data"]["data"]:
                 capture.chart[week["x"]] = sum(week["ys"].values())
+                capture.chart_named[week["x"]] = sum(v for k, v in week["ys"].items() if k != "Others")
     return capture
 
 
@@ -210,10 +212,14 @@ def own_previous_week(capture: Capture, material: float) -> list[str]:
         before = [v for d, v in daily.items() if start - timedelta(days=7) <= d < start]
         if len(before) < 7 or not sum(before) or capture.spend(key) < material * total:
             continue
-        jumps.append((this / sum(before), f"{key[0]}:{key[1]} {capture.spend(key) / total:.1%}"))
+        share = capture.spend(key) / total
+        jumps.append((this / sum(before), share * max(0.0, 1 - sum(before) / this),
+                      f"{key[0]}:{key[1]} {share:.1%}"))
     jumps.sort(reverse=True)
-    return [f"- week / own previous 7 days (material, 7 days known): {quantiles([j for j, _ in jumps])}; largest "
-            + ", ".join(f"{j:.2f}x {k}" for j, k in jumps[:3])]
+    gained = max(jumps, key=lambda j: j[1]) if jumps else None
+    return [f"- week / own previous 7 days (material, 7 days known): {quantiles([j for j, _, _ in jumps])}; largest "
+            + ", ".join(f"{j:.2f}x {k}" for j, _, k in jumps[:3])
+            + (f"; most spend gained: {gained[1]:.1%} of the week's ({gained[2]})" if gained else "")]
 
 
 def chart_lines(capture: Capture) -> list[str]:
@@ -223,10 +229,11 @@ def chart_lines(capture: Capture) -> list[str]:
     finished = [(w, t) for w, t in weeks if date.fromisoformat(w) + timedelta(days=6) < capture.day]
     steps = [fold(b / a) for (_, a), (_, b) in zip(finished, finished[1:]) if a and b]
     leaderboard = sum(a + b for a, b in capture.week.values())
-    around = [t for w, t in finished[-2:]]
     return [f"- chart week-over-week totals ({len(steps)} steps): {quantiles(steps)}",
-            f"- leaderboard week {leaderboard / 1e12:.2f}T vs the last two finished chart weeks "
-            + ", ".join(f"{t / 1e12:.2f}T ({leaderboard / t:.3f}x)" for t in around)]
+            f"- leaderboard week {leaderboard / 1e12:.2f}T vs the last two finished chart weeks: "
+            + ", ".join(f"{w} named {capture.chart_named[w] / 1e12:.2f}T "
+                        f"({leaderboard / capture.chart_named[w]:.3f}x), total {t / 1e12:.2f}T ({leaderboard / t:.3f}x)"
+                        for w, t in finished[-2:])]
 
 
 def main(argv: list[str] | None = None) -> int:
