@@ -24,6 +24,10 @@ from orstats_crawler.signals import StoredVerdict, crawl_verdict, report_rendere
 from orstats_crawler.spiders.rankings import RankingsSpider
 from tests.factory import build_snapshot
 
+# The guard fails the run if the checkout's data/ or reports/ changed during it; pytester runs it on a
+# tiny project of its own (tests/test_checkout_guard.py).
+pytest_plugins = ["tests.checkout_guard", "pytester"]
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 CAPTURES = SHARED / "captures"
@@ -47,7 +51,9 @@ INTEGRATION = {"test_scrapyd", "test_datasette", "test_datasette_dashboards", "t
 ENGINE = {"test_backfill", "test_concurrency", "test_crawl_command", "test_crawl_engine", "test_data_api",
           "test_effective", "test_estimate", "test_exit_codes", "test_exporter", "test_faults", "test_faults_data",
           "test_faults_network", "test_history_feed", "test_import_history", "test_legacy", "test_quality",
-          "test_report", "test_report_command", "test_series_estimate", "test_integrity"}
+          "test_report", "test_report_command", "test_series_estimate"}
+ENGINE |= {"test_archive"}
+ENGINE |= {"test_integrity"}
 
 
 def pytest_collection_modifyitems(items: list[Any]) -> None:
@@ -57,10 +63,12 @@ def pytest_collection_modifyitems(items: list[Any]) -> None:
         item.add_marker(getattr(pytest.mark, tier))
 
 
-def project_crawler(**settings: Any) -> Any:
+def project_crawler(folder: Path, **settings: Any) -> Any:
     """A crawler outside the engine with the project's settings (their defaults live only there),
-    ``settings`` on top; its stats are open."""
-    crawler = get_crawler(RankingsSpider, {**get_project_settings().copy_to_dict(), **settings})
+    ``settings`` on top; its stats are open. Its history feed opens (and creates) the history when
+    the crawler is built, so the history and the report go under ``folder`` (a test's tmp_path)."""
+    inside = {"ORSTATS_DB": str(folder / "data" / "history.db"), "ORSTATS_REPORT_DIR": str(folder / "reports")}
+    crawler = get_crawler(RankingsSpider, {**get_project_settings().copy_to_dict(), **inside, **settings})
     crawler.stats.open_spider()
     return crawler
 
@@ -112,15 +120,17 @@ class CrawlResult:
         return [item for item in self.items if isinstance(item, cls)]
 
 
-async def crawl(settings: dict[str, Any] | None = None, **spider_args: Any) -> CrawlResult:
-    """Run the rankings spider through the real engine in this process; collect scraped items."""
+async def crawl(settings: dict[str, Any] | None = None, spider: type = RankingsSpider,
+                **spider_args: Any) -> CrawlResult:
+    """Run a spider (the rankings spider unless told) through the real engine in this process;
+    collect scraped items."""
     project = get_project_settings()
     settings = dict(settings or {})
     if settings.get("ORSTATS_DB"):  # the report goes beside the test's history, never into the repo
         settings.setdefault("ORSTATS_REPORT_DIR", str(Path(settings["ORSTATS_DB"]).parent / "reports"))
     project.setdict({**FAST, **settings}, priority="cmdline")
     runner = CrawlerRunner(project)
-    crawler = runner.create_crawler(RankingsSpider)
+    crawler = runner.create_crawler(spider)
     items: list[Any] = []
     verdicts: list[StoredVerdict] = []
 

@@ -20,6 +20,7 @@ import requests
 import yaml
 from sqlite_utils import Database
 
+from orstats_crawler.history.formulas import EFFECTIVE_DOUBT
 from tests.conftest import ROOT, run_scrapy
 from tests.factory import (SEED_MODELS, ModelSpec, SnapshotSpec, build_snapshot, expected_effective, usd,
                            with_models)
@@ -114,9 +115,10 @@ def test_every_canned_query_answers_with_the_crawled_figures(datasette, history)
         assert row["list_usd"] == pytest.approx(sum(seed_expected(m)[0] for m in models.values()), rel=1e-9)
         assert row["seed_usd"] == pytest.approx(sum(seed_expected(m)[1] for m in models.values()), rel=1e-9)
         assert row["effective_usd"] == pytest.approx(effective, rel=1e-9)
-        # every model-variant's traffic paid more than list here: the best is what it paid, the band runs to list
-        assert (row["best_usd"], row["high_usd"]) == (pytest.approx(effective), pytest.approx(effective))
-        assert row["low_usd"] == pytest.approx(row["list_usd"], rel=1e-9)
+        # every model-variant has an effective price here: the best is what it paid, the band its sample's doubt
+        assert (row["best_usd"], row["high_usd"]) == (pytest.approx(effective),
+                                                      pytest.approx(effective * (1 + EFFECTIVE_DOUBT)))
+        assert row["low_usd"] == pytest.approx(effective * (1 - EFFECTIVE_DOUBT), rel=1e-9)
         assert row["models"] == len(SEED_MODELS)
     assert round(rows[0]["seed_usd"] / 1e6, 2) == 6.25  # the seed README's headline
 

@@ -213,7 +213,23 @@ class DatasetDayRow(Record):
     crawl_id: str
 
 
-# The tables whose rows belong to one crawl (keyed by crawl_id), besides its `crawls` row.
+@dataclass
+class ArchiveCopyRow(Record):
+    """An archived copy an `archive` crawl used or turned down: the provenance of its rows (archive
+    URL, capture time), and what a later run need not ask for again."""
+
+    TABLE = "archive_copies"
+    crawl_id: str
+    week_start: str  # the Monday week it was chosen for
+    kind: str  # leaderboard | catalogue | model_page
+    original: str
+    captured_at: str  # ISO, UTC
+    archive_url: str
+    digest: str | None
+    status: str  # stored | problem
+    message: str | None
+
+
 @dataclass
 class ChartPartialRow(Record):
     """A chart week not finished when the crawl saw it (the gate compares it with the week finished)."""
@@ -226,8 +242,9 @@ class ChartPartialRow(Record):
     seen_on: str | None  # the day the chart was computed
 
 
+# The tables whose rows belong to one crawl (keyed by crawl_id), besides its `crawls` row.
 OWNED_TABLES: tuple[type[Record], ...] = (ModelWeekRow, DailyActivityRow, ActivityFetchRow, PriceRow, ProblemRow,
-                                          EffectivePriceRow, ResponseRow, ChartPartialRow)
+                                          EffectivePriceRow, ResponseRow, ArchiveCopyRow, ChartPartialRow)
 
 
 @dataclass
@@ -243,6 +260,7 @@ class CrawlRecords:
     response_bodies: list[ResponseBodyRow] = field(default_factory=list)
     chart_weeks: list[ChartWeekRow] = field(default_factory=list)  # written only when published
     dataset_daily: list[DatasetDayRow] = field(default_factory=list)
+    archive_copies: list[ArchiveCopyRow] = field(default_factory=list)
     chart_partial_weeks: list[ChartPartialRow] = field(default_factory=list)
 
     def owned(self, record: type[Record]) -> list[Record]:
