@@ -226,6 +226,25 @@ def m307_monday_series_authors(db: Database) -> None:
 
 
 @migrations()
+def m401_effective_price_verdicts(db: Database) -> None:
+    """Why the gate did not believe a crawl's effective price (NULL: believed). The price is kept as
+    the source gave it; the best estimate reads it only when believed, else the row falls back to
+    its list price (formulas.row)."""
+    db["effective_prices"].add_column("rejected_because", str)
+
+
+@migrations()
+def m402_chart_partial_weeks(db: Database) -> None:
+    """Each crawl's view of the chart weeks not finished yet: the gate holds the week once finished
+    against it (a week only grows, and not far beyond what its first days promised)."""
+    db["chart_partial_weeks"].create(
+        {"crawl_id": str, "week_start": str, "key": str, "tokens": int, "seen_on": str},
+        pk=("crawl_id", "week_start", "key"),
+        foreign_keys=[("crawl_id", "crawls", "id")],
+    )
+
+
+@migrations()
 def m501_monday_series_band(db: Database) -> None:
     """What the comparable series' calibrated band is made of: the tokens and revenue imputed from
     their author's $/token (no price ever seen), how many weeks the rest's rate is extrapolated
