@@ -70,10 +70,12 @@ def test_a_bad_provider_value_is_unknown_and_a_summary_without_a_name_is_left_ou
 
 # --- the crawl: stored, shared among providers, backfilled ------------------------------------------------
 
-# Sonnet served by two providers at different prices; GPT-4.1 by its own author only.
+# Sonnet served by two providers, one 10 % below its weighted prices and one 20 % above (the weighted
+# price lies between its providers', as the gate requires); every other model-variant by its author only.
 SONNET = SEED_MODELS[0]
-PROVIDERS = [("anthropic", "Anthropic", 3.3, 15.0, 0.70, 700), ("amazon-bedrock", "Amazon Bedrock (EU)", 3.6, 16.5,
-                                                                   0.60, 300)]
+_IN, _OUT, _ = effective_prices(SONNET)
+PROVIDERS = [("anthropic", "Anthropic", _IN * 0.9, _OUT * 0.9, 0.70, 700),
+             ("amazon-bedrock", "Amazon Bedrock (EU)", _IN * 1.2, _OUT * 1.2, 0.60, 300)]
 
 
 def two_providers(url: str, payload):
