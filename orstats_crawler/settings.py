@@ -18,7 +18,9 @@ COMMANDS_MODULE = "orstats_crawler.commands"
 # --- the project's own settings -------------------------------------------------------------
 OPENROUTER_BASE_URL = os.environ.get("OPENROUTER_BASE_URL", "https://openrouter.ai")
 ORSTATS_DB = os.environ.get("ORSTATS_DB", "data/history.db")  # empty string: no history feed
-ORSTATS_REPORT_DIR = os.environ.get("ORSTATS_REPORT_DIR", "reports")
+# Unset: `reports` for the project's own history, else `reports` beside the history file (a crawl into
+# another history must not overwrite the project's report: report/folder.py); empty: no report.
+ORSTATS_REPORT_DIR = os.environ.get("ORSTATS_REPORT_DIR")
 # The spider's arguments (arguments.py) land in these: `-a snapshot=PATH` replays a recorded snapshot
 # with no network, `-a record=PATH` records this crawl as one, `-a top=N|all` fetches that many splits
 # instead of the coverage target, `-a force=1` publishes a week the gate rejects (marked forced).

@@ -27,6 +27,7 @@ from orstats_crawler import signals as orstats_signals
 from orstats_crawler.history.connection import HistoryError, immediate, open_for_writing, open_read_only
 from orstats_crawler.history.writer import (PUBLISHED, REPORT_FAILED, REPORT_NOT_RENDERED, REPORT_WRITTEN,
                                             last_report_status, record_report)
+from orstats_crawler.report.folder import report_folder
 from orstats_crawler.report.render import ReportError, write_reports
 
 logger = logging.getLogger(__name__)
@@ -45,10 +46,13 @@ class ReportExtension:
     @classmethod
     def from_crawler(cls, crawler: Any) -> "ReportExtension":
         settings = crawler.settings
-        if not settings.get("ORSTATS_DB") or not settings.get("ORSTATS_REPORT_DIR"):
-            raise NotConfigured("no history (ORSTATS_DB) or no report folder (ORSTATS_REPORT_DIR)")
+        if not settings.get("ORSTATS_DB") or settings.get("ORSTATS_REPORT_DIR") == "":
+            # Off is the usual case, not a warning: a NotConfigured with a message is logged as one.
+            logger.debug("no history (ORSTATS_DB) or no report folder (ORSTATS_REPORT_DIR): no report")
+            raise NotConfigured
         # Its settings were checked with the spider's arguments (arguments.check_settings).
-        extension = cls(crawler, settings.get("ORSTATS_DB"), settings.get("ORSTATS_REPORT_DIR"),
+        folder = report_folder(settings.get("ORSTATS_REPORT_DIR"), settings.get("ORSTATS_DB"))
+        extension = cls(crawler, settings.get("ORSTATS_DB"), str(folder),
                         settings.get("ORSTATS_REVENUE_METHOD"), settings.getint("ORSTATS_REPORT_TABLE_ROWS"))
         crawler.signals.connect(extension.crawl_verdict, signal=orstats_signals.crawl_verdict)
         crawler.signals.connect(extension.feed_exporter_closed, signal=signals.feed_exporter_closed)
