@@ -74,7 +74,8 @@ def datasette(history, tmp_path_factory):
     port = free_port()
     server = start_server(
         [str(Path(sys.executable).parent / "datasette"), "serve", str(history), "-m", str(METADATA),
-         "-h", "127.0.0.1", "-p", str(port), "--setting", "sql_time_limit_ms", "5000"],
+         "--static", f"orstats:{METADATA.parent / 'static'}", "-h", "127.0.0.1", "-p", str(port),
+         "--setting", "sql_time_limit_ms", "5000"],
         f"http://127.0.0.1:{port}/-/versions.json", cwd=history.parent,
         log=tmp_path_factory.mktemp("datasette-log") / "datasette.log")
     yield f"http://127.0.0.1:{port}"
@@ -106,19 +107,21 @@ def test_every_canned_query_answers_with_the_crawled_figures(datasette, history)
         (w["week_start"], round(w["revenue_best_usd"]), w["basis"]) for w in stored]
     assert rows and all(r["low_usd"] <= r["best_usd"] <= r["high_usd"] for r in rows)
 
-    # The crawls' own weeks: the published ones only, every formula and the best estimate's band.
+    # The crawls' own weeks: the published ones only, every formula and the best estimate's band, in $M
+    # as the report writes them.
     rows = query(datasette, "crawl_weeks")
     assert [(r["week_start"], r["week_end"]) for r in rows] == [WEEK1, WEEK2]
     for row, models in zip(rows, (week1, week2)):
         effective = sum(expected_effective(m) for m in models.values())
-        assert row["list_usd"] == pytest.approx(sum(seed_expected(m)[0] for m in models.values()), rel=1e-9)
-        assert row["seed_usd"] == pytest.approx(sum(seed_expected(m)[1] for m in models.values()), rel=1e-9)
-        assert row["effective_usd"] == pytest.approx(effective, rel=1e-9)
+        listed = sum(seed_expected(m)[0] for m in models.values())
+        assert row["list"] == f"${listed / 1e6:.2f}M"
+        assert row["seed"] == f"${sum(seed_expected(m)[1] for m in models.values()) / 1e6:.2f}M"
         # every model-variant's traffic paid more than list here: the best is what it paid, the band runs to list
-        assert (row["best_usd"], row["high_usd"]) == (pytest.approx(effective), pytest.approx(effective))
-        assert row["low_usd"] == pytest.approx(row["list_usd"], rel=1e-9)
+        assert row["effective"] == row["best"] == f"${effective / 1e6:.2f}M"
+        assert row["range"] == f"${listed / 1e6:.2f}M to ${effective / 1e6:.2f}M"
         assert row["models"] == len(SEED_MODELS)
-    assert round(rows[0]["seed_usd"] / 1e6, 2) == 6.25  # the seed README's headline
+    assert rows[0]["seed"] == "$6.25M"  # the seed README's headline
+    assert all(row["wow"].endswith("%") for row in rows)
 
     # One week: the latest published one by default, biggest best estimate first.
     rows = query(datasette, "week_models")
@@ -183,14 +186,18 @@ def test_metadata_describes_real_columns_and_credits_the_source(datasette, histo
     metadata = requests.get(f"{datasette}/-/metadata.json", timeout=10).json()
     assert metadata["license"] == "CC BY 4.0"
     assert metadata["license_url"] == "https://creativecommons.org/licenses/by/4.0/"
-    assert metadata["source"] == "Source: OpenRouter (openrouter.ai/rankings)"
+    assert metadata["source"] == "OpenRouter (openrouter.ai/rankings)"  # Datasette writes "Data source: "
     db = read_only(history)
     for name, table in metadata["databases"]["history"]["tables"].items():
         assert name in db.table_names() + db.view_names(), f"metadata describes {name}, which the history lacks"
         columns = {c.name for c in (db[name].columns if name in db.table_names() else db.view(name).columns)}
         assert set(table.get("columns", {})) <= columns, f"{name}: metadata describes columns it does not have"
     page = requests.get(f"{datasette}/history/weekly_revenue", timeout=10).text
-    assert "Source: OpenRouter (openrouter.ai/rankings)" in page and "CC BY 4.0" in page
+    assert "Data source:" in page and "OpenRouter (openrouter.ai/rankings)" in page and "CC BY 4.0" in page
+    assert "Source: Source:" not in page and "Data source: Source" not in page
+    home = requests.get(f"{datasette}/history", timeout=10).text
+    assert "`" not in home.split("<h1")[1].split("</p>")[0]  # the description is prose, not markdown
+    assert "_sqlite_migrations" not in home.split("hidden tables")[0]  # hidden: listed last, if at all
 
 
 class TableRows(HTMLParser):
@@ -239,9 +246,7 @@ def test_weekly_revenue_page_renders_in_chromium(datasette, tmp_path):
     expected = query(datasette, "crawl_weeks")
     assert [(r["week_start"], r["week_end"]) for r in rendered] == [WEEK1, WEEK2]
     for row, answer in zip(rendered, expected):
-        assert float(row["list_usd"]) == answer["list_usd"]
-        assert float(row["high_usd"]) == answer["high_usd"]
-        assert row["crawl_id"] == answer["crawl_id"]
+        assert (row["list"], row["range"], row["best"]) == (answer["list"], answer["range"], answer["best"])
 
 
 def sha256(path: Path) -> str:

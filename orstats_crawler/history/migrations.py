@@ -221,3 +221,11 @@ def m307_monday_series_authors(db: Database) -> None:
         {"week_start": str, "week_end": str, "author": str, "revenue_best_usd": float, "tokens": int},
         pk=("week_start", "week_end", "author"),
     )
+
+
+@migrations()
+def m800_prices_public_id_index(db: Database) -> None:
+    """The model dashboard accepts a public id (what API users call a model, what the report links to)
+    and finds its (canonical_slug, variant) in `prices` by it: an index, not a scan of every crawl's
+    catalogue."""
+    db["prices"].create_index(["public_id", "observed_on"], if_not_exists=True)

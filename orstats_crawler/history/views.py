@@ -196,6 +196,17 @@ WINDOW week AS (PARTITION BY r.week_start, r.week_end)
 
 
 # (name, SQL) in dependency order.
+# The week the report's front page and the dashboards lead with: the latest published week with a
+# known best estimate (a week whose every revenue is unknown is never the headline).
+HEADLINE_WEEK = """
+SELECT w.week_start, w.week_end, w.crawl_id FROM weeks w
+WHERE w.status = 'published' AND EXISTS (
+  SELECT 1 FROM weekly_revenue r
+  WHERE r.week_start = w.week_start AND r.week_end = w.week_end AND r.revenue_best_usd > 0)
+ORDER BY w.week_end DESC, w.week_start DESC
+LIMIT 1
+"""
+
 VIEWS: list[tuple[str, str]] = [
     ("weekly_revenue", WEEKLY_REVENUE),
     ("weekly_totals", _weekly_totals_sql()),
@@ -207,4 +218,5 @@ VIEWS: list[tuple[str, str]] = [
     ("author_weekly", _author_sql("weekly_revenue", REVENUE_COLUMNS, "MAX(r.status) AS status")),
     ("author_monday", _author_sql("monday_revenue", ["revenue_list_usd", "revenue_seed_usd", "revenue_high_usd"],
                                   "GROUP_CONCAT(DISTINCT r.basis) AS bases")),
+    ("headline_week", HEADLINE_WEEK),
 ]
