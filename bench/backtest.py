@@ -23,7 +23,7 @@ from scrapy.utils.project import get_project_settings
 from sqlite_utils import Database
 
 from orstats_crawler.history.connection import open_for_writing, open_read_only
-from orstats_crawler.history.importer import import_paths
+from orstats_crawler.publish.importer import import_paths
 from orstats_crawler.history.series_estimate import backtest
 
 from bench.accuracy import DEFAULT_CAPTURE, crawl, usd

@@ -41,7 +41,7 @@ from typing import Any, Callable
 
 
 from orstats_crawler.history.connection import immediate, open_for_writing
-from orstats_crawler.history.crawl_rows import CrawlInfo, CrawlItems, crawl_records, summarize_week
+from orstats_crawler.publish.crawl_items import CrawlInfo, CrawlItems
 from orstats_crawler.history.records import (ActivityFetchRow, ChartWeekRow, CrawlRecords, CrawlRow, DailyActivityRow,
                                              EffectivePriceRow, ModelWeekRow, PriceRow, ProblemRow)
 from orstats_crawler.history.writer import rebuild_series, write_crawl
@@ -305,31 +305,43 @@ def next_week_items(models: list[Model], weeks: int) -> tuple[CrawlInfo, CrawlIt
 
 
 def time_upsert(path: Path, models: list[Model], weeks: int) -> dict[str, float]:
-    """What the history feed does when a crawl of the next week closes: open, summarize, gate, write."""
-    from orstats_crawler import quality
+    """What the history feed does when a crawl of the next week closes (publish_crawl), step by step."""
     from scrapy.utils.project import get_project_settings
+    from scrapy.utils.test import get_crawler
+
+    from orstats_crawler.publish import crawl as publish
+    from orstats_crawler.publish import quality
 
     info, items, archive = next_week_items(models, weeks)
+    info.forced = True  # the synthetic week is written whatever the gate says, as a forced crawl would be
     settings = get_project_settings()
+    stats = get_crawler(settings_dict=settings.copy_to_dict()).stats
+    stats.open_spider()
     out: dict[str, float] = {}
-    start = time.perf_counter()
-    db = open_for_writing(path)
-    out["open_for_writing"] = time.perf_counter() - start
+    steps = {"open_for_writing": (publish, "open_for_writing"), "summarize_week": (publish, "summarize_week"),
+             "quality_gate": (quality, "evaluate"), "crawl_records": (publish, "crawl_records"),
+             "write_crawl": (publish, "write_crawl")}
+    originals = {step: getattr(module, name) for step, (module, name) in steps.items()}
     try:
-        start = time.perf_counter()
-        summary = summarize_week(items)
-        out["summarize_week"] = time.perf_counter() - start
-        with immediate(db):
-            start = time.perf_counter()
-            verdict = quality.evaluate(items, summary, db, settings, crawl_id=info.id, finish_reason="finished")
-            out["quality_gate"] = time.perf_counter() - start
-            status = verdict.status(forced=True)
-            start = time.perf_counter()
-            write_crawl(db, crawl_records(info, items, summary, status, verdict.checks, archive))
-            out["write_crawl"] = time.perf_counter() - start
+        for step, (module, name) in steps.items():
+            setattr(module, name, timed(originals[step], step, out))
+        publish.publish_crawl(path, items, info, archive, settings, stats, finish_reason="finished")
     finally:
-        db.close()
+        for step, (module, name) in steps.items():
+            setattr(module, name, originals[step])
     return out
+
+
+def timed(step: Callable[..., Any], name: str, out: dict[str, float]) -> Callable[..., Any]:
+    """``step`` adding its duration to ``out[name]``."""
+    @functools.wraps(step)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return step(*args, **kwargs)
+        finally:
+            out[name] = out.get(name, 0.0) + time.perf_counter() - start
+    return run
 
 
 # --- the report and the canned queries ------------------------------------------------------------

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from orstats_crawler.exporters import FORMAT
-from orstats_crawler.history.feed import SCHEME, history_feed_uri
+from orstats_crawler.publish.feed import SCHEME, history_feed_uri
 
 
 class HistoryAddon:

@@ -2,7 +2,7 @@
 
 ``scrapy crawl rankings -O crawl.sqlite`` writes one (any feed storage works: the exporter builds
 the database in a temporary file and copies it into the feed's file when the feed closes); the
-history feed (history/feed.py) writes one per crawl and merges it into the history. ``read_items``
+history feed (publish/feed.py) writes one per crawl and merges it into the history. ``read_items``
 gives the items back, as the spider yielded them after the pipelines.
 
 Each table is named after its item class (``leaderboard_row``), one column per field, rows in the

@@ -182,8 +182,8 @@ ITEM_PIPELINES = {
     "orstats_crawler.pipelines.PricePipeline": 400,
 }
 # The `sqlite` feed format writes a crawl's items into a SQLite file (`-O crawl.sqlite` works too);
-# the `history` storage merges that file into the history (history/feed.py).
-FEED_STORAGES = {"history": "orstats_crawler.history.feed.HistoryFeedStorage"}
+# the `history` storage merges that file into the history (publish/feed.py).
+FEED_STORAGES = {"history": "orstats_crawler.publish.feed.HistoryFeedStorage"}
 FEED_EXPORTERS = {"sqlite": "orstats_crawler.exporters.SqliteItemExporter"}
 FEED_EXPORT_ENCODING = "utf-8"
 

@@ -1,4 +1,4 @@
-"""The best estimate of a week (history/formulas.py, history/crawl_rows.py, selection.py): each basis
+"""The best estimate of a week (history/formulas.py, publish/week_summary.py, selection.py): each basis
 with its band, the imputed cached share, week over week from the daily activity, the stop rule of the
 split selection; checked against figures computed here from the factory's specs."""
 

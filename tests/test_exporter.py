@@ -11,7 +11,7 @@ from sqlite_utils import Database
 
 from orstats_crawler.addons import HistoryAddon
 from orstats_crawler.history.connection import open_for_writing
-from orstats_crawler.history.feed import history_feed_uri
+from orstats_crawler.publish.feed import history_feed_uri
 from orstats_crawler.history.records import CrawlRow
 from orstats_crawler.history.writer import publish_week
 from tests.conftest import ROOT, crawl

@@ -1,4 +1,4 @@
-"""The history feed storage (history/feed.py) through whole `scrapy crawl` runs: the crawl's own
+"""The history feed storage (publish/feed.py) through whole `scrapy crawl` runs: the crawl's own
 SQLite feed file beside the history, a history write that fails after the crawl (Scrapy's "Error
 storing" path, exit 1, nothing half-written), and a history that cannot be written at all (the
 spider is closed before any request)."""

@@ -13,7 +13,7 @@ import pytest
 import pytest_twisted
 from sqlite_utils import Database
 
-from orstats_crawler.history.importer import import_paths, read_snapshot
+from orstats_crawler.publish.importer import import_paths, read_snapshot
 from orstats_crawler.history.connection import open_for_writing
 from orstats_crawler.sources import SourceError
 from tests.anchor_factory import SAMPLE, SAMPLE_FOLDER, anchor_file, price_of, write

@@ -16,11 +16,12 @@ import pytest_twisted
 from scrapy.utils.project import get_project_settings
 from sqlite_utils import Database
 
-from orstats_crawler import quality
+from orstats_crawler.publish import quality
 from orstats_crawler.arguments import UsageError
 from orstats_crawler.commands.crawl import EXIT_ERROR, EXIT_PUBLISHED, EXIT_REJECTED, EXIT_USAGE, Outcome, exit_code
 from orstats_crawler.history.connection import open_for_writing
-from orstats_crawler.history.crawl_rows import CrawlItems, WeekSummary
+from orstats_crawler.publish.crawl_items import CrawlItems
+from orstats_crawler.publish.week_summary import WeekSummary
 from orstats_crawler.items import ChartWeek, ModelPrice
 from orstats_crawler.middlewares.retry import retry_after_seconds
 from orstats_crawler.pricing import PriceCatalogue

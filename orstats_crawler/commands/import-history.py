@@ -1,7 +1,7 @@
 """`scrapy import-history PATH...`: load the earlier project's weekly JSON snapshots into the history.
 
 The command line only (Scrapy names a command after its module, hence the dash); the import is
-``history/importer.py``. Exit code 0 when every file was imported (or was already), 1 when a file
+``publish/importer.py``. Exit code 0 when every file was imported (or was already), 1 when a file
 could not be read or did not match its own total, or when the history could not be opened or
 written (one line names the file; the files before it stay imported, one transaction each), 4 when
 the files were imported but the report could not be written.
@@ -26,7 +26,7 @@ from scrapy.exceptions import UsageError
 from orstats_crawler.commands import add_history_option, check_settings, history_path
 from orstats_crawler.commands.crawl import EXIT_REPORT_FAILED
 from orstats_crawler.history.connection import HistoryError, open_for_writing
-from orstats_crawler.history.importer import ImportResult, import_path, snapshot_paths
+from orstats_crawler.publish.importer import ImportResult, import_path, snapshot_paths
 from orstats_crawler.report.folder import report_folder
 from orstats_crawler.report.render import ReportError, write_reports
 from orstats_crawler.sources import SourceError

@@ -6,19 +6,15 @@ Every function takes ``None`` for unknown and answers "n/a": an unknown figure i
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable
 from urllib.parse import quote
 
-NA = "n/a"
-FREE = "Free"
-
-_SCALES = ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K"))
-
-
-def _known(value: float | int | None) -> bool:
-    return value is not None and not (isinstance(value, float) and not math.isfinite(value))
+# Counts and prices are written as everywhere else (numbers.py); the report's own forms follow.
+from orstats_crawler.numbers import FREE, NA, plain, price, tokens  # noqa: F401
+from orstats_crawler.numbers import SCALES as _SCALES
+from orstats_crawler.numbers import known as _known
+from orstats_crawler.numbers import per_million_text as _per_million
 
 
 def usd(value: float | None) -> str:
@@ -34,16 +30,6 @@ def usd(value: float | None) -> str:
     if value >= 1e3:
         return f"{sign}${value / 1e3:.1f}K"
     return f"{sign}${value:.2f}"
-
-
-def tokens(value: int | None) -> str:
-    """5.57T, 706.0B, 12.3M, 4.5K, 812, n/a (the seed: two decimals for T, one below)."""
-    if not _known(value):
-        return NA
-    for scale, suffix in _SCALES:
-        if abs(value) >= scale:
-            return f"{value / scale:.{2 if suffix == 'T' else 1}f}{suffix}"
-    return str(int(value))
 
 
 def percent(value: float | None, digits: int = 1) -> str:
@@ -70,15 +56,6 @@ def change(value: float | None, missing: str = NA, digits: int = 0) -> str:
     return f"{'+' if rounded > 0 else '-' if rounded < 0 else ''}{text.lstrip('-')}%"
 
 
-def price(per_token: float | None, is_free: bool = False) -> str:
-    """USD per million tokens: $3.00/M, $0.4500/M, Free, n/a."""
-    if is_free:
-        return FREE
-    if not _known(per_token):
-        return NA
-    return f"${_per_million(per_token)}/M"
-
-
 def prices(prompt: float | None, completion: float | None, is_free: bool = False) -> str:
     """A model-variant's input and output prices per million tokens: $3.00 / $15.00, Free, n/a."""
     if is_free:
@@ -88,32 +65,9 @@ def prices(prompt: float | None, completion: float | None, is_free: bool = False
     return f"${_per_million(prompt)} / ${_per_million(completion)}"
 
 
-def _per_million(per_token: float) -> str:
-    per_million = per_token * 1e6
-    if per_million >= 1 or per_million == 0:
-        return f"{per_million:.2f}"
-    if per_million >= 0.0001:
-        return f"{per_million:.4f}"
-    return plain(per_million, 2, significant=True)
-
-
 def count(n: int, noun: str, plural: str | None = None) -> str:
     """1 free one, 2 free ones: ``plural`` where adding an s will not do."""
     return f"{n} {noun if n == 1 else plural or noun + 's'}"
-
-
-def plain(value: float | int, digits: int = 2, significant: bool = False) -> str:
-    """A number as mermaid accepts it: plain decimal digits, never 3e2, inf or NaN."""
-    if isinstance(value, bool) or not _known(value):
-        raise ValueError(f"{value!r} cannot be written as a plain decimal")
-    if isinstance(value, int):
-        return str(value)
-    if significant and value:
-        digits = max(digits, digits - 1 - math.floor(math.log10(abs(value))))
-    text = f"{value:.{digits}f}"
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return "0" if text in ("-0", "") else text
 
 
 # --- names ------------------------------------------------------------------------------------

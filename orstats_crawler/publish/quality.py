@@ -34,11 +34,13 @@ from typing import Any, Iterable
 from sqlite_utils import Database
 
 from orstats_crawler import pricing
-from orstats_crawler.history.crawl_rows import CrawlItems, WeekSummary, finished_chart_rows
+from orstats_crawler.publish.crawl_items import CrawlItems
+from orstats_crawler.publish.crawl_records import finished_chart_rows
+from orstats_crawler.publish.week_summary import WeekSummary
 from orstats_crawler.history.writer import PUBLISHED, REJECTED
 from orstats_crawler.items import SourceProblem
-from orstats_crawler.report.format import price as per_million
-from orstats_crawler.report.format import tokens as token_count
+from orstats_crawler.numbers import price as per_million
+from orstats_crawler.numbers import tokens as token_count
 from orstats_crawler.sources import DUPLICATE, IDENTITY, SPIDER, model_variant
 from orstats_crawler.sources.activity import SOURCE as ACTIVITY
 from orstats_crawler.sources.prices import SOURCE as PRICES

@@ -1,11 +1,11 @@
 """The history as a Scrapy feed storage: ``FEEDS = {"history:///abs/history.db": {"format": "sqlite"}}``.
 
 The `sqlite` exporter (exporters.py) writes the crawl's items into a temporary SQLite file of the
-crawl; when the feed closes, ``store`` merges that file into the history in one write transaction:
-the week's rows, the quality gate's verdict on them (it reads the history inside the same
-transaction), the raw responses and the Monday-week series. A failure there goes through Scrapy's
-own path ("Error storing ... feed", ``feedexport/failed_count``): no verdict is stored and
-`scrapy crawl` exits 1.
+crawl; when the feed closes, ``store`` sends that file's items through the publish path
+(publish/crawl.py), one write transaction: the week's rows, the quality gate's verdict on them (it
+reads the history inside the same transaction), the raw responses and the Monday-week series. A
+failure there goes through Scrapy's own path ("Error storing ... feed", ``feedexport/failed_count``):
+no verdict is stored and `scrapy crawl` exits 1.
 
 What the history keeps besides the items it learns from Scrapy's signals, from the start of the
 crawl: every final response (``response_received``, the raw archive), every callback error
@@ -16,28 +16,23 @@ the crawl starts: a history that cannot be written is a ``HistoryError`` and no 
 
 from __future__ import annotations
 
-import logging
 import tempfile
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import unquote, urlparse
 
 from scrapy import signals
 
-from orstats_crawler import quality
 from orstats_crawler import signals as orstats_signals
 from orstats_crawler.exporters import read_items
-from orstats_crawler.history.connection import immediate, open_for_writing
-from orstats_crawler.history.crawl_rows import CrawlInfo, CrawlItems, crawl_records, summarize_week
-from orstats_crawler.history.writer import PUBLISHED, write_crawl
+from orstats_crawler.history.connection import open_for_writing
+from orstats_crawler.publish.crawl import crawl_info, log_published, publish_crawl
+from orstats_crawler.publish.crawl_items import CrawlItems
 from orstats_crawler.items import ChartWeek, LeaderboardRow, ModelActivity, SourceProblem
 from orstats_crawler.raw_responses import ArchivedResponse, archived
 from orstats_crawler.sources import SPIDER
 from orstats_crawler.sources.activity import SOURCE as ACTIVITY
 from orstats_crawler.sources.rankings import CHART, LEADERBOARD
-
-logger = logging.getLogger(__name__)
 
 SCHEME = "history"
 
@@ -98,63 +93,18 @@ class HistoryFeedStorage:
         self.crawler.signals.send_catch_log(signal=orstats_signals.crawl_verdict, verdict=verdict)
 
     def _merge(self, crawl_file: Path) -> orstats_signals.StoredVerdict:
-        """The crawl file's items, the gate's verdict on them and the raw archive, in one transaction."""
-        settings, stats = self.crawler.settings, self.crawler.stats
+        """The crawl file's items, with the problems seen through the signals, through the publish path."""
         items = CrawlItems()
         for item in read_items(crawl_file):
             items.add(item)
         items.problems.extend(self.problems)
         info = crawl_info(self.crawler)
-        summary = summarize_week(items)
-        db = open_for_writing(self.path)
-        try:
-            with immediate(db):
-                verdict = quality.evaluate(items, summary, db, settings, crawl_id=info.id,
-                                           finish_reason=stats.get_value("finish_reason"), forced=info.forced)
-                status = verdict.status(forced=info.forced)
-                quality.record(verdict, stats)
-                record_week(summary, stats)
-                info.stats = {k: v for k, v in stats.get_stats().items() if isinstance(k, str)}
-                write_crawl(db, crawl_records(info, items, summary, status, verdict.checks, self.archive))
-        finally:
-            db.close()
-        quality.log(verdict)
-        forced = info.forced and not verdict.passed
-        log = logger.error if status != PUBLISHED else logger.warning if forced else logger.info
-        log("history %s: crawl %s %s%s (week %s..%s, %d model-variants, measured splits hold at least %s of the "
-            "list-price spend, checks: %d pass, %d flag, %d fail, %d skip)%s", self.path, info.id, status.upper(),
-            " (FORCED by -a force=1)" if forced else "", summary.week_start, summary.week_end, len(summary.rows),
-            f"{summary.spend_coverage:.1%}" if summary.spend_coverage is not None else "an unknown share",
-            *(len(verdict.named(result)) for result in (quality.PASS, quality.FLAG, quality.FAIL, quality.SKIP)),
-            "".join(f"\n  failed check {c['name']}: {c['message']}" for c in verdict.named(quality.FAIL)))
+        published = publish_crawl(self.path, items, info, self.archive, self.crawler.settings, self.crawler.stats,
+                                  finish_reason=self.crawler.stats.get_value("finish_reason"))
+        log_published(self.path, info, published)
+        summary = published.summary
         return orstats_signals.StoredVerdict(
-            crawl_id=info.id, status=status, history=str(self.path),
+            crawl_id=info.id, status=published.status, history=str(self.path),
             week_start=summary.week_start.isoformat() if summary.week_start else None,
             week_end=summary.week_end.isoformat() if summary.week_end else None,
-            forced=info.forced, checks=verdict.checks)
-
-
-def record_week(summary: Any, stats: Any) -> None:
-    """The week and its coverage in the crawl's stats (for whoever reads the stats dump: Scrapyd's log)."""
-    if summary.week_end:
-        stats.set_value("orstats/week_end", summary.week_end.isoformat())
-    if summary.spend_coverage is not None:  # what the measured splits guarantee of the list-price spend
-        stats.set_value("orstats/coverage/spend", round(summary.spend_coverage, 4))
-    if summary.coverage is not None:  # the share of the no-cache upper bound they hold: not a share of spend
-        stats.set_value("orstats/coverage/upper_bound", round(summary.coverage, 4))
-    if summary.token_coverage is not None:
-        stats.set_value("orstats/coverage/tokens", round(summary.token_coverage, 4))
-
-
-def crawl_info(crawler: Any) -> CrawlInfo:
-    """The crawl as its settings (the spider's arguments among them) and Scrapy's core stats know it."""
-    settings = crawler.settings
-    snapshot = settings.get("ORSTATS_SNAPSHOT")
-    return CrawlInfo(
-        id=settings.get("ORSTATS_CRAWL_ID"),
-        started_at=crawler.stats.get_value("start_time") or datetime.now(timezone.utc),
-        base_url=settings.get("OPENROUTER_BASE_URL"),
-        snapshot=str(Path(snapshot).resolve()) if snapshot else None,
-        forced=settings.getbool("ORSTATS_FORCE"),
-        finished_at=datetime.now(timezone.utc),
-    )
+            forced=info.forced, checks=published.verdict.checks)

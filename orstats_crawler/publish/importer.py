@@ -34,7 +34,7 @@ from sqlite_utils import Database
 
 from orstats_crawler import normalize, pricing, weeks
 from orstats_crawler.history.connection import immediate
-from orstats_crawler.history.crawl_rows import archive_records
+from orstats_crawler.publish.crawl_records import archive_records
 from orstats_crawler.history.formulas import REVENUE_SEED, evaluate
 from orstats_crawler.history.price_history import FILE
 from orstats_crawler.history.records import CrawlRecords, CrawlRow, ModelWeekRow, PriceRow, ProblemRow

@@ -1,0 +1,75 @@
+"""The cached share of a row whose split is not measured: imputed from its nearest measured kin (its
+model's other variants, its family, its author, else the week), with the band of the measured shares."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def cached_share(row: dict[str, Any]) -> float | None:
+    """The share of a measured row's prompt tokens read from cache."""
+    if not row["split_source"] or not row["prompt_tokens"]:
+        return None
+    return row["cached_tokens"] / row["prompt_tokens"]
+
+
+def family_of(permaslug: str) -> str:
+    """A model's family: its author and the words of its name without versions or dates
+    (`anthropic/claude-4.6-sonnet-20260217` -> `anthropic/claude-sonnet`)."""
+    author, _, name = permaslug.partition("/")
+    return author + "/" + "-".join(word for word in name.split("-") if not any(c.isdigit() for c in word))
+
+
+def impute_cached_shares(rows: list[dict[str, Any]]) -> tuple[float | None, float | None]:
+    """Give every unmeasured row the cached share of its nearest measured kin (its own model's other
+    variants, its family, its author, else the week's prompt-weighted median share), noting which in
+    ``cached_share_from``; return the 10th and 90th percentile of the measured shares (the band)."""
+    measured = [(r, cached_share(r)) for r in rows]
+    measured = [(r, share) for r, share in measured if share is not None]
+    groups: dict[tuple[str, str], list[tuple[int, int]]] = {}
+    for r, _ in measured:
+        for level, group in kin(r["permaslug"]):
+            groups.setdefault((level, group), []).append((r["cached_tokens"], r["prompt_tokens"]))
+    week = weighted_median([(share, r["prompt_tokens"]) for r, share in measured])
+    for r in rows:
+        r["cached_share_imputed"] = r["cached_share_from"] = None
+        if r["split_source"] or r["prompt_tokens"] is None:
+            continue
+        found = next(((level, groups[level, group]) for level, group in kin(r["permaslug"])
+                      if (level, group) in groups), None)
+        if found is not None:
+            level, pairs = found
+            r["cached_share_imputed"] = sum(c for c, _ in pairs) / sum(p for _, p in pairs)
+            r["cached_share_from"] = level
+        elif week is not None:
+            r["cached_share_imputed"], r["cached_share_from"] = week, "week"
+    shares = sorted(share for _, share in measured)
+    if not shares:
+        return None, None
+    return percentile(shares, 0.10), percentile(shares, 0.90)
+
+
+def kin(permaslug: str) -> list[tuple[str, str]]:
+    """The groups a model-variant's cached share is imputed from, nearest first."""
+    return [("model", permaslug), ("family", family_of(permaslug)), ("author", permaslug.partition("/")[0])]
+
+
+def weighted_median(pairs: list[tuple[float, int]]) -> float | None:
+    """The value at half of the total weight (values sorted)."""
+    total = sum(weight for _, weight in pairs)
+    if not total:
+        return None
+    seen = 0
+    for value, weight in sorted(pairs):
+        seen += weight
+        if seen >= total / 2:
+            return value
+    return None  # not reached: the weights sum to total
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Linear interpolation between the closest ranks of sorted ``values``."""
+    position = q * (len(values) - 1)
+    low = int(position)
+    high = min(low + 1, len(values) - 1)
+    return values[low] + (values[high] - values[low]) * (position - low)
