@@ -141,6 +141,9 @@ TELNETCONSOLE_ENABLED = False
 # tokens twice); "effective" uses the prices the traffic actually paid, where published.
 ORSTATS_REVENUE_METHOD = os.environ.get("ORSTATS_REVENUE_METHOD", "best")
 ORSTATS_REPORT_TABLE_ROWS = 25  # model-variants with a known revenue listed in the breakdown table
+# A model whose effective and list-price figures differ by more than this factor (either way) is marked
+# in the breakdown table with a one-line note: a reader should not quote it unchecked.
+ORSTATS_REPORT_OUTLIER_FACTOR = 3.0
 EXTENSIONS = {
     # Renders reports/ once the history feed has stored a published crawl.
     "orstats_crawler.report.extension.ReportExtension": 500,

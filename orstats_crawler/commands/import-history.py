@@ -78,11 +78,13 @@ class Command(ScrapyCommand):
 
     def render(self, db_path: str) -> bool:
         """The report brought up to date as after a crawl; False when it could not be written."""
-        check_settings(self.settings, ["ORSTATS_REVENUE_METHOD", "ORSTATS_REPORT_TABLE_ROWS"])
+        check_settings(self.settings, ["ORSTATS_REVENUE_METHOD", "ORSTATS_REPORT_TABLE_ROWS",
+                                       "ORSTATS_REPORT_OUTLIER_FACTOR"])
         folder = report_folder(self.settings.get("ORSTATS_REPORT_DIR"), db_path)
         try:
             rendered = write_reports(db_path, folder, self.settings.get("ORSTATS_REVENUE_METHOD"),
-                                     self.settings.getint("ORSTATS_REPORT_TABLE_ROWS"), everything=False)
+                                     self.settings.getint("ORSTATS_REPORT_TABLE_ROWS"), everything=False,
+                                     outlier_factor=self.settings.getfloat("ORSTATS_REPORT_OUTLIER_FACTOR"))
         except (HistoryError, ReportError) as error:
             print(f"scrapy import-history: imported, but the report was not written: {error}; "
                   "`scrapy report` writes it", file=sys.stderr)

@@ -51,10 +51,12 @@ class Command(ScrapyCommand):
         method_key = opts.method or self.settings.get("ORSTATS_REVENUE_METHOD")
         if not report_dir:
             raise UsageError("no report folder: set ORSTATS_REPORT_DIR or pass --output", print_help=False)
-        read = ["ORSTATS_REPORT_TABLE_ROWS"] + ([] if opts.method else ["ORSTATS_REVENUE_METHOD"])
+        read = ["ORSTATS_REPORT_TABLE_ROWS", "ORSTATS_REPORT_OUTLIER_FACTOR"] + (
+            [] if opts.method else ["ORSTATS_REVENUE_METHOD"])
         check_settings(self.settings, read)
         try:
-            rendered = write_reports(db_path, report_dir, method_key, self.settings.getint("ORSTATS_REPORT_TABLE_ROWS"))
+            rendered = write_reports(db_path, report_dir, method_key, self.settings.getint("ORSTATS_REPORT_TABLE_ROWS"),
+                                     outlier_factor=self.settings.getfloat("ORSTATS_REPORT_OUTLIER_FACTOR"))
         except (HistoryError, ReportError) as error:
             print(f"scrapy report: {error}", file=sys.stderr)
             self.exitcode = 1

@@ -25,7 +25,7 @@ from sqlite_utils import Database
 
 from orstats_crawler.history.formulas import FREE
 from orstats_crawler.history.series import MEASURED
-from orstats_crawler.history.views import chart_tokens
+from orstats_crawler.history.views import HEADLINE_WEEK, chart_tokens
 from orstats_crawler.history.writer import PUBLISHED
 from orstats_crawler.weeks import computed_on
 
@@ -143,11 +143,18 @@ class Week(Row):
 
     @property
     def low(self) -> float | None:
-        return self.row["revenue_best_low_usd" if self.headline.key == "best" else "revenue_list_usd"]
+        """The bottom of the headline's range. Another method's range runs from list prices (cached
+        tokens counted once) to no cache discount, widened to its own figure: the earlier project's
+        formula, which charges cached tokens twice, is above both, and a range must hold its headline."""
+        if self.headline.key == "best":
+            return self.row["revenue_best_low_usd"]
+        return _known_min(self.row["revenue_list_usd"], self.revenue())
 
     @property
     def high(self) -> float | None:
-        return self.row["revenue_best_high_usd" if self.headline.key == "best" else "revenue_high_usd"]
+        if self.headline.key == "best":
+            return self.row["revenue_best_high_usd"]
+        return _known_max(self.row["revenue_high_usd"], self.revenue())
 
     @property
     def wow(self) -> float | None:
@@ -165,6 +172,16 @@ class Week(Row):
     def unestimated_tokens(self) -> int:
         """The known tokens of the model-variants without a revenue by the headline method."""
         return (self.tokens or 0) - (self.known_tokens() or 0)
+
+
+def _known_min(*values: float | None) -> float | None:
+    known = [value for value in values if value is not None]
+    return min(known) if known else None
+
+
+def _known_max(*values: float | None) -> float | None:
+    known = [value for value in values if value is not None]
+    return max(known) if known else None
 
 
 @dataclass
@@ -276,6 +293,13 @@ LEFT JOIN crawls pc ON pc.id = p.crawl_id
 WHERE w.status = ?
 ORDER BY w.week_end, w.week_start
 """
+
+
+def headline_week(db: Database) -> tuple[str, str] | None:
+    """(week_start, week_end) of the week the front page leads with (history/views.py HEADLINE_WEEK),
+    read with the view's own SQL: a history its writer has not refreshed yet lacks the view."""
+    found = next(db.query(f"SELECT week_start, week_end FROM ({HEADLINE_WEEK})"), None)
+    return (found["week_start"], found["week_end"]) if found else None
 
 
 @dataclass

@@ -34,13 +34,15 @@ logger = logging.getLogger(__name__)
 
 
 class ReportExtension:
-    def __init__(self, crawler: Any, db_path: str, report_dir: str, method_key: str, table_rows: int):
+    def __init__(self, crawler: Any, db_path: str, report_dir: str, method_key: str, table_rows: int,
+                 outlier_factor: float):
         self.crawler = crawler
         # Resolved now: a crawl run by Scrapyd has its own working directory.
         self.db_path = Path(db_path).expanduser().resolve()
         self.report_dir = Path(report_dir).expanduser().resolve()
         self.method_key = method_key
         self.table_rows = table_rows
+        self.outlier_factor = outlier_factor
         self.verdict: orstats_signals.StoredVerdict | None = None
 
     @classmethod
@@ -53,7 +55,8 @@ class ReportExtension:
         # Its settings were checked with the spider's arguments (arguments.check_settings).
         folder = report_folder(settings.get("ORSTATS_REPORT_DIR"), settings.get("ORSTATS_DB"))
         extension = cls(crawler, settings.get("ORSTATS_DB"), str(folder),
-                        settings.get("ORSTATS_REVENUE_METHOD"), settings.getint("ORSTATS_REPORT_TABLE_ROWS"))
+                        settings.get("ORSTATS_REVENUE_METHOD"), settings.getint("ORSTATS_REPORT_TABLE_ROWS"),
+                        settings.getfloat("ORSTATS_REPORT_OUTLIER_FACTOR"))
         crawler.signals.connect(extension.crawl_verdict, signal=orstats_signals.crawl_verdict)
         crawler.signals.connect(extension.feed_exporter_closed, signal=signals.feed_exporter_closed)
         return extension
@@ -73,7 +76,8 @@ class ReportExtension:
             return
         readme = self.report_dir / "README.md"
         try:
-            rendered = write_reports(self.db_path, self.report_dir, self.method_key, self.table_rows, everything=False)
+            rendered = write_reports(self.db_path, self.report_dir, self.method_key, self.table_rows, everything=False,
+                                     outlier_factor=self.outlier_factor)
         except (ReportError, HistoryError) as error:
             logger.error("report not written: %s; the week is stored, the next crawl or `scrapy report` "
                          "writes the report", error)
