@@ -6,8 +6,7 @@ Rules (../docs/openrouter-sources.md sections 1 and 7):
 - `:free` is free whatever the catalogue says; `:batch` and the others have their own entry;
 - a missing `input_cache_read` falls back to the prompt price (no discount known).
 The revenue formulas themselves live in SQL (history/formulas.py) so every reader of the history
-computes them the same way; ``upper_bound_usd`` is the one estimate the spider needs before the
-split is known.
+computes them the same way, the spider's upper bound before the split is known included.
 """
 
 from __future__ import annotations
@@ -93,18 +92,17 @@ def row_price(entry_pricing: dict[str, Any] | None, variant: str) -> ListPrice:
     return FREE if variant == FREE_VARIANT else NO_PRICE
 
 
-def upper_bound_usd(prompt_tokens: int, completion_tokens: int, price: ListPrice) -> float | None:
-    """Spend at list price with no cache discount: the most a model-variant can have cost."""
-    if not price.known:
-        return None
-    return prompt_tokens * price.prompt + completion_tokens * price.completion
-
-
 def split_id(key: str) -> tuple[str, str]:
     """`author/slug:variant` -> (`author/slug`, `variant`); no suffix -> the standard variant. Catalogue
     ids, chart and Data API keys and the earlier project's slugs are all written this way."""
     slug, _, suffix = key.partition(":")
     return slug, suffix or STANDARD_VARIANT
+
+
+def author_of(permaslug: str) -> str:
+    """A model's author: its permaslug before the first `/` (the whole slug when there is none).
+    The views use the same rule in SQL (history/formulas.py ``author``)."""
+    return permaslug.partition("/")[0]
 
 
 def display_name(name: str | None, fallback: str) -> str:

@@ -24,6 +24,10 @@ from orstats_crawler.signals import StoredVerdict, crawl_verdict, report_rendere
 from orstats_crawler.spiders.rankings import RankingsSpider
 from tests.factory import build_snapshot
 
+# The guard fails the run if the checkout's data/ or reports/ changed during it; pytester runs it on a
+# tiny project of its own (tests/test_checkout_guard.py).
+pytest_plugins = ["tests.checkout_guard", "pytester"]
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 CAPTURES = SHARED / "captures"
@@ -57,10 +61,12 @@ def pytest_collection_modifyitems(items: list[Any]) -> None:
         item.add_marker(getattr(pytest.mark, tier))
 
 
-def project_crawler(**settings: Any) -> Any:
+def project_crawler(folder: Path, **settings: Any) -> Any:
     """A crawler outside the engine with the project's settings (their defaults live only there),
-    ``settings`` on top; its stats are open."""
-    crawler = get_crawler(RankingsSpider, {**get_project_settings().copy_to_dict(), **settings})
+    ``settings`` on top; its stats are open. Its history feed opens (and creates) the history when
+    the crawler is built, so the history and the report go under ``folder`` (a test's tmp_path)."""
+    inside = {"ORSTATS_DB": str(folder / "data" / "history.db"), "ORSTATS_REPORT_DIR": str(folder / "reports")}
+    crawler = get_crawler(RankingsSpider, {**get_project_settings().copy_to_dict(), **inside, **settings})
     crawler.stats.open_spider()
     return crawler
 

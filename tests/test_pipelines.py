@@ -10,6 +10,7 @@ from scrapy.exceptions import DropItem
 
 from orstats_crawler import pricing
 from orstats_crawler.items import ChartWeek, LeaderboardRow, ModelActivity, ModelPrice
+from orstats_crawler.history.formulas import upper_bound_usd
 from orstats_crawler.pipelines import NormalizePipeline, PricePipeline, ValidatePipeline
 from orstats_crawler.spiders.rankings import RankingsSpider
 from tests.conftest import project_crawler
@@ -18,8 +19,8 @@ URL = "https://openrouter.ai/api/frontend/v1/stats/model-activity?permaslug=a%2F
 
 
 @pytest.fixture
-def crawler():
-    return project_crawler()
+def crawler(tmp_path):
+    return project_crawler(tmp_path)
 
 
 def stats(crawler) -> dict:
@@ -238,8 +239,9 @@ def test_list_price_rules(pricing_dict, variant, expected):
 
 def test_upper_bound_and_display_name():
     price = pricing.list_price({"prompt": "0.000003", "completion": "0.000015"}, "standard")
-    assert pricing.upper_bound_usd(1_000_000, 100_000, price) == pytest.approx(4.5)
-    assert pricing.upper_bound_usd(1, 1, pricing.NO_PRICE) is None
+    assert upper_bound_usd(1_000_000, 100_000, price) == pytest.approx(4.5)
+    assert upper_bound_usd(1, 1, pricing.NO_PRICE) is None
+    assert upper_bound_usd(1_000_000, 100_000, pricing.FREE) == 0.0
     assert pricing.display_name("Anthropic: Claude Sonnet 4.6", "x") == "Claude Sonnet 4.6"
     assert pricing.display_name(None, "a/b") == "a/b"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime, timezone
+from pathlib import Path
 
 import pytest
 import pytest_twisted
@@ -19,10 +20,11 @@ from tests.conftest import project_crawler
 from tests.factory import SEED_MODELS, SnapshotSpec, catalogue, daily_rows, leaderboard
 
 
-def make_spider(**args) -> RankingsSpider:
+def make_spider(folder: Path, **args) -> RankingsSpider:
     """A spider outside the engine: get_crawler freezes the settings, so the arguments go into them
-    first, as RankingsSpider.from_crawler puts them in a real crawl."""
-    crawler = project_crawler(OPENROUTER_BASE_URL="http://site.test", **arguments.as_settings(args, Settings()))
+    first, as RankingsSpider.from_crawler puts them in a real crawl. Its history goes under ``folder``."""
+    crawler = project_crawler(folder, OPENROUTER_BASE_URL="http://site.test",
+                              **arguments.as_settings(args, Settings()))
     spider = RankingsSpider(**args)
     spider._set_crawler(crawler)
     return spider
@@ -50,8 +52,8 @@ def fail(request: Request, status: int) -> list:
 
 
 @pytest_twisted.ensureDeferred
-async def test_start_requests_prices_leaderboard_chart():
-    spider = make_spider()
+async def test_start_requests_prices_leaderboard_chart(tmp_path):
+    spider = make_spider(tmp_path)
     requests = await start_requests(spider)
     assert [r.url for r in requests] == [
         "http://site.test/api/v1/models",
@@ -71,8 +73,8 @@ async def _released(spider, models_payload=None):
 
 
 @pytest_twisted.ensureDeferred
-async def test_split_requests_wait_for_prices_and_leaderboard_then_rank_by_spend():
-    spider = make_spider()
+async def test_split_requests_wait_for_prices_and_leaderboard_then_rank_by_spend(tmp_path):
+    spider = make_spider(tmp_path)
     requests = await start_requests(spider)
     spec = SnapshotSpec()
     first = call(requests[0], respond(requests[0], catalogue(spec)))
@@ -97,9 +99,9 @@ async def test_split_requests_wait_for_prices_and_leaderboard_then_rank_by_spend
 
 
 @pytest_twisted.ensureDeferred
-async def test_top_all_and_top_n():
+async def test_top_all_and_top_n(tmp_path):
     for top, expected in (("all", len(SEED_MODELS)), ("3", 3)):
-        released = await _released(make_spider(top=top))
+        released = await _released(make_spider(tmp_path, top=top))
         assert sum(isinstance(i, Request) and i.meta["source"] == "activity" for i in released) == expected
 
 
@@ -111,8 +113,8 @@ def test_top_argument_validation():
 
 
 @pytest_twisted.ensureDeferred
-async def test_leaderboard_failure_still_releases_with_nothing_to_measure():
-    spider = make_spider()
+async def test_leaderboard_failure_still_releases_with_nothing_to_measure(tmp_path):
+    spider = make_spider(tmp_path)
     requests = await start_requests(spider)
     call(requests[0], respond(requests[0], catalogue(SnapshotSpec())))
     call(requests[1], respond(requests[1], b"<html>blocked</html>"))
@@ -126,8 +128,8 @@ async def test_leaderboard_failure_still_releases_with_nothing_to_measure():
 
 
 @pytest_twisted.ensureDeferred
-async def test_activity_callback_and_its_failures_keep_the_model_identity():
-    released = await _released(make_spider(top="all"))
+async def test_activity_callback_and_its_failures_keep_the_model_identity(tmp_path):
+    released = await _released(make_spider(tmp_path, top="all"))
     request = next(i for i in released if isinstance(i, Request))
     model = SEED_MODELS[0]
     rows = daily_rows(model, SnapshotSpec().captured, 31)

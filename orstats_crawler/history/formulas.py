@@ -95,28 +95,28 @@ def imputed_revenue(r: Row, share: str | None = None) -> str:
                       f"+ {r.completion} * {r.completion_price}")
 
 
-def best_basis(r: Row) -> str:
-    return (f"(CASE WHEN {known_zero(r)} THEN '{FREE}' WHEN {effective_revenue(r)} IS NOT NULL THEN '{EFFECTIVE}' "
-            f"WHEN {list_revenue(r)} IS NOT NULL THEN '{LIST}' WHEN {imputed_revenue(r)} IS NOT NULL "
-            f"THEN '{IMPUTED}' END)")
+# The best estimate reads the revenue columns computed above, once per row (weekly_revenue reads
+# them from its base, model_week_revenue): what the traffic paid, else the list price with the
+# measured split, else the list price with the imputed cached share.
+
+def best_revenue(effective: str, listed: str, imputed: str) -> str:
+    return f"COALESCE({effective}, {listed}, {imputed})"
 
 
-def best_revenue(r: Row) -> str:
-    return f"COALESCE({effective_revenue(r)}, {list_revenue(r)}, {imputed_revenue(r)})"
+def best_basis(free: str, effective: str, listed: str, imputed: str) -> str:
+    """Which of the columns ``best_revenue`` takes; ``free`` the condition of a known zero."""
+    return (f"(CASE WHEN {free} THEN '{FREE}' WHEN {effective} IS NOT NULL THEN '{EFFECTIVE}' "
+            f"WHEN {listed} IS NOT NULL THEN '{LIST}' WHEN {imputed} IS NOT NULL THEN '{IMPUTED}' END)")
 
 
-def best_low(r: Row, share_high: str) -> str:
+def best_low(effective: str, listed: str, imputed_most_cache: str) -> str:
     """The low end of the best estimate's band: an effective figure's lower of itself and the list
-    figure (where the split was measured); an imputed one with the most cache seen (``share_high``)."""
-    effective, listed = effective_revenue(r), list_revenue(r)
-    return (f"COALESCE(MIN({effective}, COALESCE({listed}, {effective})), {listed}, "
-            f"{imputed_revenue(r, share_high)})")
+    figure (where the split was measured); an imputed one with the most cache seen."""
+    return f"COALESCE(MIN({effective}, COALESCE({listed}, {effective})), {listed}, {imputed_most_cache})"
 
 
-def best_high(r: Row, share_low: str) -> str:
-    effective, listed = effective_revenue(r), list_revenue(r)
-    return (f"COALESCE(MAX({effective}, COALESCE({listed}, {effective})), {listed}, "
-            f"{imputed_revenue(r, share_low)})")
+def best_high(effective: str, listed: str, imputed_least_cache: str) -> str:
+    return f"COALESCE(MAX({effective}, COALESCE({listed}, {effective})), {listed}, {imputed_least_cache})"
 
 
 M = row()
@@ -128,6 +128,13 @@ REVENUE_EFFECTIVE = effective_revenue(M)
 # The revenue columns of weekly_revenue that are summed per week; a new formula adds its column here.
 REVENUE_COLUMNS = ["revenue_best_usd", "revenue_list_usd", "revenue_seed_usd", "revenue_high_usd",
                    "revenue_effective_usd"]
+
+
+def author(permaslug: str) -> str:
+    """SQL for the author of the permaslug in column ``permaslug``: pricing.author_of's rule (the
+    part before the first `/`, else the whole slug); tests/test_estimate.py holds them together."""
+    return (f"(CASE WHEN instr({permaslug}, '/') > 0 THEN substr({permaslug}, 1, instr({permaslug}, '/') - 1) "
+            f"ELSE {permaslug} END)")
 
 
 def monday_of(day: str) -> str:
@@ -162,6 +169,20 @@ def evaluate(formula: str, rows: Iterable[Mapping[str, Any]]) -> list[Any]:
             f"SELECT {formula} FROM m LEFT JOIN e ON e.id = m.id ORDER BY m.id")]
     finally:
         memory.close()
+
+
+def upper_bounds(rows: Iterable[tuple[int | None, int | None, Any]]) -> list[float | None]:
+    """``high_revenue`` of each (prompt tokens, completion tokens, pricing.ListPrice): the most the
+    tokens can have cost at list price, evaluated as the views evaluate it (None: no usable price)."""
+    return evaluate(REVENUE_HIGH, [
+        {"prompt_tokens": prompt, "completion_tokens": completion, "prompt_price": price.prompt,
+         "completion_price": price.completion, "is_free": int(price.is_free)}
+        for prompt, completion, price in rows])
+
+
+def upper_bound_usd(prompt_tokens: int | None, completion_tokens: int | None, price: Any) -> float | None:
+    [bound] = upper_bounds([(prompt_tokens, completion_tokens, price)])
+    return bound
 
 
 def guaranteed_share(measured_usd: float, unmeasured_bound_usd: float) -> float | None:

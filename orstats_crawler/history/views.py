@@ -6,8 +6,9 @@ opens the history, and a reader uses them as temporary views; tables change only
 from __future__ import annotations
 
 from orstats_crawler.history.formulas import (M, REVENUE_COLUMNS, REVENUE_EFFECTIVE, REVENUE_HIGH, REVENUE_LIST,
-                                              REVENUE_SEED, best_basis, best_high, best_low, best_revenue,
-                                              imputed_revenue, known_sum, monday_of, with_tokens)
+                                              REVENUE_SEED, author, best_basis, best_high, best_low, best_revenue,
+                                              effective_revenue, imputed_revenue, known_sum, known_zero,
+                                              list_revenue, monday_of, row, with_tokens)
 
 
 def chart_tokens(alias: str) -> str:
@@ -28,15 +29,23 @@ def complete_sum(column: str) -> str:
 # over week is the change in what the same traffic mix would have cost.
 _PREVIOUS = with_tokens(M, "m.previous_prompt_tokens", "m.previous_completion_tokens", "m.previous_cached_tokens")
 
-# The published numbers: the crawl shown for each week (weeks), model-variant by model-variant, with
-# every formula's revenue and the best estimate (formulas.py: its basis and band).
-WEEKLY_REVENUE = f"""
+# A model-week's stored columns that weekly_revenue shows, in its order.
+_STORED = ("week_start", "week_end", "permaslug", "variant", "public_id", "name", "rank", "total_tokens",
+           "prompt_tokens", "completion_tokens", "cached_tokens", "reasoning_tokens", "requests", "change",
+           "split_source", "prompt_price", "completion_price", "cache_read_price", "is_free", "price_status",
+           "price_basis", "price_observed_on")
+
+
+def _columns(alias: str, names: tuple[str, ...]) -> str:
+    return ", ".join(f"{alias}.{name}" for name in names)
+
+
+# Each revenue formula of a shown model-week, computed once (formulas.py): the crawl shown for each
+# week (weeks), model-variant by model-variant, with its effective prices and the week's band of
+# cached shares. weekly_revenue, and whatever else needs a row's revenue, reads these columns.
+MODEL_WEEK_REVENUE = f"""
 SELECT
-  m.week_start, m.week_end, m.permaslug, m.variant, m.public_id, m.name, m.rank,
-  m.total_tokens, m.prompt_tokens, m.completion_tokens, m.cached_tokens, m.reasoning_tokens,
-  m.requests, m.change, m.split_source,
-  m.prompt_price, m.completion_price, m.cache_read_price, m.is_free, m.price_status,
-  m.price_basis, m.price_observed_on,
+  {_columns("m", _STORED)},
   {REVENUE_LIST} AS revenue_list_usd,
   {REVENUE_SEED} AS revenue_seed_usd,
   {REVENUE_HIGH} AS revenue_high_usd,
@@ -45,17 +54,38 @@ SELECT
   {REVENUE_EFFECTIVE} AS revenue_effective_usd,
   m.cached_share_imputed, m.cached_share_from,
   {imputed_revenue(M)} AS revenue_imputed_usd,
-  {best_basis(M)} AS best_basis,
-  {best_revenue(M)} AS revenue_best_usd,
-  {best_low(M, "c.cached_share_p90")} AS revenue_best_low_usd,
-  {best_high(M, "c.cached_share_p10")} AS revenue_best_high_usd,
+  {imputed_revenue(M, "c.cached_share_p90")} AS revenue_imputed_most_cache_usd,
+  {imputed_revenue(M, "c.cached_share_p10")} AS revenue_imputed_least_cache_usd,
   m.previous_prompt_tokens + m.previous_completion_tokens AS previous_tokens,
-  {best_revenue(_PREVIOUS)} AS previous_revenue_best_usd, m.previous_source,
-  c.status, m.crawl_id
+  {list_revenue(_PREVIOUS)} AS previous_revenue_list_usd,
+  {effective_revenue(_PREVIOUS)} AS previous_revenue_effective_usd,
+  {imputed_revenue(_PREVIOUS)} AS previous_revenue_imputed_usd,
+  m.previous_source, c.status, m.crawl_id, {author("m.permaslug")} AS author
 FROM weeks w
 JOIN model_weeks m ON m.crawl_id = w.crawl_id AND m.week_start = w.week_start AND m.week_end = w.week_end
 JOIN crawls c ON c.id = w.crawl_id
 LEFT JOIN effective_prices e ON e.crawl_id = m.crawl_id AND e.permaslug = m.permaslug AND e.variant = m.variant
+"""
+
+# The published numbers: every formula's revenue of each shown model-week and the best estimate
+# (formulas.py: its basis and band), read from the columns model_week_revenue computed.
+_R = row("r", "r")
+# What the best estimate chooses from (formulas.best_revenue), for the week and its previous 7 days.
+_EFFECTIVE, _LIST, _IMPUTED = "r.revenue_effective_usd", "r.revenue_list_usd", "r.revenue_imputed_usd"
+_PREVIOUS_BEST = ("r.previous_revenue_effective_usd", "r.previous_revenue_list_usd", "r.previous_revenue_imputed_usd")
+WEEKLY_REVENUE = f"""
+SELECT
+  {_columns("r", _STORED)},
+  r.revenue_list_usd, r.revenue_seed_usd, r.revenue_high_usd,
+  r.effective_input_price, r.effective_output_price, r.effective_cache_hit_rate,
+  r.revenue_effective_usd, r.cached_share_imputed, r.cached_share_from, r.revenue_imputed_usd,
+  {best_basis(known_zero(_R), _EFFECTIVE, _LIST, _IMPUTED)} AS best_basis,
+  {best_revenue(_EFFECTIVE, _LIST, _IMPUTED)} AS revenue_best_usd,
+  {best_low(_EFFECTIVE, _LIST, "r.revenue_imputed_most_cache_usd")} AS revenue_best_low_usd,
+  {best_high(_EFFECTIVE, _LIST, "r.revenue_imputed_least_cache_usd")} AS revenue_best_high_usd,
+  r.previous_tokens, {best_revenue(*_PREVIOUS_BEST)} AS previous_revenue_best_usd,
+  r.previous_source, r.status, r.crawl_id, r.author
+FROM model_week_revenue r
 """
 
 
@@ -143,7 +173,7 @@ SELECT
   {REVENUE_LIST} AS revenue_list_usd,
   {REVENUE_SEED} AS revenue_seed_usd,
   {REVENUE_HIGH} AS revenue_high_usd,
-  m.crawl_id
+  m.crawl_id, {author("m.permaslug")} AS author
 FROM monday_weeks m
 """
 # Per Monday week: `modeled` when any row's split is modeled, `measured` when every split is; the
@@ -167,7 +197,7 @@ GROUP BY r.week_start, r.week_end
 
 
 def _author_sql(source: str, columns: list[str], carried: str) -> str:
-    """Weekly tokens and revenue per author (the permaslug before `/`) of a per-model view: its token
+    """Weekly tokens and revenue per author (its ``author`` column) of a per-model view: its token
     share, and per revenue column its known revenue (``known_sum``) and share of the week's known
     revenue (`<column>_share`): token share vs dollar share.
 
@@ -185,11 +215,7 @@ SELECT r.week_start, r.week_end, r.author, {carried},
   1.0 * {tokens} / NULLIF({week_tokens}, 0) AS token_share,
   COUNT(*) - COUNT(r.revenue_list_usd) AS unknown_revenue_models,
   {sums}
-FROM (
-  SELECT *, CASE WHEN instr(permaslug, '/') > 0 THEN substr(permaslug, 1, instr(permaslug, '/') - 1)
-                 ELSE permaslug END AS author
-  FROM {source}
-) r
+FROM {source} r
 GROUP BY r.week_start, r.week_end, r.author
 WINDOW week AS (PARTITION BY r.week_start, r.week_end)
 """
@@ -208,6 +234,7 @@ LIMIT 1
 """
 
 VIEWS: list[tuple[str, str]] = [
+    ("model_week_revenue", MODEL_WEEK_REVENUE),
     ("weekly_revenue", WEEKLY_REVENUE),
     ("weekly_totals", _weekly_totals_sql()),
     ("weekly_totals_last_year", _weekly_totals_sql(LAST_YEAR)),

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from orstats_crawler.pricing import author_of
+
 
 def cached_share(row: dict[str, Any]) -> float | None:
     """The share of a measured row's prompt tokens read from cache."""
@@ -16,8 +18,8 @@ def cached_share(row: dict[str, Any]) -> float | None:
 def family_of(permaslug: str) -> str:
     """A model's family: its author and the words of its name without versions or dates
     (`anthropic/claude-4.6-sonnet-20260217` -> `anthropic/claude-sonnet`)."""
-    author, _, name = permaslug.partition("/")
-    return author + "/" + "-".join(word for word in name.split("-") if not any(c.isdigit() for c in word))
+    name = permaslug.partition("/")[2]
+    return author_of(permaslug) + "/" + "-".join(word for word in name.split("-") if not any(c.isdigit() for c in word))
 
 
 def impute_cached_shares(rows: list[dict[str, Any]]) -> tuple[float | None, float | None]:
@@ -51,7 +53,7 @@ def impute_cached_shares(rows: list[dict[str, Any]]) -> tuple[float | None, floa
 
 def kin(permaslug: str) -> list[tuple[str, str]]:
     """The groups a model-variant's cached share is imputed from, nearest first."""
-    return [("model", permaslug), ("family", family_of(permaslug)), ("author", permaslug.partition("/")[0])]
+    return [("model", permaslug), ("family", family_of(permaslug)), ("author", author_of(permaslug))]
 
 
 def weighted_median(pairs: list[tuple[float, int]]) -> float | None:

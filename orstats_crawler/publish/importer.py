@@ -35,7 +35,7 @@ from sqlite_utils import Database
 from orstats_crawler import normalize, pricing, weeks
 from orstats_crawler.history.connection import immediate
 from orstats_crawler.publish.crawl_records import archive_records
-from orstats_crawler.history.formulas import REVENUE_SEED, evaluate
+from orstats_crawler.history.formulas import REVENUE_SEED, evaluate, upper_bound_usd
 from orstats_crawler.history.price_history import FILE
 from orstats_crawler.history.records import CrawlRecords, CrawlRow, ModelWeekRow, PriceRow, ProblemRow
 from orstats_crawler.history.writer import IMPORT_ERA, PUBLISHED, REJECTED, write_crawl
@@ -194,7 +194,7 @@ def _rows(snapshot: SnapshotFile) -> tuple[list[ModelWeekRow], list[PriceRow], l
             leaderboard_prompt_tokens=None, leaderboard_completion_tokens=None,
             prompt_price=price.prompt, completion_price=price.completion, cache_read_price=price.cache_read,
             is_free=int(price.is_free), price_status=price.status,
-            upper_bound_usd=(pricing.upper_bound_usd(split["prompt_tokens"], split["completion_tokens"], price)
+            upper_bound_usd=(upper_bound_usd(split["prompt_tokens"], split["completion_tokens"], price)
                              if known else None),
             price_basis=FILE, price_observed_on=snapshot.prices_on.isoformat()))
         prices.append(PriceRow(

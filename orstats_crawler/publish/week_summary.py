@@ -15,9 +15,9 @@ from datetime import date
 from typing import Any
 
 from orstats_crawler import pricing, weeks
-from orstats_crawler.history.formulas import REVENUE_LIST, evaluate, guaranteed_share
+from orstats_crawler.history.formulas import REVENUE_LIST, evaluate, guaranteed_share, upper_bounds
 from orstats_crawler.history.series import DAILY
-from orstats_crawler.items import SPLIT, LeaderboardRow, ModelActivity
+from orstats_crawler.items import SPLIT, ActivityPlan, LeaderboardRow, ModelActivity
 from orstats_crawler.publish.cached_shares import impute_cached_shares
 from orstats_crawler.publish.crawl_items import CrawlItems
 
@@ -53,11 +53,10 @@ def summarize_week(items: CrawlItems) -> WeekSummary:
         return WeekSummary(None, None, [], None, None, 0)
     start, end = window
     activity = {(a.permaslug, a.variant): a for a in items.activity}
-    upper_bounds = {(c["permaslug"], c["variant"]): c["upper_bound_usd"] for p in items.plans for c in p.candidates}
     ranked = sorted(items.leaderboard, key=lambda r: (r.total_tokens is None, -(r.total_tokens or 0), r.permaslug,
                                                       r.variant))
-    rows = [week_row(rank, row, activity.get((row.permaslug, row.variant)), upper_bounds, start, end)
-            for rank, row in enumerate(ranked, start=1)]
+    rows = [week_row(rank, row, activity.get((row.permaslug, row.variant)), bound, start, end)
+            for rank, (row, bound) in enumerate(zip(ranked, row_upper_bounds(ranked, items.plans)), start=1)]
     return with_coverages(WeekSummary(start, end, rows, None, None, 0))
 
 
@@ -73,19 +72,26 @@ def measured_split(row: LeaderboardRow, activity: ModelActivity | None, start: d
     return None, None
 
 
-def upper_bound(row: LeaderboardRow, upper_bounds: dict[tuple[str, str], float | None]) -> float | None:
-    """The row's no-cache upper bound of its list spend: the planner's, else (not a split candidate)
+def row_upper_bounds(rows: list[LeaderboardRow], plans: list[ActivityPlan]) -> list[float | None]:
+    """Each row's no-cache upper bound of its list spend: the planner's, else (not a split candidate)
     the same bound from the row's own price."""
-    bound = upper_bounds.get((row.permaslug, row.variant))
-    if bound is None and row.total_tokens is not None:
-        price = pricing.ListPrice(row.prompt_price, row.completion_price, row.cache_read_price,
-                                  bool(row.is_free), row.price_status or pricing.NO_PRICE.status)
-        bound = pricing.upper_bound_usd(row.prompt_tokens, row.completion_tokens, price)
-    return bound
+    planned = {(c["permaslug"], c["variant"]): c["upper_bound_usd"] for p in plans for c in p.candidates}
+    bounds = [planned.get((row.permaslug, row.variant)) for row in rows]
+    unplanned = [i for i, row in enumerate(rows) if bounds[i] is None and row.total_tokens is not None]
+    own = upper_bounds((rows[i].prompt_tokens, rows[i].completion_tokens, own_price(rows[i])) for i in unplanned)
+    for i, bound in zip(unplanned, own):
+        bounds[i] = bound
+    return bounds
 
 
-def week_row(rank: int, row: LeaderboardRow, activity: ModelActivity | None,
-             upper_bounds: dict[tuple[str, str], float | None], start: date, end: date) -> dict[str, Any]:
+def own_price(row: LeaderboardRow) -> pricing.ListPrice:
+    """The list price the price pipeline gave the row."""
+    return pricing.ListPrice(row.prompt_price, row.completion_price, row.cache_read_price, bool(row.is_free),
+                             row.price_status or pricing.NO_PRICE.status)
+
+
+def week_row(rank: int, row: LeaderboardRow, activity: ModelActivity | None, upper_bound: float | None,
+             start: date, end: date) -> dict[str, Any]:
     """One ``model_weeks`` row (before the imputed cached share)."""
     source, split = measured_split(row, activity, start, end)
     measured = split or {}
@@ -103,7 +109,7 @@ def week_row(rank: int, row: LeaderboardRow, activity: ModelActivity | None,
         "leaderboard_prompt_tokens": row.prompt_tokens, "leaderboard_completion_tokens": row.completion_tokens,
         "prompt_price": row.prompt_price, "completion_price": row.completion_price,
         "cache_read_price": row.cache_read_price, "is_free": flag(row.is_free),
-        "price_status": row.price_status, "upper_bound_usd": upper_bound(row, upper_bounds),
+        "price_status": row.price_status, "upper_bound_usd": upper_bound,
         **(previous_week(activity, start) if source == ACTIVITY else NO_PREVIOUS),
     }
 

@@ -33,6 +33,7 @@ from twisted.python.failure import Failure
 from orstats_crawler import arguments, normalize, pricing, selection
 from orstats_crawler import signals as orstats_signals
 from orstats_crawler.credentials import data_api_key
+from orstats_crawler.history.formulas import upper_bounds
 from orstats_crawler.items import LeaderboardRow, ModelPrice, SourceProblem
 from orstats_crawler.middlewares import reachability
 from orstats_crawler.sources import SourceError, problem
@@ -259,7 +260,7 @@ class RankingsSpider(Spider):
                     yield self._effective_request(row.permaslug, row.variant)
 
     def _split_candidates(self) -> list[selection.Candidate]:
-        candidates = []
+        rows = []
         for row in self._leaderboard:
             if row.cached_tokens is not None:
                 continue  # this leaderboard gives the split itself (legacy era)
@@ -267,11 +268,10 @@ class RankingsSpider(Spider):
                 prompt, completion = normalize.count(row.prompt_tokens), normalize.count(row.completion_tokens)
             except ValueError:
                 continue  # the pipelines report the bad row
-            price = self.catalogue.price_for(row.permaslug, row.variant)
-            candidates.append(selection.Candidate(
-                row.permaslug, row.variant, prompt + completion, pricing.upper_bound_usd(prompt, completion, price),
-            ))
-        return candidates
+            rows.append((row, prompt, completion, self.catalogue.price_for(row.permaslug, row.variant)))
+        bounds = upper_bounds((prompt, completion, price) for _, prompt, completion, price in rows)
+        return [selection.Candidate(row.permaslug, row.variant, prompt + completion, bound)
+                for (row, prompt, completion, _), bound in zip(rows, bounds)]
 
     def _wave(self, candidates: list[selection.Candidate]) -> Iterator[Any]:
         """The plan so far, then one split request per candidate of the wave."""
