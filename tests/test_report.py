@@ -215,14 +215,14 @@ async def test_the_seed_week_at_a_glance(tmp_path):
     lab = max(revenue_by_author, key=lambda a: revenue_by_author[a] / best_total - tokens_by_author[a] / tokens_total)
     assert rows == {
         "Estimated weekly revenue": f"**{fmt.usd(best_total)}**, range {fmt.usd(low)} to {fmt.usd(high)}; "
-                                    f"{fmt.change(wow, digits=1)} week over week (the 10 model-variants known both "
+                                    f"{fmt.change(wow, digits=1)} week over week (the 10 models known both "
                                     "weeks)",
         "Top model": f"[{display(top)}]({fmt.model_url(top.public_id, top.permaslug)}): {fmt.usd(best[top.permaslug])} "
                      f"({fmt.ratio(best[top.permaslug], best_total)} of the estimate)",
         "Lab earning most above its token share": f"{lab}: {fmt.ratio(revenue_by_author[lab], best_total)} of the "
                                                   f"revenue from {fmt.ratio(tokens_by_author[lab], tokens_total)} of "
                                                   "the tokens",
-        "Tokens tracked": f"**{fmt.tokens(tokens_total)}** of 10 model-variants ({fmt.ratio(tokens_total, chart_total)}"
+        "Tokens tracked": f"**{fmt.tokens(tokens_total)}** of 10 models ({fmt.ratio(tokens_total, chart_total)}"
                           f" of the {fmt.tokens(chart_total)} on OpenRouter's weekly chart)"}
     assert lab == "anthropic" and fmt.usd(list_total) == "$2.82M"
     series = monday_series(db)
@@ -282,7 +282,7 @@ async def test_the_seed_week_at_a_glance(tmp_path):
             "effective", fmt.usd(best[model.permaslug]),
             fmt.change(best[model.permaslug] / previous[model.permaslug] - 1)]
     breakdown_text = " ".join(section(text, "Model Breakdown").split())
-    assert breakdown_text.startswith("10 model-variants this week: 9 paid ones with the largest estimates below, "
+    assert breakdown_text.startswith("10 models this week: 9 paid ones with the largest estimates below, "
                                      "1 free one and 0 without an estimate.")
     assert "**Free** (1, $0): Trinity Large Preview." in breakdown_text
     assert "<details>" not in section(text, "Model Breakdown")  # nothing more to list
@@ -394,9 +394,9 @@ def test_imported_weeks_chart_what_the_series_estimates(tmp_path):
     weekly = assert_series(text, rows)
     assert weekly[-1][0] == "2026-04-27 to 2026-05-03"
     # The latest week's revenue is unknown by list prices: no model is charted, none is listed as paid.
-    assert "No model-variant has a known, non-zero revenue this week." in section(text, "Revenue by Model")
+    assert "No model has a known, non-zero revenue this week." in section(text, "Revenue by Model")
     assert " ".join(section(text, "Model Breakdown").split()).startswith(
-        "10 model-variants this week: 0 paid ones with the largest estimates below, 1 free one and 9 without an "
+        "10 models this week: 0 paid ones with the largest estimates below, 1 free one and 9 without an "
         "estimate.")
 
 
@@ -452,7 +452,7 @@ async def test_every_week_page_charts_the_monday_weeks_up_to_it(tmp_path):
     week = weekly_totals(db, ends[1])
     assert summary(middle)["Estimated weekly revenue"].startswith(f"**{fmt.usd(week['revenue_best_usd'])}**")
     wow = fmt.change(week["like_for_like_best_usd"] / week["previous_revenue_best_usd"] - 1, digits=1)
-    assert f"; {wow} week over week (the {week['previous_models']} model-variants known both weeks)" in \
+    assert f"; {wow} week over week (the {week['previous_models']} models known both weeks)" in \
         summary(middle)["Estimated weekly revenue"]
     assert check_xychart_lengths(middle) == 3
 
@@ -527,7 +527,7 @@ async def test_a_week_with_an_unknown_token_count(tmp_path):
     week = weekly_totals(tmp_path / "data" / "history.db", "2026-02-08")
     assert week["total_tokens"] is None and week["unknown_total_tokens_models"] == 1
     assert summary(text)["Tokens tracked"].startswith(
-        f"at least **{fmt.tokens(week['known_total_tokens'])}** of 10 model-variants, 1 of them of unknown count")
+        f"at least **{fmt.tokens(week['known_total_tokens'])}** of 10 models, 1 of them of unknown count")
     details = after(section(text, "Model Breakdown"), "<details><summary>")
     assert details.startswith("<details><summary>1 without an estimate</summary>")
     assert table(details) == [["10", f"[{display(lite)}]({fmt.model_url(lite.public_id, lite.permaslug)})", "n/a",

@@ -192,7 +192,7 @@ def revenue_by_model(rows: list[ModelRow]) -> XYChart | None:
         return None
     axis = MoneyAxis.fitting(top[0].revenue)
     return XYChart(
-        title=f"Estimated revenue by model-variant, top {len(top)} ({axis.unit})",
+        title=f"Estimated revenue by model, top {len(top)} ({axis.unit})",
         x=model_labels(top),
         y_title=f"Revenue ({axis.unit})",
         y_max=axis.top(top[0].revenue),
@@ -226,7 +226,7 @@ def token_types(report: WeekReport) -> Pie | None:
     parts = [("Uncached prompt", week.split_uncached_prompt_tokens), ("Cached prompt", week.split_cached_tokens),
              ("Completion incl. reasoning", week.split_completion_tokens)]
     slices = [Slice(f"{label} {fmt.tokens(value)}", fmt.plain(int(value))) for label, value in parts if value]
-    return Pie("Tokens of the measured model-variants", slices) if slices else None
+    return Pie("Tokens of the measured models", slices) if slices else None
 
 
 def lab_lines(report: WeekReport) -> tuple[XYChart, list[tuple[str, str]]] | None:

@@ -45,9 +45,9 @@ class Method:
 METHODS: dict[str, Method] = {
     "best": Method(
         "best", "revenue_best_usd", "best estimate",
-        "per model-variant, the first known of: effective prices (prompt × effective input price + "
+        "per model, the first known of: effective prices (prompt × effective input price + "
         "completion × effective output price); list prices with the measured split; list prices with the "
-        "cached share imputed from the week's measured model-variants; free variants 0"),
+        "cached share imputed from the week's measured models; free variants 0"),
     "list": Method(
         "list", "revenue_list_usd", "list prices, cached tokens counted once",
         "(prompt - cached) × prompt price + cached × cache-read price + completion × completion price"),
@@ -57,7 +57,7 @@ METHODS: dict[str, Method] = {
     "effective": Method(
         "effective", "revenue_effective_usd", "effective prices, what the traffic paid",
         "prompt × effective input price + completion × effective output price (OpenRouter's weighted "
-        "prices per model-variant: cache reads and writes, provider mix and price tiers included)"),
+        "prices per model: cache reads and writes, provider mix and price tiers included)"),
 }
 SERIES_WEEKS = 52  # the Monday weeks a page charts and tables: a year, whatever the history holds
 LIST_VS_EFFECTIVE_ROWS = 10  # model-variants the methodology compares at list and effective prices

@@ -147,7 +147,7 @@ def authors(report: WeekReport, limit: int) -> Table:
     column = report.headline.column
     rows = [[fmt.md(a["author"]), str(a["models"]), fmt.tokens(a["total_tokens"]), fmt.percent(a["token_share"]),
              fmt.usd(a[column]), fmt.percent(a[column + "_share"])] for a in report.authors[:limit]]
-    return Table(["Author", "Model-variants", "Tokens", "Token share", "Est. revenue", "Revenue share"], rows,
+    return Table(["Author", "Models", "Tokens", "Token share", "Est. revenue", "Revenue share"], rows,
                  {1, 2, 3, 4, 5})
 
 
@@ -163,7 +163,7 @@ def estimates(report: WeekReport) -> Table:
              fmt.usd(week.revenue(METHODS[key])), f"{week.known_models(METHODS[key])} of {week.models}",
              f"`{METHODS[key].formula}`" if key != "best" else METHODS[key].formula]
             for key, label in COMPARED]
-    return Table(["Estimate", "This week", "Model-variants known", "How"], rows, {1, 2})
+    return Table(["Estimate", "This week", "Models known", "How"], rows, {1, 2})
 
 
 def list_vs_effective(report: WeekReport) -> Table:
@@ -200,13 +200,13 @@ def headline(report: WeekReport) -> str:
     text += f", range {fmt.usd(week.low)} to {fmt.usd(week.high)}"
     if week.wow is not None:
         text += (f"; {fmt.change(week.wow, digits=1)} week over week "
-                 f"(the {week.previous_models} model-variants known both weeks)")
+                 f"(the {week.previous_models} models known both weeks)")
     return text
 
 
 def tracked(report: WeekReport) -> str:
     week = report.week
-    text = f"**{fmt.tokens(week.tokens)}** of {week.models} model-variants"
+    text = f"**{fmt.tokens(week.tokens)}** of {week.models} models"
     if week.unknown_total_tokens_models:
         text = f"at least {text}, {week.unknown_total_tokens_models} of them of unknown count"
     if week.chart_tokens:
