@@ -279,3 +279,40 @@ def test_the_model_dashboard_shows_the_model_picked_in_its_filter(drawn, expecte
     assert unknown["texts"] == ["no such model: nosuch/model-9 (neither a permaslug[:variant] of the history "
                                 "nor a public id)"]
     assert sum(unknown["marks"].get("mark-rect", [])) == sum(unknown["marks"].get("mark-rule", [])) == 0
+
+
+# Each canned query's page at 1280 px: how far right its results table reaches (null: no rows).
+WIDTHS = """
+import { launch } from %(browser)s;
+const { context, close } = await launch(%(chromium)s);
+const widths = {};
+try {
+  for (const [name, url] of Object.entries(%(urls)s)) {
+    const page = await context.newPage();
+    await page.setViewportSize({ width: 1280, height: 900 });
+    await page.goto(url, { waitUntil: "networkidle" });
+    widths[name] = await page.evaluate(() => {
+      const table = document.querySelector("table.rows-and-columns");
+      return table ? Math.ceil(table.getBoundingClientRect().right) : null;
+    });
+    await page.close();
+  }
+} finally {
+  await close();
+}
+console.log(JSON.stringify(widths));
+"""
+
+
+def test_every_canned_query_fits_a_1280_px_window(datasette):
+    queries = yaml.safe_load(METADATA.read_text())["databases"]["history"]["queries"]
+    urls = {name: f"{datasette}/history/{name}" for name in queries}
+    node, chromium = require_tool("node"), require_tool("chromium", CHROMIUM)
+    script = WIDTHS % {"browser": json.dumps((RENDER_DIR / "browser.mjs").as_uri()), "urls": json.dumps(urls),
+                       "chromium": json.dumps(chromium)}
+    result = subprocess.run([node, "--input-type=module", "-e", script], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    widths = json.loads(result.stdout)
+    assert {name for name, width in widths.items() if width is not None} >= {
+        "revenue_over_time", "crawl_weeks", "week_models", "biggest_movers", "revenue_by_author"}
+    assert all(width <= 1280 for width in widths.values() if width is not None), widths
