@@ -42,13 +42,13 @@ FROM weekly_revenue WHERE week_end = (SELECT MAX(week_end) FROM weekly_revenue)
 """
 
 
-def crawl(capture: Path, folder: Path, top: str | None = "all") -> Path:
+def crawl(capture: Path, folder: Path, top: str | None = "all", *extra: str) -> Path:
     """The capture crawled as a user would, politeness off, into ``folder``'s history (``top`` None:
-    the default selection)."""
+    the default selection; ``extra``: more arguments of the command)."""
     history = folder / "history.db"
     command = [sys.executable, "-m", "scrapy", "crawl", "rankings", "-a", f"snapshot={capture}",
                *(["-a", f"top={top}"] if top else []),
-               "-s", f"ORSTATS_DB={history}", "-s", f"ORSTATS_REPORT_DIR={folder / 'reports'}", *FAST]
+               "-s", f"ORSTATS_DB={history}", "-s", f"ORSTATS_REPORT_DIR={folder / 'reports'}", *FAST, *extra]
     env = {key: value for key, value in os.environ.items() if key != "OPENROUTER_API_KEY"}  # no Data API here
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
     if not history.is_file():

@@ -306,8 +306,10 @@ def next_week_items(models: list[Model], weeks: int) -> tuple[CrawlInfo, CrawlIt
 
 def time_upsert(path: Path, models: list[Model], weeks: int) -> dict[str, float]:
     """What the history feed does when a crawl of the next week closes (publish_crawl), step by step."""
+    from types import SimpleNamespace
+
+    from scrapy.statscollectors import MemoryStatsCollector
     from scrapy.utils.project import get_project_settings
-    from scrapy.utils.test import get_crawler
 
     from orstats_crawler.publish import crawl as publish
     from orstats_crawler.publish import quality
@@ -315,8 +317,7 @@ def time_upsert(path: Path, models: list[Model], weeks: int) -> dict[str, float]
     info, items, archive = next_week_items(models, weeks)
     info.forced = True  # the synthetic week is written whatever the gate says, as a forced crawl would be
     settings = get_project_settings()
-    stats = get_crawler(settings_dict=settings.copy_to_dict()).stats
-    stats.open_spider()
+    stats = MemoryStatsCollector(SimpleNamespace(settings=settings))  # the crawl's stats, with no engine around
     out: dict[str, float] = {}
     steps = {"open_for_writing": (publish, "open_for_writing"), "summarize_week": (publish, "summarize_week"),
              "quality_gate": (quality, "evaluate"), "crawl_records": (publish, "crawl_records"),

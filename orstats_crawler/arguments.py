@@ -59,6 +59,13 @@ CRAWL_ARGUMENTS = {
     "force": Argument("ORSTATS_FORCE", "1 publishes a week the quality gate rejects (stored as forced)", switch),
 }
 
+# The archive spider's: the same replay, record and force, and the Monday weeks to ask for.
+ARCHIVE_ARGUMENTS = {
+    **{name: CRAWL_ARGUMENTS[name] for name in ("snapshot", "record", "force")},
+    "since": Argument("ORSTATS_ARCHIVE_SINCE", "the first Monday week to ask for, YYYY-MM-DD"),
+    "until": Argument("ORSTATS_ARCHIVE_UNTIL", "the last day to ask for, YYYY-MM-DD (default: today)"),
+}
+
 
 def as_settings(arguments: dict[str, Any], settings: Any,
                 accepted: dict[str, Argument] = CRAWL_ARGUMENTS) -> dict[str, Any]:
@@ -96,6 +103,13 @@ def top(value: str | int | None) -> int | None:
     if number < 1:
         raise UsageError(f"-a top={value!r} (ORSTATS_TOP): give a positive number of splits, or 'all'")
     return number
+
+
+def optional_day(value: Any) -> date | None:
+    """An empty value is None (the component's own default, today); anything else a YYYY-MM-DD day."""
+    if value is None or str(value).strip() == "":
+        return None
+    return date.fromisoformat(str(value).strip())
 
 
 @dataclass(frozen=True)
@@ -143,7 +157,10 @@ COUNT = Rule(_whole, lambda value: value >= 1, "a whole number of 1 or more")
 BUDGET = Rule(_whole, lambda value: value >= 0, "a whole number of 0 or more")
 SWITCH = Rule(lambda settings, name: settings.getbool(name), lambda value: True, "1 or 0 (true or false)")
 DAY = Rule(_day, lambda value: True, "a date as YYYY-MM-DD")
+OPTIONAL_DAY = Rule(lambda settings, name: optional_day(settings.get(name)), lambda value: True,
+                    "a date as YYYY-MM-DD, or nothing (today)")
 URL = Rule(_text, _http_url, "an http(s) URL with a host, e.g. https://openrouter.ai")
+OPTIONAL_URL = Rule(_text, lambda value: not value or _http_url(value), "an http(s) URL with a host, or nothing")
 TEXT = Rule(_text, lambda value: True, "text")  # a path or an id: checked where it is opened or used
 SPLITS = Rule(lambda settings, name: top(settings.get(name)), lambda value: True,
               "a positive number of splits, or 'all'")
@@ -185,6 +202,13 @@ SETTING_RULES: dict[str, Rule] = {
     "ORSTATS_REVENUE_METHOD": METHOD,
     "ORSTATS_REPORT_TABLE_ROWS": COUNT,
     "ORSTATS_REPORT_OUTLIER_FACTOR": FACTOR,
+    "ORSTATS_ARCHIVE_URL": URL,
+    "ORSTATS_ARCHIVE_SINCE": DAY,
+    "ORSTATS_ARCHIVE_UNTIL": OPTIONAL_DAY,
+    "ORSTATS_ARCHIVE_DAILY_CAP": BUDGET,
+    "ORSTATS_ARCHIVE_DOWNLOAD_DELAY": SECONDS,
+    "ORSTATS_ARCHIVE_TIMEOUT": SECONDS,
+    "ORSTATS_ALLOWED_URL": OPTIONAL_URL,
 }
 
 

@@ -170,6 +170,23 @@ class SourceProblem:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass
+class ArchiveCopy:
+    """What became of one archived copy the `archive` spider chose for a Monday week (its items
+    carry its ``archive_url`` as their source URL)."""
+
+    week_start: str  # the Monday week it was chosen for
+    part: str  # week (its leaderboard and catalogues) | pages (its model pages): each is a crawl
+    kind: str  # leaderboard | catalogue | model_page
+    original: str  # the site's URL it is a copy of
+    timestamp: str  # the archive's capture time, YYYYMMDDhhmmss UTC
+    archive_url: str  # where the archive serves it byte for byte (`id_`)
+    digest: str | None
+    status: str  # stored | problem (never data: recorded, not asked again) | failed (asked again next run)
+    message: str | None
+    week_copies: int  # how many copies the week's crawl waits for
+
+
 # Every kind of item, in the order a crawl produces them; the `sqlite` feed has a table for each.
 ITEM_TYPES: tuple[type, ...] = (ModelPrice, LeaderboardRow, ChartWeek, ActivityPlan, ModelActivity, EffectivePrice,
-                                RankingsDaily, SourceProblem)
+                                RankingsDaily, SourceProblem, ArchiveCopy)

@@ -25,6 +25,7 @@ from typing import Any
 from scrapy.exceptions import DropItem
 
 from orstats_crawler import normalize, pricing
+from orstats_crawler.daily_split import DayError, split_error, typed_day
 from orstats_crawler.items import (SPLIT, ChartWeek, LeaderboardRow, ModelActivity, ModelPrice, RankingsDaily,
                                    SourceProblem)
 from orstats_crawler.sources import model_variant
@@ -174,16 +175,10 @@ class NormalizePipeline(StatsPipeline):
         """One daily row typed; None (the day dropped, a problem kept) when its date or a split count
         is not one. An optional count that is not one is unknown, and the day stays."""
         try:
-            day = {**raw, "date": normalize.utc_day(raw["date"])}
-        except ValueError as exc:
-            self.drop_day(item, None, "date", str(exc))
+            day = typed_day(raw)
+        except DayError as exc:
+            self.drop_day(item, exc.day, SOURCE_FIELDS.get(exc.field, exc.field), exc.why)
             return None
-        for name in SPLIT:
-            try:
-                day[name] = normalize.count(raw[name])
-            except ValueError as exc:
-                self.drop_day(item, day["date"], SOURCE_FIELDS[name], str(exc))
-                return None
         for name in ("requests", "tool_calls"):
             try:
                 day[name] = normalize.optional_count(raw.get(name))
@@ -245,15 +240,6 @@ class ValidatePipeline(StatsPipeline):
                               f"{error[1]}; split treated as unknown")
             row.cached_tokens = row.reasoning_tokens = None
         self.inc("leaderboard/valid")
-
-
-def split_error(counts: dict[str, Any]) -> tuple[str, str] | None:
-    """(item field, why) when a split is impossible: cached tokens above prompt tokens, which would
-    make the uncached prompt negative. (Counts are never negative once normalized.)"""
-    cached = counts.get("cached_tokens") or 0
-    if cached > counts["prompt_tokens"]:
-        return "cached_tokens", f"cached_tokens {cached} > prompt_tokens {counts['prompt_tokens']}"
-    return None
 
 
 class PricePipeline(StatsPipeline):

@@ -1,6 +1,6 @@
 """List prices: from the catalogue's decimal strings to USD per token, keyed on (canonical_slug, variant).
 
-Rules (../docs/openrouter-sources.md sections 1 and 7):
+Rules (docs/SOURCES.md sections 1 and 7):
 - prices are decimal strings in USD per token; since 2026 a key that is absent means 0;
 - "-1" (router models) or any negative or non-numeric value is *no price*, never a price;
 - `:free` is free whatever the catalogue says; `:batch` and the others have their own entry;
@@ -161,3 +161,13 @@ class PriceCatalogue:
         prices, named = self._indexed()
         found = prices.get((permaslug, variant))
         return found[1] if found else named.get(permaslug)
+
+    def attach(self, row: Any) -> Any:
+        """The leaderboard row with its catalogue entry's decimal prices (only an entry of its own
+        (canonical_slug, variant) prices it), public id and name, for the price pipeline."""
+        entry = self.entry_for(row.permaslug, row.variant)
+        if entry is not None:
+            own = (entry.canonical_slug, entry.variant) == (row.permaslug, row.variant)
+            row.pricing = dict(entry.pricing) if own else None
+            row.public_id, row.name = entry.public_id, entry.name
+        return row

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterable
 
-from orstats_crawler import normalize, weeks
+from orstats_crawler import weeks
 from orstats_crawler.arguments import ALL
+from orstats_crawler.daily_split import usable_days, week_split
 from orstats_crawler.history.formulas import REVENUE_LIST, evaluate, guaranteed_share
-from orstats_crawler.items import SPLIT, ActivityPlan
-from orstats_crawler.pipelines import split_error
+from orstats_crawler.items import ActivityPlan
 from orstats_crawler.pricing import ListPrice
 
 Key = tuple[str, str]
@@ -124,26 +124,17 @@ class SplitPlanner:
         )
 
 
-def measured_list_spend(days: list[dict[str, Any]], fetched_at: datetime | None, price: ListPrice) -> float | None:
+def measured_list_spend(raw_days: list[dict[str, Any]], fetched_at: datetime | None, price: ListPrice,
+                        week_tokens: int) -> float | None:
     """A fetched split's list-price spend over the crawl's window (the 7 complete days before the
-    day its source was computed on), from the days the pipelines will accept; None when unknown."""
+    day its source was computed on), from the days the pipelines will keep, summed as the week
+    summary sums them (``week_tokens``: the leaderboard's); None when that week's split will be unknown."""
     if not price.known or fetched_at is None:
         return None
     start, end = weeks.crawl_window([fetched_at.date()], [])
-    totals = dict.fromkeys(SPLIT, 0)
-    seen = False
-    for raw in days:
-        try:
-            day = normalize.utc_day(raw["date"])
-            counts = {name: normalize.count(raw[name]) for name in SPLIT}
-        except (KeyError, TypeError, ValueError):
-            continue
-        if start <= day <= end and not split_error(counts):
-            seen = True
-            for name in SPLIT:
-                totals[name] += counts[name]
-    if not seen:
+    split = week_split(*usable_days(raw_days), start, end, week_tokens)
+    if split is None:
         return None
-    [spend] = evaluate(REVENUE_LIST, [{**totals, "prompt_price": price.prompt, "completion_price": price.completion,
+    [spend] = evaluate(REVENUE_LIST, [{**split, "prompt_price": price.prompt, "completion_price": price.completion,
                                        "cache_read_price": price.cache_read, "is_free": int(price.is_free)}])
     return spend

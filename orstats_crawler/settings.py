@@ -101,6 +101,26 @@ ORSTATS_DATA_API_INTERVAL = 2.5
 # dated on a Sunday, up to 2026-02-08) once, on its first run; they are stored as observed that day.
 ORSTATS_IMPORT_BACKFILL_PRICES_ON = "2026-02-09"
 
+# --- the Web Archive (scrapy crawl archive, spiders/archive.py) ----------------------------------
+# Where the archive lives: the CDX API at {url}/cdx/search/cdx, copies at {url}/web/{timestamp}id_/{original};
+# tests and mirrors point it elsewhere.
+ORSTATS_ARCHIVE_URL = os.environ.get("ORSTATS_ARCHIVE_URL", "https://web.archive.org")
+# The Monday weeks asked for (`-a since=YYYY-MM-DD`, `-a until=YYYY-MM-DD`, empty: today): the
+# legacy pages carried the whole leaderboard until about May 2026.
+ORSTATS_ARCHIVE_SINCE = "2025-01-01"
+ORSTATS_ARCHIVE_UNTIL = ""
+# The archive is a shared public service: at most this many requests to it per UTC day (counted
+# over the day's archive runs in the history); the weeks left over are fetched by the next run.
+ORSTATS_ARCHIVE_DAILY_CAP = 1000
+# Seconds between two requests to the archive (the spider's DOWNLOAD_DELAY, one at a time, and
+# AutoThrottle's start): slower than the site's own 1 s. `-s DOWNLOAD_DELAY=...` still wins.
+ORSTATS_ARCHIVE_DOWNLOAD_DELAY = 4.0
+# The archive run's guard rail (its CLOSESPIDER_TIMEOUT): a day's cap at that pace is over an hour.
+ORSTATS_ARCHIVE_TIMEOUT = 14400
+# The one origin requests may go to (middlewares/hosts.py); empty: OPENROUTER_BASE_URL's. The archive
+# spider sets it to ORSTATS_ARCHIVE_URL: it asks the archive, never the site itself.
+ORSTATS_ALLOWED_URL = ""
+
 # --- throughput (bench/crawl.py, docs/BENCHMARKS.md) ---------------------------------------
 # Scrapy 2.19 starts CONCURRENT_ITEMS asyncio tasks (default 100) for the output of every response.
 # A split request's callback yields one item and the pipelines are synchronous, so items gain

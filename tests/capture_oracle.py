@@ -9,7 +9,7 @@ from model-activity, the list price, and the spends (true list with cached token
 upper bound that ranks rows before their split is known, the earlier project's seed formula that
 charges cached tokens twice, and the effective spend that traffic actually paid). It also simulates
 the two split-selection stop rules and measures the weekly chart's complete Monday weeks from every
-model-activity file. The rules restate ../shared/docs/openrouter-sources.md, sections 1, 2, 4 and 7.
+model-activity file. The rules restate docs/SOURCES.md, sections 1, 2, 4 and 7.
 """
 
 from __future__ import annotations

@@ -52,6 +52,7 @@ ENGINE = {"test_backfill", "test_concurrency", "test_crawl_command", "test_crawl
           "test_effective", "test_estimate", "test_exit_codes", "test_exporter", "test_faults", "test_faults_data",
           "test_faults_network", "test_history_feed", "test_import_history", "test_legacy", "test_quality",
           "test_report", "test_report_command", "test_series_estimate"}
+ENGINE |= {"test_archive"}
 
 
 def pytest_collection_modifyitems(items: list[Any]) -> None:
@@ -118,15 +119,17 @@ class CrawlResult:
         return [item for item in self.items if isinstance(item, cls)]
 
 
-async def crawl(settings: dict[str, Any] | None = None, **spider_args: Any) -> CrawlResult:
-    """Run the rankings spider through the real engine in this process; collect scraped items."""
+async def crawl(settings: dict[str, Any] | None = None, spider: type = RankingsSpider,
+                **spider_args: Any) -> CrawlResult:
+    """Run a spider (the rankings spider unless told) through the real engine in this process;
+    collect scraped items."""
     project = get_project_settings()
     settings = dict(settings or {})
     if settings.get("ORSTATS_DB"):  # the report goes beside the test's history, never into the repo
         settings.setdefault("ORSTATS_REPORT_DIR", str(Path(settings["ORSTATS_DB"]).parent / "reports"))
     project.setdict({**FAST, **settings}, priority="cmdline")
     runner = CrawlerRunner(project)
-    crawler = runner.create_crawler(RankingsSpider)
+    crawler = runner.create_crawler(spider)
     items: list[Any] = []
     verdicts: list[StoredVerdict] = []
 

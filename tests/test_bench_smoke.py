@@ -66,6 +66,10 @@ def test_backtest_bench_prints_each_measured_week_and_the_errors(tmp_path: Path,
     run_import(history, SAMPLE)
     assert backtest.main(["--history", str(history)]) == 0
     out = capsys.readouterr().out
-    weeks = table_rows(out)[1:]
-    assert weeks and all(row[1] == "imported week" and row[4].endswith("%") for row in weeks)
-    assert "median |error|" in out
+    weeks = [row for row in table_rows(out) if re.fullmatch(r"\d{4}-\d\d-\d\d", row[0])]
+    assert weeks and {row[1] for row in weeks} == {"top_list"}  # imports only: no crawl week to hold out
+    assert all(row[4].endswith("%") and row[6] in ("yes", "no") for row in weeks)
+    tiers = {row[0]: row for row in table_rows(out) if len(row) == 8 and row[0] == "top_list"}
+    assert tiers and all(row[2].endswith("%") and row[3].endswith("%") and row[4].endswith("%")
+                         for row in tiers.values())  # median, p90 and coverage
+    assert "median abs error" in out and "p90 abs error" in out and "band coverage" in out

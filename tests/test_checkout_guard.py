@@ -46,9 +46,11 @@ def run(project: pytest.Pytester, *args: str) -> pytest.RunResult:
     return project.runpytest_subprocess("-p", "no:cacheprovider", *args)
 
 
-def test_a_test_creating_data_fails_the_run(project: pytest.Pytester) -> None:
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["one process", "xdist workers"])
+def test_a_test_creating_data_fails_the_run(project: pytest.Pytester, workers: list[str]) -> None:
+    """Under xdist the workers write and the controller, which lists before and after them, says so."""
     project.makepyfile(test_writes=WRITES_HISTORY)
-    result = run(project)
+    result = run(project, *workers)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*the checkout's data/ or reports/ changed during the run*",

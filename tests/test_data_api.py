@@ -2,7 +2,7 @@
 stored and logged nowhere), 401, 429 with Retry-After, the daily quota, the per-crawl budget, the
 weekly views and the modeled revenue of backfilled weeks.
 
-The fake answers in the documented shape (sources doc section 6) with figures made here: the
+The fake answers in the documented shape (docs/SOURCES.md section 6) with figures made here: the
 factory's seed models, every day, plus an `other` row.
 """
 

@@ -20,6 +20,7 @@ import requests
 import yaml
 from sqlite_utils import Database
 
+from orstats_crawler.history.formulas import EFFECTIVE_DOUBT
 from tests.conftest import ROOT, run_scrapy
 from tests.factory import (SEED_MODELS, ModelSpec, SnapshotSpec, build_snapshot, expected_effective, usd,
                            with_models)
@@ -118,9 +119,10 @@ def test_every_canned_query_answers_with_the_crawled_figures(datasette, history)
         listed = sum(seed_expected(m)[0] for m in models.values())
         assert row["list"] == f"${listed / 1e6:.2f}M"
         assert row["seed"] == f"${sum(seed_expected(m)[1] for m in models.values()) / 1e6:.2f}M"
-        # every model-variant's traffic paid more than list here: the best is what it paid, the band runs to list
+        # every model-variant has an effective price here: the best is what it paid, the band its sample's doubt
         assert row["effective"] == row["best"] == f"${effective / 1e6:.2f}M"
-        assert row["range"] == f"${listed / 1e6:.2f}M to ${effective / 1e6:.2f}M"
+        assert row["range"] == (f"${effective * (1 - EFFECTIVE_DOUBT) / 1e6:.2f}M to "
+                                f"${effective * (1 + EFFECTIVE_DOUBT) / 1e6:.2f}M")
         assert row["models"] == len(SEED_MODELS)
     assert rows[0]["seed"] == "$6.25M"  # the seed README's headline
     assert all(row["wow"].endswith("%") for row in rows)

@@ -211,8 +211,8 @@ async def test_capture_2026_08_08_fills_revenue_effective_for_every_measured_pri
 # --- the spider: one effective-pricing request per ranked paid model-variant -------------------------
 
 @pytest_twisted.ensureDeferred
-async def test_spider_asks_effective_prices_for_every_ranked_paid_model_variant():
-    released = await _released(make_spider())
+async def test_spider_asks_effective_prices_for_every_ranked_paid_model_variant(tmp_path):
+    released = await _released(make_spider(tmp_path))
     plan = next(i for i in released if isinstance(i, ActivityPlan))
     requests = [i for i in released if isinstance(i, Request)]
     ranked = [(r.permaslug, r.variant) for r in released if isinstance(r, LeaderboardRow)]
@@ -228,7 +228,7 @@ async def test_spider_asks_effective_prices_for_every_ranked_paid_model_variant(
         "permaslug": asked[0][0], "variant": asked[0][1], "shape": "v7", "range": "1w"}
     assert effective.errback.__name__ == "source_failed"
     # Switched off: split requests only.
-    spider = make_spider()
+    spider = make_spider(tmp_path)
     spider.settings.frozen = False
     spider.settings.set("ORSTATS_EFFECTIVE_PRICES", False)
     released = await _released(spider)

@@ -31,11 +31,11 @@ def test_each_revenue_column_of_a_crawl_week_is_computed_by_one_view_and_read_by
     views = stored_views(tmp_path)
     assert set(views) == {name for name, _ in VIEWS}
     for name, formula in FORMULAS.items():
-        # model_week_revenue computes it once; monday_revenue once over the Monday weeks; no other view
-        # writes it out (weekly_revenue, the totals and the author views read the columns).
+        # model_week_revenue computes it once; monday_revenue once over the Monday weeks (the effective
+        # figure for a measured row's best estimate); no other view writes it out (weekly_revenue, the
+        # totals and the author views read the columns).
         holders = {view: sql.count(formula) for view, sql in views.items() if formula in sql}
-        assert holders == ({"model_week_revenue": 1, "monday_revenue": 1} if name != "effective"
-                           else {"model_week_revenue": 1}), name
+        assert holders == {"model_week_revenue": 1, "monday_revenue": 1}, name
     best = views["weekly_revenue"]
     assert "COALESCE(r.revenue_effective_usd, r.revenue_list_usd, r.revenue_imputed_usd)" in best
     assert not re.search(r"prompt_price \*|weighted_input_price", best)  # no formula inlined: columns only

@@ -190,7 +190,7 @@ def test_price_join_on_slug_and_variant(crawler):
     pipe = PricePipeline(crawler)
 
     def priced(leaderboard_row: LeaderboardRow) -> LeaderboardRow:
-        return pipe.process_item(spider.with_catalogue_entry(leaderboard_row))
+        return pipe.process_item(spider.catalogue.attach(leaderboard_row))
 
     for item in (
         price("lab/m", "a/b-2026", "standard", prompt="0.000003", completion="0.000015", input_cache_read="0.0000003"),

@@ -17,6 +17,7 @@ import pytest_twisted
 from scrapy.utils.project import get_project_settings
 from sqlite_utils import Database
 
+from orstats_crawler.history.formulas import EFFECTIVE_DOUBT
 from orstats_crawler.report import format as fmt
 from orstats_crawler.report.charts import MEASURED_COLOUR, MODELED_COLOUR
 from orstats_crawler.report.data import SERIES_WEEKS
@@ -198,8 +199,8 @@ async def test_the_seed_week_at_a_glance(tmp_path):
     best = {m.permaslug: expected_effective(m) for m in SEED_MODELS}  # effective prices for every row
     listed = {m.permaslug: seed_expected(m)[0] for m in SEED_MODELS}
     best_total, list_total = sum(best.values()), sum(listed.values())
-    low = sum(min(best[m.permaslug], listed[m.permaslug]) for m in SEED_MODELS)
-    high = sum(max(best[m.permaslug], listed[m.permaslug]) for m in SEED_MODELS)
+    low = sum(best[m.permaslug] * (1 - EFFECTIVE_DOUBT) for m in SEED_MODELS)  # every seed row effective-priced
+    high = sum(best[m.permaslug] * (1 + EFFECTIVE_DOUBT) for m in SEED_MODELS)
     tokens_total = sum(m.total for m in SEED_MODELS)
     chart_total = sum(next(w for w in chart(SnapshotSpec())["data"]["data"] if w["x"] == "2026-02-02")["ys"].values())
     week = weekly_totals(db, "2026-02-08")
@@ -229,9 +230,14 @@ async def test_the_seed_week_at_a_glance(tmp_path):
     first, last = series[0], series[-1]
     takeaway = section(text, "Summary").split("**Takeaway:**")[1].split("\n\n")[0]
     grew = fmt.change(last["revenue_best_usd"] / first["revenue_best_usd"] - 1)
+    modeled = [fmt.percent(1 - w["measured_usd"] / w["revenue_best_usd"], 0) for w in (first, last)]
+    # the same week as the Summary and the chart's last bar (a Monday crawl: its week is a Monday week)
     assert " ".join(takeaway.split()) == (
-        f"over the last {len(series)} Monday weeks the weekly estimate went from {fmt.usd(first['revenue_best_usd'])} "
-        f"to {fmt.usd(last['revenue_best_usd'])} ({grew}).")
+        f"the weekly estimate went from {fmt.usd(first['revenue_best_usd'])} "
+        f"(range {fmt.usd(first['revenue_low_usd'])} to {fmt.usd(first['revenue_high_usd'])}; "
+        f"Monday week {first['week_start']} "
+        f"to {first['week_end']}, {modeled[0]} modeled) to {fmt.usd(last['revenue_best_usd'])} (Monday week "
+        f"2026-02-02 to 2026-02-08, {modeled[1]} modeled): {grew}.")
 
     # Revenue Over Time ends with the crawl's own week (a Monday crawl).
     assert last["week_end"] == "2026-02-08"

@@ -1,7 +1,7 @@
 """The revenue formulas, once, as SQL expressions: every view and every reader of the history (and
 the spider's stop rule, through ``evaluate``) computes revenue through these.
 
-Cached tokens are part of prompt tokens, reasoning tokens part of completion tokens (sources doc,
+Cached tokens are part of prompt tokens, reasoning tokens part of completion tokens (docs/SOURCES.md,
 section 7). NULL propagates: an unknown split or an unknown price gives an unknown revenue, never 0.
 
 A formula is built for a ``Row``: the SQL expressions of one model-variant's week (its tokens, list
@@ -12,7 +12,7 @@ formulas of ``model_weeks m`` joined to ``effective_prices e``.
 The best estimate of a row, by basis (``best_basis``):
 - ``free``: a free variant (or both list prices 0): 0;
 - ``effective``: what the traffic paid, effective-pricing's prices x prompt and completion tokens
-  (no split needed); its band runs to the list estimate where the split was measured;
+  (no split needed); its band is ``EFFECTIVE_DOUBT`` either way (the prices are a sample);
 - ``list``: the list price with the measured split (cached tokens at the cache-read price);
 - ``imputed``: the list price with the cached share of prompt tokens imputed from the week's
   measured model-variants (``cached_share_imputed``: same model, family or author, else the week's
@@ -109,14 +109,21 @@ def best_basis(free: str, effective: str, listed: str, imputed: str) -> str:
             f"WHEN {listed} IS NOT NULL THEN '{LIST}' WHEN {imputed} IS NOT NULL THEN '{IMPUTED}' END)")
 
 
+# Effective prices are a sample: OpenRouter's rolling week up to the crawl, not exactly the
+# leaderboard's 7 days. The same tokens priced at the effective prices of the successive captures one
+# week apart move a week's total by 3.7 % and 6.7 % (docs/ACCURACY.md): an effective figure's band.
+EFFECTIVE_DOUBT = 0.05
+
+
 def best_low(effective: str, listed: str, imputed_most_cache: str) -> str:
-    """The low end of the best estimate's band: an effective figure's lower of itself and the list
-    figure (where the split was measured); an imputed one with the most cache seen."""
-    return f"COALESCE(MIN({effective}, COALESCE({listed}, {effective})), {listed}, {imputed_most_cache})"
+    """The low end of the best estimate's band, from its real sources of doubt: an effective figure
+    less ``EFFECTIVE_DOUBT``; a list figure with its measured split is itself; an imputed one with the
+    most cache seen."""
+    return f"COALESCE({effective} * {1 - EFFECTIVE_DOUBT}, {listed}, {imputed_most_cache})"
 
 
 def best_high(effective: str, listed: str, imputed_least_cache: str) -> str:
-    return f"COALESCE(MAX({effective}, COALESCE({listed}, {effective})), {listed}, {imputed_least_cache})"
+    return f"COALESCE({effective} * {1 + EFFECTIVE_DOUBT}, {listed}, {imputed_least_cache})"
 
 
 M = row()

@@ -224,6 +224,31 @@ def m307_monday_series_authors(db: Database) -> None:
 
 
 @migrations()
+def m501_monday_series_band(db: Database) -> None:
+    """What the comparable series' calibrated band is made of: the tokens and revenue imputed from
+    their author's $/token (no price ever seen), how many weeks the rest's rate is extrapolated
+    beyond the last rated week, and the week's least certain tier (history/series_estimate.py)."""
+    for name, kind in (("imputed_tokens", int), ("imputed_usd", float), ("extrapolated_weeks", float),
+                       ("tier", str)):
+        db["monday_series"].add_column(name, kind)
+
+
+@migrations()
+def m601_archive_copies(db: Database) -> None:
+    """The archived copies each `archive` crawl used or turned down (scrapy crawl archive): where its
+    rows come from (archive URL, capture time), and which copies a later run need not ask for again."""
+    db["archive_copies"].create(
+        {
+            "crawl_id": str, "week_start": str, "kind": str, "original": str, "captured_at": str,
+            "archive_url": str, "digest": str, "status": str, "message": str,
+        },
+        pk=("crawl_id", "archive_url"),
+        foreign_keys=[("crawl_id", "crawls", "id")],
+    )
+    db["archive_copies"].create_index(["original", "captured_at"])
+
+
+@migrations()
 def m800_prices_public_id_index(db: Database) -> None:
     """The model dashboard accepts a public id (what API users call a model, what the report links to)
     and finds its (canonical_slug, variant) in `prices` by it: an index, not a scan of every crawl's

@@ -1,7 +1,8 @@
 """The dated price history: which list price held in a given week.
 
 Every crawl stores the catalogue it saw in ``prices`` with ``observed_on`` (and an import stores the
-prices its file applied). A week is priced with the observation nearest to it that could have held
+prices its file applied; an archived week, its archived catalogue dated by its capture day); a
+rejected crawl's catalogue prices nothing. A week is priced with the observation nearest to it that could have held
 in it: the latest one on or before the week's last day; failing that, the earliest one after it.
 ``price_basis`` says which (`before` | `after`), ``price_observed_on`` which day; a `:free` variant
 is free (`free`) whatever was observed; with no observation at all the price is unknown (NULL).
@@ -41,15 +42,17 @@ UNKNOWN = WeekPrice(None, None, None, None, None, None)
 FREE_PRICE = WeekPrice(0.0, 0.0, 0.0, 1, FREE, None)
 
 # The nearest usable observation day on either side; both walk the (canonical_slug, variant,
-# observed_on) index and stop at the first row.
-_USABLE = "canonical_slug = ? AND variant = ? AND prompt_price IS NOT NULL AND completion_price IS NOT NULL"
+# observed_on) index and stop at the first row. A rejected crawl's catalogue is kept for inspection
+# but prices nothing: the gate turned it down (a price beyond the bound, say).
+_USABLE = ("canonical_slug = ? AND variant = ? AND prompt_price IS NOT NULL AND completion_price IS NOT NULL "
+           "AND crawl_id NOT IN (SELECT id FROM crawls WHERE status = 'rejected')")
 _DAY_BEFORE = f"SELECT observed_on FROM prices WHERE {_USABLE} AND observed_on <= ? ORDER BY observed_on DESC LIMIT 1"
 _DAY_AFTER = f"SELECT observed_on FROM prices WHERE {_USABLE} AND observed_on > ? ORDER BY observed_on LIMIT 1"
 _ON_DAY = """
 SELECT p.prompt_price, p.completion_price, p.cache_read_price, p.is_free
 FROM prices p LEFT JOIN crawls c ON c.id = p.crawl_id
 WHERE p.canonical_slug = ? AND p.variant = ? AND p.observed_on = ?
-  AND p.prompt_price IS NOT NULL AND p.completion_price IS NOT NULL
+  AND p.prompt_price IS NOT NULL AND p.completion_price IS NOT NULL AND COALESCE(c.status, '') != 'rejected'
 ORDER BY substr(p.public_id, 1, 1) = '~', c.started_at DESC, p.crawl_id DESC LIMIT 1
 """
 

@@ -212,9 +212,26 @@ class DatasetDayRow(Record):
     crawl_id: str
 
 
+@dataclass
+class ArchiveCopyRow(Record):
+    """An archived copy an `archive` crawl used or turned down: the provenance of its rows (archive
+    URL, capture time), and what a later run need not ask for again."""
+
+    TABLE = "archive_copies"
+    crawl_id: str
+    week_start: str  # the Monday week it was chosen for
+    kind: str  # leaderboard | catalogue | model_page
+    original: str
+    captured_at: str  # ISO, UTC
+    archive_url: str
+    digest: str | None
+    status: str  # stored | problem
+    message: str | None
+
+
 # The tables whose rows belong to one crawl (keyed by crawl_id), besides its `crawls` row.
 OWNED_TABLES: tuple[type[Record], ...] = (ModelWeekRow, DailyActivityRow, ActivityFetchRow, PriceRow, ProblemRow,
-                                          EffectivePriceRow, ResponseRow)
+                                          EffectivePriceRow, ResponseRow, ArchiveCopyRow)
 
 
 @dataclass
@@ -230,6 +247,7 @@ class CrawlRecords:
     response_bodies: list[ResponseBodyRow] = field(default_factory=list)
     chart_weeks: list[ChartWeekRow] = field(default_factory=list)  # written only when published
     dataset_daily: list[DatasetDayRow] = field(default_factory=list)
+    archive_copies: list[ArchiveCopyRow] = field(default_factory=list)
 
     def owned(self, record: type[Record]) -> list[Record]:
         return getattr(self, record.TABLE)

@@ -164,17 +164,23 @@ GROUP BY 1, 2
 """
 
 # The report's time series: one row per Monday week and model-variant (basis measured | modeled |
-# volume; price_basis before | after | free), with the revenue formulas of weekly_revenue.
+# volume; price_basis before | after | free), with the revenue formulas of weekly_revenue; a measured
+# row's best estimate (the effective prices of the crawl that measured it, else its list figure) is
+# what the comparable series (history/series_estimate.py) counts it at.
+_MEASURED_BEST = best_revenue("r.revenue_effective_usd", "r.revenue_list_usd", "NULL")
 MONDAY_REVENUE = f"""
-SELECT
+SELECT r.*, CASE WHEN r.basis = 'measured' THEN {_MEASURED_BEST} END AS revenue_best_usd
+FROM (SELECT
   m.week_start, m.week_end, m.permaslug, m.variant, m.basis, m.source, m.mix_week_start,
   m.total_tokens, m.prompt_tokens, m.completion_tokens, m.cached_tokens, m.reasoning_tokens, m.requests,
   m.prompt_price, m.completion_price, m.cache_read_price, m.is_free, m.price_basis, m.price_observed_on,
   {REVENUE_LIST} AS revenue_list_usd,
   {REVENUE_SEED} AS revenue_seed_usd,
   {REVENUE_HIGH} AS revenue_high_usd,
-  m.crawl_id, {author("m.permaslug")} AS author
+  m.crawl_id, {author("m.permaslug")} AS author,
+  {REVENUE_EFFECTIVE} AS revenue_effective_usd
 FROM monday_weeks m
+LEFT JOIN effective_prices e ON e.crawl_id = m.crawl_id AND e.permaslug = m.permaslug AND e.variant = m.variant) r
 """
 # Per Monday week: `modeled` when any row's split is modeled, `measured` when every split is; the
 # known revenue with the rows and tokens it covers; the chart's total of the week (Others included).

@@ -17,6 +17,9 @@ from orstats_crawler.history.records import (OWNED_TABLES, ActivityFetchRow, Cra
 PUBLISHED, REJECTED = "published", "rejected"
 REPORT_WRITTEN, REPORT_FAILED, REPORT_NOT_RENDERED = "written", "failed", "not_rendered"
 IMPORT_ERA = "import"
+ARCHIVE_ERA = "archive"  # a week read from the Web Archive's copies of the site (scrapy crawl archive)
+# Weeks not measured by a crawl of the site: shown only where no such crawl is.
+SECONDHAND_ERAS = (IMPORT_ERA, ARCHIVE_ERA)
 # Owned tables whose records may repeat a key, the later record winning (a day listed twice by its
 # source, an id listed by both catalogues); a repeated week row is an error.
 LAST_WINS = (DailyActivityRow, ActivityFetchRow, PriceRow, EffectivePriceRow, ResponseRow)
@@ -36,7 +39,9 @@ def write_crawl(db: Database, crawl: CrawlRecords, *, fold_series: bool = True) 
     insert(db, crawl.response_bodies, ignore=True)
     insert(db, crawl.dataset_daily, replace=True)  # the dataset is live: the newest answer wins
     if row.status == PUBLISHED:  # shared by all crawls: only a published crawl may revise a chart week
-        insert(db, crawl.chart_weeks, replace=True)
+        # An archived copy's chart is older than any crawl's: it fills weeks, it revises none.
+        archived = row.era == ARCHIVE_ERA
+        insert(db, crawl.chart_weeks, replace=not archived, ignore=archived)
     if row.week_end is not None:
         publish_week(db, row)
     if fold_series:
@@ -87,8 +92,9 @@ def insert(db: Database, records: Iterable[Record], *, replace: bool = False, ig
 
 def publish_week(db: Database, crawl: CrawlRow) -> None:
     """Point the crawl's week at it when it may be shown: a published crawl wins over a rejected one
-    (a week with only rejected crawls stays inspectable), and an imported week is shown only where
-    no crawl of the site is."""
+    (a week with only rejected crawls stays inspectable); an imported week is shown only where no
+    crawl of the site is, and so is an archived week (which replaces an imported one: it is the
+    site's own full leaderboard)."""
     shown = db.execute("SELECT w.status, c.era FROM weeks w JOIN crawls c ON c.id = w.crawl_id "
                        "WHERE w.week_start = ? AND w.week_end = ?", [crawl.week_start, crawl.week_end]).fetchone()
     if shown is not None:
@@ -96,6 +102,8 @@ def publish_week(db: Database, crawl: CrawlRow) -> None:
         if crawl.status != PUBLISHED and shown_status == PUBLISHED:
             return
         if crawl.era == IMPORT_ERA and shown_era != IMPORT_ERA:
+            return
+        if crawl.era == ARCHIVE_ERA and shown_era not in SECONDHAND_ERAS:
             return
     db.execute("INSERT OR REPLACE INTO weeks (week_start, week_end, crawl_id, status) VALUES (?, ?, ?, ?)",
                [crawl.week_start, crawl.week_end, crawl.id, crawl.status])

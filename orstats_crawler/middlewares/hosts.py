@@ -71,10 +71,12 @@ def shown(where: Origin | None) -> str:
 
 
 class ConfiguredHosts:
-    """The origins the crawl may ask: OPENROUTER_BASE_URL's (the Data API is asked there too)."""
+    """The origins the crawl may ask: OPENROUTER_BASE_URL's (the Data API is asked there too), or
+    the one a spider of another site sets in ORSTATS_ALLOWED_URL (the archive spider: the archive's)."""
 
     def __init__(self, settings: Any):
-        self.origins = frozenset({origin(settings.get("OPENROUTER_BASE_URL"))} - {None})
+        allowed = settings.get("ORSTATS_ALLOWED_URL") or settings.get("OPENROUTER_BASE_URL")
+        self.origins = frozenset({origin(allowed)} - {None})
 
     def allows(self, url: str) -> bool:
         return origin(url) in self.origins

@@ -26,29 +26,37 @@ def impute_cached_shares(rows: list[dict[str, Any]]) -> tuple[float | None, floa
     """Give every unmeasured row the cached share of its nearest measured kin (its own model's other
     variants, its family, its author, else the week's prompt-weighted median share), noting which in
     ``cached_share_from``; return the 10th and 90th percentile of the measured shares (the band)."""
-    measured = [(r, cached_share(r)) for r in rows]
-    measured = [(r, share) for r, share in measured if share is not None]
-    groups: dict[tuple[str, str], list[tuple[int, int]]] = {}
-    for r, _ in measured:
-        for level, group in kin(r["permaslug"]):
-            groups.setdefault((level, group), []).append((r["cached_tokens"], r["prompt_tokens"]))
+    measured = [(r, share) for r, share in ((r, cached_share(r)) for r in rows) if share is not None]
+    groups = kin_groups([r for r, _ in measured])
     week = weighted_median([(share, r["prompt_tokens"]) for r, share in measured])
     for r in rows:
-        r["cached_share_imputed"] = r["cached_share_from"] = None
-        if r["split_source"] or r["prompt_tokens"] is None:
-            continue
-        found = next(((level, groups[level, group]) for level, group in kin(r["permaslug"])
-                      if (level, group) in groups), None)
-        if found is not None:
-            level, pairs = found
-            r["cached_share_imputed"] = sum(c for c, _ in pairs) / sum(p for _, p in pairs)
-            r["cached_share_from"] = level
-        elif week is not None:
-            r["cached_share_imputed"], r["cached_share_from"] = week, "week"
+        imputed = (None, None)
+        if not r["split_source"] and r["prompt_tokens"] is not None:
+            imputed = nearest_share(r, groups, week)
+        r["cached_share_imputed"], r["cached_share_from"] = imputed
     shares = sorted(share for _, share in measured)
     if not shares:
         return None, None
     return percentile(shares, 0.10), percentile(shares, 0.90)
+
+
+def kin_groups(measured: list[dict[str, Any]]) -> dict[tuple[str, str], list[tuple[int, int]]]:
+    """(cached, prompt) tokens of the measured rows, by each group of kin they belong to."""
+    groups: dict[tuple[str, str], list[tuple[int, int]]] = {}
+    for r in measured:
+        for level, group in kin(r["permaslug"]):
+            groups.setdefault((level, group), []).append((r["cached_tokens"], r["prompt_tokens"]))
+    return groups
+
+
+def nearest_share(row: dict[str, Any], groups: dict[tuple[str, str], list[tuple[int, int]]],
+                  week: float | None) -> tuple[float | None, str | None]:
+    """(share, level) of the row's nearest measured kin, pooled; else the week's share."""
+    for level, group in kin(row["permaslug"]):
+        pairs = groups.get((level, group))
+        if pairs:
+            return sum(c for c, _ in pairs) / sum(p for _, p in pairs), level
+    return (week, "week") if week is not None else (None, None)
 
 
 def kin(permaslug: str) -> list[tuple[str, str]]:

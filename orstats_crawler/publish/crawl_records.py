@@ -21,6 +21,7 @@ from orstats_crawler.items import (SPLIT, ChartWeek, EffectivePrice, ModelActivi
 from orstats_crawler.publish.crawl_items import CrawlInfo, CrawlItems
 from orstats_crawler.publish.week_summary import WeekSummary, flag
 from orstats_crawler.raw_responses import ArchivedResponse
+from orstats_crawler.sources.activity import SOURCE as ACTIVITY
 
 
 def crawl_records(info: CrawlInfo, items: CrawlItems, summary: WeekSummary, status: str,
@@ -91,8 +92,8 @@ def _daily_rows(crawl_id: str, activities: list[ModelActivity]) -> Iterable[Dail
 def _fetch_rows(crawl_id: str, items: CrawlItems, summary: WeekSummary) -> Iterable[ActivityFetchRow]:
     """One row per split candidate: selected or not, and what became of its request."""
     activity = {(a.permaslug, a.variant): a for a in items.activity}
-    failed = {(p.permaslug, p.variant): p for p in items.problems if p.source == "activity"}
-    measured = {(r["permaslug"], r["variant"]) for r in summary.rows if r["split_source"] == "activity"}
+    failed = {(p.permaslug, p.variant): p for p in items.problems if p.source == ACTIVITY}
+    measured = {(r["permaslug"], r["variant"]) for r in summary.rows if r["split_source"] == ACTIVITY}
     for plan in items.plans[-1:]:
         for candidate in plan.candidates:
             key = (candidate["permaslug"], candidate["variant"])
@@ -100,7 +101,7 @@ def _fetch_rows(crawl_id: str, items: CrawlItems, summary: WeekSummary) -> Itera
             if key in measured:
                 status = "measured"
             elif fetched is not None:
-                status = "empty"  # answered, but no complete day inside the week
+                status = "empty"  # answered, but not every day of the week is there to use
             elif key in failed:
                 status = "failed"
             else:

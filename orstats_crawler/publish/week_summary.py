@@ -15,13 +15,14 @@ from datetime import date
 from typing import Any
 
 from orstats_crawler import pricing, weeks
+from orstats_crawler.daily_split import week_split
 from orstats_crawler.history.formulas import REVENUE_LIST, evaluate, guaranteed_share, upper_bounds
 from orstats_crawler.history.series import DAILY
 from orstats_crawler.items import SPLIT, ActivityPlan, LeaderboardRow, ModelActivity
 from orstats_crawler.publish.cached_shares import impute_cached_shares
 from orstats_crawler.publish.crawl_items import CrawlItems
-
-ACTIVITY, LEADERBOARD = "activity", "leaderboard"  # a row's split_source: where its measured split comes from
+from orstats_crawler.sources.activity import SOURCE as ACTIVITY  # a row's split_source: the source of its split
+from orstats_crawler.sources.rankings import LEADERBOARD
 
 
 @dataclass
@@ -64,7 +65,9 @@ def measured_split(row: LeaderboardRow, activity: ModelActivity | None, start: d
                    end: date) -> tuple[str | None, dict[str, Any] | None]:
     """(split_source, split) of a ranked row: its daily activity summed over the week, else the
     split the leaderboard gave, else none (unknown)."""
-    split = _window_sum(activity, start, end) if activity is not None and row.total_tokens is not None else None
+    split = None
+    if activity is not None and row.total_tokens is not None:
+        split = week_split(activity.days, [d["date"] for d in activity.dropped_days], start, end, row.total_tokens)
     if split is not None:
         return ACTIVITY, split
     if row.cached_tokens is not None and row.reasoning_tokens is not None:
@@ -151,17 +154,6 @@ def guaranteed_spend_coverage(rows: list[dict[str, Any]]) -> float | None:
     spends = [usd for usd in evaluate(REVENUE_LIST, measured) if usd is not None]
     unmeasured = sum(r["upper_bound_usd"] or 0.0 for r in rows if not r["split_source"])
     return guaranteed_share(sum(spends), unmeasured)
-
-
-def _window_sum(activity: ModelActivity, start: date, end: date) -> dict[str, int] | None:
-    days = [d for d in activity.days if start <= d["date"] <= end]
-    if not days:
-        return None  # fetched but nothing in the week: the split is not known
-    if any(d["date"] is None or start <= d["date"] <= end for d in activity.dropped_days):
-        return None  # a day of the week was dropped (days outside it change nothing)
-    total = {name: sum(d[name] for d in days) for name in SPLIT}
-    total["requests"] = sum(d["requests"] or 0 for d in days) if all(d["requests"] is not None for d in days) else None
-    return total
 
 
 def flag(value: bool | None) -> int | None:

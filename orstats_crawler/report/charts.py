@@ -37,6 +37,7 @@ COLOURS = {"blue": "#0969da", "orange": "#fb8500", "green": "#1a7f37", "purple":
 PALETTE = list(COLOURS.values())
 CHART_HEIGHT = 400  # px, mermaid's default 500: three xycharts a page
 MEASURED_COLOUR, MODELED_COLOUR = "#0550ae", "#80ccff"  # dark: measured weeks; light: modeled ones
+HEADLINE_COLOUR = "#1a7f37"  # the Summary's week, where it is not a Monday week of the series
 
 
 @dataclass
@@ -144,22 +145,29 @@ def month_labels(days: list[date], spacing: int) -> dict[int, str]:
 
 # --- the charts -------------------------------------------------------------------------------------
 
-def revenue_over_time(weeks: list[SeriesWeek]) -> XYChart | None:
+def revenue_over_time(weeks: list[SeriesWeek], headline: tuple[date, float] | None = None) -> XYChart | None:
     """Bars of the best estimate of each Monday week, measured weeks dark and modeled ones light: a
     series per kind, zero where a week is of the other kind. Mermaid draws a zero as a sliver at the
-    foot of the plot, so the rarer kind goes first: the other kind's bars cover its slivers."""
+    foot of the plot, so the rarer kind goes first: the other kind's bars cover its slivers.
+    ``headline`` (the Summary's week: its last day and estimate) ends the chart as a bar of its own
+    colour, so that the chart's last bar is the week the page speaks of."""
     if not weeks:
         return None
-    largest = max(w.revenue_best_usd for w in weeks)
+    days, values = [w.day for w in weeks], [w.revenue_best_usd for w in weeks]
+    kinds_of = [w.measured for w in weeks]
+    if headline is not None:
+        days, values, kinds_of = [*days, headline[0]], [*values, headline[1]], [*kinds_of, None]
+    largest = max(values)
     axis = MoneyAxis.fitting(largest)
-    kinds = sorted({w.measured for w in weeks}, key=lambda kind: (sum(w.measured == kind for w in weeks), kind))
+    kinds = sorted(set(kinds_of), key=lambda kind: (sum(k == kind for k in kinds_of), kind is not None and kind))
+    colour = {True: MEASURED_COLOUR, False: MODELED_COLOUR, None: HEADLINE_COLOUR}
     return XYChart(
         title=f"Estimated revenue by Monday week ({axis.unit})",
-        x=week_labels([w.day for w in weeks]),
+        x=week_labels(days),
         y_title=f"Revenue ({axis.unit})",
         y_max=axis.top(largest),
-        bars=[[axis.value(w.revenue_best_usd) if w.measured == kind else "0" for w in weeks] for kind in kinds],
-        colours=[MEASURED_COLOUR if kind else MODELED_COLOUR for kind in kinds],
+        bars=[[axis.value(v) if k == kind else "0" for v, k in zip(values, kinds_of)] for kind in kinds],
+        colours=[colour[kind] for kind in kinds],
     )
 
 

@@ -25,6 +25,7 @@ from sqlite_utils import Database
 
 from orstats_crawler.history.formulas import FREE
 from orstats_crawler.history.series import MEASURED
+from orstats_crawler.history.series_estimate import NOT_ATTRIBUTED
 from orstats_crawler.history.views import HEADLINE_WEEK, chart_tokens
 from orstats_crawler.history.writer import PUBLISHED
 from orstats_crawler.weeks import computed_on
@@ -211,9 +212,9 @@ class SeriesWeek(Row):
 
     @property
     def unattributed_share(self) -> float | None:
-        """The blended rest's share of the estimate: revenue no author is known for."""
+        """The share of the estimate no lab is known for: a blended rest no rated week shows the lab mix of."""
         best = self.row["revenue_best_usd"]
-        return self.row["blended_usd"] / best if best else None
+        return self.authors.get(NOT_ATTRIBUTED, 0.0) / best if best else None
 
     def author_share(self, author: str) -> float | None:
         best = self.row["revenue_best_usd"]
@@ -273,6 +274,24 @@ class WeekReport:
     @property
     def latest(self) -> SeriesWeek | None:
         return self.series[-1] if self.series else None
+
+    @property
+    def headline_bar(self) -> bool:
+        """Whether Revenue Over Time ends with the headline week as a bar of its own: the Summary's week
+        is a crawl's trailing 7 days, which is a Monday week of the series only on a Monday crawl."""
+        latest = self.latest
+        return (self.week.revenue() is not None and self.headline.key == "best"
+                and (latest is None or (latest.week_start, latest.week_end)
+                     != (self.week.week_start, self.week.week_end)))
+
+    @property
+    def trend_end(self) -> tuple[str, str, float | None, float]:
+        """The week the takeaway's trend ends with: (start, end, estimate, modeled share), the Summary's
+        week where the chart ends with it, else the last Monday week."""
+        if self.headline_bar:
+            return self.week.week_start, self.week.week_end, self.week.revenue(), 0.0
+        latest = self.latest
+        return latest.week_start, latest.week_end, latest.revenue_best_usd, 1 - (latest.measured_share or 0.0)
 
     @property
     def source_day(self) -> str:

@@ -18,6 +18,7 @@ import hashlib
 import os
 import re
 import threading
+from datetime import date
 from importlib import resources
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +28,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from sqlite_utils import Database
 
 from orstats_crawler.history.connection import open_read_only
-from orstats_crawler.history.series_estimate import MEASURED_SHARE
+from orstats_crawler.history.series_estimate import MEASURED_SHARE, NOMINAL_COVERAGE
 from orstats_crawler.report import charts, tables
 from orstats_crawler.report import format as fmt
 from orstats_crawler.settings import ORSTATS_REPORT_OUTLIER_FACTOR as OUTLIER_FACTOR
@@ -60,7 +61,8 @@ def environment() -> Environment:
                       keep_trailing_newline=True)
     env.filters.update(usd=fmt.usd, tokens=fmt.tokens, percent=fmt.percent, change=fmt.change,
                        md=fmt.md, count=fmt.count)
-    env.globals.update(growth=growth, no_previous=tables.NO_PREVIOUS, measured_share=MEASURED_SHARE)
+    env.globals.update(growth=growth, no_previous=tables.NO_PREVIOUS, measured_share=MEASURED_SHARE,
+                       series_coverage=NOMINAL_COVERAGE)
     return env
 
 
@@ -82,7 +84,9 @@ def render_week(env: Environment, report: WeekReport, outlier_factor: float = OU
     return env.get_template(TEMPLATE).render(
         r=report, week=report.week, headline=report.headline,
         summary=tables.summary(report),
-        over_time=charts.revenue_over_time(report.series), series_table=tables.series(report.series),
+        over_time=charts.revenue_over_time(report.series, (date.fromisoformat(report.week.week_end),
+                                                           report.week.revenue()) if report.headline_bar else None),
+        series_table=tables.series(report.series),
         by_model=charts.revenue_by_model(report.paid), share=charts.lab_share(report),
         token_types=charts.token_types(report),
         top_table=tables.models(report, report.top, outlier_factor),

@@ -1,4 +1,4 @@
-"""The official Data API, /api/v1/datasets/rankings-daily (needs a key; sources doc section 6): which
+"""The official Data API, /api/v1/datasets/rankings-daily (needs a key; docs/SOURCES.md section 6): which
 day windows to ask for, and the decoder of its answers.
 
 `{"data": [{"date", "model_permaslug", "total_tokens": "<digits>"}, ...], "meta": {"as_of",

@@ -1,7 +1,7 @@
 """Decode the Next.js React-flight data that legacy-era pages embed, and find data in it by shape.
 
 A server-rendered page carries its data as `<script>self.__next_f.push([1,"<js string>"])</script>`
-chunks. Decoding (../docs/openrouter-sources.md section 5):
+chunks. Decoding (docs/SOURCES.md section 5):
 
 1. take every `[1, "..."]` chunk in document order and unescape it as a JSON string (`\\u003c`,
    `\\n`, `\\"` ...): chunks split anywhere, mid-line and mid-string, so nothing is parsed per chunk;

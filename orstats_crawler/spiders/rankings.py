@@ -27,14 +27,13 @@ from urllib.parse import urlencode
 from scrapy import Spider
 from scrapy.exceptions import CloseSpider
 from scrapy.http import JsonRequest, Request, Response
-from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from orstats_crawler import arguments, normalize, pricing, selection
 from orstats_crawler import signals as orstats_signals
 from orstats_crawler.credentials import data_api_key
 from orstats_crawler.history.formulas import upper_bounds
-from orstats_crawler.items import LeaderboardRow, ModelPrice, SourceProblem
+from orstats_crawler.items import LeaderboardRow, ModelPrice
 from orstats_crawler.middlewares import reachability
 from orstats_crawler.sources import SourceError, problem
 from orstats_crawler.sources.activity import SOURCE as ACTIVITY
@@ -50,6 +49,7 @@ from orstats_crawler.sources.legacy import (RANKINGS_PAGE_PATH, decode_model_pag
 from orstats_crawler.sources.prices import SOURCE as PRICES
 from orstats_crawler.sources.prices import decode_catalogue
 from orstats_crawler.sources.rankings import CHART, LEADERBOARD, decode_chart, decode_leaderboard
+from orstats_crawler.spiders.failures import failure_problem
 
 PRICES_PATHS = ("/api/v1/models", "/api/v1/models?output_modalities=all")
 LEADERBOARD_PATH = "/api/frontend/v1/rankings/models?view=week"
@@ -205,21 +205,8 @@ class RankingsSpider(Spider):
         """Errback of every request: record what failed, and never stall the crawl on it; end it when
         the site cannot be reached at all."""
         request = failure.request
-        if failure.check(HttpError):
-            status = failure.value.response.status
-            message = f"HTTP {status}"
-        else:  # a refused redirect carries its 3xx
-            status = getattr(failure.value, "status", None)
-            message = f"{failure.type.__name__}: {failure.getErrorMessage()}"
-        yield SourceProblem(
-            source=request.meta.get("source", "unknown"),
-            url=request.url,
-            field=None,
-            message=message,
-            status=status,
-            permaslug=request.cb_kwargs.get("permaslug"),
-            variant=request.cb_kwargs.get("variant"),
-        )
+        yield failure_problem(failure, request.meta.get("source", "unknown"), request.cb_kwargs.get("permaslug"),
+                              request.cb_kwargs.get("variant"))
         self._close_if_unreachable(request, failure.value)
         if request.meta.get("source") == LEADERBOARD:
             yield self._rankings_page_request(request.meta["barrier"])
@@ -247,7 +234,7 @@ class RankingsSpider(Spider):
             return
         self._released = True
         for row in self._leaderboard:
-            yield self.with_catalogue_entry(row)
+            yield self.catalogue.attach(row)
         self._planner = selection.SplitPlanner(
             self._split_candidates(), arguments.top(self.settings.get("ORSTATS_TOP")),
             self.settings.getfloat("ORSTATS_SPEND_COVERAGE"), self.settings.getint("CONCURRENT_REQUESTS"))
@@ -288,20 +275,12 @@ class RankingsSpider(Spider):
         spend = None
         if activity is not None:
             price = self.catalogue.price_for(permaslug, variant)
-            spend = selection.measured_list_spend(activity.days, activity.fetched_at, price)
+            tokens = self._planner.selected[permaslug, variant].tokens
+            spend = selection.measured_list_spend(activity.days, activity.fetched_at, price, tokens)
         wave = self._planner.answered((permaslug, variant), spend)
         if wave or not self._planner.pending:
             yield from self._wave(wave)
 
-    def with_catalogue_entry(self, row: LeaderboardRow) -> LeaderboardRow:
-        """The row with its catalogue entry's decimal prices (only an entry of its own (canonical_slug,
-        variant) prices it), public id and name, for the price pipeline."""
-        entry = self.catalogue.entry_for(row.permaslug, row.variant)
-        if entry is not None:
-            own = (entry.canonical_slug, entry.variant) == (row.permaslug, row.variant)
-            row.pricing = dict(entry.pricing) if own else None
-            row.public_id, row.name = entry.public_id, entry.name
-        return row
 
     @property
     def legacy_era(self) -> bool:
