@@ -49,7 +49,7 @@ def test_an_unknown_spider_is_one_line_and_a_usage_error(tmp_path):
     done = run_scrapy("crawl", "nosuchspider", f"-sORSTATS_DB={tmp_path / 'history.db'}")
     assert done.returncode == EXIT_USAGE
     [line] = [line for line in done.stderr.splitlines() if "nosuchspider" in line]
-    assert line.endswith("ERROR: exit code 2: no spider named 'nosuchspider'; the spiders: rankings")
+    assert line.endswith("ERROR: exit code 2: no spider named 'nosuchspider'; the spiders: archive, rankings")
     assert "Traceback" not in done.stderr and "KeyError" not in done.stderr
 
 
@@ -78,3 +78,13 @@ def test_a_clean_crawl_logs_no_warning_and_reports_beside_its_history(tmp_path, 
     assert "'log_count/WARNING'" not in done.stderr
     assert (tmp_path / "elsewhere" / "reports" / "README.md").is_file()
     assert sorted((path, path.stat().st_mtime_ns) for path in (ROOT / "reports").rglob("*")) == checkout_reports
+
+
+def test_each_spider_takes_its_own_arguments(tmp_path):
+    """`top` is the rankings spider's: the archive spider refuses it, naming what it takes."""
+    done = run_scrapy("crawl", "archive", "-a", "top=5", f"-sORSTATS_DB={tmp_path / 'history.db'}",
+                      "-s", "ORSTATS_ARCHIVE_URL=http://127.0.0.1:9")
+    assert done.returncode == EXIT_USAGE
+    [line] = [line for line in done.stderr.splitlines() if "exit code" in line]
+    assert line.endswith("-a top='5': no such argument; accepted: snapshot, record, force, since, until")
+    assert "Traceback" not in done.stderr and not (tmp_path / "history.db").exists()
