@@ -555,7 +555,8 @@ async def test_the_unknown_table_keeps_the_columns_that_differ(tmp_path):
     assert {name: row[3] for name, row in why.items()} == {display(models[7]): "token split not measured",
                                                           models[8].permaslug: "no list price"}  # no name either
     header = after(section(text, "Model Breakdown"), "<details><summary>2 without")
-    assert "| Rank | Model | Tokens | Why unknown | Price in / out ($/M) | At most (no cache discount) |" in header
+    assert ("| Token rank | Model | Tokens | Why unknown | Price in / out ($/M) | At most (no cache discount) |"
+            in header)
 
 
 # --- a rejected crawl --------------------------------------------------------------------------

@@ -36,7 +36,7 @@ def model_link(row: ModelRow) -> str:
     return f"[{fmt.md(row.name or row.permaslug)}]({fmt.model_url(row.public_id, row.permaslug)})"
 
 
-RANK = Column("Rank", lambda r: str(r.rank), True)
+RANK = Column("Token rank", lambda r: str(r.rank), True)  # the leaderboard ranks by tokens
 MODEL = Column("Model", model_link)
 TOKENS = Column("Tokens", lambda r: fmt.tokens(r.total_tokens), True)
 PRICES = Column("Price in / out ($/M)", lambda r: fmt.prices(r.prompt_price, r.completion_price, bool(r.is_free)),
