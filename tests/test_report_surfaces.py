@@ -54,8 +54,7 @@ def test_the_capture_report_explains_each_model_and_marks_glm_5_2(tmp_path):
     times = glm.effective_usd / glm.true_list
     assert round(times, 1) == 4.8 and row["Est. revenue"].endswith(" ⚠")
     [note] = [line for line in section(text, "Model Breakdown").splitlines() if line.startswith("⚠ ")]
-    assert note.startswith(f"⚠ GLM 5.2: what its traffic paid (${glm.effective_usd / 1e6:.2f}M) is {times:.1f}x "
-                           "its list-price estimate")
+    assert note.startswith(f"⚠ GLM 5.2: paid ${glm.effective_usd / 1e6:.2f}M, {times:.1f}x its list-price estimate")
     # no other row of the table differs that much (the default factor is 3)
     assert [name for name, r in rows.items() if r["Est. revenue"].endswith("⚠")] == ["GLM 5.2"]
     assert "(see the [Glossary](#glossary))" in text and "\n### Glossary\n" in text

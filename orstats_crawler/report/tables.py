@@ -90,10 +90,9 @@ def outliers(report: WeekReport, rows: list[ModelRow], factor: float) -> list[st
         times = disagreement(row)
         if times is not None and times > factor:
             how = f"{times:.1f}x" if row.revenue_effective_usd > row.revenue_list_usd else f"1/{times:.1f} of"
-            lines.append(f"{OUTLIER_MARK} {fmt.md(row.name or row.permaslug)}: what its traffic paid "
-                         f"({fmt.usd(row.revenue_effective_usd)}) is {how} its list-price estimate "
-                         f"({fmt.usd(row.revenue_list_usd)} at {PRICES.cell(row)} per million tokens): "
-                         "an outlier, to check before quoting it.")
+            lines.append(f"{OUTLIER_MARK} {fmt.md(row.name or row.permaslug)}: paid "
+                         f"{fmt.usd(row.revenue_effective_usd)}, {how} its list-price estimate "
+                         f"({fmt.usd(row.revenue_list_usd)} at {PRICES.cell(row)} per M).")
     return lines
 
 
