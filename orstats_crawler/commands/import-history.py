@@ -19,6 +19,7 @@ import argparse
 import sqlite3
 import sys
 from datetime import date
+from typing import Any
 
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
@@ -26,7 +27,7 @@ from scrapy.exceptions import UsageError
 from orstats_crawler.commands import add_history_option, check_settings, history_path
 from orstats_crawler.commands.crawl import EXIT_REPORT_FAILED
 from orstats_crawler.history.connection import HistoryError, open_for_writing
-from orstats_crawler.publish.importer import ImportResult, import_path, snapshot_paths
+from orstats_crawler.publish.importer import ImportResult, import_path, rebuild_series_after, snapshot_paths
 from orstats_crawler.report.folder import report_folder
 from orstats_crawler.report.render import ReportError, write_reports
 from orstats_crawler.sources import SourceError
@@ -61,18 +62,24 @@ class Command(ScrapyCommand):
         results: list[ImportResult | SourceError] = []
         try:
             for path in snapshot_paths(args):  # one file at a time: a write error names the file
-                result = import_path(db, path, backfill_day)
+                result = import_path(db, path, backfill_day, fold_series=False)
                 print_result(result)
                 results.append(result)
         except sqlite3.Error as error:  # a full disk, a file changed under us: earlier files are kept
+            series = self._rebuild_series(db, results)  # the files before it enter the series
             print(f"scrapy import-history: history file {db_path}: cannot store {path} "
-                  f"({type(error).__name__}: {error}); the files before it are imported", file=sys.stderr)
+                  f"({type(error).__name__}: {error}); the files before it are imported"
+                  + ("" if series is None else f", {series}"), file=sys.stderr)
             self.exitcode = 1
-            return
+        else:
+            failed = [r for r in results if not isinstance(r, ImportResult) or r.status == "rejected"]
+            self.exitcode = 1 if failed or not results else 0
+            series = self._rebuild_series(db, results)
+            if series is not None:
+                print(f"scrapy import-history: history file {db_path}: {series}", file=sys.stderr)
+                self.exitcode = 1
         finally:
             db.close()
-        failed = [r for r in results if not isinstance(r, ImportResult) or r.status == "rejected"]
-        self.exitcode = 1 if failed or not results else 0
         if self.settings.get("ORSTATS_REPORT_DIR") != "" and not self.render(db_path) and not self.exitcode:
             self.exitcode = EXIT_REPORT_FAILED
 
@@ -94,6 +101,17 @@ class Command(ScrapyCommand):
             print(f"report written to {rendered.readme} (week {week.week_start}..{week.week_end}, "
                   f"{len(rendered.written)} files rewritten)")
         return True
+
+    @staticmethod
+    def _rebuild_series(db: Any, results: list[ImportResult | SourceError]) -> str | None:
+        """Rebuild the Monday-week series once, for every file imported; what went wrong, if anything
+        (the files stay imported: importing them again rebuilds it)."""
+        try:
+            rebuild_series_after(db, results)
+        except sqlite3.Error as error:
+            return (f"the Monday-week series could not be rebuilt ({type(error).__name__}: {error}); importing "
+                    "the files again rebuilds it")
+        return None
 
 
 def print_result(result: ImportResult | SourceError) -> None:
