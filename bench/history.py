@@ -481,7 +481,8 @@ def time_datasette(path: Path, urls: dict[str, str], timeout: float = 120) -> di
     """Each URL (``datasette_urls``) through `datasette serve` (its default settings: 1 s SQL time limit)."""
     port = free_port()
     proc = subprocess.Popen([str(Path(python()).parent / "datasette"), "serve", str(path), "-m", str(METADATA),
-                             "-h", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                             "--static", f"orstats:{METADATA.parent / 'static'}", "-h", "127.0.0.1", "-p", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     out: dict[str, float | str] = {}
     try:
         base = f"http://127.0.0.1:{port}"

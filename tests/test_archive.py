@@ -337,7 +337,8 @@ def test_scrapy_crawl_archive_refuses_a_bad_day_with_exit_2(tmp_path):
     for argument, named in (("since=2026-13-01", "ORSTATS_ARCHIVE_SINCE='2026-13-01'"),
                             ("until=next week", "ORSTATS_ARCHIVE_UNTIL='next week'"),
                             ("since=2026-08-01", "is after -a until=2026-07-01")):
-        run = run_scrapy("crawl", "archive", "-a", argument, "-a", "until=2026-07-01" if "after" in named else "x=1",
+        other = "until=2026-07-01" if "after" in named else "force=0"
+        run = run_scrapy("crawl", "archive", "-a", argument, "-a", other,
                          "-s", f"ORSTATS_DB={tmp_path / 'history.db'}", "-s", "ORSTATS_ARCHIVE_URL=http://127.0.0.1:9")
         assert run.returncode == 2, run.stderr[-2000:]
         assert named in run.stderr and "Traceback" not in run.stderr

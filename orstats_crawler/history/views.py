@@ -320,6 +320,17 @@ WINDOW week AS (PARTITION BY p.week_start, p.week_end)
 
 
 # (name, SQL) in dependency order.
+# The week the report's front page and the dashboards lead with: the latest published week with a
+# known best estimate (a week whose every revenue is unknown is never the headline).
+HEADLINE_WEEK = """
+SELECT w.week_start, w.week_end, w.crawl_id FROM weeks w
+WHERE w.status = 'published' AND EXISTS (
+  SELECT 1 FROM weekly_revenue r
+  WHERE r.week_start = w.week_start AND r.week_end = w.week_end AND r.revenue_best_usd > 0)
+ORDER BY w.week_end DESC, w.week_start DESC
+LIMIT 1
+"""
+
 VIEWS: list[tuple[str, str]] = [
     ("model_week_revenue", MODEL_WEEK_REVENUE),
     ("weekly_revenue", WEEKLY_REVENUE),
@@ -335,4 +346,5 @@ VIEWS: list[tuple[str, str]] = [
     ("provider_endpoint_weekly", PROVIDER_ENDPOINT_WEEKLY),
     ("provider_model_weekly", PROVIDER_MODEL_WEEKLY),
     ("provider_weekly", PROVIDER_WEEKLY),
+    ("headline_week", HEADLINE_WEEK),
 ]

@@ -26,7 +26,7 @@ from sqlite_utils import Database
 from orstats_crawler.history.formulas import FREE
 from orstats_crawler.history.series import MEASURED
 from orstats_crawler.history.series_estimate import NOT_ATTRIBUTED
-from orstats_crawler.history.views import chart_tokens
+from orstats_crawler.history.views import HEADLINE_WEEK, chart_tokens
 from orstats_crawler.history.writer import PUBLISHED
 from orstats_crawler.weeks import computed_on
 
@@ -46,10 +46,10 @@ class Method:
 METHODS: dict[str, Method] = {
     "best": Method(
         "best", "revenue_best_usd", "best estimate",
-        "per model-variant, the first known of: effective prices (prompt × effective input price, weighted to "
+        "per model, the first known of: effective prices (prompt × effective input price, weighted to "
         "the week's cached share where the split is measured, + completion × effective output price); list "
         "prices with the measured split; list prices with the cached share imputed from the week's measured "
-        "model-variants; free variants 0"),
+        "models; free variants 0"),
     "list": Method(
         "list", "revenue_list_usd", "list prices, cached tokens counted once",
         "(prompt - cached) × prompt price + cached × cache-read price + completion × completion price"),
@@ -59,7 +59,7 @@ METHODS: dict[str, Method] = {
     "effective": Method(
         "effective", "revenue_effective_usd", "effective prices, what the traffic paid",
         "prompt × effective input price + completion × effective output price (OpenRouter's weighted "
-        "prices per model-variant: cache reads and writes, provider mix and price tiers included)"),
+        "prices per model: cache reads and writes, provider mix and price tiers included)"),
 }
 SERIES_WEEKS = 52  # the Monday weeks a page charts and tables: a year, whatever the history holds
 LIST_VS_EFFECTIVE_ROWS = 10  # model-variants the methodology compares at list and effective prices
@@ -146,11 +146,18 @@ class Week(Row):
 
     @property
     def low(self) -> float | None:
-        return self.row["revenue_best_low_usd" if self.headline.key == "best" else "revenue_list_usd"]
+        """The bottom of the headline's range. Another method's range runs from list prices (cached
+        tokens counted once) to no cache discount, widened to its own figure: the earlier project's
+        formula, which charges cached tokens twice, is above both, and a range must hold its headline."""
+        if self.headline.key == "best":
+            return self.row["revenue_best_low_usd"]
+        return _known_min(self.row["revenue_list_usd"], self.revenue())
 
     @property
     def high(self) -> float | None:
-        return self.row["revenue_best_high_usd" if self.headline.key == "best" else "revenue_high_usd"]
+        if self.headline.key == "best":
+            return self.row["revenue_best_high_usd"]
+        return _known_max(self.row["revenue_high_usd"], self.revenue())
 
     @property
     def wow(self) -> float | None:
@@ -168,6 +175,16 @@ class Week(Row):
     def unestimated_tokens(self) -> int:
         """The known tokens of the model-variants without a revenue by the headline method."""
         return (self.tokens or 0) - (self.known_tokens() or 0)
+
+
+def _known_min(*values: float | None) -> float | None:
+    known = [value for value in values if value is not None]
+    return min(known) if known else None
+
+
+def _known_max(*values: float | None) -> float | None:
+    known = [value for value in values if value is not None]
+    return max(known) if known else None
 
 
 @dataclass
@@ -298,6 +315,13 @@ LEFT JOIN crawls pc ON pc.id = p.crawl_id
 WHERE w.status = ?
 ORDER BY w.week_end, w.week_start
 """
+
+
+def headline_week(db: Database) -> tuple[str, str] | None:
+    """(week_start, week_end) of the week the front page leads with (history/views.py HEADLINE_WEEK),
+    read with the view's own SQL: a history its writer has not refreshed yet lacks the view."""
+    found = next(db.query(f"SELECT week_start, week_end FROM ({HEADLINE_WEEK})"), None)
+    return (found["week_start"], found["week_end"]) if found else None
 
 
 @dataclass
