@@ -85,9 +85,12 @@ async def test_a_large_price_move_no_effective_price_confirms_rejects_naming_old
     status, checks = await after_last_week(tmp_path, history_path, spec=SnapshotSpec(models=models))
     assert status == "rejected"
     check = checks["price_moves"]
-    assert check["result"] == "fail" and "3 list prices no effective price confirms" in check["message"]
-    assert (f"{sonnet.permaslug}:standard prompt $3.00/M -> $0.1500/M (effective $1.38/M -> $0.2717/M)"
-            in check["message"])
+    assert check["result"] == "fail" and "2 list prices no effective price confirms" in check["message"]
+    # Sonnet's cut is one its traffic has not fully followed yet: it pays 4.5x the new list price as
+    # paid, within what a material row pays against its list price (ORSTATS_EFFECTIVE_MAX_OVER_LIST),
+    # like GLM 5.2's real cut on 2026-08-08, so it is confirmed (not in the failure)
+    assert f"{sonnet.permaslug}:standard prompt" not in check["message"]
+    assert checks["effective_prices"]["result"] == "pass"
     assert f"{opus.permaslug}:standard prompt $5.00/M -> $0.00/M (no effective price to confirm it)" in check["message"]
     assert f"{opus.permaslug}:standard completion $25.00/M -> $0.00/M" in check["message"]
 
@@ -120,10 +123,11 @@ async def test_a_new_model_priced_far_from_what_its_traffic_paid_rejects(tmp_pat
                   effective=(0.03, 0.25, 0.0))
     status, checks = await after_last_week(tmp_path, history_path, spec=SnapshotSpec(models=[*SEED_MODELS, new]))
     assert status == "rejected"
-    assert ("2 list prices no effective price confirms, of model-variants holding at least 0.5% of the week's spend: "
-            "lab/new-20260201:standard (not priced by the published crawl) prompt $0.3000/M, its traffic paid "
-            "$0.0300/M; lab/new-20260201:standard (not priced by the published crawl) completion $2.50/M, its "
-            "traffic paid $0.2500/M") in checks["price_moves"]["message"]
+    # its traffic paying a tenth of its list price is not believed: the row falls back to list, and
+    # as it holds a material share of the spend the week is rejected
+    assert checks["effective_prices"]["result"] == "fail"
+    assert ("lab/new-20260201:standard 3.43%: effective prompt $0.0300/M is 0.1x its list price as paid $0.3000/M "
+            "(believed from 0.5x to 10x)") in checks["effective_prices"]["message"]
 
 
 @pytest_twisted.ensureDeferred

@@ -226,6 +226,25 @@ def m307_monday_series_authors(db: Database) -> None:
 
 
 @migrations()
+def m401_effective_price_verdicts(db: Database) -> None:
+    """Why the gate did not believe a crawl's effective price (NULL: believed). The price is kept as
+    the source gave it; the best estimate reads it only when believed, else the row falls back to
+    its list price (formulas.row)."""
+    db["effective_prices"].add_column("rejected_because", str)
+
+
+@migrations()
+def m402_chart_partial_weeks(db: Database) -> None:
+    """Each crawl's view of the chart weeks not finished yet: the gate holds the week once finished
+    against it (a week only grows, and not far beyond what its first days promised)."""
+    db["chart_partial_weeks"].create(
+        {"crawl_id": str, "week_start": str, "key": str, "tokens": int, "seen_on": str},
+        pk=("crawl_id", "week_start", "key"),
+        foreign_keys=[("crawl_id", "crawls", "id")],
+    )
+
+
+@migrations()
 def m501_monday_series_band(db: Database) -> None:
     """What the comparable series' calibrated band is made of: the tokens and revenue imputed from
     their author's $/token (no price ever seen), how many weeks the rest's rate is extrapolated
@@ -248,6 +267,37 @@ def m601_archive_copies(db: Database) -> None:
         foreign_keys=[("crawl_id", "crawls", "id")],
     )
     db["archive_copies"].create_index(["original", "captured_at"])
+
+
+@migrations()
+def m701_provider_summaries(db: Database) -> None:
+    """Who served each model-variant's traffic: every provider summary of the effective-pricing
+    answers (one row per crawl, model-variant and endpoint), and those of the crawls stored before
+    this table, decoded again from their raw answers (history/provider_summaries.py)."""
+    from orstats_crawler.history.provider_summaries import backfill_provider_summaries
+
+    db["provider_summaries"].create(
+        {
+            "crawl_id": str, "permaslug": str, "variant": str, "endpoint_id": str, "provider_slug": str,
+            "provider_name": str, "effective_input_price": float, "effective_output_price": float,
+            "cache_hit_rate": float, "total_tokens": int,
+            "sample_tokens": int, "sample_input_weight": float, "sample_output_weight": float,
+        },
+        pk=("crawl_id", "permaslug", "variant", "endpoint_id"),
+        foreign_keys=[("crawl_id", "crawls", "id")],
+    )
+    db["provider_summaries"].create_index(["provider_slug"])
+    backfill_provider_summaries(db)
+
+
+@migrations()
+def m702_platform_fee(db: Database) -> None:
+    """The fee OpenRouter keeps of the spend (ORSTATS_PLATFORM_FEE) as each crawl assumed it; a crawl
+    stored before this column assumes the setting's default, the fee published when it was added."""
+    from orstats_crawler.settings import ORSTATS_PLATFORM_FEE
+
+    db["crawls"].add_column("platform_fee", float)
+    db.execute("UPDATE crawls SET platform_fee = ?", [ORSTATS_PLATFORM_FEE])
 
 
 @migrations()

@@ -50,6 +50,7 @@ class CrawlRow(Record):
     spend_coverage: float | None = None  # the share of the week's list-price spend the measured splits guarantee
     cached_share_p10: float | None = None  # percentiles of the measured cached shares (an imputed row's band)
     cached_share_p90: float | None = None
+    platform_fee: float | None = None  # the share of the spend OpenRouter keeps, as assumed (ORSTATS_PLATFORM_FEE)
 
 
 @dataclass
@@ -163,6 +164,29 @@ class EffectivePriceRow(Record):
     status: str
     url: str
     fetched_at: str | None
+    rejected_because: str | None = None  # why the gate did not believe it (publish/quality_effective.py)
+
+
+@dataclass
+class ProviderSummaryRow(Record):
+    """One endpoint that served a model-variant's traffic in the effective-pricing answer's range."""
+
+    TABLE = "provider_summaries"
+    crawl_id: str
+    permaslug: str
+    variant: str
+    endpoint_id: str
+    provider_slug: str
+    provider_name: str | None
+    effective_input_price: float | None  # $/M per total prompt token
+    effective_output_price: float | None  # $/M per completion token
+    cache_hit_rate: float | None
+    total_tokens: int | None
+    # The whole answer's endpoints (history/provider_summaries.py, ``sample_weights``): their tokens,
+    # and their tokens x input and x output prices, for each endpoint's share of the model-variant.
+    sample_tokens: int
+    sample_input_weight: float
+    sample_output_weight: float
 
 
 @dataclass
@@ -229,9 +253,22 @@ class ArchiveCopyRow(Record):
     message: str | None
 
 
+@dataclass
+class ChartPartialRow(Record):
+    """A chart week not finished when the crawl saw it (the gate compares it with the week finished)."""
+
+    TABLE = "chart_partial_weeks"
+    crawl_id: str
+    week_start: str
+    key: str
+    tokens: int
+    seen_on: str | None  # the day the chart was computed
+
+
 # The tables whose rows belong to one crawl (keyed by crawl_id), besides its `crawls` row.
 OWNED_TABLES: tuple[type[Record], ...] = (ModelWeekRow, DailyActivityRow, ActivityFetchRow, PriceRow, ProblemRow,
-                                          EffectivePriceRow, ResponseRow, ArchiveCopyRow)
+                                          EffectivePriceRow, ResponseRow, ArchiveCopyRow, ChartPartialRow,
+                                          ProviderSummaryRow)
 
 
 @dataclass
@@ -243,11 +280,13 @@ class CrawlRecords:
     prices: list[PriceRow] = field(default_factory=list)
     problems: list[ProblemRow] = field(default_factory=list)
     effective_prices: list[EffectivePriceRow] = field(default_factory=list)
+    provider_summaries: list[ProviderSummaryRow] = field(default_factory=list)
     responses: list[ResponseRow] = field(default_factory=list)
     response_bodies: list[ResponseBodyRow] = field(default_factory=list)
     chart_weeks: list[ChartWeekRow] = field(default_factory=list)  # written only when published
     dataset_daily: list[DatasetDayRow] = field(default_factory=list)
     archive_copies: list[ArchiveCopyRow] = field(default_factory=list)
+    chart_partial_weeks: list[ChartPartialRow] = field(default_factory=list)
 
     def owned(self, record: type[Record]) -> list[Record]:
         return getattr(self, record.TABLE)

@@ -84,6 +84,7 @@ def releases_barrier(callback: Callable[..., Iterator[Any]]) -> Callable[..., It
 
 class RankingsSpider(Spider):
     name = "rankings"
+    accepted_arguments = arguments.CRAWL_ARGUMENTS  # any other `-a` is a usage error
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -100,7 +101,8 @@ class RankingsSpider(Spider):
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> "RankingsSpider":
         spider = super().from_crawler(crawler, *args, **kwargs)
         # Settings are still open here (Crawler.crawl applies them after creating the spider).
-        crawler.settings.setdict(arguments.as_settings(kwargs, crawler.settings), priority="cmdline")
+        found = arguments.as_settings(kwargs, crawler.settings, cls.accepted_arguments)
+        crawler.settings.setdict(found, priority="cmdline")
         arguments.check_settings(crawler.settings)  # a bad -s value stops the crawl here: exit 2
         return spider
 
@@ -117,9 +119,12 @@ class RankingsSpider(Spider):
         yield self._source_request(self.url(LEADERBOARD_PATH), self.parse_leaderboard, LEADERBOARD)
         yield self._source_request(self.url(CHART_PATH), self.parse_chart, CHART, wait=False)
         if data_api_key():  # the official daily series: only with a key
-            for first, last in data_api.windows(self.settings, datetime.now(timezone.utc).date()):
+            for age, (first, last) in enumerate(data_api.windows(self.settings, datetime.now(timezone.utc).date())):
                 url = self.url(data_api.PATH, start_date=first.isoformat(), end_date=last.isoformat())
-                yield self._source_request(url, self.parse_rankings_daily, DATA_API, wait=False)
+                request = self._source_request(url, self.parse_rankings_daily, DATA_API, wait=False)
+                # Newest first however the scheduler (last in, first out) dequeues them: a spent quota
+                # then loses the oldest days, which the next crawl asks for again.
+                yield request.replace(priority=-age)
 
     def _source_request(self, url: str, callback: Any, source: str, wait: bool = True, **cb_kwargs: Any) -> JsonRequest:
         key = f"{source}:{url}"
