@@ -52,7 +52,7 @@ def clean(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, float]:
     db = tmp_path_factory.mktemp("clean") / "history.db"
     assert crawl(shared_capture(CAPTURE), db) == 0
     figure = headline(db)
-    assert figure and 19.5e6 < figure < 19.6e6
+    assert figure and 20.0e6 < figure < 20.2e6
     return db, figure
 
 
@@ -292,7 +292,7 @@ def test_the_successive_real_weeks_publish_with_glm_5_2s_price_cut(tmp_path):
     moves = checks_of_last_crawl(db)["price_moves"]
     assert moves["result"] == "flag" and "z-ai/glm-5.2-20260616:standard prompt $0.7168/M -> $0.2058/M" in \
         moves["message"]
-    assert 19.5e6 < headline(db) < 19.6e6
+    assert 20.0e6 < headline(db) < 20.2e6
 
 
 def test_the_clean_week_publishes_unchanged_after_the_anchor_history_import(tmp_path, clean):

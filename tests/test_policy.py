@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from scrapy.utils.project import get_project_settings
 
 from orstats_crawler import __version__
+from orstats_crawler.report.folder import report_folder
 
 
 def test_defaults_are_a_good_citizen_of_the_site():
@@ -32,6 +35,9 @@ def test_no_local_control_servers():
 
 def test_history_and_report_are_on_by_default():
     settings = get_project_settings()
-    assert settings["ORSTATS_DB"] and settings["ORSTATS_REPORT_DIR"]
+    assert settings["ORSTATS_DB"] == "data/history.db"
+    # no report folder set: the project's history renders into the project's reports/
+    assert settings["ORSTATS_REPORT_DIR"] is None
+    assert report_folder(settings["ORSTATS_REPORT_DIR"], settings["ORSTATS_DB"]) == Path("reports")
     assert settings.getfloat("ORSTATS_SPEND_COVERAGE") >= 0.95
     assert settings.getfloat("ORSTATS_MIN_SPEND_COVERAGE") >= 0.9

@@ -108,8 +108,8 @@ def test_deploy_schedule_and_run_a_crawl(scrapyd, tmp_path):
 
     deployed = deploy(scrapyd, "test-1")
     assert deployed.returncode == 0, deployed.stderr
-    assert json.loads(deployed.stdout)["spiders"] == 1
-    assert api(scrapyd, "listspiders.json", project=PROJECT)["spiders"] == ["rankings"]
+    assert json.loads(deployed.stdout)["spiders"] == 2
+    assert api(scrapyd, "listspiders.json", project=PROJECT)["spiders"] == ["archive", "rankings"]
 
     snapshot = build_snapshot(tmp_path / "snapshot")
     db, reports = tmp_path / "out" / "history.db", tmp_path / "out" / "reports"
