@@ -3,7 +3,10 @@ provider listed with 0 tokens), what no real week holds does not."""
 
 from __future__ import annotations
 
-from orstats_crawler.publish.quality_effective import provider_problem
+from scrapy.utils.project import get_project_settings
+
+from orstats_crawler.publish.quality import Verdict
+from orstats_crawler.publish.quality_effective import EffectiveLimits, check_basis_switch, provider_problem
 
 PRICES = {"weighted_input_price": 2.0, "weighted_output_price": 8.0}
 
@@ -40,3 +43,21 @@ def test_a_weighted_price_outside_its_providers_range_fails_naming_it():
 
 def test_an_answer_without_provider_summaries_is_not_judged_by_them():
     assert provider_problem(PRICES, []) is None
+
+
+def basis_switch(answers):
+    verdict = Verdict()
+    rows = [{"permaslug": "a/m", "variant": "standard", "is_free": 0, "upper_bound_usd": 100.0}]
+    limits = EffectiveLimits.from_settings(get_project_settings())
+    check_basis_switch(verdict, rows, answers, {}, {("a/m", "standard"): object()}, {"id": "before"}, limits)
+    [check] = verdict.checks
+    return check["result"], check["message"]
+
+
+def test_a_crawl_that_asked_for_effective_prices_and_got_none_switches_its_basis():
+    result, message = basis_switch([])
+    assert result == "fail" and "1 of 1 model-variants priced by their effective price" in message
+
+
+def test_a_crawl_that_asked_for_no_effective_price_is_not_judged_on_it():
+    assert basis_switch(None) == ("skip", "this crawl asked for no effective price (legacy era, or switched off)")

@@ -45,6 +45,7 @@ from orstats_crawler.numbers import price as per_million
 from orstats_crawler.numbers import tokens as token_count
 from orstats_crawler.sources import DUPLICATE, IDENTITY, SPIDER, model_variant
 from orstats_crawler.sources.activity import SOURCE as ACTIVITY
+from orstats_crawler.sources.effective import SOURCE as EFFECTIVE
 from orstats_crawler.sources.prices import SOURCE as PRICES
 from orstats_crawler.sources.rankings import CHART, LEADERBOARD
 
@@ -107,8 +108,9 @@ def evaluate(items: CrawlItems, summary: WeekSummary, db: Database, settings: An
     paid_before = quality_effective.believed_effective(db, previous["id"]) if previous else {}
     verdict.untrusted = quality_effective.judge_effective_prices(verdict, summary.rows, items.effective, list_before,
                                                                  paid_before, limits.effective)
-    quality_effective.check_basis_switch(verdict, summary.rows, items.effective, verdict.untrusted, paid_before,
-                                         previous, limits.effective)
+    asked = bool(items.effective) or any(p.source == EFFECTIVE for p in items.problems)
+    quality_effective.check_basis_switch(verdict, summary.rows, items.effective if asked else None, verdict.untrusted,
+                                         paid_before, previous, limits.effective)
     check_price_moves(verdict, summary, believed(items, verdict.untrusted), db, previous, limits)
     quality_drift.check_price_drift(verdict, summary, believed(items, verdict.untrusted), db, previous, limits)
     quality_drift.check_vanished_keys(verdict, summary, list_before, previous, limits.effective.material_share)

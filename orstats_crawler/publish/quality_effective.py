@@ -256,13 +256,20 @@ def believed_effective(db: Database, crawl_id: str) -> dict[tuple[str, str], dic
         "OR weighted_output_price IS NOT NULL)", [crawl_id])}
 
 
-def check_basis_switch(verdict: Any, rows: list[dict[str, Any]], answers: list[Any],
+def check_basis_switch(verdict: Any, rows: list[dict[str, Any]], answers: list[Any] | None,
                        untrusted: dict[tuple[str, str], str], paid_before: dict[tuple[str, str], Any],
                        previous: dict[str, Any] | None, limits: EffectiveLimits) -> None:
     """Model-variants whose best estimate stood on their effective price in the latest published
-    crawl and would stand on their list price now (no effective answer, or one not believed)."""
+    crawl and would stand on their list price now (no effective answer, or one not believed).
+
+    ``answers`` is None when the crawl asked for no effective price at all (a legacy-era week has no
+    such source, or ORSTATS_EFFECTIVE_PRICES is off): its basis is list by method, not by a failure.
+    A crawl that asked and got nothing is judged like any other."""
     if previous is None or not paid_before:
         verdict.add("basis_switch", SKIP, "no published crawl with effective prices to compare")
+        return
+    if answers is None:
+        verdict.add("basis_switch", SKIP, "this crawl asked for no effective price (legacy era, or switched off)")
         return
     now = {(a.permaslug, a.variant) for a in answers if answer_key(a) is not None} - set(untrusted)
     paid = [r for r in rows if not r["is_free"] and (r["permaslug"], r["variant"]) in paid_before]
