@@ -21,7 +21,7 @@ from scrapy.exceptions import UsageError
 
 from orstats_crawler.commands import add_history_option, check_settings, history_path
 from orstats_crawler.history.connection import HistoryError, open_for_writing
-from orstats_crawler.publish.importer import ImportResult, import_path, snapshot_paths
+from orstats_crawler.publish.importer import ImportResult, import_path, rebuild_series_after, snapshot_paths
 from orstats_crawler.sources import SourceError
 
 
@@ -54,12 +54,16 @@ class Command(ScrapyCommand):
         results: list[ImportResult | SourceError] = []
         try:
             for path in snapshot_paths(args):  # one file at a time: a write error names the file
-                result = import_path(db, path, backfill_day)
+                result = import_path(db, path, backfill_day, fold_series=False)
                 print_result(result)
                 results.append(result)
+            path = None
+            rebuild_series_after(db, results)  # once, for every file stored
         except sqlite3.Error as error:  # a full disk, a file changed under us: earlier files are kept
-            print(f"scrapy import-history: history file {db_path}: cannot store {path} "
-                  f"({type(error).__name__}: {error}); the files before it are imported", file=sys.stderr)
+            what = f"cannot store {path}" if path else "cannot rebuild the Monday-week series"
+            print(f"scrapy import-history: history file {db_path}: {what} "
+                  f"({type(error).__name__}: {error}); the files before it are imported (the next write "
+                  f"rebuilds the series)", file=sys.stderr)
             self.exitcode = 1
             return
         finally:

@@ -234,6 +234,17 @@ def m501_monday_series_band(db: Database) -> None:
 
 
 @migrations()
+def m351_monday_series_reads(db: Database) -> None:
+    """The span of weeks each Monday week's estimate read (history/series_estimate.py ``Reads``): a
+    crawl re-estimates only the weeks whose span reaches what it changed. Filled by the next rebuild."""
+    db["monday_series_reads"].create(
+        {"week_start": str, "week_end": str, "first_week": str, "last_week": str},
+        pk=("week_start", "week_end"),
+    )
+    db["monday_series_reads"].create_index(["last_week"])
+
+
+@migrations()
 def m601_archive_copies(db: Database) -> None:
     """The archived copies each `archive` crawl used or turned down (scrapy crawl archive): where its
     rows come from (archive URL, capture time), and which copies a later run need not ask for again."""

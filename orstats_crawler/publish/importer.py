@@ -38,12 +38,13 @@ from orstats_crawler.publish.crawl_records import archive_records
 from orstats_crawler.history.formulas import REVENUE_SEED, evaluate, upper_bound_usd
 from orstats_crawler.history.price_history import FILE
 from orstats_crawler.history.records import CrawlRecords, CrawlRow, ModelWeekRow, PriceRow, ProblemRow
-from orstats_crawler.history.writer import IMPORT_ERA, PUBLISHED, REJECTED, write_crawl
+from orstats_crawler.history.writer import IMPORT_ERA, PUBLISHED, REJECTED, rebuild_series, write_crawl
 from orstats_crawler.items import SPLIT
 from orstats_crawler.raw_responses import ArchivedResponse
 from orstats_crawler.sources import SourceError, load_json, require, rows_of
 
 SOURCE = "import"
+UNCHANGED = "unchanged"  # an ImportResult's status for a file already imported with the same bytes
 IMPORTER_VERSION = 1  # bump when the rows written for the same file change: re-import rewrites them
 MODEL_FIELDS = ("slug", "total_tokens", "prompt_tokens", "completion_tokens", "cached_tokens",
                 "reasoning_tokens", "prompt_price", "completion_price")
@@ -121,28 +122,44 @@ def read_snapshot(path: Path, backfill_prices_on: date) -> SnapshotFile:
 
 def import_paths(db: Database, paths: Iterable[str | Path],
                  backfill_prices_on: date) -> list[ImportResult | SourceError]:
-    """Import every file (one transaction each); an unreadable file is returned as its SourceError."""
-    return [import_path(db, path, backfill_prices_on) for path in snapshot_paths(paths)]
+    """Import every file (one transaction each), then rebuild the Monday-week series once; an
+    unreadable file is returned as its SourceError."""
+    results: list[ImportResult | SourceError] = []
+    try:
+        for path in snapshot_paths(paths):
+            results.append(import_path(db, path, backfill_prices_on, fold_series=False))
+    finally:
+        rebuild_series_after(db, results)
+    return results
 
 
-def import_path(db: Database, path: Path, backfill_prices_on: date) -> ImportResult | SourceError:
-    """Import one file in its own transaction; an unreadable file is returned as its SourceError."""
+def rebuild_series_after(db: Database, results: list[ImportResult | SourceError]) -> None:
+    """The Monday-week series rebuilt once for all the files stored (in its own transaction)."""
+    if any(isinstance(r, ImportResult) and r.status != UNCHANGED for r in results):
+        with immediate(db):
+            rebuild_series(db)
+
+
+def import_path(db: Database, path: Path, backfill_prices_on: date, *,
+                fold_series: bool = True) -> ImportResult | SourceError:
+    """Import one file in its own transaction; an unreadable file is returned as its SourceError.
+    ``fold_series=False``: the caller rebuilds the Monday-week series after the last file."""
     try:
         snapshot = read_snapshot(path, backfill_prices_on)
     except (SourceError, OSError) as exc:
         return exc if isinstance(exc, SourceError) else SourceError(SOURCE, str(path), None, str(exc))
     with immediate(db):
-        return import_snapshot(db, snapshot)
+        return import_snapshot(db, snapshot, fold_series=fold_series)
 
 
-def import_snapshot(db: Database, snapshot: SnapshotFile) -> ImportResult:
+def import_snapshot(db: Database, snapshot: SnapshotFile, *, fold_series: bool = True) -> ImportResult:
     """Write one file as crawl `import:<date>` (inside the caller's transaction)."""
     previous = next(iter(db["crawls"].rows_where("id = ?", [snapshot.crawl_id])), None)
     rows, prices, problems = _rows(snapshot)
     unknown = sum(1 for r in rows if r.split_source is None)
     if previous and json.loads(previous["stats"] or "{}").get("fingerprint") == snapshot.fingerprint:
         return ImportResult(snapshot.name, snapshot.crawl_id, previous["week_start"], previous["week_end"],
-                            "unchanged", len(rows), unknown, json.loads(previous["checks"])[0])
+                            UNCHANGED, len(rows), unknown, json.loads(previous["checks"])[0])
     midnight = datetime.combine(snapshot.day, time(), timezone.utc)
     check = _seed_check(snapshot, rows)
     status = REJECTED if check["result"] == "fail" else PUBLISHED
@@ -160,7 +177,8 @@ def import_snapshot(db: Database, snapshot: SnapshotFile) -> ImportResult:
             selection=SOURCE, coverage=None, planned_coverage=None, token_coverage=_token_coverage(rows),
             models_ranked=len(rows), models_measured=len(rows) - unknown, problems=len(problems), forced=0,
             checks=json.dumps([check]), stats=json.dumps(stats, sort_keys=True)),
-        model_weeks=rows, prices=prices, problems=problems, responses=responses, response_bodies=bodies))
+        model_weeks=rows, prices=prices, problems=problems, responses=responses, response_bodies=bodies),
+        fold_series=fold_series)
     return ImportResult(snapshot.name, snapshot.crawl_id, *week, status, len(rows), unknown, check)
 
 
