@@ -13,7 +13,7 @@ from sqlite_utils import Database
 
 from orstats_crawler.history import series_estimate_update
 from orstats_crawler.history.connection import immediate, open_for_writing
-from orstats_crawler.history.records import CrawlRecords, CrawlRow, ModelWeekRow, PriceRow
+from orstats_crawler.history.records import CrawlRecords
 from orstats_crawler.history.series_estimate import SERIES_TABLES
 from orstats_crawler.history.writer import rebuild_series, write_crawl
 from orstats_crawler.publish.importer import import_snapshot, read_snapshot
@@ -21,6 +21,7 @@ from tests.anchor_factory import anchor_file, write
 from tests.conftest import crawl
 from tests.factory import SEED_MODELS, SnapshotSpec, build_snapshot
 from tests.test_import_history import run_import
+from tests.test_series_estimate import archived_week as archived_records
 
 BACKFILL_PRICES_ON = date(2026, 2, 9)
 IMPORTED = sorted(SEED_MODELS, key=lambda m: -m.total)[:9]  # the chart's keys; a crawl ranks more
@@ -58,27 +59,10 @@ def check_against_rebuild(path: Path) -> dict[str, list[tuple]]:
 
 
 def archived_week(crawl_id: str, start: str, end: str, day: str) -> CrawlRecords:
-    """A week read from the Web Archive (era `archive`): a seed model and a model retired since,
-    with the split the archived leaderboard showed, priced from its archived catalogue."""
-    models = {SEED_MODELS[0].permaslug: (3e-6, 1.5e-5, 3e-7, 800_000_000, 20_000_000, 300_000_000),
-              "x/retired-20240101": (3e-7, 1.5e-6, 3e-8, 900_000_000, 70_000_000, 100_000_000)}
-    rows = [ModelWeekRow(crawl_id=crawl_id, week_start=start, week_end=end, permaslug=slug, variant="standard",
-                         public_id=slug, name=slug, rank=rank, total_tokens=prompt + completion,
-                         prompt_tokens=prompt, completion_tokens=completion, cached_tokens=cached,
-                         reasoning_tokens=0, requests=None, change=None, split_source="archived",
-                         leaderboard_prompt_tokens=None, leaderboard_completion_tokens=None,
-                         prompt_price=p, completion_price=c, cache_read_price=r, is_free=0, price_status="listed",
-                         upper_bound_usd=None, price_basis="before", price_observed_on=day)
-            for rank, (slug, (p, c, r, prompt, completion, cached)) in enumerate(models.items(), 1)]
-    prices = [PriceRow(crawl_id=crawl_id, observed_on=day, public_id=slug, canonical_slug=slug, variant="standard",
-                       name=slug, prompt_price=p, completion_price=c, cache_read_price=r, is_free=0, pricing="{}",
-                       created=None) for slug, (p, c, r, *_) in models.items()]
-    return CrawlRecords(crawl=CrawlRow(
-        id=crawl_id, started_at="2026-03-01T00:00:00+00:00", finished_at="2026-03-01T00:00:01+00:00",
-        status="published", era="archive", base_url="https://web.archive.org", snapshot=None, week_start=start,
-        week_end=end, selection="archive", coverage=None, planned_coverage=None, token_coverage=1.0,
-        models_ranked=2, models_measured=2, problems=0, forced=0, checks="[]", stats="{}"),
-        model_weeks=rows, prices=prices)
+    """A week read from the Web Archive: a seed model and a model retired since."""
+    return archived_records(crawl_id, start, end, day, {
+        SEED_MODELS[0].permaslug: (3e-6, 1.5e-5, 3e-7, 800_000_000, 20_000_000, 300_000_000),
+        "x/retired-20240101": (3e-7, 1.5e-6, 3e-8, 900_000_000, 70_000_000, 100_000_000)})
 
 
 @pytest_twisted.ensureDeferred

@@ -41,9 +41,10 @@ unpriced tokens may have cost up to the blended rate (high end).
 
 `basis` is `measured` when measured rows carry at least ``MEASURED_SHARE`` of the estimate, else
 `modeled`; `tier` names the week's least certain part. The series ends with the last complete Monday
-week the latest published crawl has seen. The writer rebuilds both tables after each crawl
-(``rebuild``), so no reader aggregates the history; ``backtest`` models each measured week from the
-weeks that share no day with it and compares (bench/backtest.py).
+week the latest published crawl has seen. The writer keeps both tables up to date after each crawl
+(history/series_estimate_update.py: the weeks its changes reach, from what each week read, ``Reads``;
+``rebuild`` recomputes them all), so no reader aggregates the history; ``backtest`` models each
+measured week from the weeks that share no day with it and compares (bench/backtest.py).
 """
 
 from __future__ import annotations
