@@ -4,6 +4,7 @@ printing its markdown table; the machine and its load first. Options are passed 
     bench/run                      # everything (about 6 minutes on 2 cores)
     bench/run crawl --latency 50   # one benchmark, with its own options
     bench/run backtest             # the Monday-week series modeled week by week (docs/ACCURACY.md)
+    bench/run calibration          # how real prices and totals move week to week (the gate's thresholds)
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ import sys
 import time
 from datetime import datetime, timezone
 
-from bench import backtest, crawl, decode, history
+from bench import backtest, calibration, crawl, decode, history
 from bench.common import print_machine
 
-BENCHMARKS = {"crawl": crawl.main, "decode": decode.main, "history": history.main, "backtest": backtest.main}
+BENCHMARKS = {"crawl": crawl.main, "decode": decode.main, "history": history.main, "backtest": backtest.main,
+              "calibration": calibration.main}
 
 
 def main(argv: list[str]) -> int:

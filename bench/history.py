@@ -41,7 +41,10 @@ from typing import Any, Callable
 
 
 from orstats_crawler.history.connection import immediate, open_for_writing
+from orstats_crawler.history.formulas import upper_bounds
+from orstats_crawler.pricing import ListPrice
 from orstats_crawler.publish.crawl_items import CrawlInfo, CrawlItems
+from orstats_crawler.publish.week_summary import own_price
 from orstats_crawler.history.records import (ActivityFetchRow, ChartWeekRow, CrawlRecords, CrawlRow, DailyActivityRow,
                                              EffectivePriceRow, ModelWeekRow, PriceRow, ProblemRow)
 from orstats_crawler.history.writer import rebuild_series, write_crawl
@@ -139,11 +142,21 @@ def model_week_row(crawl_id: str, model: Model, week: int, week_end: date, rank:
         prompt_price=prompt_price, completion_price=completion_price, cache_read_price=cache_read,
         is_free=int(model.is_free) if priced else None,
         price_status=("free" if model.is_free else "listed") if priced else "missing",
-        upper_bound_usd=prompt * prompt_price + completion * completion_price if priced else None,
+        upper_bound_usd=None,  # set for the whole week by with_upper_bounds, as the spider computes them
         price_basis="crawl", price_observed_on=(week_end + timedelta(days=1)).isoformat(),
         # As a crawl stores an unmeasured row: the week's cached share, so that its best estimate is known.
         cached_share_imputed=None if model.measured else IMPUTED_CACHED_SHARE,
         cached_share_from=None if model.measured else "week")
+
+
+def with_upper_bounds(rows: list[ModelWeekRow]) -> list[ModelWeekRow]:
+    """The rows with their no-cache upper bound (formulas.upper_bounds, one evaluation for the week)."""
+    prices = (ListPrice(r.prompt_price, r.completion_price, r.cache_read_price, bool(r.is_free), r.price_status)
+              for r in rows)
+    for row, bound in zip(rows, upper_bounds((r.prompt_tokens, r.completion_tokens, price)
+                                             for r, price in zip(rows, prices))):
+        row.upper_bound_usd = bound
+    return rows
 
 
 def crawl_records_of(models: list[Model], week: int, weeks: int, crawl_id: str, status: str) -> CrawlRecords:
@@ -153,7 +166,8 @@ def crawl_records_of(models: list[Model], week: int, weeks: int, crawl_id: str, 
     observed = (week_end + timedelta(days=1)).isoformat()
     started = datetime.combine(week_end + timedelta(days=1), dtime(6), tzinfo=timezone.utc)
     ranked = sorted(models, key=lambda m: -sum(m.week_tokens(week)[:2]))
-    weeks_rows = [model_week_row(crawl_id, m, week, week_end, rank) for rank, m in enumerate(ranked, start=1)]
+    weeks_rows = with_upper_bounds([model_week_row(crawl_id, m, week, week_end, rank)
+                                    for rank, m in enumerate(ranked, start=1)])
     failed = [{"name": "split_coverage", "result": "fail", "message": "spend coverage 41 % < 90 %"}]
     records = CrawlRecords(
         crawl=CrawlRow(
@@ -273,9 +287,8 @@ def next_week_items(models: list[Model], weeks: int) -> tuple[CrawlInfo, CrawlIt
             name=model.name, prompt_price=prompt_price, completion_price=completion_price, cache_read_price=cache_read,
             is_free=model.is_free if priced else None,
             price_status=("free" if model.is_free else "listed") if priced else "missing"))
-        upper = prompt * prompt_price + completion * completion_price if priced else None
         candidates.append({"permaslug": model.permaslug, "variant": model.variant, "tokens": prompt + completion,
-                           "upper_bound_usd": upper, "selected": model.measured})
+                           "upper_bound_usd": None, "selected": model.measured})
         if model.measured:
             days = [{"date": week_end - timedelta(days=d),
                      "prompt_tokens": prompt // 7, "completion_tokens": completion // 7,
@@ -284,6 +297,9 @@ def next_week_items(models: list[Model], weeks: int) -> tuple[CrawlInfo, CrawlIt
             items.activity.append(ModelActivity(
                 permaslug=model.permaslug, variant=model.variant, days=days, fetched_at=computed,
                 source_url=f"{BASE_URL}/api/frontend/v1/stats/model-activity?permaslug={model.permaslug}"))
+    bounds = upper_bounds((row.prompt_tokens, row.completion_tokens, own_price(row)) for row in items.leaderboard)
+    for candidate, bound in zip(candidates, bounds):
+        candidate["upper_bound_usd"] = bound
     monday = week_end - timedelta(days=week_end.weekday())
     for back in range(52):  # the last is the current, partial week (never stored)
         values = chart_values(models, week - 50 + back)

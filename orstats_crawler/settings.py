@@ -60,6 +60,43 @@ ORSTATS_PRICE_MOVE_MIN_SPEND = 0.005
 ORSTATS_EFFECTIVE_MOVE_TOLERANCE = 2.0
 # Any text price (prompt, completion, cache read) above this many USD per million tokens rejects.
 ORSTATS_MAX_LIST_PRICE = 1000.0
+# --- the gate on effective prices, drift and week totals (publish/quality_effective.py, quality_totals.py) --
+# Calibrated on the four weekly captures 2026-07-18..08-08 (`python -m bench.calibration`); each
+# comment gives the largest real value and the margin the default leaves over it.
+# A model-variant is material when it holds at least this share of the week's list-price spend (at
+# its list or at its effective price): its effective price is held to the tight rules below, and
+# effective prices not believed on material rows reject the week.
+ORSTATS_EFFECTIVE_MATERIAL_SHARE = 0.005
+# A material row's effective price (input: against the list prompt price with the cache discount at
+# its own hit rate; output: against the completion price) at most this many times its list price
+# (real: 4.75, GLM 5.2 on 2026-08-08; margin 2.1x) and at least this share of it (real: 0.689;
+# margin 1.38x); any other row within ORSTATS_EFFECTIVE_SMALL_RATIO either way (real: 79.1 and
+# 0.258; margins 2.5x and 5.2x): a unit error (per token, x1000) is far outside both.
+ORSTATS_EFFECTIVE_MAX_OVER_LIST = 10.0
+ORSTATS_EFFECTIVE_MIN_OF_LIST = 0.5
+ORSTATS_EFFECTIVE_SMALL_RATIO = 200.0
+# A material row's effective price moving more than this either way since its last published one,
+# with its list price not moving the same way (real: 2.90x; margin 2.07x).
+ORSTATS_MAX_EFFECTIVE_MOVE = 6.0
+# A list move its effective price confirms is still rejected beyond this factor (real: 10x, GPT-5.6
+# Luna's cut on 2026-08-01, confirmed by a 7.3x effective move; margin 3x).
+ORSTATS_MAX_CONFIRMED_PRICE_MOVE = 30.0
+# Model-variants whose headline basis was their effective price in the latest published crawl and is
+# not now (no answer, or one not believed): above this share of the week's spend, rejected.
+ORSTATS_MAX_BASIS_SWITCH_SHARE = 0.02
+# List and cache-read prices against the median of the last N published crawls (a series of moves
+# each under ORSTATS_MAX_PRICE_MOVE adds up): the same factor and confirmation as price_moves.
+ORSTATS_PRICE_DRIFT_CRAWLS = 4
+# The week's tokens at least the chart's newest finished week's named model-variants / the gap and
+# at most its total x the gap (real: 1.49x..1.99x the named, 0.94x..1.14x the total; margins 2.2x and
+# 1.32x); against the published week of the 7 days before within the week factor (real: 0.884x..1.130x,
+# the chart's 49 week steps at most 1.33x; margin 1.5x).
+ORSTATS_MAX_CHART_GAP = 1.5
+ORSTATS_MAX_WEEK_MOVE = 2.0
+# A model-variant's week against its own previous 7 days: rejected when the tokens it gained hold
+# more than this share of the week's spend (real: 6.7 %, Gemini 3.6 Flash 5.79x in its second week;
+# margin 3.7x; a tenfold row holding 8.7 % gains 44 %).
+ORSTATS_MAX_JUMP_SPEND_SHARE = 0.25
 # Retries (orstats_crawler.middlewares.BackoffRetryMiddleware): wait BASE x 2^(n-1) seconds before
 # the n-th retry, at most MAX; a `Retry-After` longer than RETRY_AFTER_MAX is not waited for (the
 # request gives up rather than come back early).

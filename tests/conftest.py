@@ -53,6 +53,7 @@ ENGINE = {"test_backfill", "test_concurrency", "test_crawl_command", "test_crawl
           "test_faults_network", "test_history_feed", "test_import_history", "test_legacy", "test_quality",
           "test_report", "test_report_command", "test_series_estimate"}
 ENGINE |= {"test_archive"}
+ENGINE |= {"test_integrity"}
 
 
 def pytest_collection_modifyitems(items: list[Any]) -> None:

@@ -38,7 +38,7 @@ class ProjectCopy:
         return self.root / "data" / f"{server}.pid"
 
     def pid(self, server: str) -> int:
-        return int(self.pid_file(server).read_text())
+        return int(self.pid_file(server).read_text().split()[0])  # `PID START`
 
     def log(self, server: str) -> str:
         path = self.root / "data" / f"{server}.log"

@@ -282,3 +282,30 @@ def test_the_scripts_pass_shellcheck():
     result = subprocess.run([str(BIN / "shellcheck"), "--shell=sh", "--external-sources", *map(str, scripts)],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout
+
+
+@pytest.mark.parametrize("pid_line", ["{pid}\n", "{pid} 1\n"], ids=["no start time", "another start time"])
+def test_stop_never_ends_a_process_whose_command_line_merely_names_the_server(project, history, pid_line):
+    """A stale PID file whose PID now belongs to a program that has `datasette` in its command line:
+    not ours unless it started when ours did (the PID file's start time), so stop leaves it alone."""
+    other = subprocess.Popen(["python3", "-c", "import time; time.sleep(60)", "datasette", "serve"])
+    try:
+        project.pid_file("datasette").parent.mkdir(parents=True, exist_ok=True)
+        project.pid_file("datasette").write_text(pid_line.format(pid=other.pid))
+        env = {"DATASETTE_PORT": str(free_port()), "ORSTATS_DB": str(history)}
+        stopped = project.run("datasette-server", "stop", env=env)
+        assert stopped.returncode == 0 and "not running (removed the stale" in stopped.stdout
+        assert running(other.pid) and other.poll() is None
+    finally:
+        other.kill()
+        other.wait()
+
+
+def test_the_pid_file_names_the_server_by_pid_and_start_time(project, history):
+    env = {"DATASETTE_PORT": str(free_port()), "ORSTATS_DB": str(history)}
+    assert project.run("datasette-server", "start", env=env).returncode == 0
+    pid, started = project.pid_file("datasette").read_text().split()
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    assert started == stat.rpartition(")")[2].split()[19]  # field 22: start time in clock ticks since boot
+    assert project.run("datasette-server", "stop", env=env).returncode == 0
+    assert not running(int(pid))

@@ -99,14 +99,17 @@ def test_the_top_models_price_times_1000_is_rejected_by_both_price_checks(world,
     run, _ = fault_crawl(reprice(SONNET, 1000))
     assert_rejected_with(run, world, tmp_path / "run1", {
         "price_bound": f"{SONNET.public_id} ({SONNET.permaslug}:standard) prompt $3000.00/M",
-        "price_moves": f"{SONNET.permaslug}:standard prompt $3.00/M -> $3000.00/M (effective $1.38/M -> $1.38/M)"})
+        "price_moves": f"{SONNET.permaslug}:standard prompt $3.00/M -> $3000.00/M (no effective price to confirm it)",
+        # its unchanged effective price is not believed against such a list price: nothing confirms the move
+        "effective_prices": f"{SONNET.permaslug}:standard"})
     assert f"{SONNET.permaslug}:standard completion $15.00/M -> $15000.00/M" in run.checks["price_moves"]["message"]
 
 
 def test_the_top_models_price_times_9_is_rejected_naming_old_and_new_price(world, fault_crawl, tmp_path):
     run, _ = fault_crawl(reprice(SONNET, 9))
     assert_rejected_with(run, world, tmp_path / "run1", {
-        "price_moves": f"{SONNET.permaslug}:standard prompt $3.00/M -> $27.00/M (effective $1.38/M -> $1.38/M)"})
+        "price_moves": f"{SONNET.permaslug}:standard prompt $3.00/M -> $27.00/M (no effective price to confirm it)",
+        "effective_prices": f"{SONNET.permaslug}:standard"})
     assert run.checks["price_bound"]["result"] == "pass"
 
 

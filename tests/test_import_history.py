@@ -13,7 +13,8 @@ import pytest
 import pytest_twisted
 from sqlite_utils import Database
 
-from orstats_crawler.publish.importer import import_paths, read_snapshot
+from orstats_crawler.history import series_estimate
+from orstats_crawler.publish.importer import import_path, import_paths, read_snapshot
 from orstats_crawler.history.connection import open_for_writing
 from orstats_crawler.sources import SourceError
 from tests.anchor_factory import SAMPLE, SAMPLE_FOLDER, anchor_file, price_of, write
@@ -154,6 +155,26 @@ def test_reimport_changes_nothing_and_a_changed_file_is_rewritten(tmp_path, hist
         "select prompt_tokens from model_weeks where crawl_id = 'import:2026-02-16' and permaslug = ?",
         [SEED_MODELS[0].permaslug]))
     assert prompt["prompt_tokens"] == SEED_MODELS[0].prompt + 1000
+
+
+def test_an_import_of_many_files_rebuilds_the_series_once_to_what_folding_each_in_gives(tmp_path, monkeypatch):
+    folder = tmp_path / "files"
+    paths = [write(folder, anchor_file(day, zero=day.month == 5))
+             for day in (date(2026, 1, 25), date(2026, 2, 1), date(2026, 2, 16), date(2026, 5, 11))]
+    folded = tmp_path / "folded" / "history.db"
+    folded.parent.mkdir()
+    db = open_for_writing(str(folded))
+    for path in paths:  # each file folded into the series as it is written
+        assert import_path(db, path, BACKFILL_PRICES_ON).status in ("published", "rejected")
+    db.close()
+    rebuilds = []
+    rebuild = series_estimate.rebuild
+    monkeypatch.setattr(series_estimate, "rebuild", lambda db: rebuilds.append(db) or rebuild(db))
+    once = tmp_path / "once" / "history.db"
+    assert len(run_import(once, *paths)) == len(paths)
+    assert len(rebuilds) == 1
+    series = {table: digest for table, digest in table_hashes(once).items() if table.startswith("monday_")}
+    assert series and series == {t: d for t, d in table_hashes(folded).items() if t.startswith("monday_")}
 
 
 @pytest_twisted.ensureDeferred

@@ -1,6 +1,8 @@
-"""The quality gate's checks, each on the inputs that trip it: two whole-engine crawls into one
-history (last week, then this week changed), or a week summary built here for the check that the
-pipelines never let a crawl reach. Also the pieces around the gate: Retry-After, exit codes."""
+"""The quality gate wired into whole-engine crawls: two crawls into one history (last week, then this
+week changed), the verdict stored in the crawls row and counted in the stats, the comparisons with
+what the history holds (published crawls, stored chart weeks, published weeks' tokens). Each check's
+own logic, result by result, is in tests/test_quality_checks.py. Also the pieces around the gate:
+Retry-After, exit codes."""
 
 from __future__ import annotations
 
@@ -66,14 +68,6 @@ async def test_a_clean_week_after_last_week_passes_every_comparison(tmp_path, hi
     assert "50 finished chart weeks seen before (tolerance 2%), all unchanged" in checks["chart_history"]["message"]
 
 
-@pytest_twisted.ensureDeferred
-async def test_a_collapsed_model_count_rejects(tmp_path, history_path):
-    status, checks = await after_last_week(tmp_path, history_path, spec=SnapshotSpec(models=SEED_MODELS[:4]))
-    assert status == "rejected"
-    assert checks["model_count"]["result"] == "fail"
-    assert "4 ranked model-variants, 40% of the 10" in checks["model_count"]["message"]
-
-
 def repriced(index: int, **prices: float) -> dict[str, Any]:
     """The seed model's catalogue prices with some multiplied: ``repriced(0, prompt=1 / 20)``."""
     pricing = dict(SEED_MODELS[index].pricing)
@@ -91,9 +85,12 @@ async def test_a_large_price_move_no_effective_price_confirms_rejects_naming_old
     status, checks = await after_last_week(tmp_path, history_path, spec=SnapshotSpec(models=models))
     assert status == "rejected"
     check = checks["price_moves"]
-    assert check["result"] == "fail" and "3 list prices no effective price confirms" in check["message"]
-    assert (f"{sonnet.permaslug}:standard prompt $3.00/M -> $0.1500/M (effective $1.38/M -> $0.2717/M)"
-            in check["message"])
+    assert check["result"] == "fail" and "2 list prices no effective price confirms" in check["message"]
+    # Sonnet's cut is one its traffic has not fully followed yet: it pays 4.5x the new list price as
+    # paid, within what a material row pays against its list price (ORSTATS_EFFECTIVE_MAX_OVER_LIST),
+    # like GLM 5.2's real cut on 2026-08-08, so it is confirmed (not in the failure)
+    assert f"{sonnet.permaslug}:standard prompt" not in check["message"]
+    assert checks["effective_prices"]["result"] == "pass"
     assert f"{opus.permaslug}:standard prompt $5.00/M -> $0.00/M (no effective price to confirm it)" in check["message"]
     assert f"{opus.permaslug}:standard completion $25.00/M -> $0.00/M" in check["message"]
 
@@ -126,10 +123,11 @@ async def test_a_new_model_priced_far_from_what_its_traffic_paid_rejects(tmp_pat
                   effective=(0.03, 0.25, 0.0))
     status, checks = await after_last_week(tmp_path, history_path, spec=SnapshotSpec(models=[*SEED_MODELS, new]))
     assert status == "rejected"
-    assert ("2 list prices no effective price confirms, of model-variants holding at least 0.5% of the week's spend: "
-            "lab/new-20260201:standard (not priced by the published crawl) prompt $0.3000/M, its traffic paid "
-            "$0.0300/M; lab/new-20260201:standard (not priced by the published crawl) completion $2.50/M, its "
-            "traffic paid $0.2500/M") in checks["price_moves"]["message"]
+    # its traffic paying a tenth of its list price is not believed: the row falls back to list, and
+    # as it holds a material share of the spend the week is rejected
+    assert checks["effective_prices"]["result"] == "fail"
+    assert ("lab/new-20260201:standard 3.43%: effective prompt $0.0300/M is 0.1x its list price as paid $0.3000/M "
+            "(believed from 0.5x to 10x)") in checks["effective_prices"]["message"]
 
 
 @pytest_twisted.ensureDeferred
@@ -143,17 +141,6 @@ async def test_price_moves_and_model_count_skip_without_a_published_crawl(tmp_pa
 
 
 @pytest_twisted.ensureDeferred
-async def test_a_price_above_the_absolute_bound_rejects_even_the_first_crawl(tmp_path, history_path):
-    status, checks = await crawl_week(tmp_path, history_path, "dear",
-                                      SnapshotSpec(models=with_models((8, repriced(8, completion=10**4)))))
-    assert status == "rejected"
-    assert checks["price_bound"] == {
-        "name": "price_bound", "result": "fail", "message":
-        "text prices of 13 catalogue entries (maximum $1000.00/M): 1 above it: google/gemini-2.5-flash-lite "
-        "(google/gemini-2.5-flash-lite:standard) completion $4000.00/M"}
-
-
-@pytest_twisted.ensureDeferred
 async def test_a_ranked_paid_model_without_a_price_is_flagged(tmp_path, history_path):
     status, checks = await crawl_week(tmp_path, history_path, "unpriced",
                                       SnapshotSpec(models=with_models((8, {"in_catalogue": False}))))
@@ -163,53 +150,12 @@ async def test_a_ranked_paid_model_without_a_price_is_flagged(tmp_path, history_
     assert SEED_MODELS[8].permaslug in checks["prices_missing"]["message"]
 
 
-def scale_leaderboard(factor: float, only: str | None = None) -> Callable[[str, Any], Any]:
-    def mutate(url: str, payload: Any) -> Any:
-        if "rankings/models" in url:
-            for row in payload["data"]:
-                if only is None or row["model_permaslug"] == only:
-                    row["total_prompt_tokens"] = int(row["total_prompt_tokens"] * factor)
-        return payload
-    return mutate
-
-
-@pytest_twisted.ensureDeferred
-async def test_one_leaderboard_row_off_its_measured_split_is_flagged(tmp_path, history_path):
-    small = SEED_MODELS[5]  # measured, 1.6 % of the measured tokens: the total stays within 2 %
-    status, checks = await crawl_week(tmp_path, history_path, "one-off", mutate=scale_leaderboard(1.1, small.permaslug))
-    assert status == "published"
-    assert checks["leaderboard_totals"]["result"] == "flag"
-    assert f"1 rows off by more: {small.permaslug}:standard" in checks["leaderboard_totals"]["message"]
-
-
-@pytest_twisted.ensureDeferred
-async def test_a_split_summed_over_other_days_than_the_leaderboard_rejects(tmp_path, history_path):
-    status, checks = await crawl_week(tmp_path, history_path, "all-off", mutate=scale_leaderboard(1.05))
-    assert status == "rejected"
-    assert checks["leaderboard_totals"]["result"] == "fail"
-    assert "the split covers other days than the leaderboard" in checks["leaderboard_totals"]["message"]
-
-
 def edit_chart(week_index: int, edit: Callable[[dict[str, int]], None]) -> Callable[[str, Any], Any]:
     def mutate(url: str, payload: Any) -> Any:
         if CHART in url:
             edit(payload["data"]["data"][week_index]["ys"])
         return payload
     return mutate
-
-
-def revise_one_key(ys: dict[str, int]) -> None:
-    key = next(k for k in ys if k != "Others")
-    moved = int(ys[key] * 0.1)
-    ys[key] += moved
-    ys["Others"] -= moved  # the week's total stays the same
-
-
-@pytest_twisted.ensureDeferred
-async def test_a_revised_value_in_a_finished_chart_week_is_flagged(tmp_path, history_path):
-    status, checks = await after_last_week(tmp_path, history_path, mutate=edit_chart(40, revise_one_key))
-    assert status == "published"
-    assert checks["chart_history"]["result"] == "flag" and "1 values revised" in checks["chart_history"]["message"]
 
 
 @pytest_twisted.ensureDeferred
@@ -227,17 +173,6 @@ async def test_a_finished_chart_week_whose_total_changed_rejects_and_the_stored_
     # The rejected crawl's chart does not overwrite what published crawls stored.
     rows = list(db.query("select * from chart_weeks order by week_start, key"))
     assert [r for r in rows if r["week_start"] <= stored[-1]["week_start"]] == stored
-
-
-@pytest_twisted.ensureDeferred
-async def test_a_chart_week_with_a_value_above_its_total_rejects(tmp_path, history_path):
-    def negative_others(ys: dict[str, int]) -> None:
-        ys["Others"] = -sum(ys.values())
-
-    status, checks = await crawl_week(tmp_path, history_path, "bad-chart", mutate=edit_chart(10, negative_others))
-    assert status == "rejected"
-    assert checks["chart_totals"]["result"] == "fail"
-    assert "1 chart weeks with values outside" in checks["chart_totals"]["message"]
 
 
 @pytest_twisted.ensureDeferred
@@ -287,32 +222,6 @@ async def test_unknown_tokens_are_weighed_by_their_published_week_else_by_the_ch
         small = WeekSummary(date(2026, 2, 2), date(2026, 2, 8), [rows[0], rows[3]], 1.0, 1.0, 0)
         quality.check_unknown_tokens(verdict, small, CrawlItems(chart=chart_weeks), db, 0.01)
         assert verdict.checks[0]["result"] == result and words in verdict.checks[0]["message"], verdict.checks
-
-
-def test_reasoning_above_completion_in_a_week_row_is_flagged_not_failed():
-    summary = WeekSummary(date(2026, 2, 2), date(2026, 2, 8), [summary_row(reasoning_tokens=51)], 1.0, 1.0, 1)
-    verdict = quality.Verdict()
-    quality.check_split_bounds(verdict, summary)
-    assert verdict.checks == [{"name": "split_bounds", "result": "flag", "message":
-                               "cached <= prompt in every row; 1 model-variants with more reasoning than completion "
-                               "tokens (as the site reports them): a/b:standard reasoning 51 / completion 50"}]
-
-
-def summary_row(**fields: Any) -> dict[str, Any]:
-    row = {"permaslug": "a/b", "variant": "standard", "prompt_tokens": 100, "completion_tokens": 50,
-           "cached_tokens": 10, "reasoning_tokens": 5}
-    return {**row, **fields}
-
-
-def test_an_impossible_split_fails_the_split_bounds_check():
-    # The pipelines drop such days, so only a bug upstream of the gate could bring one here.
-    summary = WeekSummary(date(2026, 2, 2), date(2026, 2, 8),
-                          [summary_row(), summary_row(permaslug="c/d", cached_tokens=101)], 1.0, 1.0, 2)
-    verdict = quality.Verdict()
-    quality.check_split_bounds(verdict, summary)
-    assert verdict.checks == [{"name": "split_bounds", "result": "fail", "message":
-                               "1 model-variants with an impossible split: c/d:standard cached 101 / prompt 100, "
-                               "reasoning 5 / completion 50"}]
 
 
 def test_price_moves_compare_with_the_entry_the_earlier_crawl_priced_rows_with(tmp_path):

@@ -2,8 +2,10 @@
 # One server in the background with a PID file: what deploy/scrapyd-server and deploy/datasette-server
 # share. The caller sets these, then calls `server_control ACTION COMMAND [ARG...]`:
 #   project_dir   the project folder: the PID file is data/NAME.pid, the server's output data/NAME.log
-#   server_name   scrapyd, datasette: names those files and must appear in the server's command line
-#                 (after a reboot the PID may belong to another program, which is then not ours)
+#   server_name   scrapyd, datasette: names those files
+# The PID file holds the server's PID and its start time (`PID START`): after a reboot, or once the
+# server is gone, the PID may belong to another program, which is ours only if it started when ours
+# did. A PID file without a start time (an older version's) names no process we can vouch for.
 #   server_url    answers HTTP once the server listens (any status: 401 behind basic auth counts)
 #   server_dir    the working directory the server runs in
 # ACTION: start (in the background; waits until server_url answers), stop (TERM, then KILL after
@@ -44,18 +46,29 @@ alive() {
   case "$state" in *l*) ;; Z*) return 1 ;; esac
 }
 
-# ours PID: the process is this server, not a program that got its PID after a reboot.
-ours() {
-  case "$(ps -o args= -p "$1" 2>/dev/null)" in *"$server_name"*) return 0 ;; esac
-  return 1
+# start_time PID: when the process started, exactly: field 22 of /proc/PID/stat (clock ticks since
+# boot; the fields are counted after the command name, which may hold spaces and parentheses), else
+# (no /proc) what ps says to the second. Fails when there is no such process.
+start_time() {
+  if [ -r "/proc/$1/stat" ]; then
+    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+    # shellcheck disable=SC2086 # split on purpose: the fields after the command name
+    set -- ${stat##*) }
+    shift 19
+    echo "$1"
+  else
+    ps -o lstart= -p "$1" 2>/dev/null | tr -s ' ' '_' | grep . || return 1
+  fi
 }
 
-# server_pid: prints the PID of the running server from the PID file; fails when there is none.
+# server_pid: prints the PID of the running server from the PID file; fails when there is none, or
+# when the process holding that PID did not start when ours did (not ours).
 server_pid() {
   [ -f "$pid_file" ] || return 1
-  pid=$(cat "$pid_file")
+  read -r pid started <"$pid_file" || [ -n "${pid:-}" ] || return 1
   case "$pid" in '' | *[!0-9]*) return 1 ;; esac
-  alive "$pid" && ours "$pid" && echo "$pid"
+  [ -n "${started:-}" ] || return 1
+  alive "$pid" && [ "$(start_time "$pid")" = "$started" ] && echo "$pid"
 }
 
 # answers: something answers HTTP at server_url (never through a proxy).
@@ -89,7 +102,7 @@ server_start() {
   # between; its output goes to the log, so it holds none of the caller's terminal or pipes.
   nohup "$@" >>"$log_file" 2>&1 </dev/null &
   pid=$!
-  echo "$pid" >"$pid_file"
+  echo "$pid $(start_time "$pid")" >"$pid_file"
   deadline=$(($(date +%s) + ${ORSTATS_START_TIMEOUT:-30}))
   until answers; do
     if ! alive "$pid"; then

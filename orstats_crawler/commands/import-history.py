@@ -15,6 +15,7 @@ import argparse
 import sqlite3
 import sys
 from datetime import date
+from typing import Any
 
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
@@ -57,19 +58,32 @@ class Command(ScrapyCommand):
                 result = import_path(db, path, backfill_day, fold_series=False)
                 print_result(result)
                 results.append(result)
-            path = None
-            rebuild_series_after(db, results)  # once, for every file stored
         except sqlite3.Error as error:  # a full disk, a file changed under us: earlier files are kept
-            what = f"cannot store {path}" if path else "cannot rebuild the Monday-week series"
-            print(f"scrapy import-history: history file {db_path}: {what} "
-                  f"({type(error).__name__}: {error}); the files before it are imported (the next write "
-                  f"rebuilds the series)", file=sys.stderr)
+            series = self._rebuild_series(db, results)  # the files before it enter the series
+            print(f"scrapy import-history: history file {db_path}: cannot store {path} "
+                  f"({type(error).__name__}: {error}); the files before it are imported"
+                  + ("" if series is None else f", {series}"), file=sys.stderr)
             self.exitcode = 1
-            return
+        else:
+            failed = [r for r in results if not isinstance(r, ImportResult) or r.status == "rejected"]
+            self.exitcode = 1 if failed or not results else 0
+            series = self._rebuild_series(db, results)
+            if series is not None:
+                print(f"scrapy import-history: history file {db_path}: {series}", file=sys.stderr)
+                self.exitcode = 1
         finally:
             db.close()
-        failed = [r for r in results if not isinstance(r, ImportResult) or r.status == "rejected"]
-        self.exitcode = 1 if failed or not results else 0
+
+    @staticmethod
+    def _rebuild_series(db: Any, results: list[ImportResult | SourceError]) -> str | None:
+        """Rebuild the Monday-week series once, for every file imported; what went wrong, if anything
+        (the files stay imported: importing them again rebuilds it)."""
+        try:
+            rebuild_series_after(db, results)
+        except sqlite3.Error as error:
+            return (f"the Monday-week series could not be rebuilt ({type(error).__name__}: {error}); importing "
+                    "the files again rebuilds it")
+        return None
 
 
 def print_result(result: ImportResult | SourceError) -> None:

@@ -47,9 +47,11 @@ class Row:
 
 def row(m: str = "m", e: str = "e", share: str | None = None) -> Row:
     """A model-week row aliased ``m`` with its effective prices aliased ``e``."""
+    believed = f"{e}.rejected_because IS NULL"  # an effective price the gate did not believe is not used
     return Row(f"{m}.prompt_tokens", f"{m}.completion_tokens", f"{m}.cached_tokens", f"{m}.prompt_price",
-               f"{m}.completion_price", f"{m}.cache_read_price", f"{m}.is_free", f"{e}.weighted_input_price",
-               f"{e}.weighted_output_price", share or f"{m}.cached_share_imputed")
+               f"{m}.completion_price", f"{m}.cache_read_price", f"{m}.is_free",
+               f"(CASE WHEN {believed} THEN {e}.weighted_input_price END)",
+               f"(CASE WHEN {believed} THEN {e}.weighted_output_price END)", share or f"{m}.cached_share_imputed")
 
 
 def with_tokens(r: Row, prompt: str, completion: str, cached: str) -> Row:
@@ -166,12 +168,14 @@ def evaluate(formula: str, rows: Iterable[Mapping[str, Any]]) -> list[Any]:
     memory = sqlite3.connect(":memory:")
     try:
         memory.execute(f"CREATE TABLE m (id INTEGER PRIMARY KEY, {', '.join(columns)})")
-        memory.execute("CREATE TABLE e (id INTEGER PRIMARY KEY, weighted_input_price, weighted_output_price)")
+        memory.execute("CREATE TABLE e (id INTEGER PRIMARY KEY, weighted_input_price, weighted_output_price, "
+                       "rejected_because)")
         for index, values in enumerate(rows):
             memory.execute(f"INSERT INTO m VALUES (?, {', '.join('?' * len(columns))})",
                            [index, *(values.get(c) for c in columns)])
-            memory.execute("INSERT INTO e VALUES (?, ?, ?)",
-                           [index, values.get("weighted_input_price"), values.get("weighted_output_price")])
+            memory.execute("INSERT INTO e VALUES (?, ?, ?, ?)",
+                           [index, values.get("weighted_input_price"), values.get("weighted_output_price"),
+                            values.get("rejected_because")])
         return [value for (value,) in memory.execute(
             f"SELECT {formula} FROM m LEFT JOIN e ON e.id = m.id ORDER BY m.id")]
     finally:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from orstats_crawler.history import price_changes
+
 migrations = Migrations("orstats_crawler")
 
 
@@ -224,6 +226,25 @@ def m307_monday_series_authors(db: Database) -> None:
 
 
 @migrations()
+def m401_effective_price_verdicts(db: Database) -> None:
+    """Why the gate did not believe a crawl's effective price (NULL: believed). The price is kept as
+    the source gave it; the best estimate reads it only when believed, else the row falls back to
+    its list price (formulas.row)."""
+    db["effective_prices"].add_column("rejected_because", str)
+
+
+@migrations()
+def m402_chart_partial_weeks(db: Database) -> None:
+    """Each crawl's view of the chart weeks not finished yet: the gate holds the week once finished
+    against it (a week only grows, and not far beyond what its first days promised)."""
+    db["chart_partial_weeks"].create(
+        {"crawl_id": str, "week_start": str, "key": str, "tokens": int, "seen_on": str},
+        pk=("crawl_id", "week_start", "key"),
+        foreign_keys=[("crawl_id", "crawls", "id")],
+    )
+
+
+@migrations()
 def m501_monday_series_band(db: Database) -> None:
     """What the comparable series' calibrated band is made of: the tokens and revenue imputed from
     their author's $/token (no price ever seen), how many weeks the rest's rate is extrapolated
@@ -257,3 +278,21 @@ def m601_archive_copies(db: Database) -> None:
         foreign_keys=[("crawl_id", "crawls", "id")],
     )
     db["archive_copies"].create_index(["original", "captured_at"])
+
+
+@migrations()
+def m901_price_changes(db: Database) -> None:
+    """Each catalogue sighting whose price differs from the one before it (history/price_changes.py):
+    what the price_changes canned query lists, kept by the writer instead of a window over every
+    price ever stored; filled here from the history's prices."""
+    db["price_changes"].create(
+        {
+            "public_id": str, "name": str, "observed_on": str, "crawl_id": str, "previous_observed_on": str,
+            "previous_prompt_price": float, "prompt_price": float, "previous_completion_price": float,
+            "completion_price": float, "previous_cache_read_price": float, "cache_read_price": float,
+        },
+        pk=("crawl_id", "public_id"),
+    )
+    db["price_changes"].create_index(["observed_on", "public_id"])
+    db["prices"].create_index(["public_id", "observed_on"])  # one public id's sightings by day: what it walks
+    price_changes.rebuild(db)

@@ -163,6 +163,7 @@ class EffectivePriceRow(Record):
     status: str
     url: str
     fetched_at: str | None
+    rejected_because: str | None = None  # why the gate did not believe it (publish/quality_effective.py)
 
 
 @dataclass
@@ -229,9 +230,21 @@ class ArchiveCopyRow(Record):
     message: str | None
 
 
+@dataclass
+class ChartPartialRow(Record):
+    """A chart week not finished when the crawl saw it (the gate compares it with the week finished)."""
+
+    TABLE = "chart_partial_weeks"
+    crawl_id: str
+    week_start: str
+    key: str
+    tokens: int
+    seen_on: str | None  # the day the chart was computed
+
+
 # The tables whose rows belong to one crawl (keyed by crawl_id), besides its `crawls` row.
 OWNED_TABLES: tuple[type[Record], ...] = (ModelWeekRow, DailyActivityRow, ActivityFetchRow, PriceRow, ProblemRow,
-                                          EffectivePriceRow, ResponseRow, ArchiveCopyRow)
+                                          EffectivePriceRow, ResponseRow, ArchiveCopyRow, ChartPartialRow)
 
 
 @dataclass
@@ -248,6 +261,7 @@ class CrawlRecords:
     chart_weeks: list[ChartWeekRow] = field(default_factory=list)  # written only when published
     dataset_daily: list[DatasetDayRow] = field(default_factory=list)
     archive_copies: list[ArchiveCopyRow] = field(default_factory=list)
+    chart_partial_weeks: list[ChartPartialRow] = field(default_factory=list)
 
     def owned(self, record: type[Record]) -> list[Record]:
         return getattr(self, record.TABLE)

@@ -10,7 +10,7 @@ from typing import Iterable
 
 from sqlite_utils import Database
 
-from orstats_crawler.history import series, series_estimate, series_estimate_update
+from orstats_crawler.history import price_changes, series, series_estimate, series_estimate_update
 from orstats_crawler.history.records import (OWNED_TABLES, ActivityFetchRow, CrawlRecords, CrawlRow, DailyActivityRow,
                                              EffectivePriceRow, PriceRow, Record, ResponseRow)
 
@@ -37,9 +37,11 @@ def write_crawl(db: Database, crawl: CrawlRecords, *, fold_series: bool = True) 
         series_estimate_update.mark_stale(db)
     insert(db, [row], replace=True)
     previous_from_history(db, crawl)
+    priced_before = price_changes.sightings(db, row.id)
     for record in OWNED_TABLES:
         db.execute(f"DELETE FROM [{record.TABLE}] WHERE crawl_id = ?", [row.id])
         insert(db, crawl.owned(record), replace=record in LAST_WINS)
+    price_changes.update(db, priced_before, price_changes.sightings(db, row.id))
     insert(db, crawl.response_bodies, ignore=True)
     insert(db, crawl.dataset_daily, replace=True)  # the dataset is live: the newest answer wins
     if row.status == PUBLISHED:  # shared by all crawls: only a published crawl may revise a chart week

@@ -46,7 +46,8 @@ def publish_crawl(history: Path, items: CrawlItems, info: CrawlInfo, archive: It
             quality.record(verdict, stats)
             record_week(summary, stats)
             info.stats = {k: v for k, v in stats.get_stats().items() if isinstance(k, str)}
-            write_crawl(db, crawl_records(info, items, summary, status, verdict.checks, archive))
+            write_crawl(db, crawl_records(info, items, summary, status, verdict.checks, archive,
+                                          untrusted=verdict.untrusted))
     finally:
         db.close()
     return Published(summary, verdict, status)

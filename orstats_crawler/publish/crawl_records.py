@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Any, Iterable
 
@@ -13,9 +14,9 @@ from itemadapter import ItemAdapter
 
 from orstats_crawler import pricing, weeks
 from orstats_crawler.history.price_history import CRAWL
-from orstats_crawler.history.records import (ActivityFetchRow, ChartWeekRow, CrawlRecords, CrawlRow, DailyActivityRow,
-                                             DatasetDayRow, EffectivePriceRow, ModelWeekRow, PriceRow, ProblemRow,
-                                             ResponseBodyRow, ResponseRow)
+from orstats_crawler.history.records import (ActivityFetchRow, ChartPartialRow, ChartWeekRow, CrawlRecords, CrawlRow,
+                                             DailyActivityRow, DatasetDayRow, EffectivePriceRow, ModelWeekRow, PriceRow,
+                                             ProblemRow, ResponseBodyRow, ResponseRow)
 from orstats_crawler.items import (SPLIT, ChartWeek, EffectivePrice, ModelActivity, ModelPrice, RankingsDaily,
                                    SourceProblem)
 from orstats_crawler.publish.crawl_items import CrawlInfo, CrawlItems
@@ -25,8 +26,10 @@ from orstats_crawler.sources.activity import SOURCE as ACTIVITY
 
 
 def crawl_records(info: CrawlInfo, items: CrawlItems, summary: WeekSummary, status: str,
-                  checks: list[dict[str, Any]], archive: Iterable[ArchivedResponse] = ()) -> CrawlRecords:
-    """Everything the crawl writes, with its verdict."""
+                  checks: list[dict[str, Any]], archive: Iterable[ArchivedResponse] = (),
+                  untrusted: dict[tuple[str, str], str] | None = None) -> CrawlRecords:
+    """Everything the crawl writes, with its verdict (``untrusted``: the effective prices the gate did
+    not believe, by (permaslug, variant), with why)."""
     crawl_id = info.id
     finished = info.finished_at or info.started_at
     # Prices are dated by the day the sources were computed on (a replay keeps its capture day).
@@ -50,10 +53,12 @@ def crawl_records(info: CrawlInfo, items: CrawlItems, summary: WeekSummary, stat
         activity_fetches=list(_fetch_rows(crawl_id, items, summary)),
         prices=list(_price_rows(crawl_id, items.prices, observed_on)),
         problems=[_problem_row(crawl_id, p) for p in items.problems],
-        effective_prices=list(_effective_rows(crawl_id, items.effective)),
+        effective_prices=[replace(r, rejected_because=(untrusted or {}).get((r.permaslug, r.variant)))
+                          for r in _effective_rows(crawl_id, items.effective)],
         responses=responses, response_bodies=bodies,
         chart_weeks=list(finished_chart_rows(crawl_id, items.chart)),
         dataset_daily=list(_dataset_rows(crawl_id, items.rankings_daily)),
+        chart_partial_weeks=list(partial_chart_rows(crawl_id, items.chart)),
     )
 
 
@@ -142,6 +147,19 @@ def finished_chart_rows(crawl_id: str, chart: list[ChartWeek]) -> Iterable[Chart
             yield ChartWeekRow(week_start=week.week_start.isoformat(),
                                week_end=weeks.chart_week_end(week.week_start).isoformat(),
                                key=key, tokens=tokens, crawl_id=crawl_id)
+
+
+def partial_chart_rows(crawl_id: str, chart: list[ChartWeek]) -> Iterable[ChartPartialRow]:
+    """The chart's weeks not finished yet, with the day the chart was computed."""
+    if not chart:
+        return
+    newest = max(week.week_start for week in chart)
+    for week in chart:
+        if weeks.chart_week_finished(week.week_start, newest, week.fetched_at):
+            continue
+        for key, tokens in week.values.items():
+            yield ChartPartialRow(crawl_id=crawl_id, week_start=week.week_start.isoformat(), key=key, tokens=tokens,
+                                  seen_on=week.fetched_at.date().isoformat() if week.fetched_at else None)
 
 
 def _problem_row(crawl_id: str, problem: SourceProblem) -> ProblemRow:

@@ -44,7 +44,7 @@ from orstats_crawler.raw_responses import ArchivedResponse
 from orstats_crawler.sources import SourceError, load_json, require, rows_of
 
 SOURCE = "import"
-UNCHANGED = "unchanged"  # an ImportResult's status for a file already imported with the same bytes
+UNCHANGED = "unchanged"  # an ImportResult's status: the file was imported before, byte for byte
 IMPORTER_VERSION = 1  # bump when the rows written for the same file change: re-import rewrites them
 MODEL_FIELDS = ("slug", "total_tokens", "prompt_tokens", "completion_tokens", "cached_tokens",
                 "reasoning_tokens", "prompt_price", "completion_price")
@@ -124,32 +124,33 @@ def import_paths(db: Database, paths: Iterable[str | Path],
                  backfill_prices_on: date) -> list[ImportResult | SourceError]:
     """Import every file (one transaction each), then rebuild the Monday-week series once; an
     unreadable file is returned as its SourceError."""
-    results: list[ImportResult | SourceError] = []
-    try:
-        for path in snapshot_paths(paths):
-            results.append(import_path(db, path, backfill_prices_on, fold_series=False))
-    finally:
-        rebuild_series_after(db, results)
+    results = [import_path(db, path, backfill_prices_on, fold_series=False) for path in snapshot_paths(paths)]
+    rebuild_series_after(db, results)
     return results
-
-
-def rebuild_series_after(db: Database, results: list[ImportResult | SourceError]) -> None:
-    """The Monday-week series rebuilt once for all the files stored (in its own transaction)."""
-    if any(isinstance(r, ImportResult) and r.status != UNCHANGED for r in results):
-        with immediate(db):
-            rebuild_series(db)
 
 
 def import_path(db: Database, path: Path, backfill_prices_on: date, *,
                 fold_series: bool = True) -> ImportResult | SourceError:
     """Import one file in its own transaction; an unreadable file is returned as its SourceError.
-    ``fold_series=False``: the caller rebuilds the Monday-week series after the last file."""
+    ``fold_series=False``: the caller imports several and calls ``rebuild_series_after`` once."""
     try:
         snapshot = read_snapshot(path, backfill_prices_on)
     except (SourceError, OSError) as exc:
         return exc if isinstance(exc, SourceError) else SourceError(SOURCE, str(path), None, str(exc))
     with immediate(db):
         return import_snapshot(db, snapshot, fold_series=fold_series)
+
+
+def rebuild_series_after(db: Database, results: Iterable[ImportResult | SourceError]) -> bool:
+    """Rebuild the Monday-week series once (its own transaction) after files imported with
+    ``fold_series=False``, when any was read (an unchanged one too: importing again heals a series
+    an earlier import could not store); whether it did. Folding each file in would redo the
+    series' estimates once per file."""
+    if not any(isinstance(r, ImportResult) for r in results):
+        return False
+    with immediate(db):
+        rebuild_series(db)
+    return True
 
 
 def import_snapshot(db: Database, snapshot: SnapshotFile, *, fold_series: bool = True) -> ImportResult:

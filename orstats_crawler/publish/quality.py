@@ -26,8 +26,9 @@ The gate reads the history *before* the crawl is written (published crawls, stor
 from __future__ import annotations
 
 import logging
+import math
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, Iterable
 
@@ -38,6 +39,7 @@ from orstats_crawler.publish.crawl_items import CrawlItems
 from orstats_crawler.publish.crawl_records import finished_chart_rows
 from orstats_crawler.publish.week_summary import WeekSummary
 from orstats_crawler.history.writer import PUBLISHED, REJECTED
+from orstats_crawler.publish import quality_drift, quality_effective, quality_totals
 from orstats_crawler.items import SourceProblem
 from orstats_crawler.numbers import price as per_million
 from orstats_crawler.numbers import tokens as token_count
@@ -59,6 +61,8 @@ LISTED = 5  # how many offenders a message names
 @dataclass
 class Verdict:
     checks: list[dict[str, Any]] = field(default_factory=list)
+    # effective prices not believed, by (permaslug, variant), with why: stored, their rows priced at list
+    untrusted: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def add(self, name: str, result: str, message: str) -> None:
         self.checks.append({"name": name, "result": result, "message": message})
@@ -98,7 +102,21 @@ def evaluate(items: CrawlItems, summary: WeekSummary, db: Database, settings: An
     # prices
     check_missing_prices(verdict, summary)
     check_price_bound(verdict, items, settings.getfloat("ORSTATS_MAX_LIST_PRICE"))
-    check_price_moves(verdict, summary, items, db, previous, PriceLimits.from_settings(settings))
+    limits = PriceLimits.from_settings(settings)
+    list_before = published_prices(db, previous["id"]) if previous else {}
+    paid_before = quality_effective.believed_effective(db, previous["id"]) if previous else {}
+    verdict.untrusted = quality_effective.judge_effective_prices(verdict, summary.rows, items.effective, list_before,
+                                                                 paid_before, limits.effective)
+    quality_effective.check_basis_switch(verdict, summary.rows, items.effective, verdict.untrusted, paid_before,
+                                         previous, limits.effective)
+    check_price_moves(verdict, summary, believed(items, verdict.untrusted), db, previous, limits)
+    quality_drift.check_price_drift(verdict, summary, believed(items, verdict.untrusted), db, previous, limits)
+    quality_drift.check_vanished_keys(verdict, summary, list_before, previous, limits.effective.material_share)
+    # totals
+    quality_totals.check_week_totals(verdict, summary, items, db, previous, quality_totals.TotalLimits.from_settings(
+        settings))
+    quality_totals.check_token_jumps(verdict, summary, believed(items, verdict.untrusted), db, previous,
+                                     quality_totals.TotalLimits.from_settings(settings))
     if forced and not verdict.passed:
         failed = ", ".join(check["name"] for check in verdict.named(FAIL))
         verdict.add("forced", FLAG, f"published by -a force=1 although these checks failed: {failed}")
@@ -543,11 +561,33 @@ class PriceLimits:
     max_move: float  # either way: new / old or old / new
     min_spend_share: float  # of the week's list-price spend, at the old or the new price
     effective_tolerance: float  # how far the effective price's move may be from the list price's
+    max_confirmed: float = math.inf  # a move beyond this is not believed, confirmed or not
+    effective: quality_effective.EffectiveLimits | None = None  # what an effective price believed is
+    drift_crawls: int = 4  # how many published crawls the drift baseline is the median of
 
     @classmethod
     def from_settings(cls, settings: Any) -> "PriceLimits":
         return cls(settings.getfloat("ORSTATS_MAX_PRICE_MOVE"), settings.getfloat("ORSTATS_PRICE_MOVE_MIN_SPEND"),
-                   settings.getfloat("ORSTATS_EFFECTIVE_MOVE_TOLERANCE"))
+                   settings.getfloat("ORSTATS_EFFECTIVE_MOVE_TOLERANCE"),
+                   settings.getfloat("ORSTATS_MAX_CONFIRMED_PRICE_MOVE"),
+                   quality_effective.EffectiveLimits.from_settings(settings),
+                   settings.getint("ORSTATS_PRICE_DRIFT_CRAWLS"))
+
+    def paid_believable(self, list_vs_paid: float | None) -> bool:
+        """This crawl's effective price is within what a material row's traffic pays against its list
+        price (list / paid, as price_findings computes it); without the effective limits, within the
+        factor either way."""
+        if list_vs_paid is None:
+            return False
+        if self.effective is None:
+            return not beyond(list_vs_paid, self.max_move)
+        low, high = self.effective.band(True)
+        return list_vs_paid > 0 and low <= 1 / list_vs_paid <= high
+
+
+def believed(items: CrawlItems, untrusted: dict[tuple[str, str], str]) -> CrawlItems:
+    """The crawl's items with only the effective prices the gate believes."""
+    return replace(items, effective=[e for e in items.effective if (e.permaslug, e.variant) not in untrusted])
 
 
 def published_prices(db: Database, crawl_id: str) -> dict[tuple[str, str], Any]:
@@ -555,18 +595,14 @@ def published_prices(db: Database, crawl_id: str) -> dict[tuple[str, str], Any]:
     lowest, which priced its rows (PriceCatalogue)."""
     found: dict[tuple[str, str], Any] = {}
     if db["prices"].exists():
-        for row in db.query("SELECT canonical_slug, variant, prompt_price, completion_price FROM prices "
-                            "WHERE crawl_id = ? ORDER BY public_id", [crawl_id]):
+        for row in db.query("SELECT canonical_slug, variant, prompt_price, completion_price, cache_read_price "
+                            "FROM prices WHERE crawl_id = ? ORDER BY public_id", [crawl_id]):
             found.setdefault((row["canonical_slug"], row["variant"]), row)
     return found
 
 
 def published_effective(db: Database, crawl_id: str) -> dict[tuple[str, str], Any]:
-    if not db["effective_prices"].exists():
-        return {}
-    return {(r["permaslug"], r["variant"]): r for r in db.query(
-        "SELECT permaslug, variant, weighted_input_price, weighted_output_price FROM effective_prices "
-        "WHERE crawl_id = ?", [crawl_id])}
+    return quality_effective.believed_effective(db, crawl_id)
 
 
 # The effective price (USD per million, effective-pricing) that each list price is compared with.
@@ -656,7 +692,7 @@ def price_findings(row: dict[str, Any], old: dict[str, Any] | None, paid_before:
         list_vs_paid = ratio(listed_as_paid(as_paid, kind), effective_now)
         price_then, price_now = (old or {}).get(f"{kind}_price"), row[f"{kind}_price"]
         if price_then is None:
-            if beyond(list_vs_paid, limits.max_move):
+            if effective_now and not limits.paid_believable(list_vs_paid):
                 findings.append((False, f"{name} (not priced by the published crawl) {kind} {per_million(price_now)}, "
                                         f"its traffic paid {per_million(effective_now / 1e6)}"))
             continue
@@ -664,13 +700,17 @@ def price_findings(row: dict[str, Any], old: dict[str, Any] | None, paid_before:
         if not beyond(move, limits.max_move):
             continue
         if effective_now and effective_then:
-            corroborated = same_way(move, effective_now / effective_then, limits.effective_tolerance)
+            # a cut the traffic has not followed yet is confirmed while it pays what a row pays against its list
+            corroborated = (same_way(move, effective_now / effective_then, limits.effective_tolerance)
+                            or (move < 1 and limits.paid_believable(list_vs_paid)))
             why = f"effective {per_million(effective_then / 1e6)} -> {per_million(effective_now / 1e6)}"
         elif effective_now:
-            corroborated = not beyond(list_vs_paid, limits.max_move)
+            corroborated = limits.paid_believable(list_vs_paid)
             why = f"its traffic paid {per_million(effective_now / 1e6)}"
         else:
             corroborated, why = False, "no effective price to confirm it"
+        if corroborated and beyond(move, limits.max_confirmed):
+            corroborated, why = False, f"{why}; beyond {limits.max_confirmed:g}x either way, confirmed or not"
         findings.append((corroborated, f"{name} {kind} {per_million(price_then)} -> {per_million(price_now)} ({why})"))
     return findings
 

@@ -9,12 +9,17 @@ Replayed by ``middlewares.replay.SnapshotReplayMiddleware`` (`-a snapshot=PATH`)
 from __future__ import annotations
 
 import json
+import os
+import stat
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 MANIFEST = "manifest.json"
+# The largest response body a snapshot may hold: the largest real one (the 2026-08-22 catalogue) is
+# under 1 MB; a file far beyond is not a recorded response.
+MAX_BODY_BYTES = 64 * 1024 * 1024
 
 
 def url_key(url: str) -> tuple[str, tuple[tuple[str, str], ...]]:
@@ -62,4 +67,34 @@ class Snapshot:
         return self.entries.get(url_key(url))
 
     def body(self, entry: Entry) -> bytes:
-        return (self.folder / entry.file).read_bytes()
+        """The entry's file, read only when it is a regular file inside the snapshot folder (after
+        resolving links and `..`) and at most MAX_BODY_BYTES: a manifest pointing elsewhere, at a FIFO
+        (which would block the crawl for ever) or a device is a ``SnapshotError`` naming the entry."""
+        path = (self.folder / entry.file).resolve()
+        if not path.is_relative_to(self.folder.resolve()):
+            raise self._refused(entry, f"{path} is outside the snapshot folder")
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO opens at once, and is refused below
+        except OSError as error:
+            raise self._refused(entry, f"cannot be opened ({error.strerror})") from None
+        with os.fdopen(fd, "rb") as file:
+            info = os.fstat(file.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise self._refused(entry, f"not a regular file ({file_kind(info.st_mode)})")
+            if info.st_size > MAX_BODY_BYTES:
+                raise self._refused(entry, f"{info.st_size} bytes, above the limit of {MAX_BODY_BYTES}")
+            body = file.read(MAX_BODY_BYTES + 1)
+        if len(body) > MAX_BODY_BYTES:
+            raise self._refused(entry, f"grew above the limit of {MAX_BODY_BYTES} bytes while read")
+        return body
+
+    def _refused(self, entry: Entry, why: str) -> SnapshotError:
+        return SnapshotError(f"snapshot {self.folder}: entry {entry.url} file {entry.file!r}: {why}; not read")
+
+
+def file_kind(mode: int) -> str:
+    for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder")):
+        if test(mode):
+            return name
+    return "not a regular file"

@@ -12,7 +12,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from orstats_crawler.snapshots.reader import Snapshot
+from orstats_crawler.snapshots.reader import Snapshot, SnapshotError
 
 
 class ReplayHandler(BaseHTTPRequestHandler):
@@ -26,7 +26,10 @@ class ReplayHandler(BaseHTTPRequestHandler):
         entry = snapshot.lookup(path)
         if entry is None:
             return 404, {"Content-Type": "text/plain"}, b"not in snapshot\n"
-        return entry.status, {"Content-Type": entry.content_type}, snapshot.body(entry)
+        try:
+            return entry.status, {"Content-Type": entry.content_type}, snapshot.body(entry)
+        except SnapshotError as error:  # an entry that must not be read: said, not served
+            return 403, {"Content-Type": "text/plain"}, f"{error}\n".encode()
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
         with self.server.lock:

@@ -117,9 +117,12 @@ class RankingsSpider(Spider):
         yield self._source_request(self.url(LEADERBOARD_PATH), self.parse_leaderboard, LEADERBOARD)
         yield self._source_request(self.url(CHART_PATH), self.parse_chart, CHART, wait=False)
         if data_api_key():  # the official daily series: only with a key
-            for first, last in data_api.windows(self.settings, datetime.now(timezone.utc).date()):
+            for age, (first, last) in enumerate(data_api.windows(self.settings, datetime.now(timezone.utc).date())):
                 url = self.url(data_api.PATH, start_date=first.isoformat(), end_date=last.isoformat())
-                yield self._source_request(url, self.parse_rankings_daily, DATA_API, wait=False)
+                request = self._source_request(url, self.parse_rankings_daily, DATA_API, wait=False)
+                # Newest first however the scheduler (last in, first out) dequeues them: a spent quota
+                # then loses the oldest days, which the next crawl asks for again.
+                yield request.replace(priority=-age)
 
     def _source_request(self, url: str, callback: Any, source: str, wait: bool = True, **cb_kwargs: Any) -> JsonRequest:
         key = f"{source}:{url}"
