@@ -95,16 +95,23 @@ FROM monday_revenue r
 WHERE r.total_tokens IS NOT NULL {{since}}
 ORDER BY r.week_start, r.week_end, r.permaslug, r.variant
 """
-# Model-variants seen with no price of any kind: ranked by a published crawl without a best estimate
-# (no list or effective price), or listed in a catalogue without a usable price.
+# Whether a model-variant was seen with no price of any kind: ranked by a published crawl without a
+# best estimate (no list or effective price), or listed in a catalogue without a usable price; by
+# any crawl but `:crawl` ('' for none). One key at a time: each shown week's row is a primary-key
+# lookup, where the whole history's rows would be a scan of every week.
 # (model_weeks, not the weekly_revenue view: only the rows without a list price need the formula.)
-_SEEN_UNPRICED = f"""
-SELECT m.permaslug, m.variant FROM weeks w
+SEEN_UNPRICED = f"""
+SELECT 1 FROM weeks w
 JOIN model_weeks m ON m.crawl_id = w.crawl_id AND m.week_start = w.week_start AND m.week_end = w.week_end
+  AND m.permaslug = :permaslug AND m.variant = :variant
 LEFT JOIN effective_prices e ON e.crawl_id = m.crawl_id AND e.permaslug = m.permaslug AND e.variant = m.variant
-WHERE w.status = 'published' AND m.total_tokens > 0 AND (m.prompt_price IS NULL OR m.completion_price IS NULL)
+WHERE w.status = 'published' AND w.crawl_id != :crawl AND m.total_tokens > 0
+  AND (m.prompt_price IS NULL OR m.completion_price IS NULL)
   AND {best_revenue(effective_revenue(_M), list_revenue(_M), imputed_revenue(_M))} IS NULL
-UNION SELECT canonical_slug, variant FROM prices WHERE prompt_price IS NULL OR completion_price IS NULL
+UNION ALL
+SELECT 1 FROM prices WHERE canonical_slug = :permaslug AND variant = :variant AND crawl_id != :crawl
+  AND (prompt_price IS NULL OR completion_price IS NULL)
+LIMIT 1
 """
 _CHART = "SELECT week_start, week_end, key, tokens FROM chart_weeks WHERE 1 {since} ORDER BY week_start, key"
 _DATASET = "SELECT week_start, week_end, total_tokens FROM dataset_weeks WHERE complete {since}"
@@ -342,14 +349,18 @@ def load_weeks(db: Database, since: str | None = None) -> dict[str, Week]:
     def week(start: str, end: str) -> Week:
         return weeks.setdefault(start, Week(start, end))
 
-    seen_unpriced = {tuple(r) for r in db.execute(_SEEN_UNPRICED)}
+    rows: list[Row] = []
     for r in db.query(_windowed(_ROWS, since, "r."), window):
         row = Row((r["permaslug"], r["variant"]), r["basis"], r["total_tokens"], list_usd=r["list_usd"],
                   free=bool(r["free"]), source=r["source"])
         if r["basis"] == MEASURED:
             row.best = r["best_usd"]
-        row.unpriced = not row.free and r["list_usd"] is None and row.best is None and row.key in seen_unpriced
+        row.unpriced = not row.free and r["list_usd"] is None and row.best is None  # if seen so (below)
+        rows.append(row)
         week(r["week_start"], r["week_end"]).rows.append(row)
+    unpriced = seen_unpriced(db, {row.key for row in rows if row.unpriced})
+    for row in rows:
+        row.unpriced = row.unpriced and row.key in unpriced
     for r in db.query(_windowed(_CHART, since), window):
         w = week(r["week_start"], r["week_end"])
         w.chart_total = (w.chart_total or 0) + r["tokens"]
@@ -391,6 +402,12 @@ class RatedWeek:
 
     def overlaps(self, first: date, last: date) -> bool:
         return date.fromisoformat(self.week_start) <= last and date.fromisoformat(self.week_end) >= first
+
+
+def seen_unpriced(db: Database, keys: Iterable[Key], except_crawl: str = "") -> set[Key]:
+    """Those of the model-variants seen with no price of any kind (``SEEN_UNPRICED``)."""
+    return {key for key in sorted(keys) if db.execute(
+        SEEN_UNPRICED, {"permaslug": key[0], "variant": key[1], "crawl": except_crawl}).fetchone()}
 
 
 def load_crawl_weeks(db: Database, since: str | None = None) -> list[RatedWeek]:

@@ -30,29 +30,12 @@ from typing import Any
 from sqlite_utils import Database
 
 from orstats_crawler.history import series_estimate
-from orstats_crawler.history.formulas import best_revenue, effective_revenue, imputed_revenue, list_revenue, row
 from orstats_crawler.history.records import CrawlRecords
 from orstats_crawler.history.series import MEASURED
 from orstats_crawler.history.series_estimate import EARLIEST, LATEST, SERIES_TABLES, Series, author_of, load_series
 
 MARGIN_DAYS = 14  # the window starts this far before what the weeks to estimate read
 
-_M = row()
-# A model-variant seen without a price of any kind (series_estimate._SEEN_UNPRICED) by another crawl
-# than this one: only a key seen for the first time changes how other weeks count its rows.
-_SEEN_ELSEWHERE = f"""
-SELECT 1 FROM weeks w
-JOIN model_weeks m ON m.crawl_id = w.crawl_id AND m.week_start = w.week_start AND m.week_end = w.week_end
-  AND m.permaslug = :permaslug AND m.variant = :variant
-LEFT JOIN effective_prices e ON e.crawl_id = m.crawl_id AND e.permaslug = m.permaslug AND e.variant = m.variant
-WHERE w.status = 'published' AND w.crawl_id != :crawl AND m.total_tokens > 0
-  AND (m.prompt_price IS NULL OR m.completion_price IS NULL)
-  AND {best_revenue(effective_revenue(_M), list_revenue(_M), imputed_revenue(_M))} IS NULL
-UNION ALL
-SELECT 1 FROM prices WHERE canonical_slug = :permaslug AND variant = :variant AND crawl_id != :crawl
-  AND (prompt_price IS NULL OR completion_price IS NULL)
-LIMIT 1
-"""
 # Rows that may be priced from rated weeks (all but free rows and measured rows with a price).
 _PRICED_FROM_RATES = "(basis != 'measured' OR prompt_price IS NULL OR completion_price IS NULL)"
 # A row of a model-variant that may be a rated week before a day (series_estimate: a measured
@@ -131,9 +114,7 @@ def _first_unpriced_weeks(db: Database, crawl: CrawlRecords) -> set[str]:
     keys = {(m.permaslug, m.variant) for m in crawl.model_weeks if None in (m.prompt_price, m.completion_price)}
     keys |= {(p.canonical_slug, p.variant) for p in crawl.prices if None in (p.prompt_price, p.completion_price)}
     found = set()
-    for permaslug, variant in sorted(keys):
-        if db.execute(_SEEN_ELSEWHERE, {"permaslug": permaslug, "variant": variant, "crawl": row_.id}).fetchone():
-            continue
+    for permaslug, variant in sorted(keys - series_estimate.seen_unpriced(db, keys, except_crawl=row_.id)):
         first = db.execute(f"SELECT MIN(week_start) FROM monday_weeks WHERE permaslug = ? AND variant = ? "
                            f"AND {_PRICED_FROM_RATES}", [permaslug, variant]).fetchone()[0]
         if first is not None:
