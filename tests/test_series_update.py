@@ -125,6 +125,11 @@ def test_a_writer_that_rebuilds_at_the_end_leaves_the_series_stale_until_then(tm
         with immediate(db):
             write_crawl(db, archived_week("archive:2025-11-03", "2025-11-03", "2025-11-09", "2025-11-10"))
         assert not series_estimate_update.stale(db)
+        run = replace(archived_week("archive:2025-11-10", "2025-11-10", "2025-11-16", "2025-11-17").crawl,
+                      id="archive-run", week_start=None, week_end=None)
+        with immediate(db):  # a record that brings none of the series' inputs (an archive run's own)
+            write_crawl(db, CrawlRecords(crawl=run), fold_series=False)
+        assert not series_estimate_update.stale(db)
         with immediate(db):
             write_crawl(db, archived_week("archive:2025-11-10", "2025-11-10", "2025-11-16", "2025-11-17"),
                         fold_series=False)

@@ -122,10 +122,14 @@ def _first_unpriced_weeks(db: Database, crawl: CrawlRecords) -> set[str]:
     return found
 
 
-def mark_stale(db: Database) -> None:
-    """The series no longer follows the history (a writer stores crawls and rebuilds it at the end):
-    without the spans of what each week read, the next crawl rebuilds it whole."""
-    db.execute("DELETE FROM monday_series_reads")
+def mark_stale(db: Database, crawl: CrawlRecords) -> None:
+    """The series no longer follows the history once this crawl is stored unfolded (by a writer that
+    rebuilds it at the end): without the spans of what each week read, the next crawl rebuilds it
+    whole. A crawl that brings none of the series' inputs (an archive run's own record) leaves it be."""
+    inputs = (crawl.model_weeks, crawl.daily_activity, crawl.chart_weeks, crawl.dataset_daily, crawl.prices,
+              crawl.effective_prices)
+    if any(inputs) or db.execute("SELECT 1 FROM crawls WHERE id = ?", [crawl.crawl.id]).fetchone():
+        db.execute("DELETE FROM monday_series_reads")
 
 
 def stale(db: Database) -> bool:

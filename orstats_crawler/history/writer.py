@@ -34,7 +34,7 @@ def write_crawl(db: Database, crawl: CrawlRecords, *, fold_series: bool = True) 
     row = crawl.crawl
     changes = series_estimate_update.Changes.before(db, crawl) if fold_series else None
     if not fold_series:
-        series_estimate_update.mark_stale(db)
+        series_estimate_update.mark_stale(db, crawl)
     insert(db, [row], replace=True)
     previous_from_history(db, crawl)
     priced_before = price_changes.sightings(db, row.id)
