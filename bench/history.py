@@ -11,9 +11,9 @@ record set a week in one transaction, the Monday-week series rebuilt once at the
 history takes a minute, not the hours 520 real crawls would. Per crawl it holds: one `crawls` row,
 600 `model_weeks` rows (80 % with a measured split, 10 % free, 5 % without a price), ~570 `prices`
 (a few price changes a week), `activity_fetches`, the 30 complete days of each measured split in
-`daily_activity`, effective prices, 2 problems; the chart's 10 keys per Monday week; every 26th week
-a rerun the quality gate rejected. The raw-response archive of past crawls is left out (it is only
-ever read by crawl id); the upserted week writes its own.
+`daily_activity`, effective prices with 3 provider summaries each, 2 problems; the chart's 10 keys
+per Monday week; every 26th week a rerun the quality gate rejected. The raw-response archive of
+past crawls is left out (it is only ever read by crawl id); the upserted week writes its own.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ from orstats_crawler.pricing import ListPrice
 from orstats_crawler.publish.crawl_items import CrawlInfo, CrawlItems
 from orstats_crawler.publish.week_summary import own_price
 from orstats_crawler.history.records import (ActivityFetchRow, ChartWeekRow, CrawlRecords, CrawlRow, DailyActivityRow,
-                                             EffectivePriceRow, ModelWeekRow, PriceRow, ProblemRow)
+                                             EffectivePriceRow, ModelWeekRow, PriceRow, ProblemRow, ProviderSummaryRow)
 from orstats_crawler.history.writer import rebuild_series, write_crawl
 from orstats_crawler.items import ActivityPlan, ChartWeek, LeaderboardRow, ModelActivity, ModelPrice, SourceProblem
 from orstats_crawler.raw_responses import ArchivedResponse
@@ -214,7 +214,26 @@ def crawl_records_of(models: list[Model], week: int, weeks: int, crawl_id: str, 
                     cache_hit_rate=model.cached_share, providers=3, provider_tokens=row.total_tokens,
                     status="priced", url=f"{BASE_URL}/api/frontend/v1/stats/effective-pricing",
                     fetched_at=started.isoformat()))
+                records.provider_summaries.extend(provider_summary_rows(crawl_id, model, row))
     return records
+
+
+# The providers of a measured model-variant: its effective prices at three endpoints, the first
+# serving most of the sample (as the capture's do).
+PROVIDER_MIX = (("first-cloud", 0.7, 0.9), ("second-cloud", 0.2, 1.2), ("third-cloud", 0.1, 1.5))
+
+
+def provider_summary_rows(crawl_id: str, model: Model, row: ModelWeekRow) -> list[ProviderSummaryRow]:
+    endpoints = [(slug, int(row.total_tokens * share / 10), row.prompt_price * 0.6e6 * markup,
+                  row.completion_price * 1e6 * markup) for slug, share, markup in PROVIDER_MIX]
+    sample = {"sample_tokens": sum(t for _, t, _, _ in endpoints),
+              "sample_input_weight": sum(t * price for _, t, price, _ in endpoints),
+              "sample_output_weight": sum(t * price for _, t, _, price in endpoints)}
+    return [ProviderSummaryRow(
+        crawl_id=crawl_id, permaslug=model.permaslug, variant=model.variant, endpoint_id=f"{slug}-{model.permaslug}",
+        provider_slug=slug, provider_name=slug.replace("-", " ").title(), effective_input_price=input_price,
+        effective_output_price=output_price, cache_hit_rate=model.cached_share, total_tokens=tokens, **sample)
+        for slug, tokens, input_price, output_price in endpoints]
 
 
 def chart_rows(models: list[Model], week: int, weeks: int, crawl_id: str) -> list[ChartWeekRow]:
@@ -468,7 +487,8 @@ def time_datasette(path: Path, urls: dict[str, str], timeout: float = 120) -> di
     """Each URL (``datasette_urls``) through `datasette serve` (its default settings: 1 s SQL time limit)."""
     port = free_port()
     proc = subprocess.Popen([str(Path(python()).parent / "datasette"), "serve", str(path), "-m", str(METADATA),
-                             "-h", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                             "--static", f"orstats:{METADATA.parent / 'static'}", "-h", "127.0.0.1", "-p", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     out: dict[str, float | str] = {}
     try:
         base = f"http://127.0.0.1:{port}"

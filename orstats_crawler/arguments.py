@@ -1,5 +1,6 @@
 """The spider's arguments, as settings every component reads (a spider argument is a setting given
-on the command line): `-a snapshot=PATH` is ``ORSTATS_SNAPSHOT``, and so on (``SPIDER_ARGUMENTS``).
+on the command line): `-a snapshot=PATH` is ``ORSTATS_SNAPSHOT``, and so on; each spider declares the
+arguments it accepts (its ``accepted_arguments``, ``CRAWL_ARGUMENTS`` for `rankings`), any other is refused.
 Then every setting of the project is checked against what it must be (``SETTING_RULES``), read the
 way its component reads it. A value that cannot be used is a ``UsageError``: one line naming the
 setting and the value, exit code 2, before anything starts.
@@ -16,28 +17,77 @@ from urllib.parse import urlparse
 
 from orstats_crawler.report.data import METHODS
 
-SPIDER_ARGUMENTS = {"snapshot": "ORSTATS_SNAPSHOT", "record": "ORSTATS_RECORD", "top": "ORSTATS_TOP",
-                    "force": "ORSTATS_FORCE", "since": "ORSTATS_ARCHIVE_SINCE", "until": "ORSTATS_ARCHIVE_UNTIL"}
 ALL = -1  # `-a top=all`
+SCRAPYD_ARGUMENTS = ("_job",)  # what Scrapyd adds to every job's arguments
 
 
 class UsageError(ValueError):
     """A spider argument or setting with a value that cannot be used; the message names both."""
 
 
-def as_settings(arguments: dict[str, Any], settings: Any) -> dict[str, Any]:
-    """The settings the spider's arguments stand for, checked; with the crawl's id (Scrapyd's job id
-    `_job` when it runs the crawl, else a timestamp and a random suffix) unless one is set already."""
-    found = {SPIDER_ARGUMENTS[name]: value for name, value in arguments.items() if name in SPIDER_ARGUMENTS}
-    if "ORSTATS_TOP" in found:
-        top(found["ORSTATS_TOP"])
-    if "ORSTATS_FORCE" in found:
-        found["ORSTATS_FORCE"] = str(found["ORSTATS_FORCE"] or "").strip().lower() in {"1", "true", "yes"}
+@dataclass(frozen=True)
+class Argument:
+    """A spider argument: the setting it stands for, what it means (`scrapy crawl SPIDER -h`), and
+    ``check``, which gets the value as given and returns the setting's value or raises ``UsageError``."""
+
+    setting: str
+    meaning: str
+    check: Callable[[str, Any], Any] = lambda name, value: value
+
+
+def switch(name: str, value: Any) -> bool:
+    """`-a force=1`: 1/true/yes or 0/false/no (empty: no); anything else is a usage error, not "no"."""
+    text = str(value if value is not None else "").strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"", "0", "false", "no", "off"}:
+        return False
+    raise UsageError(f"-a {name}={value!r}: give 1 or 0 (true or false), or yes or no")
+
+
+def _top(name: str, value: Any) -> Any:
+    top(value)
+    return value
+
+
+# The rankings spider's arguments; another spider declares its own (its ``accepted_arguments``).
+CRAWL_ARGUMENTS = {
+    "snapshot": Argument("ORSTATS_SNAPSHOT", "replay a recorded snapshot folder (manifest.json), no network"),
+    "record": Argument("ORSTATS_RECORD", "record this crawl as a snapshot folder (replays identically later)"),
+    "top": Argument("ORSTATS_TOP", "fetch the splits of the top N model-variants, or 'all' "
+                                   "(default: until ORSTATS_SPEND_COVERAGE of the spend is guaranteed)", _top),
+    "force": Argument("ORSTATS_FORCE", "1 publishes a week the quality gate rejects (stored as forced)", switch),
+}
+
+# The archive spider's: the same replay, record and force, and the Monday weeks to ask for.
+ARCHIVE_ARGUMENTS = {
+    **{name: CRAWL_ARGUMENTS[name] for name in ("snapshot", "record", "force")},
+    "since": Argument("ORSTATS_ARCHIVE_SINCE", "the first Monday week to ask for, YYYY-MM-DD"),
+    "until": Argument("ORSTATS_ARCHIVE_UNTIL", "the last day to ask for, YYYY-MM-DD (default: today)"),
+}
+
+
+def as_settings(arguments: dict[str, Any], settings: Any,
+                accepted: dict[str, Argument] = CRAWL_ARGUMENTS) -> dict[str, Any]:
+    """The settings the spider's arguments stand for, checked (an argument the spider does not accept
+    is a ``UsageError`` naming the accepted ones); with the crawl's id (Scrapyd's job id `_job` when
+    it runs the crawl, else a timestamp and a random suffix) unless one is set already."""
+    unknown = sorted(set(arguments) - set(accepted) - set(SCRAPYD_ARGUMENTS))
+    if unknown:
+        raise UsageError(f"-a {unknown[0]}={arguments[unknown[0]]!r}: no such argument; accepted: "
+                         + ", ".join(accepted))
+    found = {accepted[name].setting: accepted[name].check(name, value)
+             for name, value in arguments.items() if name in accepted}
     if arguments.get("_job"):
         found["ORSTATS_CRAWL_ID"] = str(arguments["_job"])
     elif not settings.get("ORSTATS_CRAWL_ID"):
         found["ORSTATS_CRAWL_ID"] = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ-") + secrets.token_hex(3)
     return found
+
+
+def describe(accepted: dict[str, Argument]) -> list[str]:
+    """One line per argument, for `scrapy crawl SPIDER -h`."""
+    return [f"  -a {name + '=...':<13} {argument.meaning} ({argument.setting})" for name, argument in accepted.items()]
 
 
 def top(value: str | int | None) -> int | None:
@@ -162,6 +212,7 @@ SETTING_RULES: dict[str, Rule] = {
     "ORSTATS_IMPORT_BACKFILL_PRICES_ON": DAY,
     "ORSTATS_REVENUE_METHOD": METHOD,
     "ORSTATS_REPORT_TABLE_ROWS": COUNT,
+    "ORSTATS_REPORT_OUTLIER_FACTOR": FACTOR,
     "ORSTATS_ARCHIVE_URL": URL,
     "ORSTATS_ARCHIVE_SINCE": DAY,
     "ORSTATS_ARCHIVE_UNTIL": OPTIONAL_DAY,

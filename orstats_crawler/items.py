@@ -131,6 +131,10 @@ class EffectivePrice:
     status: str  # priced | zero | no_data
     source_url: str
     fetched_at: datetime | None = None
+    # Who served the traffic, one dict per endpoint (``sources.effective.PROVIDER_FIELDS``): a value
+    # the source gave that is not one is None, with a problem saying so.
+    provider_summaries: list[dict[str, Any]] = field(default_factory=list)
+    problems: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass

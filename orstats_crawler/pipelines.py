@@ -265,9 +265,10 @@ class PricePipeline(StatsPipeline):
 
     def _parse_price(self, item: ModelPrice) -> None:
         price = pricing.list_price(item.pricing, item.variant)
+        level = logging.INFO if pricing.only_marked_unpriced(item.pricing) else logging.WARNING
         for problem in price.problems:
             self.inc("invalid")
-            logger.warning("prices %s model %s field %s", item.source_url, item.public_id, problem)
+            logger.log(level, "prices %s model %s field %s", item.source_url, item.public_id, problem)
         item.prompt_price, item.completion_price = price.prompt, price.completion
         item.cache_read_price, item.is_free = price.cache_read, price.is_free
         self.inc(f"catalogue/{price.status}")

@@ -50,6 +50,15 @@ def usd_per_token(value: Any) -> float | None:
     return float(number)
 
 
+NOT_PRICED = "-1"  # the catalogue's own "no price" (its routers, e.g. openrouter/auto)
+
+
+def only_marked_unpriced(pricing: dict[str, Any]) -> bool:
+    """Whether every value of ``pricing`` that is not a price is the catalogue's "-1": no price,
+    expected and documented, unlike a value the catalogue did not mean to publish."""
+    return all(str(value).strip() == NOT_PRICED for value in pricing.values() if usd_per_token(value) is None)
+
+
 def list_price(pricing: dict[str, Any], variant: str) -> ListPrice:
     """The list price of one catalogue entry."""
     if variant == FREE_VARIANT:

@@ -18,7 +18,9 @@ COMMANDS_MODULE = "orstats_crawler.commands"
 # --- the project's own settings -------------------------------------------------------------
 OPENROUTER_BASE_URL = os.environ.get("OPENROUTER_BASE_URL", "https://openrouter.ai")
 ORSTATS_DB = os.environ.get("ORSTATS_DB", "data/history.db")  # empty string: no history feed
-ORSTATS_REPORT_DIR = os.environ.get("ORSTATS_REPORT_DIR", "reports")
+# Unset: `reports` for the project's own history, else `reports` beside the history file (a crawl into
+# another history must not overwrite the project's report: report/folder.py); empty: no report.
+ORSTATS_REPORT_DIR = os.environ.get("ORSTATS_REPORT_DIR")
 # The spider's arguments (arguments.py) land in these: `-a snapshot=PATH` replays a recorded snapshot
 # with no network, `-a record=PATH` records this crawl as one, `-a top=N|all` fetches that many splits
 # instead of the coverage target, `-a force=1` publishes a week the gate rejects (marked forced).
@@ -196,6 +198,19 @@ TELNETCONSOLE_ENABLED = False
 # tokens twice); "effective" uses the prices the traffic actually paid, where published.
 ORSTATS_REVENUE_METHOD = os.environ.get("ORSTATS_REVENUE_METHOD", "best")
 ORSTATS_REPORT_TABLE_ROWS = 25  # model-variants with a known revenue listed in the breakdown table
+
+# --- OpenRouter's own take -----------------------------------------------------------------------
+# OpenRouter passes the providers' prices through and keeps a fee on credit purchases: 5.5 % by card
+# ($0.80 minimum), 5 % in crypto (https://openrouter.ai/docs/faq, read 2026-12-07; the same figures
+# were published in November 2025). Each crawl stores the fee it assumes (crawls.platform_fee) and
+# weekly_totals.openrouter_take_usd is the week's best estimate x that fee: as if the week's spend
+# were bought by card. BYOK traffic (a 5 % fee on spend OpenRouter does not bill) and negotiated
+# discounts are not seen. Change it when the FAQ changes, with the day it did.
+ORSTATS_PLATFORM_FEE = 0.055
+
+# A model whose effective and list-price figures differ by more than this factor (either way) is marked
+# in the breakdown table with a one-line note: a reader should not quote it unchecked.
+ORSTATS_REPORT_OUTLIER_FACTOR = 3.0
 EXTENSIONS = {
     # Renders reports/ once the history feed has stored a published crawl.
     "orstats_crawler.report.extension.ReportExtension": 500,

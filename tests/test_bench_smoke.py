@@ -6,7 +6,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from bench import backtest, crawl, decode, history
+from bench import backtest, crawl, decode, history, week_weighted
+from tests.conftest import shared_capture
 from tests.factory import SEED_MODELS, build_snapshot
 
 
@@ -73,3 +74,14 @@ def test_backtest_bench_prints_each_measured_week_and_the_errors(tmp_path: Path,
     assert tiers and all(row[2].endswith("%") and row[3].endswith("%") and row[4].endswith("%")
                          for row in tiers.values())  # median, p90 and coverage
     assert "median abs error" in out and "p90 abs error" in out and "band coverage" in out
+
+
+def test_week_weighted_bench_computes_both_effective_totals_from_the_raw_files(capsys) -> None:
+    week_weighted.main(["--capture", str(shared_capture("openrouter-2026-08-08"))])
+    rows = table_rows(capsys.readouterr().out)
+    totals = {row[0]: row[1:] for row in rows[:3]}
+    assert totals["with an effective price"][:3] == ["365", "$19.569M", "$20.090M"]
+    changes = rows[4:]
+    assert len(changes) == week_weighted.TOP_CHANGES
+    assert changes[0][1:3] == ["anthropic/claude-4.8-opus-20260528:standard", "71% / 85%"]  # Claude Opus 4.8
+    assert changes[0][3:] == ["$0.824M", "$1.150M", "+39.5%"]

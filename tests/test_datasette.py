@@ -75,7 +75,8 @@ def datasette(history, tmp_path_factory):
     port = free_port()
     server = start_server(
         [str(Path(sys.executable).parent / "datasette"), "serve", str(history), "-m", str(METADATA),
-         "-h", "127.0.0.1", "-p", str(port), "--setting", "sql_time_limit_ms", "5000"],
+         "--static", f"orstats:{METADATA.parent / 'static'}", "-h", "127.0.0.1", "-p", str(port),
+         "--setting", "sql_time_limit_ms", "5000"],
         f"http://127.0.0.1:{port}/-/versions.json", cwd=history.parent,
         log=tmp_path_factory.mktemp("datasette-log") / "datasette.log")
     yield f"http://127.0.0.1:{port}"
@@ -98,53 +99,59 @@ def test_every_canned_query_answers_with_the_crawled_figures(datasette, history)
     week2 = {m.permaslug: m for m in WEEK2_MODELS}
     queries = yaml.safe_load(METADATA.read_text())["databases"]["history"]["queries"]
     assert set(queries) == {"revenue_over_time", "crawl_weeks", "week_models", "biggest_movers",
-                            "revenue_by_author", "price_changes", "rejected_crawls"}  # a new query gets its checks here
+                            "revenue_by_author", "price_changes", "rejected_crawls",
+                            "revenue_by_provider"}  # a new query gets its checks here
 
     # The comparable series: every complete Monday week of the history, as monday_series holds it.
     rows = query(datasette, "revenue_over_time")
     stored = list(read_only(history).query("select * from monday_series order by week_start"))
-    assert [(r["week_start"], r["best_usd"], r["basis"]) for r in rows] == [
-        (w["week_start"], round(w["revenue_best_usd"]), w["basis"]) for w in stored]
-    assert rows and all(r["low_usd"] <= r["best_usd"] <= r["high_usd"] for r in rows)
+    assert [(r["week_start"], r["best"], r["range"], r["basis"], r["tokens"]) for r in rows] == [
+        (w["week_start"], f"${w['revenue_best_usd'] / 1e6:.2f}M",
+         f"${w['revenue_low_usd'] / 1e6:.2f}M to ${w['revenue_high_usd'] / 1e6:.2f}M", w["basis"],
+         f"{w['total_tokens'] / 1e12:.2f}T") for w in stored]
+    assert rows and all(w["revenue_low_usd"] <= w["revenue_best_usd"] <= w["revenue_high_usd"] for w in stored)
 
-    # The crawls' own weeks: the published ones only, every formula and the best estimate's band.
+    # The crawls' own weeks: the published ones only, every formula and the best estimate's band, in $M
+    # as the report writes them.
     rows = query(datasette, "crawl_weeks")
     assert [(r["week_start"], r["week_end"]) for r in rows] == [WEEK1, WEEK2]
     for row, models in zip(rows, (week1, week2)):
         effective = sum(expected_effective(m) for m in models.values())
-        assert row["list_usd"] == pytest.approx(sum(seed_expected(m)[0] for m in models.values()), rel=1e-9)
-        assert row["seed_usd"] == pytest.approx(sum(seed_expected(m)[1] for m in models.values()), rel=1e-9)
-        assert row["effective_usd"] == pytest.approx(effective, rel=1e-9)
+        listed = sum(seed_expected(m)[0] for m in models.values())
+        assert row["list"] == f"${listed / 1e6:.2f}M"
+        assert row["seed"] == f"${sum(seed_expected(m)[1] for m in models.values()) / 1e6:.2f}M"
         # every model-variant has an effective price here: the best is what it paid, the band its sample's doubt
-        assert (row["best_usd"], row["high_usd"]) == (pytest.approx(effective),
-                                                      pytest.approx(effective * (1 + EFFECTIVE_DOUBT)))
-        assert row["low_usd"] == pytest.approx(effective * (1 - EFFECTIVE_DOUBT), rel=1e-9)
+        assert row["effective"] == row["best"] == f"${effective / 1e6:.2f}M"
+        assert row["range"] == (f"${effective * (1 - EFFECTIVE_DOUBT) / 1e6:.2f}M to "
+                                f"${effective * (1 + EFFECTIVE_DOUBT) / 1e6:.2f}M")
         assert row["models"] == len(SEED_MODELS)
-    assert round(rows[0]["seed_usd"] / 1e6, 2) == 6.25  # the seed README's headline
+    assert rows[0]["seed"] == "$6.25M"  # the seed README's headline
+    assert all(row["wow"].endswith("%") for row in rows)
 
     # One week: the latest published one by default, biggest best estimate first.
     rows = query(datasette, "week_models")
-    assert {(r["week_start"], r["week_end"]) for r in rows} == {WEEK2}
+    assert {r["week_end"] for r in rows} == {WEEK2[1]}
     expected = sorted(week2.values(), key=lambda m: -expected_effective(m))
-    assert [r["permaslug"] for r in rows] == [m.permaslug for m in expected]
-    assert rows[0]["revenue_best_usd"] == pytest.approx(expected_effective(expected[0]), rel=1e-9)
-    assert rows[0]["revenue_list_usd"] == pytest.approx(seed_expected(expected[0])[0], rel=1e-9)
-    assert {r["best_basis"] for r in rows} == {"effective", "free"}
-    assert sum(r["best_share_pct"] for r in rows) == pytest.approx(100, abs=0.1)
-    sonnet = next(r for r in rows if r["permaslug"] == SEED_MODELS[SONNET].permaslug)
-    assert sonnet["prompt_usd_per_m"] == 2.5
+    assert [r["model"] for r in rows] == [m.permaslug + ("" if m.variant == "standard" else f":{m.variant}")
+                                          for m in expected]
+    assert [r["#"] for r in rows] == list(range(1, len(rows) + 1))
+    assert rows[0]["best"] == f"${int(expected_effective(expected[0])):,}"
+    assert rows[0]["list"] == f"${int(seed_expected(expected[0])[0]):,}"
+    assert {r["basis"] for r in rows} == {"effective", "free"}
+    sonnet = next(r for r in rows if r["model"] == SEED_MODELS[SONNET].permaslug)
+    assert sonnet["per_m"] == "$2.5 / $15"
     chosen = query(datasette, "week_models", week_end=WEEK1[1])
     assert {r["week_end"] for r in chosen} == {WEEK1[1]} and len(chosen) == len(SEED_MODELS)
     rejected = query(datasette, "week_models", week_end=WEEK3[1])
-    assert {r["status"] for r in rejected} == {"rejected"}
+    assert {r["week_end"] for r in rejected} == {f"{WEEK3[1]} (rejected)"}
 
     # Movers: week 2 against week 1, the largest change in list-price spend first.
     rows = query(datasette, "biggest_movers")
     changes = {p: seed_expected(week2[p])[0] - seed_expected(week1[p])[0] for p in week1}
-    assert [r["permaslug"] for r in rows[:2]] == sorted(changes, key=lambda p: -abs(changes[p]))[:2]
-    kimi = next(r for r in rows if r["permaslug"] == SEED_MODELS[KIMI].permaslug)
-    assert kimi["previous_week_end"] == WEEK1[1] and kimi["tokens_change_pct"] == 100.0
-    assert kimi["list_change_usd"] == pytest.approx(changes[kimi["permaslug"]], rel=1e-9)
+    assert [r["model"] for r in rows[:2]] == sorted(changes, key=lambda p: -abs(changes[p]))[:2]
+    kimi = next(r for r in rows if r["model"] == SEED_MODELS[KIMI].permaslug)
+    assert kimi["previous_week_end"] == WEEK1[1] and kimi["tokens_change"] == "+100.0%"
+    assert kimi["list_change_usd"] == f"{int(changes[kimi['model']]):+,}"
     assert len(rows) == len(SEED_MODELS)
 
     # By author: the permaslug's owner, summed over the week, token share against spend share.
@@ -156,12 +163,25 @@ def test_every_canned_query_answers_with_the_crawled_figures(datasette, history)
     assert [r["author"] for r in rows] == sorted(spend, key=lambda a: (-spend[a], a))
     for row in rows:
         models = authors[row["author"]]
-        assert (row["models"], row["unknown_revenue_models"]) == (len(models), 0)
-        assert row["best_usd"] == pytest.approx(spend[row["author"]], rel=1e-9)
-        assert row["list_usd"] == pytest.approx(sum(seed_expected(m)[0] for m in models), rel=1e-9)
-        assert row["best_share_pct"] == pytest.approx(100 * spend[row["author"]] / sum(spend.values()), abs=0.006)
+        assert (row["models"], row["unknown_revenue"]) == (len(models), 0)
+        assert row["best"] == f"${int(spend[row['author']]):,}"
+        assert row["list"] == f"${int(sum(seed_expected(m)[0] for m in models)):,}"
+        assert row["best_share"] == f"{100 * spend[row['author']] / sum(spend.values()):.2f}%"
         assert row["week_end"] == WEEK2[1] and row["status"] == "published"
-    assert sum(r["token_share_pct"] for r in rows) == pytest.approx(100, abs=0.1)
+    assert sum(float(r["token_share"].rstrip("%")) for r in rows) == pytest.approx(100, abs=0.1)
+
+    # By provider: each model-variant here has one provider, named after its public id's author.
+    rows = query(datasette, "revenue_by_provider")
+    served: dict[str, float] = {}
+    for model in week2.values():
+        if expected_effective(model):
+            provider = model.public_id.split("/")[0]
+            served[provider] = served.get(provider, 0.0) + expected_effective(model)
+    assert [r["provider_slug"] for r in rows] == sorted(served, key=lambda p: (-served[p], p))
+    for row in rows:
+        assert row["revenue_best_usd"] == pytest.approx(served[row["provider_slug"]], rel=1e-9)
+        assert row["week_end"] == WEEK2[1] and row["status"] == "published"
+    assert sum(r["revenue_share_pct"] for r in rows) == pytest.approx(100, abs=0.1)
 
     # Price changes: Sonnet's prompt price, down in week 2 and back up in week 3 (its catalogue).
     rows = query(datasette, "price_changes")
@@ -185,14 +205,18 @@ def test_metadata_describes_real_columns_and_credits_the_source(datasette, histo
     metadata = requests.get(f"{datasette}/-/metadata.json", timeout=10).json()
     assert metadata["license"] == "CC BY 4.0"
     assert metadata["license_url"] == "https://creativecommons.org/licenses/by/4.0/"
-    assert metadata["source"] == "Source: OpenRouter (openrouter.ai/rankings)"
+    assert metadata["source"] == "OpenRouter (openrouter.ai/rankings)"  # Datasette writes "Data source: "
     db = read_only(history)
     for name, table in metadata["databases"]["history"]["tables"].items():
         assert name in db.table_names() + db.view_names(), f"metadata describes {name}, which the history lacks"
         columns = {c.name for c in (db[name].columns if name in db.table_names() else db.view(name).columns)}
         assert set(table.get("columns", {})) <= columns, f"{name}: metadata describes columns it does not have"
     page = requests.get(f"{datasette}/history/weekly_revenue", timeout=10).text
-    assert "Source: OpenRouter (openrouter.ai/rankings)" in page and "CC BY 4.0" in page
+    assert "Data source:" in page and "OpenRouter (openrouter.ai/rankings)" in page and "CC BY 4.0" in page
+    assert "Source: Source:" not in page and "Data source: Source" not in page
+    home = requests.get(f"{datasette}/history", timeout=10).text
+    assert "`" not in home.split("<h1")[1].split("</p>")[0]  # the description is prose, not markdown
+    assert "_sqlite_migrations" not in home.split("hidden tables")[0]  # hidden: listed last, if at all
 
 
 class TableRows(HTMLParser):
@@ -241,9 +265,7 @@ def test_weekly_revenue_page_renders_in_chromium(datasette, tmp_path):
     expected = query(datasette, "crawl_weeks")
     assert [(r["week_start"], r["week_end"]) for r in rendered] == [WEEK1, WEEK2]
     for row, answer in zip(rendered, expected):
-        assert float(row["list_usd"]) == answer["list_usd"]
-        assert float(row["high_usd"]) == answer["high_usd"]
-        assert row["crawl_id"] == answer["crawl_id"]
+        assert (row["list"], row["range"], row["best"]) == (answer["list"], answer["range"], answer["best"])
 
 
 def sha256(path: Path) -> str:

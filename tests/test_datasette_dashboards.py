@@ -4,8 +4,9 @@ call for, no error and no warning in the page, nothing asked of another host. A 
 dashboard is kept (its path is printed).
 
 The history is the README's: a crawl of the demo snapshot, then an import of the earlier project's
-sample files (several Monday weeks, a gap, a week whose splits are unknown), served by
-deploy/datasette-server from a copy of the project (tests/deploy_scripts.py).
+sample files (several Monday weeks, a gap, a week whose splits are unknown), in a file not named
+history.db, served by deploy/datasette-server from a copy of the project (tests/deploy_scripts.py)
+as database `history` all the same.
 """
 
 from __future__ import annotations
@@ -55,10 +56,13 @@ try {
       if (response.status() >= 400) errors.push(`HTTP ${response.status()}: ${response.url()}`);
     });
     await page.goto(url, { waitUntil: "networkidle" });
+    // A chart card holds a Vega SVG with marks, a table or a metric (markdown cards have no title).
     const drawn = await page.waitForFunction(() => [...document.querySelectorAll(".dashboard-card")]
-      .filter((card) => card.querySelector(".dashboard-card-title"))  // markdown cards have none
-      .every((card) => card.querySelector(".dashboard-card-chart svg g.role-mark")), null, { timeout: 30000 })
+      .filter((card) => card.querySelector(".dashboard-card-title"))
+      .every((card) => card.querySelector(".dashboard-card-chart svg g.role-mark, .dashboard-card-chart td, "
+                                          + ".dashboard-card-chart p")), null, { timeout: 30000 })
       .then(() => true, () => false);
+    await page.waitForTimeout(300);  // the picker follows the chart's model once its text is drawn
     const charts = await page.evaluate(() => Object.fromEntries([...document.querySelectorAll(".dashboard-card-chart")]
       .map((chart) => [chart.id.replace(/^chart-/, ""), {
         // per mark type (mark-rect, mark-line, ...), the items of each of its groups
@@ -68,14 +72,20 @@ try {
           return marks;
         }, {}),
         texts: [...chart.querySelectorAll("svg g.mark-text.role-mark text")].map((text) => text.textContent),
+        xLabels: [...chart.querySelectorAll("svg g.role-axis[aria-label^='X-axis'] g.role-axis-label text")]
+          .map((text) => text.textContent),
+        table: [...chart.querySelectorAll("table tr")].map((row) => [...row.children].map((cell) => cell.textContent)),
         citation: [...chart.querySelectorAll("svg .role-title-text")].map((text) => text.textContent).join(" "),
         prose: chart.innerText,
       }])));
     const options = await page.evaluate(() => Object.fromEntries(
       [...document.querySelectorAll(".dashboard-filters select")]
         .map((select) => [select.name, [...select.options].map((option) => option.value).filter(Boolean)])));
+    const picked = await page.evaluate(() => Object.fromEntries(
+      [...document.querySelectorAll(".dashboard-filters select, .dashboard-filters input[type=text]")]
+        .map((input) => [input.name, input.value])));
     await page.screenshot({ path: screenshot, fullPage: true });
-    results.push({ url, screenshot, drawn, attempts, errors, charts, options });
+    results.push({ url, screenshot, drawn, attempts, errors, charts, options, picked });
     await page.close();
   }
 } finally {
@@ -102,7 +112,7 @@ def draw(urls: dict[str, str], out: Path) -> dict[str, dict[str, Any]]:
 def history(tmp_path_factory) -> Path:
     """The README's crawl of the demo snapshot, then its import of the sample weekly files."""
     folder = tmp_path_factory.mktemp("dashboards")
-    db = folder / "history.db"  # served as database `history`, the name the charts ask
+    db = folder / "weekly spend.db"  # any name: served as database `history`, the name the charts ask
     crawl = run_scrapy("crawl", "rankings", "-a", f"snapshot={ROOT / DEMO_FOLDER}", "-a", "top=all",
                        "-s", f"ORSTATS_DB={db}")
     assert crawl.returncode == 0, crawl.stderr[-3000:]
@@ -133,15 +143,27 @@ def expected(history) -> dict[str, Any]:
                                            "order by week_end desc")]
     top_week = next(week for week in published if db.execute(
         "select 1 from weekly_revenue where week_start = ? and week_end = ? and revenue_best_usd > 0", week).fetchone())
-    latest_monday = db.execute("select max(week_start) from monday_weeks").fetchone()[0]
-    revenue_by_key = {}
+    # The bars: the report's figures of each published week up to the report's, then the Monday weeks
+    # at list price that end before the model's first such week.
+    report_end = top_week[1]
+    report_weeks: dict[str, dict[str, float | None]] = {}
     for permaslug, variant, week_start, usd in db.execute(
-            "select permaslug, variant, week_start, revenue_list_usd from monday_revenue"):
-        key = permaslug if variant == "standard" else f"{permaslug}:{variant}"
-        revenue_by_key.setdefault(key, {})[week_start] = usd
-    latest = {key: weeks_usd.get(latest_monday) for key, weeks_usd in revenue_by_key.items()
-              if latest_monday in weeks_usd}
-    default_model = max(latest, key=lambda key: latest[key] if latest[key] is not None else -1)
+            "select permaslug, variant, week_start, revenue_best_usd from weekly_revenue "
+            "where status = 'published' and week_end <= ?", [report_end]):
+        report_weeks.setdefault(key_of(permaslug, variant), {})[week_start] = usd
+    revenue_by_key: dict[str, dict[str, float | None]] = {}
+    for permaslug, variant, week_start, week_end, usd in db.execute(
+            "select permaslug, variant, week_start, week_end, revenue_list_usd from monday_revenue"):
+        key = key_of(permaslug, variant)
+        if week_end < min(report_weeks.get(key, {report_end: None})):
+            revenue_by_key.setdefault(key, {})[week_start] = usd
+    for key, weeks_usd in report_weeks.items():
+        revenue_by_key.setdefault(key, {}).update(weeks_usd)
+    top_rows = db.execute("select permaslug, variant from weekly_revenue where week_start = ? and "
+                          "week_end = ? and revenue_best_usd is not null order by revenue_best_usd desc, rank",
+                          top_week).fetchall()
+    default_model = key_of(*top_rows[0])
+    listed = {key_of(*row) for row in db.execute("select distinct permaslug, variant from monday_weeks")}
     price_kinds = {}
     for permaslug, variant, *prices in db.execute(
             "select canonical_slug, variant, count(prompt_price), count(completion_price), count(cache_read_price) "
@@ -156,10 +178,21 @@ def expected(history) -> dict[str, Any]:
         "top_rows": db.execute("select count(*) from weekly_revenue where week_start = ? and week_end = ? "
                                "and revenue_best_usd is not null", top_week).fetchone()[0],
         "default_model": default_model,
+        "listed": sorted(listed),
+        # a public id that is not itself a permaslug, and the permaslug it stands for
+        "public_id": next((public_id, key_of(permaslug, variant)) for permaslug, variant, public_id in db.execute(
+            "select canonical_slug, variant, public_id from prices order by observed_on desc, public_id")
+            if key_of(permaslug, variant) in revenue_by_key and public_id != key_of(permaslug, variant)),
         "known_revenue_weeks": {key: sum(usd is not None for usd in weeks_usd.values())
                                 for key, weeks_usd in revenue_by_key.items()},
+        "published_weeks": db.execute("select count(*) from weekly_totals_last_year "
+                                      "where status = 'published'").fetchone()[0],
         "price_kinds": price_kinds,
     }
+
+
+def key_of(permaslug: str, variant: str) -> str:
+    return permaslug if variant == "standard" else f"{permaslug}:{variant}"
 
 
 @pytest.fixture(scope="module")
@@ -170,10 +203,12 @@ def other_model(expected) -> str:
 
 
 @pytest.fixture(scope="module")
-def drawn(datasette, other_model, tmp_path_factory) -> dict[str, dict[str, Any]]:
+def drawn(datasette, other_model, expected, tmp_path_factory) -> dict[str, dict[str, Any]]:
     out = tmp_path_factory.mktemp("dashboard-screenshots")
     urls = {slug: f"{datasette}/-/dashboards/{slug}" for slug in DASHBOARDS}
     urls["model-filtered"] = f"{datasette}/-/dashboards/model?model={other_model}"
+    urls["model-public-id"] = f"{datasette}/-/dashboards/model?model={expected['public_id'][0]}"
+    urls["model-unknown"] = f"{datasette}/-/dashboards/model?model=nosuch/model-9"
     pages = draw(urls, out)
     for name, page in pages.items():
         print(f"screenshot of {name}: {page['screenshot']}")
@@ -186,17 +221,22 @@ def test_every_dashboard_draws_each_chart_with_the_network_blocked(drawn):
         slug = name.split("-")[0]
         assert page["attempts"] == [], f"{name} asked another host: {page['attempts']}"
         assert page["errors"] == [], f"{name}: {page['errors']}"
-        assert page["drawn"], f"{name}: some chart drew no marks within 30 s: {page['charts']}"
+        assert page["drawn"], f"{name}: some chart drew nothing within 30 s: {page['charts']}"
         assert Path(page["screenshot"]).stat().st_size > 0
         for chart, config in DASHBOARDS[slug]["charts"].items():
             shown = page["charts"][chart]
             if config["library"] == "markdown":
                 assert "Source: OpenRouter (openrouter.ai/rankings)" in shown["prose"], (name, chart)
                 continue
+            assert "error" not in shown["prose"].lower(), (name, chart, shown["prose"])
+            if config["library"] in {"table", "metric"}:
+                assert shown["prose"].strip(), (name, chart)
+                continue
             assert config["library"] == "vega-lite", (name, chart)
             assert sum(map(sum, shown["marks"].values())) > 0, (name, chart, shown)
             assert shown["citation"] == "Source: OpenRouter (openrouter.ai/rankings), CC BY 4.0", (name, chart)
-            assert "error" not in shown["prose"].lower(), (name, chart, shown["prose"])
+            # one label a month at most: weekly ticks labelled "%b %Y" repeated each month's name
+            assert len(shown["xLabels"]) == len(set(shown["xLabels"])), (name, chart, shown["xLabels"])
 
 
 def test_the_revenue_dashboard_draws_every_week_lab_and_top_model(drawn, expected):
@@ -213,15 +253,77 @@ def test_the_revenue_dashboard_draws_every_week_lab_and_top_model(drawn, expecte
     # shows the latest week that has one, and says which.
     start, end = expected["top_week"]
     assert top["texts"] == [f"week {start} to {end}"] and expected["top_week"] != expected["latest_published_week"]
+    # The headline is that week's, as the report's front page has it; the table lists the published weeks.
+    headline = charts["headline"]["prose"]
+    assert headline.startswith("$") and f"week {start} to {end}" in headline, headline
+    weeks = charts["weeks"]["table"]
+    assert weeks[0] == ["week", "estimate", "range", "week_over_week"]
+    assert len(weeks) - 1 == expected["published_weeks"] > 1
+    assert any(row[0] == f"{start}..{end[5:]}" and row[1].startswith("$") for row in weeks[1:])
 
 
 def test_the_model_dashboard_shows_the_model_picked_in_its_filter(drawn, expected, other_model):
     known = expected["known_revenue_weeks"]
     options = drawn["model"]["options"]["model"]
-    assert options == sorted(known) and other_model in options
-    for name, model in (("model", expected["default_model"]), ("model-filtered", other_model)):
+    assert options == expected["listed"] and other_model in options
+    public_id, permaslug = expected["public_id"]
+    for name, model in (("model", expected["default_model"]), ("model-filtered", other_model),
+                        ("model-public-id", permaslug)):
         chart = drawn[name]["charts"]["price_and_revenue"]
         assert chart["texts"][0].split(" (")[0] == model, name  # the chart names its model
+        assert drawn[name]["picked"]["model"] == model, name  # and the picker shows it
         assert chart["marks"]["mark-rect"] == [known[model]], name  # a bar per week of known revenue
-        # a line per price the catalogue gave (prompt, completion, cache read)
-        assert len(chart["marks"]["mark-line"]) == expected["price_kinds"][model] > 0, name
+        # each list price the catalogue gave, as lines (rules) from one change to the next
+        assert sum(chart["marks"]["mark-rule"]) >= expected["price_kinds"][model] > 0, name
+    unknown = drawn["model-unknown"]["charts"]["price_and_revenue"]
+    assert unknown["texts"] == ["no such model: nosuch/model-9 (neither a permaslug[:variant] of the history "
+                                "nor a public id)"]
+    assert sum(unknown["marks"].get("mark-rect", [])) == sum(unknown["marks"].get("mark-rule", [])) == 0
+
+
+def test_the_providers_dashboard_draws_each_weeks_share_by_provider(drawn, history):
+    chart = DASHBOARDS["providers"]["charts"]["provider_shares"]
+    rows = list(read_only(history).query(chart["query"]))
+    weeks = {row["week_end"] for row in rows}
+    assert rows and len(weeks) == 1  # the demo crawl's week (the imported weeks have no provider summaries)
+    # a bar segment per week and provider shown (the 8 with the most revenue, then the rest as one)
+    assert len(rows) == min(len({r["provider"] for r in rows}), 9) > 1
+    shown = drawn["providers"]["charts"]["provider_shares"]
+    assert shown["marks"]["mark-rect"] == [len(rows)]
+
+
+# Each canned query's page at 1280 px: how far right its results table reaches (null: no rows).
+WIDTHS = """
+import { launch } from %(browser)s;
+const { context, close } = await launch(%(chromium)s);
+const widths = {};
+try {
+  for (const [name, url] of Object.entries(%(urls)s)) {
+    const page = await context.newPage();
+    await page.setViewportSize({ width: 1280, height: 900 });
+    await page.goto(url, { waitUntil: "networkidle" });
+    widths[name] = await page.evaluate(() => {
+      const table = document.querySelector("table.rows-and-columns");
+      return table ? Math.ceil(table.getBoundingClientRect().right) : null;
+    });
+    await page.close();
+  }
+} finally {
+  await close();
+}
+console.log(JSON.stringify(widths));
+"""
+
+
+def test_every_canned_query_fits_a_1280_px_window(datasette):
+    queries = yaml.safe_load(METADATA.read_text())["databases"]["history"]["queries"]
+    urls = {name: f"{datasette}/history/{name}" for name in queries}
+    node, chromium = require_tool("node"), require_tool("chromium", CHROMIUM)
+    script = WIDTHS % {"browser": json.dumps((RENDER_DIR / "browser.mjs").as_uri()), "urls": json.dumps(urls),
+                       "chromium": json.dumps(chromium)}
+    result = subprocess.run([node, "--input-type=module", "-e", script], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    widths = json.loads(result.stdout)
+    assert {name for name, width in widths.items() if width is not None} >= {
+        "revenue_over_time", "crawl_weeks", "week_models", "biggest_movers", "revenue_by_author"}
+    assert all(width <= 1280 for width in widths.values() if width is not None), widths

@@ -184,12 +184,14 @@ async def test_capture_2026_08_08_fills_revenue_effective_for_every_measured_pri
     await crawl({"ORSTATS_DB": str(history_path)}, snapshot=str(capture), top="all")
     db = Database(history_path)
     rows = list(db.query("""
-        select r.*, e.status as effective_status from weekly_revenue r
+        select r.*, e.status as effective_status, e.rejected_because from weekly_revenue r
         left join effective_prices e using (crawl_id, permaslug, variant)"""))
     measured = [r for r in rows if r["split_source"] == "activity"]
     priced = [r for r in measured if r["effective_status"] == PRICED]
     assert len(priced) > 300
-    assert all(r["revenue_effective_usd"] is not None for r in priced)
+    # Every one the gate believed: a clean real week has no effective price to refuse.
+    assert [(r["permaslug"], r["rejected_because"]) for r in priced if r["rejected_because"] is not None] == []
+    assert all(r["revenue_effective_usd"] is not None for r in priced if r["rejected_because"] is None)
     # :batch reports 0: unknown, never $0 (unless the variant is free).
     batch = [r for r in measured if r["variant"] == "batch"]
     assert batch and all(r["revenue_effective_usd"] is None for r in batch)

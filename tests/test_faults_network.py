@@ -219,9 +219,11 @@ REFUSED = {
     "leaderboard": (EXIT_REJECTED, "rejected", None),
     # no chart: its own checks have nothing to look at
     "chart": (EXIT_PUBLISHED, "published",
-              {"structure_chart": "flag", "chart_totals": "skip", "chart_history": "skip"}),
+              {"structure_chart": "flag", "chart_totals": "skip", "chart_history": "skip", "chart_week": "skip",
+               "chart_partial": "skip"}),
     "activity": (EXIT_PUBLISHED, "published", {"structure_activity": "flag"}),
-    "effective": (EXIT_PUBLISHED, "published", {"structure_effective": "flag"}),
+    # no effective prices: the headline would switch to list prices for the whole spend
+    "effective": (EXIT_REJECTED, "rejected", {"structure_effective": "flag", "basis_switch": "fail"}),
     "data_api": (EXIT_PUBLISHED, "published", {"structure_data_api": "flag"}),
     "leaderboard_page": (EXIT_REJECTED, "rejected", None),
 }

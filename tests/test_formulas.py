@@ -11,11 +11,12 @@ import pytest
 
 from orstats_crawler import pricing
 from orstats_crawler.history.connection import open_for_writing
-from orstats_crawler.history.formulas import (REVENUE_EFFECTIVE, REVENUE_HIGH, REVENUE_LIST, REVENUE_SEED, author,
-                                              evaluate, upper_bound_usd, upper_bounds)
+from orstats_crawler.history.formulas import (REVENUE_EFFECTIVE, REVENUE_EFFECTIVE_WEEK, REVENUE_HIGH, REVENUE_LIST,
+                                              REVENUE_SEED, author, evaluate, upper_bound_usd, upper_bounds)
 from orstats_crawler.history.views import VIEWS
 
-FORMULAS = {"list": REVENUE_LIST, "seed": REVENUE_SEED, "high": REVENUE_HIGH, "effective": REVENUE_EFFECTIVE}
+FORMULAS = {"list": REVENUE_LIST, "seed": REVENUE_SEED, "high": REVENUE_HIGH, "effective": REVENUE_EFFECTIVE,
+            "effective_week": REVENUE_EFFECTIVE_WEEK}
 
 
 def stored_views(tmp_path) -> dict[str, str]:
@@ -37,7 +38,7 @@ def test_each_revenue_column_of_a_crawl_week_is_computed_by_one_view_and_read_by
         holders = {view: sql.count(formula) for view, sql in views.items() if formula in sql}
         assert holders == {"model_week_revenue": 1, "monday_revenue": 1}, name
     best = views["weekly_revenue"]
-    assert "COALESCE(r.revenue_effective_usd, r.revenue_list_usd, r.revenue_imputed_usd)" in best
+    assert "COALESCE(r.revenue_effective_week_usd, r.revenue_list_usd, r.revenue_imputed_usd)" in best
     assert not re.search(r"prompt_price \*|weighted_input_price", best)  # no formula inlined: columns only
     assert len(best) < 2000
 

@@ -23,7 +23,8 @@ from orstats_crawler.report.charts import MEASURED_COLOUR, MODELED_COLOUR
 from orstats_crawler.report.data import SERIES_WEEKS
 from orstats_crawler.report.render import write_reports
 from tests.conftest import crawl, run_scrapy
-from tests.factory import SEED_MODELS, SnapshotSpec, build_snapshot, chart, expected_effective, with_models
+from tests.factory import (SEED_MODELS, SnapshotSpec, build_snapshot, chart, effective_prices, expected_effective,
+                           with_models)
 from tests.factory import expected_revenues as seed_expected
 from tests.mermaid_tools import (assert_mermaid_parses, check_xychart_lengths, mermaid_blocks, node_parser,
                                  xychart_series)
@@ -31,7 +32,7 @@ from tests.test_import_history import anchor_file, run_import, write
 
 # The seed README's order, plus authors.
 SECTIONS = ["Summary", "Revenue Over Time", "Revenue by Model", "Revenue Share", "Token Type Distribution",
-            "Model Breakdown", "Revenue by Author", "Methodology"]
+            "Model Breakdown", "Revenue by Author", "Revenue by Provider", "Methodology"]
 BLANK = "\u200b"  # what an x label left blank is made of
 MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
@@ -107,11 +108,6 @@ def display(model) -> str:
 
 def author(model) -> str:
     return model.permaslug.split("/")[0]
-
-
-def expected_rank(models) -> dict[str, int]:
-    ordered = sorted(models, key=lambda m: (-m.total, m.permaslug, m.variant))
-    return {m.permaslug: i for i, m in enumerate(ordered, start=1)}
 
 
 def in_millions(value: float) -> str:
@@ -210,7 +206,7 @@ async def test_the_seed_week_at_a_glance(tmp_path):
     week = weekly_totals(db, "2026-02-08")
     wow = week["like_for_like_best_usd"] / week["previous_revenue_best_usd"] - 1
 
-    # Summary: four rows, the best estimate first.
+    # Summary: five rows, the best estimate first, OpenRouter's take last.
     rows = summary(text)
     top = max(paid, key=lambda m: best[m.permaslug])
     revenue_by_author, tokens_by_author = defaultdict(float), defaultdict(int)
@@ -220,15 +216,18 @@ async def test_the_seed_week_at_a_glance(tmp_path):
     lab = max(revenue_by_author, key=lambda a: revenue_by_author[a] / best_total - tokens_by_author[a] / tokens_total)
     assert rows == {
         "Estimated weekly revenue": f"**{fmt.usd(best_total)}**, range {fmt.usd(low)} to {fmt.usd(high)}; "
-                                    f"{fmt.change(wow, digits=1)} week over week (the 10 model-variants known both "
+                                    f"{fmt.change(wow, digits=1)} week over week (the 10 models known both "
                                     "weeks)",
         "Top model": f"[{display(top)}]({fmt.model_url(top.public_id, top.permaslug)}): {fmt.usd(best[top.permaslug])} "
                      f"({fmt.ratio(best[top.permaslug], best_total)} of the estimate)",
         "Lab earning most above its token share": f"{lab}: {fmt.ratio(revenue_by_author[lab], best_total)} of the "
                                                   f"revenue from {fmt.ratio(tokens_by_author[lab], tokens_total)} of "
                                                   "the tokens",
-        "Tokens tracked": f"**{fmt.tokens(tokens_total)}** of 10 model-variants ({fmt.ratio(tokens_total, chart_total)}"
-                          f" of the {fmt.tokens(chart_total)} on OpenRouter's weekly chart)"}
+        "Tokens tracked": f"**{fmt.tokens(tokens_total)}** of 10 models ({fmt.ratio(tokens_total, chart_total)}"
+                          f" of the {fmt.tokens(chart_total)} on OpenRouter's weekly chart)",
+        "OpenRouter's own take": f"about {fmt.usd(best_total * 0.055)} (range {fmt.usd(low * 0.055)} to "
+                                 f"{fmt.usd(high * 0.055)}): the best estimate x its 5.5% fee on credit purchases; "
+                                 "BYOK traffic and discounts unknown"}
     assert lab == "anthropic" and fmt.usd(list_total) == "$2.82M"
     series = monday_series(db)
     first, last = series[0], series[-1]
@@ -254,11 +253,18 @@ async def test_the_seed_week_at_a_glance(tmp_path):
     assert xychart_series(by_model) == {"x-axis": [[display(m) for m in ranked]],
                                         "bar": [[in_millions(best[m.permaslug]) for m in ranked]], "line": []}
 
-    # Revenue Share: every paying lab its own slice, legends with their figure, the first colour blue.
+    # Revenue Share: each paying lab with 3 % of the revenue or more its own slice, the smaller ones
+    # one slice (their percentages would print over each other), legends with their figure, the first
+    # colour blue.
     [share] = blocks_of(text, "Revenue Share")
     paying = sorted((a for a in revenue_by_author if revenue_by_author[a]), key=lambda a: -revenue_by_author[a])
-    assert pie(share) == {f"{a} {fmt.usd(revenue_by_author[a])}": fmt.plain(round(revenue_by_author[a], 2), 2)
-                          for a in paying}
+    total = sum(revenue_by_author.values())
+    small = [a for a in paying if revenue_by_author[a] < 0.03 * total]
+    rest = sum(revenue_by_author[a] for a in small)
+    assert len(small) > 1 and pie(share) == {
+        **{f"{a} {fmt.usd(revenue_by_author[a])}": fmt.plain(round(revenue_by_author[a], 2), 2)
+           for a in paying if a not in small},
+        f"{len(small)} other labs {fmt.usd(rest)}": fmt.plain(round(rest, 2), 2)}
     assert '"pie1": "#0969da"' in share and "showData" not in share
 
     [token_pie] = blocks_of(text, "Token Type Distribution")
@@ -272,18 +278,20 @@ async def test_the_seed_week_at_a_glance(tmp_path):
 
     # Model Breakdown: the paid ones with their basis and week over week, the free one in a line.
     shown = breakdown(text)
-    ranks = expected_rank(SEED_MODELS)
     previous = {r["permaslug"]: r["previous_revenue_best_usd"] for r in Database(db).query(
         "SELECT permaslug, previous_revenue_best_usd FROM weekly_revenue")}
     assert list(shown) == [display(m) for m in ranked]
-    for model in ranked:
+    for place, model in enumerate(ranked, 1):
+        # the place by estimate, the split's shares, and what the traffic paid (the basis is effective)
+        input_price, output_price, _ = effective_prices(model)
         assert shown[display(model)] == [
-            str(ranks[model.permaslug]), f"[{display(model)}]({fmt.model_url(model.public_id, model.permaslug)})",
-            fmt.tokens(model.total), fmt.prices(float(model.pricing["prompt"]), float(model.pricing["completion"])),
+            str(place), f"[{display(model)}]({fmt.model_url(model.public_id, model.permaslug)})",
+            fmt.tokens(model.total), fmt.percent(model.cached / model.prompt), fmt.percent(model.prompt / model.total),
+            fmt.percent(model.completion / model.total), fmt.prices(input_price / 1e6, output_price / 1e6),
             "effective", fmt.usd(best[model.permaslug]),
             fmt.change(best[model.permaslug] / previous[model.permaslug] - 1)]
     breakdown_text = " ".join(section(text, "Model Breakdown").split())
-    assert breakdown_text.startswith("10 model-variants this week: 9 paid ones with the largest estimates below, "
+    assert breakdown_text.startswith("10 models this week: 9 paid ones with the largest estimates below, "
                                      "1 free one and 0 without an estimate.")
     assert "**Free** (1, $0): Trinity Large Preview." in breakdown_text
     assert "<details>" not in section(text, "Model Breakdown")  # nothing more to list
@@ -303,7 +311,7 @@ async def test_the_seed_week_at_a_glance(tmp_path):
     assert (f"Its formula gives $6.25M for this week; counting them once at list prices gives $2.82M, and the best "
             f"estimate is {fmt.usd(best_total)}.") in corrections
     assert "Revenue unknown" not in text and "n/a" not in text.split("## Methodology")[0]
-    assert check_xychart_lengths(text) == 3
+    assert check_xychart_lengths(text) == 4  # revenue over time, by model, labs over time, by provider
     assert_reads_in_short_paragraphs(text)
 
 
@@ -316,7 +324,10 @@ async def test_seed_method_reproduces_the_seed_readme(tmp_path):
     assert "week over week" not in rows["Estimated weekly revenue"]  # like for like is the best estimate's
     assert rows["Tokens tracked"].startswith("**5.57T**")
     sonnet = breakdown(text)["Claude Sonnet 4.5"]
-    assert sonnet == ["3", sonnet[1], "705.6B", "$3.00 / $15.00", "$2.40M"]  # no basis, no WoW
+    # the first by estimate; list prices (the method's basis); no basis, no WoW
+    spec = next(m for m in SEED_MODELS if display(m) == "Claude Sonnet 4.5")
+    assert sonnet == ["1", sonnet[1], "705.6B", fmt.percent(spec.cached / spec.prompt), "98.3%", "1.7%",
+                      "$3.00 / $15.00", "$2.40M"]
     # The seed README's order and per-model figures (its Revenue by Model chart, in $M).
     by_seed = sorted((m for m in SEED_MODELS if m.variant != "free"), key=lambda m: -seed_expected(m)[1])
     assert list(breakdown(text)) == [display(m) for m in by_seed]
@@ -384,15 +395,17 @@ def test_imported_weeks_chart_what_the_series_estimates(tmp_path):
                write(files, anchor_file(date(2026, 5, 11), zero=True)),
                write(files, anchor_file(date(2026, 6, 1), models=renamed, zero=True)))
     render(history, tmp_path / "reports", method="list")
-    text = (tmp_path / "reports" / "README.md").read_text(encoding="utf-8")
+    # The front page leads with the week that has an estimate; the latest week has its own page.
+    assert "(week 2026-04-27 to 2026-05-03, " in (tmp_path / "reports" / "README.md").read_text(encoding="utf-8")
+    text = (tmp_path / "reports" / "weekly" / "2026-05-31.md").read_text(encoding="utf-8")
     rows = monday_series(history)
     assert [row["basis"] for row in rows][:2] == ["measured", "modeled"]
     weekly = assert_series(text, rows)
     assert weekly[-1][0] == "2026-04-27 to 2026-05-03"
     # The latest week's revenue is unknown by list prices: no model is charted, none is listed as paid.
-    assert "No model-variant has a known, non-zero revenue this week." in section(text, "Revenue by Model")
+    assert "No model has a known, non-zero revenue this week." in section(text, "Revenue by Model")
     assert " ".join(section(text, "Model Breakdown").split()).startswith(
-        "10 model-variants this week: 0 paid ones with the largest estimates below, 1 free one and 9 without an "
+        "10 models this week: 0 paid ones with the largest estimates below, 1 free one and 9 without an "
         "estimate.")
 
 
@@ -444,13 +457,13 @@ async def test_every_week_page_charts_the_monday_weeks_up_to_it(tmp_path):
         " ".join(section((reports / "README.md").read_text(encoding="utf-8"), "Revenue Over Time").split())
     # The middle week: Gemini 2.5 Flash Lite's split was not fetched; the best estimate imputes it.
     lite = breakdown(middle)["Gemini 2.5 Flash Lite"]
-    assert lite[4] == "effective"  # effective prices need no split
+    assert lite[7] == "effective" and lite[3] == "n/a"  # effective prices need no split
     week = weekly_totals(db, ends[1])
     assert summary(middle)["Estimated weekly revenue"].startswith(f"**{fmt.usd(week['revenue_best_usd'])}**")
     wow = fmt.change(week["like_for_like_best_usd"] / week["previous_revenue_best_usd"] - 1, digits=1)
-    assert f"; {wow} week over week (the {week['previous_models']} model-variants known both weeks)" in \
+    assert f"; {wow} week over week (the {week['previous_models']} models known both weeks)" in \
         summary(middle)["Estimated weekly revenue"]
-    assert check_xychart_lengths(middle) == 3
+    assert check_xychart_lengths(middle) == 4
 
 
 @pytest_twisted.ensureDeferred
@@ -495,7 +508,7 @@ async def test_without_a_monday_week_the_page_says_so(tmp_path):
     assert section(text, "Revenue Over Time").strip() == \
         "The history holds no complete Monday week with an estimate up to 2026-02-08."
     assert "**Takeaway:**" in section(text, "Summary")
-    assert check_xychart_lengths(text) == 1  # revenue by model only
+    assert check_xychart_lengths(text) == 2  # revenue by model and by provider only
 
 
 # --- unknowns ----------------------------------------------------------------------------------
@@ -523,7 +536,7 @@ async def test_a_week_with_an_unknown_token_count(tmp_path):
     week = weekly_totals(tmp_path / "data" / "history.db", "2026-02-08")
     assert week["total_tokens"] is None and week["unknown_total_tokens_models"] == 1
     assert summary(text)["Tokens tracked"].startswith(
-        f"at least **{fmt.tokens(week['known_total_tokens'])}** of 10 model-variants, 1 of them of unknown count")
+        f"at least **{fmt.tokens(week['known_total_tokens'])}** of 10 models, 1 of them of unknown count")
     details = after(section(text, "Model Breakdown"), "<details><summary>")
     assert details.startswith("<details><summary>1 without an estimate</summary>")
     assert table(details) == [["10", f"[{display(lite)}]({fmt.model_url(lite.public_id, lite.permaslug)})", "n/a",
@@ -545,7 +558,8 @@ async def test_the_unknown_table_keeps_the_columns_that_differ(tmp_path):
     assert {name: row[3] for name, row in why.items()} == {display(models[7]): "token split not measured",
                                                           models[8].permaslug: "no list price"}  # no name either
     header = after(section(text, "Model Breakdown"), "<details><summary>2 without")
-    assert "| Rank | Model | Tokens | Why unknown | Price in / out ($/M) | At most (no cache discount) |" in header
+    assert ("| Token rank | Model | Tokens | Why unknown | Price in / out ($/M) | At most (no cache discount) |"
+            in header)
 
 
 # --- a rejected crawl --------------------------------------------------------------------------
@@ -591,7 +605,7 @@ async def test_hostile_names_break_no_table_chart_or_link(tmp_path):
     assert not re.search(r"(?<!\\)<img", text)  # only as escaped, literal text
     for line in section(text, "Model Breakdown").splitlines():
         if line.startswith("| ") and "[" in line:
-            assert len(cells(line)) == 7, line
+            assert len(cells(line)) == 10, line
             assert re.fullmatch(r"\[(\\.|[^\\\[\]])*\]"  # the link text, its brackets escaped
                                 r"\(https://openrouter\.ai/[^\s()\[\]\"<>]+\)", cells(line)[1]), line
     for block in mermaid_blocks(text):
@@ -602,7 +616,7 @@ async def test_hostile_names_break_no_table_chart_or_link(tmp_path):
             assert not any(set(label) & set('"`<>[]#&$') for label in labels)
     [by_model] = blocks_of(text, "Revenue by Model")
     assert len(xychart_series(by_model)["x-axis"][0]) == 9  # both hostile-named models kept their own bar
-    assert check_xychart_lengths(text) == 3
+    assert check_xychart_lengths(text) == 4
     names = [row[1] for row in table(section(text, "Model Breakdown"))]
     assert sum(1 for name in names if name.startswith("[Evil \\| Model \"quoted\" \\]x\\[ \\`tick\\`")) == 2
 

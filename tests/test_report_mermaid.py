@@ -37,8 +37,8 @@ async def test_the_2026_08_08_report_parses(tmp_path):
     assert result.status == "published"
     readme = reports / "README.md"
     text = readme.read_text(encoding="utf-8")
-    assert len(mermaid_blocks(text)) == 5
-    assert check_xychart_lengths(text) == 3
+    assert len(mermaid_blocks(text)) == 6  # five charts and the providers
+    assert check_xychart_lengths(text) == 4
     assert_mermaid_parses(readme)
 
     # The headline is the sum over the model-variants whose revenue is known; the counts add up.
@@ -48,8 +48,8 @@ async def test_the_2026_08_08_report_parses(tmp_path):
     # 2026-08-01..07 is not a Monday week of the chart: no chart total to compare with.
     left_out = week["total_tokens"] - week["revenue_list_usd_tokens"]
     assert summary(text)["Tokens tracked"] == (f"**{fmt.tokens(week['total_tokens'])}** of {week['models']} "
-                                               f"model-variants; {fmt.tokens(left_out)} of them without an estimate")
-    counts = re.match(r"(\d+) model-variants this week: (\d+) paid ones with the largest estimates below, (\d+) more "
+                                               f"models; {fmt.tokens(left_out)} of them without an estimate")
+    counts = re.match(r"(\d+) models this week: (\d+) paid ones with the largest estimates below, (\d+) more "
                       r"paid ones, (\d+) free ones and (\d+) without an estimate\.",
                       " ".join(section(text, "Model Breakdown").split()))
     models, top, rest, free, unknown = map(int, counts.groups())

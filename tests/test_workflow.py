@@ -109,6 +109,18 @@ def test_the_workflow_runs_weekly_one_at_a_time_with_least_permissions():
     assert "steps.crawl.outputs.exit-code != '0'" in by_name["Fail unless published with its report"]["if"]
 
 
+def test_the_token_reaches_only_the_steps_that_call_github():
+    """Not pip, not the crawl: the token is in the env of the steps that restore, save and commit;
+    the clone keeps no credentials; the report goes to published/, which no local crawl writes."""
+    job = workflow()["jobs"]["crawl"]
+    assert "GH_TOKEN" not in job["env"] and job["env"]["ORSTATS_REPORT_DIR"] == "published"
+    holders = {step.get("name", step.get("uses")) for step in job["steps"] if "GH_TOKEN" in step.get("env", {})}
+    assert holders == {"Restore the history", "Save the history", "Commit the report"}
+    assert not any("github.token" in str(step.get("run", "")) for step in job["steps"])
+    assert steps()["actions/checkout@v7.0.1"]["with"]["persist-credentials"] is False
+    assert "published/" not in (ROOT / ".gitignore").read_text() and "/reports/*" in (ROOT / ".gitignore").read_text()
+
+
 # --- the verdict summary, on real crawls --------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -302,7 +314,8 @@ def commit_step(work: Path, tmp_path: Path) -> str:
     summary = tmp_path / "summary.md"
     summary.write_text("")
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "GITHUB_STEP_SUMMARY": str(summary),
-           "GITHUB_REF_NAME": "main", "CRAWL_ID": PUBLISHED, "WEEK": "2026-02-02..2026-02-08"}
+           "GITHUB_REF_NAME": "main", "CRAWL_ID": PUBLISHED, "WEEK": "2026-02-02..2026-02-08",
+           "GH_TOKEN": "test-token"}
     result = subprocess.run(["bash", "-e", "-c", steps()["Commit the report"]["run"]], cwd=work, env=env,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
@@ -312,24 +325,27 @@ def commit_step(work: Path, tmp_path: Path) -> str:
 def test_commit_step_pushes_the_report_once(history, clone, tmp_path):
     reports = history.parent / "reports"  # the published crawl's report, beside its history
     assert (reports / "README.md").is_file()
-    shutil.copytree(reports, clone / "reports", dirs_exist_ok=True)
+    shutil.copytree(reports, clone / "published")  # where the workflow's crawl writes it (ORSTATS_REPORT_DIR)
     (clone / "data").mkdir()
     shutil.copy(history, clone / "data" / "history.db")  # never committed: it lives in the release
 
     said = commit_step(clone, tmp_path)
     head = git(clone, "rev-parse", "--short", "HEAD").strip()
-    assert said == f"reports/ committed: {head}\n"
+    assert said == f"published/ committed: {head}\n"
     origin = clone.parent / "origin.git"
     assert git(origin, "log", "-1", "--format=%an <%ae>", "main").strip() == (
         f"{BOT} <41898282+{BOT}@users.noreply.github.com>")
     assert git(origin, "log", "-1", "--format=%s", "main").strip() == (
         f"Weekly report: week 2026-02-02..2026-02-08 (crawl {PUBLISHED})")
     files = set(git(origin, "show", "--name-only", "--format=", "main").split())
-    report_files = {str(path.relative_to(clone)) for path in (clone / "reports").rglob("*") if path.is_file()}
-    expected = report_files - {"reports/.gitkeep"}
-    assert files == expected and "reports/README.md" in files
+    report_files = {str(path.relative_to(clone)) for path in (clone / "published").rglob("*") if path.is_file()}
+    assert files == report_files and "published/README.md" in files
+    assert "test-token" not in (clone / ".git" / "config").read_text()  # the header was never stored
+    # A contributor's own crawl writes reports/, ignored: nothing tracked changes.
+    (clone / "reports" / "README.md").write_text("# a local demo crawl\n")
+    assert git(clone, "status", "--porcelain") == ""
 
-    assert commit_step(clone, tmp_path) == "reports/ unchanged: nothing committed\n"
+    assert commit_step(clone, tmp_path) == "published/ unchanged: nothing committed\n"
     assert git(origin, "rev-list", "--count", "main").strip() == "2"
 
 
@@ -341,7 +357,8 @@ def test_commit_step_rebases_onto_a_push_made_during_the_crawl(clone, tmp_path):
     git(other, "-c", "user.name=dev", "-c", "user.email=dev@example.org", "commit", "--quiet", "-m", "notes")
     git(other, "push", "--quiet", "origin", "main")
 
-    (clone / "reports" / "README.md").write_text("# the week's report\n")
+    (clone / "published").mkdir()
+    (clone / "published" / "README.md").write_text("# the week's report\n")
     commit_step(clone, tmp_path)
     log = git(tmp_path / "origin.git", "log", "--format=%s", "main").splitlines()
     assert log == [f"Weekly report: week 2026-02-02..2026-02-08 (crawl {PUBLISHED})", "notes", "start"]

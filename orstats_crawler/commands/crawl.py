@@ -1,15 +1,8 @@
 """`scrapy crawl`, carrying the crawl's verdict out as the process exit code.
 
 Scrapy's own `crawl` exits 0 whatever happened inside; cron, Scrapyd monitors and CI need to know
-whether the week was published. The project's COMMANDS_MODULE puts this command in its place:
-
-    0  published (flags or `-a force=1` included: see crawls.checks and crawls.forced)
-    1  the crawl failed: it could not start, could not reach the site ("could not reach HOST"), or
-       ended without a stored verdict
-    2  usage error: a bad command line, spider argument or setting (one line says which)
-    3  rejected by the quality gate: data kept, the published week and the report left as they were
-    4  published, but the report could not be written (one line says which file and why); the next
-       crawl or `scrapy report` writes it (crawls.report_status says `failed` meanwhile)
+whether the week was published. The project's COMMANDS_MODULE puts this command in its place; the
+codes are ``EXIT_CODES`` (also in `scrapy crawl SPIDER -h`, with the spider's arguments).
 
 The verdict arrives by the history feed's ``crawl_verdict`` signal, the report's fate by the report
 extension's ``report_rendered``. With the history feed switched
@@ -25,17 +18,28 @@ from typing import Any
 
 from scrapy import signals
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
+from scrapy.commands import ScrapyHelpFormatter
 from scrapy.exceptions import UsageError
+from scrapy.spiderloader import get_spider_loader
 from twisted.internet.defer import Deferred
 
 from orstats_crawler import signals as orstats_signals
 from orstats_crawler.arguments import UsageError as ArgumentError
+from orstats_crawler.arguments import describe as describe_arguments
 from orstats_crawler.history.writer import PUBLISHED, REJECTED
 from orstats_crawler.middlewares import reachability
 
 logger = logging.getLogger(__name__)
 
 EXIT_PUBLISHED, EXIT_ERROR, EXIT_USAGE, EXIT_REJECTED, EXIT_REPORT_FAILED = 0, 1, 2, 3, 4
+EXIT_CODES = {
+    EXIT_PUBLISHED: "published, its report written (flags and -a force=1 included: see crawls.checks)",
+    EXIT_ERROR: "the crawl failed: it could not start, could not reach the site, or ended without a stored verdict",
+    EXIT_USAGE: "usage error: a bad command line, spider argument or setting (one line says which)",
+    EXIT_REJECTED: "rejected by the quality gate: data kept, the published week and the report left as they were",
+    EXIT_REPORT_FAILED: "published, but the report could not be written (one line says which file and why); "
+                        "the next crawl or `scrapy report` writes it",
+}
 
 
 @dataclass
@@ -98,16 +102,45 @@ def exit_code(outcome: Outcome, history_enabled: bool) -> tuple[int, str]:
     return EXIT_ERROR, f"no verdict was stored (finish reason: {reason}); see the errors above"
 
 
+class HelpWithEpilog(ScrapyHelpFormatter):
+    """Scrapy's help layout, with the epilog's lines kept as written (argparse would rewrap them)."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        return "".join(indent + line for line in text.splitlines(keepends=True))
+
+
 class Command(ScrapyCrawlCommand):
     def short_desc(self) -> str:
         return ("Run a spider; the exit code says whether its week was published (0), rejected (3), "
                 "published without its report (4) or failed (1)")
 
+    def add_options(self, parser: argparse.ArgumentParser) -> None:
+        """Scrapy's options, then (in `-h`) each spider's arguments and the exit codes, as written."""
+        super().add_options(parser)
+        parser.formatter_class = HelpWithEpilog
+        parser.epilog = "\n".join(self._spider_help() + ["", "Exit codes:"]
+                                  + [f"  {code}  {meaning}" for code, meaning in EXIT_CODES.items()])
+
+    def _spider_help(self) -> list[str]:
+        loader = get_spider_loader(self.settings)
+        lines = []
+        for name in loader.list():
+            accepted = getattr(loader.load(name), "accepted_arguments", {})
+            lines += [f"Arguments of spider {name} (-a NAME=VALUE; any other is a usage error):",
+                      *describe_arguments(accepted), ""]
+        return lines[:-1]
+
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         if len(args) != 1:
             raise UsageError("give exactly one spider: scrapy crawl rankings")
         assert self.crawler_process
-        crawler = self._create_crawler(args[0])
+        try:
+            crawler = self._create_crawler(args[0])
+        except KeyError:  # Scrapy's spider loader: a traceback otherwise
+            self.exitcode = EXIT_USAGE
+            spiders = ", ".join(get_spider_loader(self.crawler_process.settings).list())
+            logger.error("exit code %d: no spider named %r; the spiders: %s", EXIT_USAGE, args[0], spiders)
+            return
         outcome = Outcome()
         crawler.signals.connect(outcome.crawl_verdict, signal=orstats_signals.crawl_verdict)
         crawler.signals.connect(outcome.report_rendered, signal=orstats_signals.report_rendered)

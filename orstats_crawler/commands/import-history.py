@@ -3,7 +3,11 @@
 The command line only (Scrapy names a command after its module, hence the dash); the import is
 ``publish/importer.py``. Exit code 0 when every file was imported (or was already), 1 when a file
 could not be read or did not match its own total, or when the history could not be opened or
-written (one line names the file; the files before it stay imported, one transaction each).
+written (one line names the file; the files before it stay imported, one transaction each), 4 when
+the files were imported but the report could not be written.
+
+Like a crawl, an import then brings the report up to date (the pages whose inputs changed), in the
+folder a crawl into the same history writes (report/folder.py); `-s ORSTATS_REPORT_DIR=` skips it.
 
     scrapy import-history ../shared/anchor-history            # every *.json in the folder
     scrapy import-history 2026-02-16.json --db data/history.db
@@ -21,8 +25,11 @@ from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
 from orstats_crawler.commands import add_history_option, check_settings, history_path
+from orstats_crawler.commands.crawl import EXIT_REPORT_FAILED
 from orstats_crawler.history.connection import HistoryError, open_for_writing
 from orstats_crawler.publish.importer import ImportResult, import_path, rebuild_series_after, snapshot_paths
+from orstats_crawler.report.folder import report_folder
+from orstats_crawler.report.render import ReportError, write_reports
 from orstats_crawler.sources import SourceError
 
 
@@ -55,7 +62,8 @@ class Command(ScrapyCommand):
         results: list[ImportResult | SourceError] = []
         try:
             for path in snapshot_paths(args):  # one file at a time: a write error names the file
-                result = import_path(db, path, backfill_day, fold_series=False)
+                result = import_path(db, path, backfill_day, fold_series=False,
+                                     platform_fee=self.settings.getfloat("ORSTATS_PLATFORM_FEE"))
                 print_result(result)
                 results.append(result)
         except sqlite3.Error as error:  # a full disk, a file changed under us: earlier files are kept
@@ -73,6 +81,27 @@ class Command(ScrapyCommand):
                 self.exitcode = 1
         finally:
             db.close()
+        if self.settings.get("ORSTATS_REPORT_DIR") != "" and not self.render(db_path) and not self.exitcode:
+            self.exitcode = EXIT_REPORT_FAILED
+
+    def render(self, db_path: str) -> bool:
+        """The report brought up to date as after a crawl; False when it could not be written."""
+        check_settings(self.settings, ["ORSTATS_REVENUE_METHOD", "ORSTATS_REPORT_TABLE_ROWS",
+                                       "ORSTATS_REPORT_OUTLIER_FACTOR"])
+        folder = report_folder(self.settings.get("ORSTATS_REPORT_DIR"), db_path)
+        try:
+            rendered = write_reports(db_path, folder, self.settings.get("ORSTATS_REVENUE_METHOD"),
+                                     self.settings.getint("ORSTATS_REPORT_TABLE_ROWS"), everything=False,
+                                     outlier_factor=self.settings.getfloat("ORSTATS_REPORT_OUTLIER_FACTOR"))
+        except (HistoryError, ReportError) as error:
+            print(f"scrapy import-history: imported, but the report was not written: {error}; "
+                  "`scrapy report` writes it", file=sys.stderr)
+            return False
+        if rendered is not None:
+            week = rendered.latest.week
+            print(f"report written to {rendered.readme} (week {week.week_start}..{week.week_end}, "
+                  f"{len(rendered.written)} files rewritten)")
+        return True
 
     @staticmethod
     def _rebuild_series(db: Any, results: list[ImportResult | SourceError]) -> str | None:

@@ -19,6 +19,7 @@ from orstats_crawler.commands import add_history_option, check_settings, history
 from orstats_crawler.history.connection import HistoryError
 from orstats_crawler.report import format as fmt
 from orstats_crawler.report.data import METHODS
+from orstats_crawler.report.folder import report_folder
 from orstats_crawler.report.render import ReportError, write_reports
 
 
@@ -36,7 +37,8 @@ class Command(ScrapyCommand):
         super().add_options(parser)
         add_history_option(parser)
         parser.add_argument("--output", metavar="DIR",
-                            help="report folder (default: the ORSTATS_REPORT_DIR setting)")
+                            help="report folder (default: the ORSTATS_REPORT_DIR setting, else `reports` of the "
+                                 "project's own history or `reports` beside another history file)")
         parser.add_argument("--method", choices=sorted(METHODS),
                             help="headline revenue formula (default: the ORSTATS_REVENUE_METHOD setting)")
 
@@ -44,14 +46,17 @@ class Command(ScrapyCommand):
         if args:
             raise UsageError(f"unexpected arguments: {' '.join(args)}")
         db_path = history_path(opts, self.settings)
-        report_dir = opts.output or self.settings.get("ORSTATS_REPORT_DIR")
+        setting = self.settings.get("ORSTATS_REPORT_DIR")
+        report_dir = opts.output or (setting != "" and report_folder(setting, db_path))
         method_key = opts.method or self.settings.get("ORSTATS_REVENUE_METHOD")
         if not report_dir:
             raise UsageError("no report folder: set ORSTATS_REPORT_DIR or pass --output", print_help=False)
-        read = ["ORSTATS_REPORT_TABLE_ROWS"] + ([] if opts.method else ["ORSTATS_REVENUE_METHOD"])
+        read = ["ORSTATS_REPORT_TABLE_ROWS", "ORSTATS_REPORT_OUTLIER_FACTOR"] + (
+            [] if opts.method else ["ORSTATS_REVENUE_METHOD"])
         check_settings(self.settings, read)
         try:
-            rendered = write_reports(db_path, report_dir, method_key, self.settings.getint("ORSTATS_REPORT_TABLE_ROWS"))
+            rendered = write_reports(db_path, report_dir, method_key, self.settings.getint("ORSTATS_REPORT_TABLE_ROWS"),
+                                     outlier_factor=self.settings.getfloat("ORSTATS_REPORT_OUTLIER_FACTOR"))
         except (HistoryError, ReportError) as error:
             print(f"scrapy report: {error}", file=sys.stderr)
             self.exitcode = 1

@@ -12,7 +12,9 @@ formulas of ``model_weeks m`` joined to ``effective_prices e``.
 The best estimate of a row, by basis (``best_basis``):
 - ``free``: a free variant (or both list prices 0): 0;
 - ``effective``: what the traffic paid, effective-pricing's prices x prompt and completion tokens
-  (no split needed); its band is ``EFFECTIVE_DOUBT`` either way (the prices are a sample);
+  (no split needed), the input price weighted to the week's cached share where the split was
+  measured (``effective_input_week``); its band is ``EFFECTIVE_DOUBT`` either way (the prices are a
+  sample);
 - ``list``: the list price with the measured split (cached tokens at the cache-read price);
 - ``imputed``: the list price with the cached share of prompt tokens imputed from the week's
   measured model-variants (``cached_share_imputed``: same model, family or author, else the week's
@@ -43,6 +45,7 @@ class Row:
     effective_input: str  # $/M per total prompt token
     effective_output: str  # $/M per completion token
     cached_share: str  # imputed share of prompt tokens read from cache
+    cache_hit_rate: str  # the share of the effective price's sample read from cache
 
 
 def row(m: str = "m", e: str = "e", share: str | None = None) -> Row:
@@ -51,7 +54,8 @@ def row(m: str = "m", e: str = "e", share: str | None = None) -> Row:
     return Row(f"{m}.prompt_tokens", f"{m}.completion_tokens", f"{m}.cached_tokens", f"{m}.prompt_price",
                f"{m}.completion_price", f"{m}.cache_read_price", f"{m}.is_free",
                f"(CASE WHEN {believed} THEN {e}.weighted_input_price END)",
-               f"(CASE WHEN {believed} THEN {e}.weighted_output_price END)", share or f"{m}.cached_share_imputed")
+               f"(CASE WHEN {believed} THEN {e}.weighted_output_price END)", share or f"{m}.cached_share_imputed",
+               f"{e}.cache_hit_rate")
 
 
 def with_tokens(r: Row, prompt: str, completion: str, cached: str) -> Row:
@@ -88,6 +92,32 @@ def effective_revenue(r: Row) -> str:
     """What the traffic actually paid (effective-pricing, $/M: cache reads and writes, provider mix
     and price tiers included). No split needed; NULL where the source gives no price."""
     return _priced(r, f"({r.prompt} * {r.effective_input} + {r.completion} * {r.effective_output}) / 1e6")
+
+
+def effective_input_week(r: Row) -> str:
+    """The effective input price ($/M per total prompt token) weighted to the week's cached share.
+
+    effective-pricing's input price is an average over a sample of the traffic whose share of prompt
+    tokens read from cache is its own (``cache_hit_rate``, h), not the week's (c = cached / prompt of
+    the measured split). It is re-weighted by how the list input price of a prompt token moves
+    between the two shares, with the list prompt price p and cache-read price r:
+
+        effective input x (p - c x (p - r)) / (p - h x (p - r))
+
+    so whatever the traffic paid above or below list (cache writes, provider mix, tiers) keeps its
+    proportion. Where the week's split is not measured, or the list prices cannot weight it (no
+    cache-read price, a zero list input price), it is the sample's price unchanged. The integrity
+    checks on an effective input price apply to this one too: it is the price the best estimate uses."""
+    difference = f"({r.prompt_price} - {r.cache_read_price})"
+    week = f"({r.prompt_price} - 1.0 * {r.cached} / {r.prompt} * {difference})"
+    sample = f"({r.prompt_price} - {r.cache_hit_rate} * {difference})"
+    return (f"(CASE WHEN {r.cached} IS NOT NULL AND {r.prompt} > 0 AND {sample} > 0 "
+            f"THEN {r.effective_input} * {week} / {sample} ELSE {r.effective_input} END)")
+
+
+def effective_week_revenue(r: Row) -> str:
+    """What the traffic paid at the effective prices, the input price weighted to the week."""
+    return _priced(r, f"({r.prompt} * {effective_input_week(r)} + {r.completion} * {r.effective_output}) / 1e6")
 
 
 def imputed_revenue(r: Row, share: str | None = None) -> str:
@@ -133,10 +163,12 @@ REVENUE_LIST = list_revenue(M)
 REVENUE_SEED = seed_revenue(M)
 REVENUE_HIGH = high_revenue(M)
 REVENUE_EFFECTIVE = effective_revenue(M)
+REVENUE_EFFECTIVE_WEEK = effective_week_revenue(M)
+EFFECTIVE_INPUT_WEEK = effective_input_week(M)
 
 # The revenue columns of weekly_revenue that are summed per week; a new formula adds its column here.
 REVENUE_COLUMNS = ["revenue_best_usd", "revenue_list_usd", "revenue_seed_usd", "revenue_high_usd",
-                   "revenue_effective_usd"]
+                   "revenue_effective_usd", "revenue_effective_week_usd"]
 
 
 def author(permaslug: str) -> str:
@@ -169,13 +201,13 @@ def evaluate(formula: str, rows: Iterable[Mapping[str, Any]]) -> list[Any]:
     try:
         memory.execute(f"CREATE TABLE m (id INTEGER PRIMARY KEY, {', '.join(columns)})")
         memory.execute("CREATE TABLE e (id INTEGER PRIMARY KEY, weighted_input_price, weighted_output_price, "
-                       "rejected_because)")
+                       "rejected_because, cache_hit_rate)")
         for index, values in enumerate(rows):
             memory.execute(f"INSERT INTO m VALUES (?, {', '.join('?' * len(columns))})",
                            [index, *(values.get(c) for c in columns)])
-            memory.execute("INSERT INTO e VALUES (?, ?, ?, ?)",
-                           [index, values.get("weighted_input_price"), values.get("weighted_output_price"),
-                            values.get("rejected_because")])
+            memory.execute("INSERT INTO e VALUES (?, ?, ?, ?, ?)",
+                           [index, *(values.get(c) for c in ("weighted_input_price", "weighted_output_price",
+                                                             "rejected_because", "cache_hit_rate"))])
         return [value for (value,) in memory.execute(
             f"SELECT {formula} FROM m LEFT JOIN e ON e.id = m.id ORDER BY m.id")]
     finally:

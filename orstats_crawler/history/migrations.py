@@ -281,6 +281,37 @@ def m601_archive_copies(db: Database) -> None:
 
 
 @migrations()
+def m701_provider_summaries(db: Database) -> None:
+    """Who served each model-variant's traffic: every provider summary of the effective-pricing
+    answers (one row per crawl, model-variant and endpoint), and those of the crawls stored before
+    this table, decoded again from their raw answers (history/provider_summaries.py)."""
+    from orstats_crawler.history.provider_summaries import backfill_provider_summaries
+
+    db["provider_summaries"].create(
+        {
+            "crawl_id": str, "permaslug": str, "variant": str, "endpoint_id": str, "provider_slug": str,
+            "provider_name": str, "effective_input_price": float, "effective_output_price": float,
+            "cache_hit_rate": float, "total_tokens": int,
+            "sample_tokens": int, "sample_input_weight": float, "sample_output_weight": float,
+        },
+        pk=("crawl_id", "permaslug", "variant", "endpoint_id"),
+        foreign_keys=[("crawl_id", "crawls", "id")],
+    )
+    db["provider_summaries"].create_index(["provider_slug"])
+    backfill_provider_summaries(db)
+
+
+@migrations()
+def m702_platform_fee(db: Database) -> None:
+    """The fee OpenRouter keeps of the spend (ORSTATS_PLATFORM_FEE) as each crawl assumed it; a crawl
+    stored before this column assumes the setting's default, the fee published when it was added."""
+    from orstats_crawler.settings import ORSTATS_PLATFORM_FEE
+
+    db["crawls"].add_column("platform_fee", float)
+    db.execute("UPDATE crawls SET platform_fee = ?", [ORSTATS_PLATFORM_FEE])
+
+
+@migrations()
 def m901_price_changes(db: Database) -> None:
     """Each catalogue sighting whose price differs from the one before it (history/price_changes.py):
     what the price_changes canned query lists, kept by the writer instead of a window over every

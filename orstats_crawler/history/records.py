@@ -50,6 +50,7 @@ class CrawlRow(Record):
     spend_coverage: float | None = None  # the share of the week's list-price spend the measured splits guarantee
     cached_share_p10: float | None = None  # percentiles of the measured cached shares (an imputed row's band)
     cached_share_p90: float | None = None
+    platform_fee: float | None = None  # the share of the spend OpenRouter keeps, as assumed (ORSTATS_PLATFORM_FEE)
 
 
 @dataclass
@@ -167,6 +168,28 @@ class EffectivePriceRow(Record):
 
 
 @dataclass
+class ProviderSummaryRow(Record):
+    """One endpoint that served a model-variant's traffic in the effective-pricing answer's range."""
+
+    TABLE = "provider_summaries"
+    crawl_id: str
+    permaslug: str
+    variant: str
+    endpoint_id: str
+    provider_slug: str
+    provider_name: str | None
+    effective_input_price: float | None  # $/M per total prompt token
+    effective_output_price: float | None  # $/M per completion token
+    cache_hit_rate: float | None
+    total_tokens: int | None
+    # The whole answer's endpoints (history/provider_summaries.py, ``sample_weights``): their tokens,
+    # and their tokens x input and x output prices, for each endpoint's share of the model-variant.
+    sample_tokens: int
+    sample_input_weight: float
+    sample_output_weight: float
+
+
+@dataclass
 class ResponseRow(Record):
     TABLE = "responses"
     crawl_id: str
@@ -244,7 +267,8 @@ class ChartPartialRow(Record):
 
 # The tables whose rows belong to one crawl (keyed by crawl_id), besides its `crawls` row.
 OWNED_TABLES: tuple[type[Record], ...] = (ModelWeekRow, DailyActivityRow, ActivityFetchRow, PriceRow, ProblemRow,
-                                          EffectivePriceRow, ResponseRow, ArchiveCopyRow, ChartPartialRow)
+                                          EffectivePriceRow, ResponseRow, ArchiveCopyRow, ChartPartialRow,
+                                          ProviderSummaryRow)
 
 
 @dataclass
@@ -256,6 +280,7 @@ class CrawlRecords:
     prices: list[PriceRow] = field(default_factory=list)
     problems: list[ProblemRow] = field(default_factory=list)
     effective_prices: list[EffectivePriceRow] = field(default_factory=list)
+    provider_summaries: list[ProviderSummaryRow] = field(default_factory=list)
     responses: list[ResponseRow] = field(default_factory=list)
     response_bodies: list[ResponseBodyRow] = field(default_factory=list)
     chart_weeks: list[ChartWeekRow] = field(default_factory=list)  # written only when published

@@ -5,9 +5,10 @@ opens the history, and a reader uses them as temporary views; tables change only
 
 from __future__ import annotations
 
-from orstats_crawler.history.formulas import (M, REVENUE_COLUMNS, REVENUE_EFFECTIVE, REVENUE_HIGH, REVENUE_LIST,
-                                              REVENUE_SEED, author, best_basis, best_high, best_low, best_revenue,
-                                              effective_revenue, imputed_revenue, known_sum, known_zero,
+from orstats_crawler.history.formulas import (EFFECTIVE_INPUT_WEEK, M, REVENUE_COLUMNS, REVENUE_EFFECTIVE,
+                                              REVENUE_EFFECTIVE_WEEK, REVENUE_HIGH, REVENUE_LIST, REVENUE_SEED,
+                                              author, best_basis, best_high, best_low, best_revenue,
+                                              effective_week_revenue, imputed_revenue, known_sum, known_zero,
                                               list_revenue, monday_of, row, with_tokens)
 
 
@@ -52,13 +53,15 @@ SELECT
   e.weighted_input_price AS effective_input_price, e.weighted_output_price AS effective_output_price,
   e.cache_hit_rate AS effective_cache_hit_rate,
   {REVENUE_EFFECTIVE} AS revenue_effective_usd,
+  {EFFECTIVE_INPUT_WEEK} AS effective_input_price_week,
+  {REVENUE_EFFECTIVE_WEEK} AS revenue_effective_week_usd,
   m.cached_share_imputed, m.cached_share_from,
   {imputed_revenue(M)} AS revenue_imputed_usd,
   {imputed_revenue(M, "c.cached_share_p90")} AS revenue_imputed_most_cache_usd,
   {imputed_revenue(M, "c.cached_share_p10")} AS revenue_imputed_least_cache_usd,
   m.previous_prompt_tokens + m.previous_completion_tokens AS previous_tokens,
   {list_revenue(_PREVIOUS)} AS previous_revenue_list_usd,
-  {effective_revenue(_PREVIOUS)} AS previous_revenue_effective_usd,
+  {effective_week_revenue(_PREVIOUS)} AS previous_revenue_effective_week_usd,
   {imputed_revenue(_PREVIOUS)} AS previous_revenue_imputed_usd,
   m.previous_source, c.status, m.crawl_id, {author("m.permaslug")} AS author
 FROM weeks w
@@ -71,14 +74,17 @@ LEFT JOIN effective_prices e ON e.crawl_id = m.crawl_id AND e.permaslug = m.perm
 # (formulas.py: its basis and band), read from the columns model_week_revenue computed.
 _R = row("r", "r")
 # What the best estimate chooses from (formulas.best_revenue), for the week and its previous 7 days.
-_EFFECTIVE, _LIST, _IMPUTED = "r.revenue_effective_usd", "r.revenue_list_usd", "r.revenue_imputed_usd"
-_PREVIOUS_BEST = ("r.previous_revenue_effective_usd", "r.previous_revenue_list_usd", "r.previous_revenue_imputed_usd")
+# The effective figure it uses is the one weighted to the week (formulas.effective_input_week).
+_EFFECTIVE, _LIST, _IMPUTED = "r.revenue_effective_week_usd", "r.revenue_list_usd", "r.revenue_imputed_usd"
+_PREVIOUS_BEST = ("r.previous_revenue_effective_week_usd", "r.previous_revenue_list_usd",
+                  "r.previous_revenue_imputed_usd")
 WEEKLY_REVENUE = f"""
 SELECT
   {_columns("r", _STORED)},
   r.revenue_list_usd, r.revenue_seed_usd, r.revenue_high_usd,
   r.effective_input_price, r.effective_output_price, r.effective_cache_hit_rate,
-  r.revenue_effective_usd, r.cached_share_imputed, r.cached_share_from, r.revenue_imputed_usd,
+  r.revenue_effective_usd, r.effective_input_price_week, r.revenue_effective_week_usd,
+  r.cached_share_imputed, r.cached_share_from, r.revenue_imputed_usd,
   {best_basis(known_zero(_R), _EFFECTIVE, _LIST, _IMPUTED)} AS best_basis,
   {best_revenue(_EFFECTIVE, _LIST, _IMPUTED)} AS revenue_best_usd,
   {best_low(_EFFECTIVE, _LIST, "r.revenue_imputed_most_cache_usd")} AS revenue_best_low_usd,
@@ -131,7 +137,11 @@ SELECT
   SUM(CASE WHEN r.revenue_best_usd IS NOT NULL AND r.previous_revenue_best_usd IS NOT NULL
            THEN 1 END) AS previous_models,
   c.spend_coverage, c.cached_share_p10, c.cached_share_p90,
-  {chart_tokens("r")} AS chart_tokens
+  {chart_tokens("r")} AS chart_tokens,
+  c.platform_fee,
+  {known_sum("revenue_best_usd")} * c.platform_fee AS openrouter_take_usd,
+  {known_sum("revenue_best_low_usd")} * c.platform_fee AS openrouter_take_low_usd,
+  {known_sum("revenue_best_high_usd")} * c.platform_fee AS openrouter_take_high_usd
 FROM weekly_revenue r
 JOIN crawls c ON c.id = r.crawl_id
 WHERE {where}
@@ -167,7 +177,7 @@ GROUP BY 1, 2
 # volume; price_basis before | after | free), with the revenue formulas of weekly_revenue; a measured
 # row's best estimate (the effective prices of the crawl that measured it, else its list figure) is
 # what the comparable series (history/series_estimate.py) counts it at.
-_MEASURED_BEST = best_revenue("r.revenue_effective_usd", "r.revenue_list_usd", "NULL")
+_MEASURED_BEST = best_revenue("r.revenue_effective_week_usd", "r.revenue_list_usd", "NULL")
 MONDAY_REVENUE = f"""
 SELECT r.*, CASE WHEN r.basis = 'measured' THEN {_MEASURED_BEST} END AS revenue_best_usd
 FROM (SELECT
@@ -178,7 +188,8 @@ FROM (SELECT
   {REVENUE_SEED} AS revenue_seed_usd,
   {REVENUE_HIGH} AS revenue_high_usd,
   m.crawl_id, {author("m.permaslug")} AS author,
-  {REVENUE_EFFECTIVE} AS revenue_effective_usd
+  {REVENUE_EFFECTIVE} AS revenue_effective_usd,
+  {REVENUE_EFFECTIVE_WEEK} AS revenue_effective_week_usd
 FROM monday_weeks m
 LEFT JOIN effective_prices e ON e.crawl_id = m.crawl_id AND e.permaslug = m.permaslug AND e.variant = m.variant) r
 """
@@ -227,7 +238,99 @@ WINDOW week AS (PARTITION BY r.week_start, r.week_end)
 """
 
 
+# --- revenue by provider --------------------------------------------------------------------------
+# Each model-variant's best estimate (and its band) shared among the providers that served it, by
+# their share of its spend at their own effective prices: an endpoint's weight is its tokens in the
+# effective-pricing sample x (prompt x its input price + completion x its output price), prompt and
+# completion being the model-variant's week (a provider's own split is not published); a price the
+# source did not give is the model-variant's. Where no weight is known, the share is of the sample's
+# tokens. A provider is its slug (its endpoints: regions, tiers), named by its shortest name.
+#
+# provider_endpoint_weekly shares each row out, endpoint by endpoint, each provider summary carrying
+# its answer's sums (provider_summaries.sample_weights, the same fallback price): no window and no
+# aggregate, so a filter on the week, even one holding a subquery, reaches the tables; the two views
+# above it sum its rows in one aggregate each, which SQLite filters by week the same way.
+
+def _weight(s: str) -> str:
+    return (f"COALESCE({s}.total_tokens, 0) * (r.prompt_tokens * COALESCE({s}.effective_input_price, "
+            f"r.effective_input_price, 0) + r.completion_tokens * COALESCE({s}.effective_output_price, "
+            f"r.effective_output_price, 0))")
+
+
+_MODEL_WEIGHT = "(r.prompt_tokens * s.sample_input_weight + r.completion_tokens * s.sample_output_weight)"
+_SHARE = (f"COALESCE({_weight('s')} / NULLIF({_MODEL_WEIGHT}, 0), "
+          "1.0 * COALESCE(s.total_tokens, 0) / NULLIF(s.sample_tokens, 0))")
+_TOKEN_SHARE = "1.0 * COALESCE(s.total_tokens, 0) / NULLIF(s.sample_tokens, 0)"
+
+# One row per week, model-variant and endpoint: its shares of the model-variant's spend and of its
+# sample's tokens, and those shares of the best estimate, its band and the week's tokens.
+PROVIDER_ENDPOINT_WEEKLY = f"""
+SELECT r.week_start, r.week_end, r.permaslug, r.variant, r.name, r.is_free, r.best_basis,
+  s.provider_slug, s.provider_name, s.endpoint_id, s.total_tokens AS sample_tokens,
+  s.effective_input_price, s.effective_output_price, s.cache_hit_rate,
+  {_SHARE} AS revenue_share, {_TOKEN_SHARE} AS token_share, r.total_tokens * {_TOKEN_SHARE} AS tokens,
+  r.revenue_best_usd * {_SHARE} AS revenue_best_usd,
+  r.revenue_best_low_usd * {_SHARE} AS revenue_best_low_usd,
+  r.revenue_best_high_usd * {_SHARE} AS revenue_best_high_usd,
+  r.status, r.crawl_id
+FROM weekly_revenue r
+JOIN provider_summaries s ON s.crawl_id = r.crawl_id AND s.permaslug = r.permaslug AND s.variant = r.variant
+"""
+
+
+def shortest(column: str) -> str:
+    """The shortest of a group's names (ties: the first in order): a provider's regions and tiers add words."""
+    return f"substr(MIN(printf('%06d', length({column})) || {column}), 7)"
+
+
+def _token_weighted(column: str) -> str:
+    return (f"SUM(p.sample_tokens * p.{column}) / SUM(CASE WHEN p.{column} IS NOT NULL THEN p.sample_tokens END) "
+            f"AS {column}")
+
+
+_PROVIDER_SUMS = f"""{shortest("p.provider_name")} AS provider_name, COUNT(*) AS endpoints,
+  SUM(p.sample_tokens) AS sample_tokens, SUM(p.tokens) AS tokens,
+  {known_sum("revenue_best_usd", "p")} AS revenue_best_usd,
+  {known_sum("revenue_best_low_usd", "p")} AS revenue_best_low_usd,
+  {known_sum("revenue_best_high_usd", "p")} AS revenue_best_high_usd"""
+
+# One row per week, model-variant and provider: its share of the model-variant's spend and tokens,
+# and that share of its best estimate and band.
+PROVIDER_MODEL_WEEKLY = f"""
+SELECT p.week_start, p.week_end, p.permaslug, p.variant, p.name, p.is_free, p.best_basis, p.provider_slug,
+  {_PROVIDER_SUMS}, SUM(p.revenue_share) AS revenue_share, SUM(p.token_share) AS token_share,
+  {_token_weighted("effective_input_price")}, {_token_weighted("effective_output_price")},
+  {_token_weighted("cache_hit_rate")}, p.status, p.crawl_id
+FROM provider_endpoint_weekly p
+GROUP BY p.week_start, p.week_end, p.permaslug, p.variant, p.provider_slug
+"""
+
+# One row per week and provider: the model-variants it served, its tokens (its share of each one's
+# week), its revenue with its band, and its shares of the week's model-variants with provider summaries.
+PROVIDER_WEEKLY = f"""
+SELECT p.week_start, p.week_end, p.provider_slug, {_PROVIDER_SUMS},
+  COUNT(DISTINCT p.permaslug || ':' || p.variant) AS models,
+  SUM(p.tokens) / NULLIF(SUM(SUM(p.tokens)) OVER week, 0) AS token_share,
+  SUM(p.revenue_best_usd) / NULLIF(SUM(SUM(p.revenue_best_usd)) OVER week, 0) AS revenue_share,
+  MAX(p.status) AS status, MAX(p.crawl_id) AS crawl_id
+FROM provider_endpoint_weekly p
+GROUP BY p.week_start, p.week_end, p.provider_slug
+WINDOW week AS (PARTITION BY p.week_start, p.week_end)
+"""
+
+
 # (name, SQL) in dependency order.
+# The week the report's front page and the dashboards lead with: the latest published week with a
+# known best estimate (a week whose every revenue is unknown is never the headline).
+HEADLINE_WEEK = """
+SELECT w.week_start, w.week_end, w.crawl_id FROM weeks w
+WHERE w.status = 'published' AND EXISTS (
+  SELECT 1 FROM weekly_revenue r
+  WHERE r.week_start = w.week_start AND r.week_end = w.week_end AND r.revenue_best_usd > 0)
+ORDER BY w.week_end DESC, w.week_start DESC
+LIMIT 1
+"""
+
 VIEWS: list[tuple[str, str]] = [
     ("model_week_revenue", MODEL_WEEK_REVENUE),
     ("weekly_revenue", WEEKLY_REVENUE),
@@ -240,4 +343,8 @@ VIEWS: list[tuple[str, str]] = [
     ("author_weekly", _author_sql("weekly_revenue", REVENUE_COLUMNS, "MAX(r.status) AS status")),
     ("author_monday", _author_sql("monday_revenue", ["revenue_list_usd", "revenue_seed_usd", "revenue_high_usd"],
                                   "GROUP_CONCAT(DISTINCT r.basis) AS bases")),
+    ("provider_endpoint_weekly", PROVIDER_ENDPOINT_WEEKLY),
+    ("provider_model_weekly", PROVIDER_MODEL_WEEKLY),
+    ("provider_weekly", PROVIDER_WEEKLY),
+    ("headline_week", HEADLINE_WEEK),
 ]

@@ -12,7 +12,7 @@ from sqlite_utils import Database
 
 from orstats_crawler.history import price_changes, series, series_estimate, series_estimate_update
 from orstats_crawler.history.records import (OWNED_TABLES, ActivityFetchRow, CrawlRecords, CrawlRow, DailyActivityRow,
-                                             EffectivePriceRow, PriceRow, Record, ResponseRow)
+                                             EffectivePriceRow, PriceRow, ProviderSummaryRow, Record, ResponseRow)
 
 PUBLISHED, REJECTED = "published", "rejected"
 REPORT_WRITTEN, REPORT_FAILED, REPORT_NOT_RENDERED = "written", "failed", "not_rendered"
@@ -22,7 +22,7 @@ ARCHIVE_ERA = "archive"  # a week read from the Web Archive's copies of the site
 SECONDHAND_ERAS = (IMPORT_ERA, ARCHIVE_ERA)
 # Owned tables whose records may repeat a key, the later record winning (a day listed twice by its
 # source, an id listed by both catalogues); a repeated week row is an error.
-LAST_WINS = (DailyActivityRow, ActivityFetchRow, PriceRow, EffectivePriceRow, ResponseRow)
+LAST_WINS = (DailyActivityRow, ActivityFetchRow, PriceRow, EffectivePriceRow, ResponseRow, ProviderSummaryRow)
 
 
 def write_crawl(db: Database, crawl: CrawlRecords, *, fold_series: bool = True) -> None:

@@ -27,7 +27,9 @@ class SnapshotReplayMiddleware:
     def from_crawler(cls, crawler: Any) -> "SnapshotReplayMiddleware":
         folder = crawler.settings.get("ORSTATS_SNAPSHOT")
         if not folder:
-            raise NotConfigured("no snapshot to replay (ORSTATS_SNAPSHOT, -a snapshot=PATH)")
+            # Off is the usual case, not a warning: a NotConfigured with a message is logged as one.
+            logger.debug("no snapshot to replay (ORSTATS_SNAPSHOT, -a snapshot=PATH): off")
+            raise NotConfigured
         snapshot = Snapshot(folder)  # SnapshotError names the folder and why
         logger.info("replaying snapshot %s (%d URLs), no network", folder, len(snapshot.entries))
         return cls(crawler, snapshot)

@@ -90,4 +90,5 @@ def crawl_info(crawler: Any) -> CrawlInfo:
         snapshot=str(Path(snapshot).resolve()) if snapshot else None,
         forced=settings.getbool("ORSTATS_FORCE"),
         finished_at=datetime.now(timezone.utc),
+        platform_fee=settings.getfloat("ORSTATS_PLATFORM_FEE"),
     )

@@ -22,6 +22,7 @@ class CrawlInfo:
     forced: bool = False
     finished_at: datetime | None = None
     stats: dict[str, Any] = field(default_factory=dict)
+    platform_fee: float | None = None  # ORSTATS_PLATFORM_FEE
 
 
 @dataclass

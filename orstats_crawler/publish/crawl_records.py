@@ -14,6 +14,7 @@ from itemadapter import ItemAdapter
 
 from orstats_crawler import pricing, weeks
 from orstats_crawler.history.price_history import CRAWL
+from orstats_crawler.history.provider_summaries import provider_rows
 from orstats_crawler.history.records import (ActivityFetchRow, ChartPartialRow, ChartWeekRow, CrawlRecords, CrawlRow,
                                              DailyActivityRow, DatasetDayRow, EffectivePriceRow, ModelWeekRow, PriceRow,
                                              ProblemRow, ResponseBodyRow, ResponseRow)
@@ -46,7 +47,8 @@ def crawl_records(info: CrawlInfo, items: CrawlItems, summary: WeekSummary, stat
             models_ranked=len(summary.rows), models_measured=summary.models_measured, problems=len(items.problems),
             forced=int(info.forced), checks=json.dumps(checks, default=str),
             stats=json.dumps(info.stats, default=str, sort_keys=True), spend_coverage=summary.spend_coverage,
-            cached_share_p10=summary.cached_share_p10, cached_share_p90=summary.cached_share_p90),
+            cached_share_p10=summary.cached_share_p10, cached_share_p90=summary.cached_share_p90,
+            platform_fee=info.platform_fee),
         model_weeks=[ModelWeekRow(crawl_id=crawl_id, **row, price_basis=CRAWL, price_observed_on=observed_on)
                      for row in summary.rows],
         daily_activity=list(_daily_rows(crawl_id, items.activity)),
@@ -55,6 +57,7 @@ def crawl_records(info: CrawlInfo, items: CrawlItems, summary: WeekSummary, stat
         problems=[_problem_row(crawl_id, p) for p in items.problems],
         effective_prices=[replace(r, rejected_because=(untrusted or {}).get((r.permaslug, r.variant)))
                           for r in _effective_rows(crawl_id, items.effective)],
+        provider_summaries=list(provider_rows(crawl_id, items.effective)),
         responses=responses, response_bodies=bodies,
         chart_weeks=list(finished_chart_rows(crawl_id, items.chart)),
         dataset_daily=list(_dataset_rows(crawl_id, items.rankings_daily)),
@@ -122,6 +125,7 @@ def _fetch_rows(crawl_id: str, items: CrawlItems, summary: WeekSummary) -> Itera
 def _effective_rows(crawl_id: str, prices: list[EffectivePrice]) -> Iterable[EffectivePriceRow]:
     for price in prices:
         row = ItemAdapter(price).asdict()
+        del row["provider_summaries"], row["problems"]  # their own rows
         row["url"] = row.pop("source_url")
         row["fetched_at"] = price.fetched_at.isoformat() if price.fetched_at else None
         yield EffectivePriceRow(crawl_id=crawl_id, **row)

@@ -120,17 +120,18 @@ def read_snapshot(path: Path, backfill_prices_on: date) -> SnapshotFile:
     return SnapshotFile(path.name, body, payload, day, week_end - weeks.SIX_DAYS, week_end, prices_on)
 
 
-def import_paths(db: Database, paths: Iterable[str | Path],
-                 backfill_prices_on: date) -> list[ImportResult | SourceError]:
+def import_paths(db: Database, paths: Iterable[str | Path], backfill_prices_on: date,
+                 platform_fee: float | None = None) -> list[ImportResult | SourceError]:
     """Import every file (one transaction each), then rebuild the Monday-week series once; an
     unreadable file is returned as its SourceError."""
-    results = [import_path(db, path, backfill_prices_on, fold_series=False) for path in snapshot_paths(paths)]
+    results = [import_path(db, path, backfill_prices_on, fold_series=False, platform_fee=platform_fee)
+               for path in snapshot_paths(paths)]
     rebuild_series_after(db, results)
     return results
 
 
-def import_path(db: Database, path: Path, backfill_prices_on: date, *,
-                fold_series: bool = True) -> ImportResult | SourceError:
+def import_path(db: Database, path: Path, backfill_prices_on: date, *, fold_series: bool = True,
+                platform_fee: float | None = None) -> ImportResult | SourceError:
     """Import one file in its own transaction; an unreadable file is returned as its SourceError.
     ``fold_series=False``: the caller imports several and calls ``rebuild_series_after`` once."""
     try:
@@ -138,7 +139,7 @@ def import_path(db: Database, path: Path, backfill_prices_on: date, *,
     except (SourceError, OSError) as exc:
         return exc if isinstance(exc, SourceError) else SourceError(SOURCE, str(path), None, str(exc))
     with immediate(db):
-        return import_snapshot(db, snapshot, fold_series=fold_series)
+        return import_snapshot(db, snapshot, fold_series=fold_series, platform_fee=platform_fee)
 
 
 def rebuild_series_after(db: Database, results: Iterable[ImportResult | SourceError]) -> bool:
@@ -153,8 +154,10 @@ def rebuild_series_after(db: Database, results: Iterable[ImportResult | SourceEr
     return True
 
 
-def import_snapshot(db: Database, snapshot: SnapshotFile, *, fold_series: bool = True) -> ImportResult:
-    """Write one file as crawl `import:<date>` (inside the caller's transaction)."""
+def import_snapshot(db: Database, snapshot: SnapshotFile, *, fold_series: bool = True,
+                    platform_fee: float | None = None) -> ImportResult:
+    """Write one file as crawl `import:<date>` (inside the caller's transaction), assuming
+    ``platform_fee`` (ORSTATS_PLATFORM_FEE) for OpenRouter's take of its week."""
     previous = next(iter(db["crawls"].rows_where("id = ?", [snapshot.crawl_id])), None)
     rows, prices, problems = _rows(snapshot)
     unknown = sum(1 for r in rows if r.split_source is None)
@@ -177,7 +180,7 @@ def import_snapshot(db: Database, snapshot: SnapshotFile, *, fold_series: bool =
             era=IMPORT_ERA, base_url=None, snapshot=snapshot.name, week_start=week[0], week_end=week[1],
             selection=SOURCE, coverage=None, planned_coverage=None, token_coverage=_token_coverage(rows),
             models_ranked=len(rows), models_measured=len(rows) - unknown, problems=len(problems), forced=0,
-            checks=json.dumps([check]), stats=json.dumps(stats, sort_keys=True)),
+            checks=json.dumps([check]), stats=json.dumps(stats, sort_keys=True), platform_fee=platform_fee),
         model_weeks=rows, prices=prices, problems=problems, responses=responses, response_bodies=bodies),
         fold_series=fold_series)
     return ImportResult(snapshot.name, snapshot.crawl_id, *week, status, len(rows), unknown, check)

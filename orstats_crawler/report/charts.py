@@ -20,6 +20,7 @@ from orstats_crawler.report.data import ModelRow, SeriesWeek, WeekReport
 
 TOP_MODELS = 10  # bars of "Revenue by Model"
 TOP_LABS = 7  # slices of the revenue share pie before "other labs", more while those would be the largest
+MIN_SLICE = 0.03  # a smaller slice's percentage label overlaps its neighbour's ("2%1%"): it joins "other labs"
 LAB_LINES = 4  # labs drawn in the share-over-time chart
 # Mermaid's default chart is 700 px wide, about 110 of them the y-axis; a 14 px label character is
 # about 8 px wide, and labels need a gap between them.
@@ -199,11 +200,29 @@ def revenue_by_model(rows: list[ModelRow]) -> XYChart | None:
         return None
     axis = MoneyAxis.fitting(top[0].revenue)
     return XYChart(
-        title=f"Estimated revenue by model-variant, top {len(top)} ({axis.unit})",
+        title=f"Estimated revenue by model, top {len(top)} ({axis.unit})",
         x=model_labels(top),
         y_title=f"Revenue ({axis.unit})",
         y_max=axis.top(top[0].revenue),
         bars=[[axis.value(r.revenue) for r in top]],
+        horizontal=True,
+    )
+
+
+def revenue_by_provider(report: WeekReport) -> XYChart | None:
+    """The providers with the largest share of the week's best estimate, names down the side."""
+    top = [p for p in report.providers if p["revenue_best_usd"]][:TOP_MODELS]
+    if not top:
+        return None
+    largest = top[0]["revenue_best_usd"]
+    axis = MoneyAxis.fitting(largest)
+    return XYChart(
+        title=f"Estimated revenue by provider, top {len(top)} ({axis.unit})",
+        x=fmt.unique([fitted(fmt.mermaid_label(p["provider_name"] or p["provider_slug"])) for p in top],
+                     fits=lambda label: label_pixels(label) <= NAME_PIXELS),
+        y_title=f"Revenue ({axis.unit})",
+        y_max=axis.top(largest),
+        bars=[[axis.value(p["revenue_best_usd"]) for p in top]],
         horizontal=True,
     )
 
@@ -217,7 +236,9 @@ def lab_share(report: WeekReport) -> Pie | None:
     count = TOP_LABS
     while count < min(len(paying), len(PALETTE) - 1) and sum(a[column] for a in paying[count:]) >= paying[0][column]:
         count += 1
-    shown, rest = paying[:count], paying[count:]
+    total = sum(a[column] for a in paying)
+    shown = [a for a in paying[:count] if a[column] >= MIN_SLICE * total]
+    rest = paying[len(shown):]
     slices = [Slice(f"{fmt.mermaid_label(a['author'])} {fmt.usd(a[column])}", _plain(a[column])) for a in shown]
     rest_total = sum(a[column] for a in rest)
     if rest_total > 0:
@@ -231,7 +252,7 @@ def token_types(report: WeekReport) -> Pie | None:
     parts = [("Uncached prompt", week.split_uncached_prompt_tokens), ("Cached prompt", week.split_cached_tokens),
              ("Completion incl. reasoning", week.split_completion_tokens)]
     slices = [Slice(f"{label} {fmt.tokens(value)}", fmt.plain(int(value))) for label, value in parts if value]
-    return Pie("Tokens of the measured model-variants", slices) if slices else None
+    return Pie("Tokens of the measured models", slices) if slices else None
 
 
 def lab_lines(report: WeekReport) -> tuple[XYChart, list[tuple[str, str]]] | None:

@@ -18,7 +18,7 @@ import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import cached_property
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from sqlite_utils import Database
@@ -26,7 +26,7 @@ from sqlite_utils import Database
 from orstats_crawler.history.formulas import FREE
 from orstats_crawler.history.series import MEASURED
 from orstats_crawler.history.series_estimate import NOT_ATTRIBUTED
-from orstats_crawler.history.views import chart_tokens
+from orstats_crawler.history.views import HEADLINE_WEEK, chart_tokens
 from orstats_crawler.history.writer import PUBLISHED
 from orstats_crawler.weeks import computed_on
 
@@ -46,9 +46,10 @@ class Method:
 METHODS: dict[str, Method] = {
     "best": Method(
         "best", "revenue_best_usd", "best estimate",
-        "per model-variant, the first known of: effective prices (prompt × effective input price + "
-        "completion × effective output price); list prices with the measured split; list prices with the "
-        "cached share imputed from the week's measured model-variants; free variants 0"),
+        "per model, the first known of: effective prices (prompt × effective input price, weighted to "
+        "the week's cached share where the split is measured, + completion × effective output price); list "
+        "prices with the measured split; list prices with the cached share imputed from the week's measured "
+        "models; free variants 0"),
     "list": Method(
         "list", "revenue_list_usd", "list prices, cached tokens counted once",
         "(prompt - cached) × prompt price + cached × cache-read price + completion × completion price"),
@@ -58,11 +59,12 @@ METHODS: dict[str, Method] = {
     "effective": Method(
         "effective", "revenue_effective_usd", "effective prices, what the traffic paid",
         "prompt × effective input price + completion × effective output price (OpenRouter's weighted "
-        "prices per model-variant: cache reads and writes, provider mix and price tiers included)"),
+        "prices per model: cache reads and writes, provider mix and price tiers included)"),
 }
 SERIES_WEEKS = 52  # the Monday weeks a page charts and tables: a year, whatever the history holds
 LIST_VS_EFFECTIVE_ROWS = 10  # model-variants the methodology compares at list and effective prices
 AUTHOR_ROWS = 10  # authors listed under "Revenue by Author", largest revenue first
+PROVIDER_ROWS = 10  # providers listed under "Revenue by Provider" before the rest (collapsed)
 
 
 def method(key: str) -> Method:
@@ -144,11 +146,18 @@ class Week(Row):
 
     @property
     def low(self) -> float | None:
-        return self.row["revenue_best_low_usd" if self.headline.key == "best" else "revenue_list_usd"]
+        """The bottom of the headline's range. Another method's range runs from list prices (cached
+        tokens counted once) to no cache discount, widened to its own figure: the earlier project's
+        formula, which charges cached tokens twice, is above both, and a range must hold its headline."""
+        if self.headline.key == "best":
+            return self.row["revenue_best_low_usd"]
+        return _known_min(self.row["revenue_list_usd"], self.revenue())
 
     @property
     def high(self) -> float | None:
-        return self.row["revenue_best_high_usd" if self.headline.key == "best" else "revenue_high_usd"]
+        if self.headline.key == "best":
+            return self.row["revenue_best_high_usd"]
+        return _known_max(self.row["revenue_high_usd"], self.revenue())
 
     @property
     def wow(self) -> float | None:
@@ -166,6 +175,16 @@ class Week(Row):
     def unestimated_tokens(self) -> int:
         """The known tokens of the model-variants without a revenue by the headline method."""
         return (self.tokens or 0) - (self.known_tokens() or 0)
+
+
+def _known_min(*values: float | None) -> float | None:
+    known = [value for value in values if value is not None]
+    return min(known) if known else None
+
+
+def _known_max(*values: float | None) -> float | None:
+    known = [value for value in values if value is not None]
+    return max(known) if known else None
 
 
 @dataclass
@@ -213,6 +232,7 @@ class WeekReport:
     table_rows: int  # paid model-variants in the main table
     authors: list[dict[str, Any]] = field(default_factory=list)  # author_weekly rows, largest revenue first
     dataset_citation: str | None = None  # the Data API's required citation, when the history holds its data
+    providers: list[dict[str, Any]] = field(default_factory=list)  # provider_weekly rows, largest revenue first
 
     @property
     def headline(self) -> Method:
@@ -297,6 +317,13 @@ ORDER BY w.week_end, w.week_start
 """
 
 
+def headline_week(db: Database) -> tuple[str, str] | None:
+    """(week_start, week_end) of the week the front page leads with (history/views.py HEADLINE_WEEK),
+    read with the view's own SQL: a history its writer has not refreshed yet lacks the view."""
+    found = next(db.query(f"SELECT week_start, week_end FROM ({HEADLINE_WEEK})"), None)
+    return (found["week_start"], found["week_end"]) if found else None
+
+
 @dataclass
 class HistoryIndex:
     """What the history holds for the report, read once: the published weeks (with what their page
@@ -364,7 +391,7 @@ def week_report(db: Database, index: HistoryIndex, week: dict[str, Any], headlin
     [totals] = db.query("SELECT * FROM weekly_totals WHERE week_start = ? AND week_end = ?", key)
     series, count = index.series_up_to(week["week_end"])
     return WeekReport(Week(totals, headline), model_rows(db, key, headline), series, count, table_rows,
-                      author_rows(db, key, headline), index.citation)
+                      author_rows(db, key, headline), index.citation, provider_rows(db, key))
 
 
 def model_rows(db: Database, key: list[str], headline: Method) -> list[ModelRow]:
@@ -381,3 +408,21 @@ def author_rows(db: Database, key: list[str], headline: Method) -> list[dict[str
     return sorted(rows, key=lambda a: (a[headline.column] is None, -(a[headline.column] or 0.0),
                                        -(a["total_tokens"] or 0), a["author"]))
 
+
+
+_PROVIDERS = "SELECT * FROM provider_weekly WHERE week_start = ? AND week_end = ?"
+
+
+def provider_rows(db: Database, key: list[str]) -> list[dict[str, Any]]:
+    """The week's providers (``provider_weekly``, always the best estimate: it is shared among them),
+    the largest first, each with its revenue in the published week 7 days before where it had one.
+    (Each week asked by its own dates: SQLite reads a week of the view without the others only so.)"""
+    before = [(date.fromisoformat(day) - timedelta(days=7)).isoformat() for day in key]
+    previous = {p["provider_slug"]: p["revenue_best_usd"] for p in db.query(_PROVIDERS, before)
+                if p["status"] == PUBLISHED}
+    rows = list(db.query(_PROVIDERS, key))
+    for row in rows:
+        row["previous_revenue_best_usd"] = previous.get(row["provider_slug"])
+        row["wow"] = growth(row["revenue_best_usd"], row["previous_revenue_best_usd"])
+    return sorted(rows, key=lambda p: (p["revenue_best_usd"] is None, -(p["revenue_best_usd"] or 0.0),
+                                       -(p["tokens"] or 0), p["provider_slug"]))

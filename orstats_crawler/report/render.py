@@ -31,7 +31,10 @@ from orstats_crawler.history.connection import open_read_only
 from orstats_crawler.history.series_estimate import MEASURED_SHARE, NOMINAL_COVERAGE
 from orstats_crawler.report import charts, tables
 from orstats_crawler.report import format as fmt
-from orstats_crawler.report.data import AUTHOR_ROWS, HistoryIndex, Method, WeekReport, growth, week_report
+from orstats_crawler.settings import ORSTATS_REPORT_OUTLIER_FACTOR as OUTLIER_FACTOR
+from orstats_crawler.report.data import (AUTHOR_ROWS, PROVIDER_ROWS, HistoryIndex, Method, WeekReport, growth,
+                                         headline_week,
+                                         week_report)
 from orstats_crawler.report.data import method as revenue_method
 
 TEMPLATE = "report.md.j2"
@@ -78,7 +81,7 @@ def code_digest(env: Environment) -> str:
     return digest.hexdigest()
 
 
-def render_week(env: Environment, report: WeekReport) -> str:
+def render_week(env: Environment, report: WeekReport, outlier_factor: float = OUTLIER_FACTOR) -> str:
     return env.get_template(TEMPLATE).render(
         r=report, week=report.week, headline=report.headline,
         summary=tables.summary(report),
@@ -87,10 +90,15 @@ def render_week(env: Environment, report: WeekReport) -> str:
         series_table=tables.series(report.series),
         by_model=charts.revenue_by_model(report.paid), share=charts.lab_share(report),
         token_types=charts.token_types(report),
-        top_table=tables.models(report, report.top), rest_table=tables.models(report, report.rest),
+        top_table=tables.models(report, report.top, outlier_factor),
+        rest_table=tables.models(report, report.rest, outlier_factor),
+        outliers=tables.outliers(report, report.top, outlier_factor),
         unknown=tables.unknown(report),
         author_table=tables.authors(report, AUTHOR_ROWS), labs=charts.lab_lines(report),
         estimates_table=tables.estimates(report), list_vs_effective_table=tables.list_vs_effective(report),
+        provider_table=tables.providers(report.providers[:PROVIDER_ROWS]),
+        provider_rest_table=tables.providers(report.providers[PROVIDER_ROWS:]),
+        by_provider=charts.revenue_by_provider(report),
         # The day the sources were computed on, not the day we rendered: a replay or a re-render
         # of an old week must not claim fresher data.
         updated=report.source_day,
@@ -114,12 +122,12 @@ def up_to_date(path: Path, inputs: str) -> bool:
 
 
 def write_reports(db_path: str | Path, report_dir: str | Path, method: str, table_rows: int,
-                  everything: bool = True) -> Rendered | None:
+                  everything: bool = True, outlier_factor: float = OUTLIER_FACTOR) -> Rendered | None:
     """Render the published weeks of the history (every page, or with ``everything=False`` those not
     up to date); None when it has none (nothing is written)."""
     headline = revenue_method(method)
     env = environment()
-    salt = (code_digest(env), headline.key, str(table_rows))
+    salt = (code_digest(env), headline.key, str(table_rows), str(outlier_factor))
     folder = Path(report_dir)
     db = open_read_only(db_path)
     try:
@@ -128,13 +136,17 @@ def write_reports(db_path: str | Path, report_dir: str | Path, method: str, tabl
             return None
         pages = [(week, folder / "weekly" / f"{week['week_end']}.md", index.inputs(week, *salt))
                  for week in index.weeks]
-        latest_week, _, latest_inputs = pages[-1]
+        # The front page: the latest week with a known estimate (an all-unknown week only has its own page).
+        lead = headline_week(db)
+        latest_week, _, latest_inputs = next(
+            (candidate for candidate in pages if (candidate[0]["week_start"], candidate[0]["week_end"]) == lead),
+            pages[-1])
         todo = [(week, path, inputs) for week, path, inputs in pages
                 if everything or not up_to_date(path, inputs)]
         readme = folder / "README.md"
         if everything or not up_to_date(readme, latest_inputs):
             todo.append((latest_week, readme, latest_inputs))
-        written, latest = _render(db, env, index, todo, headline, table_rows)
+        written, latest = _render(db, env, index, todo, headline, table_rows, outlier_factor, latest_week)
         if latest is None:  # nothing to write: the latest page is still read for the caller
             latest = week_report(db, index, latest_week, headline, table_rows)
     finally:
@@ -143,7 +155,8 @@ def write_reports(db_path: str | Path, report_dir: str | Path, method: str, tabl
 
 
 def _render(db: Database, env: Environment, index: HistoryIndex, todo: list[tuple[dict[str, Any], Path, str]],
-            headline: Method, table_rows: int) -> tuple[list[Path], WeekReport | None]:
+            headline: Method, table_rows: int, outlier_factor: float,
+            latest_week: dict[str, Any]) -> tuple[list[Path], WeekReport | None]:
     """Write the pages of ``todo`` (a week rendered once however many of its pages are due)."""
     written, texts = [], {}
     latest = None
@@ -151,8 +164,8 @@ def _render(db: Database, env: Environment, index: HistoryIndex, todo: list[tupl
         key = week["week_end"], week["week_start"]
         if key not in texts:
             report = week_report(db, index, week, headline, table_rows)
-            texts[key] = page(render_week(env, report), inputs)
-            if week is index.weeks[-1]:
+            texts[key] = page(render_week(env, report, outlier_factor), inputs)
+            if week is latest_week:
                 latest = report
         written.append(_write(path, texts[key]))
     return written, latest

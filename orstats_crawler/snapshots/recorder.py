@@ -31,7 +31,9 @@ class SnapshotRecorder:
     def from_crawler(cls, crawler: Any) -> "SnapshotRecorder":
         folder = crawler.settings.get("ORSTATS_RECORD")
         if not folder:
-            raise NotConfigured("nothing to record (ORSTATS_RECORD, -a record=PATH)")
+            # Off is the usual case, not a warning: a NotConfigured with a message is logged as one.
+            logger.debug("nothing to record (ORSTATS_RECORD, -a record=PATH): off")
+            raise NotConfigured
         recorder = cls(crawler, folder)
         crawler.signals.connect(recorder.response_received, signal=signals.response_received)
         crawler.signals.connect(recorder.spider_closed, signal=signals.spider_closed)

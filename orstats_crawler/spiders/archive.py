@@ -72,6 +72,7 @@ _TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 
 class ArchiveSpider(Spider):
     name = "archive"
+    accepted_arguments = arguments.ARCHIVE_ARGUMENTS  # any other `-a` is a usage error
     # The same history file, stored by the archive's feed storage: one crawl per Monday week.
     custom_settings = {"FEED_STORAGES": {"history": "orstats_crawler.publish.archive_feed.ArchiveFeedStorage"}}
 
@@ -91,7 +92,7 @@ class ArchiveSpider(Spider):
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> "ArchiveSpider":
         spider = super().from_crawler(crawler, *args, **kwargs)
         settings = crawler.settings
-        settings.setdict(arguments.as_settings(kwargs, settings), priority="cmdline")
+        settings.setdict(arguments.as_settings(kwargs, settings, cls.accepted_arguments), priority="cmdline")
         arguments.check_settings(settings)  # a bad -a since=... or -s value stops the crawl here: exit 2
         first, last = weeks_asked(settings)
         if first > last:

@@ -84,6 +84,7 @@ def releases_barrier(callback: Callable[..., Iterator[Any]]) -> Callable[..., It
 
 class RankingsSpider(Spider):
     name = "rankings"
+    accepted_arguments = arguments.CRAWL_ARGUMENTS  # any other `-a` is a usage error
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -100,7 +101,8 @@ class RankingsSpider(Spider):
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> "RankingsSpider":
         spider = super().from_crawler(crawler, *args, **kwargs)
         # Settings are still open here (Crawler.crawl applies them after creating the spider).
-        crawler.settings.setdict(arguments.as_settings(kwargs, crawler.settings), priority="cmdline")
+        found = arguments.as_settings(kwargs, crawler.settings, cls.accepted_arguments)
+        crawler.settings.setdict(found, priority="cmdline")
         arguments.check_settings(crawler.settings)  # a bad -s value stops the crawl here: exit 2
         return spider
 
