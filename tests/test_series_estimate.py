@@ -226,6 +226,27 @@ def test_an_archived_week_written_through_the_writer_is_measured_at_its_archived
     crawl_id, start, end, day = "archive:2025-11-03", "2025-11-03", "2025-11-09", "2025-11-10"
     models = {"x/retired": (3e-7, 1.5e-6, 3e-8, 900_000, 700_000, 100_000), "a/kept": (3e-6, 1.5e-5, 3e-7,
                                                                                    80_000, 20_000, 10_000)}
+    db = open_for_writing(tmp_path / "history.db")
+    try:
+        with db.conn:
+            write_crawl(db, archived_week(crawl_id, start, end, day, models))
+    finally:
+        db.close()
+    history = Database(tmp_path / "history.db")
+    [week] = history.query("select * from monday_series")
+    expected = sum((prompt - cached) * p + cached * r + completion * c
+                   for p, c, r, prompt, completion, cached in models.values())
+    assert (week["week_start"], week["basis"], week["tier"]) == (start, "measured", "archived")
+    assert week["revenue_best_usd"] == pytest.approx(expected, rel=1e-9) and week["unpriced_tokens"] == 0
+    assert week["revenue_low_usd"] < week["revenue_best_usd"] < week["revenue_high_usd"]
+    retired = next(history.query("select * from monday_weeks where permaslug = 'x/retired'"))
+    assert (retired["basis"], retired["source"], retired["price_observed_on"]) == ("measured", "archived", day)
+
+
+def archived_week(crawl_id: str, start: str, end: str, day: str,
+                  models: dict[str, tuple[float, float, float, int, int, int]]) -> CrawlRecords:
+    """A week read from the Web Archive (era `archive`): each model's (prompt, completion, cache read
+    prices, prompt, completion, cached tokens) as the archived leaderboard and catalogue showed them."""
     rows = [ModelWeekRow(crawl_id=crawl_id, week_start=start, week_end=end, permaslug=slug, variant="standard",
                          public_id=slug, name=slug, rank=rank, total_tokens=prompt + completion,
                          prompt_tokens=prompt, completion_tokens=completion, cached_tokens=cached,
@@ -240,20 +261,6 @@ def test_an_archived_week_written_through_the_writer_is_measured_at_its_archived
     crawl_row = CrawlRow(id=crawl_id, started_at="2026-12-01T00:00:00+00:00", finished_at="2026-12-01T00:00:01+00:00",
                          status="published", era="archive", base_url="https://web.archive.org", snapshot=None,
                          week_start=start, week_end=end, selection="archive", coverage=None, planned_coverage=None,
-                         token_coverage=1.0, models_ranked=2, models_measured=2, problems=0, forced=0, checks="[]",
-                         stats="{}")
-    db = open_for_writing(tmp_path / "history.db")
-    try:
-        with db.conn:
-            write_crawl(db, CrawlRecords(crawl=crawl_row, model_weeks=rows, prices=prices))
-    finally:
-        db.close()
-    history = Database(tmp_path / "history.db")
-    [week] = history.query("select * from monday_series")
-    expected = sum((prompt - cached) * p + cached * r + completion * c
-                   for p, c, r, prompt, completion, cached in models.values())
-    assert (week["week_start"], week["basis"], week["tier"]) == (start, "measured", "archived")
-    assert week["revenue_best_usd"] == pytest.approx(expected, rel=1e-9) and week["unpriced_tokens"] == 0
-    assert week["revenue_low_usd"] < week["revenue_best_usd"] < week["revenue_high_usd"]
-    retired = next(history.query("select * from monday_weeks where permaslug = 'x/retired'"))
-    assert (retired["basis"], retired["source"], retired["price_observed_on"]) == ("measured", "archived", day)
+                         token_coverage=1.0, models_ranked=len(models), models_measured=len(models), problems=0,
+                         forced=0, checks="[]", stats="{}")
+    return CrawlRecords(crawl=crawl_row, model_weeks=rows, prices=prices)

@@ -226,6 +226,17 @@ def m307_monday_series_authors(db: Database) -> None:
 
 
 @migrations()
+def m351_monday_series_reads(db: Database) -> None:
+    """The span of weeks each Monday week's estimate read (history/series_estimate.py ``Reads``): a
+    crawl re-estimates only the weeks whose span reaches what it changed. Filled by the next rebuild."""
+    db["monday_series_reads"].create(
+        {"week_start": str, "week_end": str, "first_week": str, "last_week": str},
+        pk=("week_start", "week_end"),
+    )
+    db["monday_series_reads"].create_index(["last_week"])
+
+
+@migrations()
 def m401_effective_price_verdicts(db: Database) -> None:
     """Why the gate did not believe a crawl's effective price (NULL: believed). The price is kept as
     the source gave it; the best estimate reads it only when believed, else the row falls back to

@@ -44,8 +44,9 @@ FREE_PRICE = WeekPrice(0.0, 0.0, 0.0, 1, FREE, None)
 # The nearest usable observation day on either side; both walk the (canonical_slug, variant,
 # observed_on) index and stop at the first row. A rejected crawl's catalogue is kept for inspection
 # but prices nothing: the gate turned it down (a price beyond the bound, say).
+# (The crawl's status is looked up for the row found, not gathered from every crawl at each lookup.)
 _USABLE = ("canonical_slug = ? AND variant = ? AND prompt_price IS NOT NULL AND completion_price IS NOT NULL "
-           "AND crawl_id NOT IN (SELECT id FROM crawls WHERE status = 'rejected')")
+           "AND NOT EXISTS (SELECT 1 FROM crawls c WHERE c.id = prices.crawl_id AND c.status = 'rejected')")
 _DAY_BEFORE = f"SELECT observed_on FROM prices WHERE {_USABLE} AND observed_on <= ? ORDER BY observed_on DESC LIMIT 1"
 _DAY_AFTER = f"SELECT observed_on FROM prices WHERE {_USABLE} AND observed_on > ? ORDER BY observed_on LIMIT 1"
 _ON_DAY = """

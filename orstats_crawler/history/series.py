@@ -115,28 +115,51 @@ def rebuild(db: Database) -> dict[str, int]:
     return counts(db)
 
 
-def update(db: Database, crawl_id: str) -> dict[str, int]:
+def update(db: Database, crawl_id: str) -> dict[str, Any]:
     """Fold one stored crawl into `monday_weeks` (inside the writer's transaction); how many rows
-    it wrote and repriced (or, when it had to rebuild, the table's counts)."""
+    it wrote and repriced (or, when it had to rebuild, the table's counts), and under `weeks` the
+    Monday weeks whose rows it changed (None when it rebuilt: any of them)."""
     status = db.execute("SELECT status FROM crawls WHERE id = ?", [crawl_id]).fetchone()
     if not status or status[0] != "published":
-        return {"written": 0, "repriced": 0}  # a rejected crawl feeds nothing
+        return {"written": 0, "repriced": 0, "weeks": set()}  # a rejected crawl feeds nothing
     measured = _best(_measured_candidates(db, crawl_id))
     volumes = _best(_volume_candidates(db, crawl_id))
     if _replaces_others(db, crawl_id, {*measured, *volumes}):
-        return rebuild(db)
+        return {**rebuild(db), "weeks": None}
     current = _current(db, {*measured, *volumes})
     written = {key: row for key, row in measured.items() if _wins(row, current.get(key), crawl_id)}
     written.update((key, row) for key, row in volumes.items()
                    if key not in measured and _wins(row, current.get(key), crawl_id))
+    before = {key: current.get(key) for key in written}  # what each row was, to tell what changed
     prices = PriceHistory(db)
     _write(db, written.values(), prices)
-    remodeled = _modeled(db, _stale_mixes(db, written.values()))
+    stale = _stale_mixes(db, written.values())
+    before.update((_key(row), row) for row in stale if _key(row) not in before)
+    remodeled = _modeled(db, stale)
     _write(db, remodeled, prices)
     done = set(written) | {_key(row) for row in remodeled}
     repriced = [tuple(r) for r in db.execute(_REPRICED_BY, {"crawl": crawl_id}).fetchall() if tuple(r) not in done]
+    before.update(_stored(db, repriced))
     _reprice(db, repriced, prices)
-    return {"written": len(done), "repriced": len(repriced)}
+    return {"written": len(done), "repriced": len(repriced), "weeks": _changed_weeks(db, before)}
+
+
+def _changed_weeks(db: Database, before: dict[tuple, dict[str, Any] | None]) -> set[str]:
+    """The Monday weeks of the rows that differ from what they were (a row that only changed the
+    crawl it came from is the same unless measured: a measured row's crawl gives its effective prices)."""
+    columns = list(db["monday_weeks"].columns_dict)
+    after = _stored(db, before)
+    changed = set()
+    for key, old in before.items():
+        new = after.get(key)
+        if old is None or new is None:
+            if old is not new:
+                changed.add(key[0])
+            continue
+        same_crawl = old["crawl_id"] == new["crawl_id"] or MEASURED not in (old["basis"], new["basis"])
+        if not same_crawl or any(old[c] != new[c] for c in columns if c != "crawl_id"):
+            changed.add(key[0])
+    return changed
 
 
 def _wins(row: dict[str, Any], stored: dict[str, Any] | None, crawl_id: str) -> bool:
@@ -247,6 +270,14 @@ def _current(db: Database, keys: set[tuple]) -> dict[tuple, dict[str, Any]]:
     rows = db.query("""SELECT m.*, COALESCE(c.started_at, '') AS _started_at FROM temp.monday_keys k
                        CROSS JOIN monday_weeks m USING (week_start, week_end, permaslug, variant)
                        LEFT JOIN crawls c ON c.id = m.crawl_id""")
+    return {_key(row): row for row in rows}
+
+
+def _stored(db: Database, keys: Iterable[tuple]) -> dict[tuple, dict[str, Any]]:
+    """The stored rows of some keys."""
+    _scope(db, "monday_keys", PK, keys)
+    rows = db.query("""SELECT m.* FROM temp.monday_keys k
+                       CROSS JOIN monday_weeks m USING (week_start, week_end, permaslug, variant)""")
     return {_key(row): row for row in rows}
 
 

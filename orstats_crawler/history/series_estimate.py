@@ -41,9 +41,10 @@ unpriced tokens may have cost up to the blended rate (high end).
 
 `basis` is `measured` when measured rows carry at least ``MEASURED_SHARE`` of the estimate, else
 `modeled`; `tier` names the week's least certain part. The series ends with the last complete Monday
-week the latest published crawl has seen. The writer rebuilds both tables after each crawl
-(``rebuild``), so no reader aggregates the history; ``backtest`` models each measured week from the
-weeks that share no day with it and compares (bench/backtest.py).
+week the latest published crawl has seen. The writer keeps both tables up to date after each crawl
+(history/series_estimate_update.py: the weeks its changes reach, from what each week read, ``Reads``;
+``rebuild`` recomputes them all), so no reader aggregates the history; ``backtest`` models each
+measured week from the weeks that share no day with it and compares (bench/backtest.py).
 """
 
 from __future__ import annotations
@@ -91,30 +92,43 @@ SELECT r.week_start, r.week_end, r.permaslug, r.variant, r.basis, r.source, r.to
   {known_zero(formula_row("r", "r"))} OR r.variant = '{FREE_VARIANT}' AS free,
   r.revenue_best_usd AS best_usd, r.revenue_list_usd AS list_usd
 FROM monday_revenue r
-WHERE r.total_tokens IS NOT NULL
+WHERE r.total_tokens IS NOT NULL {{since}}
+ORDER BY r.week_start, r.week_end, r.permaslug, r.variant
 """
-# Model-variants seen with no price of any kind: ranked by a published crawl without a best estimate
-# (no list or effective price), or listed in a catalogue without a usable price.
+# Whether a model-variant was seen with no price of any kind: ranked by a published crawl without a
+# best estimate (no list or effective price), or listed in a catalogue without a usable price; by
+# any crawl but `:crawl` ('' for none). One key at a time: each shown week's row is a primary-key
+# lookup, where the whole history's rows would be a scan of every week.
 # (model_weeks, not the weekly_revenue view: only the rows without a list price need the formula.)
-_SEEN_UNPRICED = f"""
-SELECT m.permaslug, m.variant FROM weeks w
+SEEN_UNPRICED = f"""
+SELECT 1 FROM weeks w
 JOIN model_weeks m ON m.crawl_id = w.crawl_id AND m.week_start = w.week_start AND m.week_end = w.week_end
+  AND m.permaslug = :permaslug AND m.variant = :variant
 LEFT JOIN effective_prices e ON e.crawl_id = m.crawl_id AND e.permaslug = m.permaslug AND e.variant = m.variant
-WHERE w.status = 'published' AND m.total_tokens > 0 AND (m.prompt_price IS NULL OR m.completion_price IS NULL)
+WHERE w.status = 'published' AND w.crawl_id != :crawl AND m.total_tokens > 0
+  AND (m.prompt_price IS NULL OR m.completion_price IS NULL)
   AND {best_revenue(effective_revenue(_M), list_revenue(_M), imputed_revenue(_M))} IS NULL
-UNION SELECT canonical_slug, variant FROM prices WHERE prompt_price IS NULL OR completion_price IS NULL
+UNION ALL
+SELECT 1 FROM prices WHERE canonical_slug = :permaslug AND variant = :variant AND crawl_id != :crawl
+  AND (prompt_price IS NULL OR completion_price IS NULL)
+LIMIT 1
 """
-_CHART = "SELECT week_start, week_end, key, tokens FROM chart_weeks ORDER BY week_start"
-_DATASET = "SELECT week_start, week_end, total_tokens FROM dataset_weeks WHERE complete"
+_CHART = "SELECT week_start, week_end, key, tokens FROM chart_weeks WHERE 1 {since} ORDER BY week_start, key"
+_DATASET = "SELECT week_start, week_end, total_tokens FROM dataset_weeks WHERE complete {since}"
 # Published crawls' own weeks: a best estimate for (almost) every ranked model-variant. (An imported
 # or archived week holds a leaderboard priced at list prices: a measured Monday week, not a crawl's.)
 _CRAWL_WEEKS = """
 SELECT r.week_start, r.week_end, r.permaslug, r.variant, r.total_tokens, r.revenue_best_usd FROM weekly_revenue r
 JOIN crawls c ON c.id = r.crawl_id
 WHERE r.status = 'published' AND c.era NOT IN ('import', 'archive') AND r.revenue_best_usd IS NOT NULL
-  AND r.total_tokens > 0
+  AND r.total_tokens > 0 {since}
+ORDER BY r.week_start, r.permaslug, r.variant
 """
 _HORIZON = "SELECT MAX(week_end) FROM weeks WHERE status = 'published'"
+# A window of the history (``since``): the rows of the weeks starting on or after a day.
+_SINCE = "AND {alias}week_start >= :since"
+# Bounds of the span an estimate reads (``Reads``): before and after every week.
+EARLIEST, LATEST = "0001-01-01", "9999-12-31"
 
 
 @functools.lru_cache(maxsize=65536)
@@ -164,6 +178,28 @@ class Week:
 
 
 @dataclass
+class Reads:
+    """The span of weeks an estimate read: its own week, the rated weeks its rates and blend came
+    from (and theirs, for a measured week's estimate it blended from), and the keys whose lookup found
+    nothing before its week inside a window of the history (``edge``: a model-variant, an author's
+    key, or ``OTHERS`` for the blend; the whole history may hold a nearer week there). A change on
+    or after a day reaches every week whose span ends on or after it. A blend with no rated week
+    after its week ends at ``LATEST``: any new rated week is nearer."""
+
+    first: str
+    last: str
+    edge: set[Any] = field(default_factory=set)
+
+    def add(self, week: str) -> None:
+        self.first, self.last = min(self.first, week), max(self.last, week)
+
+    def merge(self, other: "Reads") -> None:
+        self.add(other.first)
+        self.add(other.last)
+        self.edge |= other.edge
+
+
+@dataclass
 class Estimate:
     week_start: str
     week_end: str
@@ -186,6 +222,7 @@ class Estimate:
     tiers: dict[str, float] = field(default_factory=dict)  # usd by band tier
     held: dict[Key, tuple[float, int]] = field(default_factory=dict)  # (usd, tokens) of each priced row
     rest_mix: dict[str, float] = field(default_factory=dict)  # the blended rest's lab mix
+    reads: Reads | None = None  # what it was estimated from (``Series.estimate`` sets it)
 
     @property
     def best(self) -> float:
@@ -219,7 +256,7 @@ class Estimate:
 
     def rated(self) -> "RatedWeek":
         return RatedWeek(self.week_start, self.week_end, dict(self.held), self.blended_usd, self.blended_tokens,
-                         self.rest_mix)
+                         self.rest_mix, self.reads)
 
     def record(self) -> dict[str, Any]:
         known = self.measured_tokens or self.modeled_tokens or self.blended_tokens
@@ -266,19 +303,26 @@ class Rates:
     """$/token by week start, per key (a model-variant, an author, or ``OTHERS`` for a blend), and for
     a blend the lab mix that goes with it."""
 
-    def __init__(self) -> None:
+    def __init__(self, window: bool = False) -> None:
         self.by_key: dict[Any, dict[str, float]] = defaultdict(dict)
         self.mixes: dict[str, dict[str, float]] = {}
+        self.window = window  # the rates of a window of the history: nothing before a week is an edge
 
     def add(self, key: Any, week: str, rate: float, mix: dict[str, float] | None = None) -> None:
         self.by_key[key][week] = rate
         if mix is not None:
             self.mixes[week] = mix
 
-    def interpolated(self, key: Any, week: str) -> tuple[float, str, float, dict[str, float]] | None:
-        """(rate, nearest week, weeks of extrapolation, lab mix) at ``week``."""
+    def interpolated(self, key: Any, week: str,
+                     reads: Reads | None = None) -> tuple[float, str, float, dict[str, float]] | None:
+        """(rate, nearest week, weeks of extrapolation, lab mix) at ``week``; the weeks it read go to ``reads``."""
         known = self.by_key.get(key, {})
         points, beyond = weights(known, week)
+        if reads is not None:
+            for w, _ in points:
+                reads.add(w)
+            if self.window and (not points or (beyond > 0 and points[0][0] > week)):
+                reads.edge.add(key)  # nothing before the week: a window of the history may have left it out
         if not points:
             return None
         rate = sum(known[w] * weight for w, weight in points)
@@ -292,28 +336,37 @@ class Rates:
 
 # --- what the history holds ---------------------------------------------------------------------
 
-def load_weeks(db: Database) -> dict[str, Week]:
-    """Every complete Monday week up to the latest published crawl's week."""
+def _windowed(sql: str, since: str | None, alias: str = "") -> str:
+    return sql.format(since=_SINCE.format(alias=alias) if since else "")
+
+
+def load_weeks(db: Database, since: str | None = None) -> dict[str, Week]:
+    """Every complete Monday week up to the latest published crawl's week (starting on or after ``since``)."""
     horizon = db.execute(_HORIZON).fetchone()[0]
+    window = {"since": since}
     weeks: dict[str, Week] = {}
 
     def week(start: str, end: str) -> Week:
         return weeks.setdefault(start, Week(start, end))
 
-    seen_unpriced = {tuple(r) for r in db.execute(_SEEN_UNPRICED)}
-    for r in db.query(_ROWS):
+    rows: list[Row] = []
+    for r in db.query(_windowed(_ROWS, since, "r."), window):
         row = Row((r["permaslug"], r["variant"]), r["basis"], r["total_tokens"], list_usd=r["list_usd"],
                   free=bool(r["free"]), source=r["source"])
         if r["basis"] == MEASURED:
             row.best = r["best_usd"]
-        row.unpriced = not row.free and r["list_usd"] is None and row.best is None and row.key in seen_unpriced
+        row.unpriced = not row.free and r["list_usd"] is None and row.best is None  # if seen so (below)
+        rows.append(row)
         week(r["week_start"], r["week_end"]).rows.append(row)
-    for r in db.query(_CHART):
+    unpriced = seen_unpriced(db, {row.key for row in rows if row.unpriced})
+    for row in rows:
+        row.unpriced = row.unpriced and row.key in unpriced
+    for r in db.query(_windowed(_CHART, since), window):
         w = week(r["week_start"], r["week_end"])
         w.chart_total = (w.chart_total or 0) + r["tokens"]
         if r["key"] != OTHERS:
             w.chart_values[split_id(r["key"])] = r["tokens"]
-    for r in db.query(_DATASET):
+    for r in db.query(_windowed(_DATASET, since), window):
         week(r["week_start"], r["week_end"]).dataset_total = r["total_tokens"]
     return {start: w for start, w in weeks.items() if horizon and w.week_end <= horizon}
 
@@ -329,6 +382,13 @@ class RatedWeek:
     rest_usd: float = 0.0  # what no row holds, and its lab mix
     rest_tokens: int = 0
     rest_mix: dict[str, float] = field(default_factory=dict)
+    reads: Reads | None = None  # a measured week's estimate: what it read (a crawl week reads only itself)
+
+    def read_by(self, reads: Reads) -> None:
+        if self.reads is None:
+            reads.add(self.week_start)
+        else:
+            reads.merge(self.reads)
 
     def outside(self, excluded: set[Key]) -> tuple[float, dict[str, float]] | None:
         """The $/token of everything outside ``excluded`` (another week's named keys), and its lab mix."""
@@ -344,9 +404,15 @@ class RatedWeek:
         return date.fromisoformat(self.week_start) <= last and date.fromisoformat(self.week_end) >= first
 
 
-def load_crawl_weeks(db: Database) -> list[RatedWeek]:
+def seen_unpriced(db: Database, keys: Iterable[Key], except_crawl: str = "") -> set[Key]:
+    """Those of the model-variants seen with no price of any kind (``SEEN_UNPRICED``)."""
+    return {key for key in sorted(keys) if db.execute(
+        SEEN_UNPRICED, {"permaslug": key[0], "variant": key[1], "crawl": except_crawl}).fetchone()}
+
+
+def load_crawl_weeks(db: Database, since: str | None = None) -> list[RatedWeek]:
     found: dict[str, RatedWeek] = {}
-    for r in db.query(_CRAWL_WEEKS):
+    for r in db.query(_windowed(_CRAWL_WEEKS, since, "r."), {"since": since}):
         week = found.setdefault(r["week_start"], RatedWeek(r["week_start"], r["week_end"]))
         week.rows[(r["permaslug"], r["variant"])] = (r["revenue_best_usd"], r["total_tokens"])
     return list(found.values())
@@ -357,9 +423,11 @@ def load_crawl_weeks(db: Database) -> list[RatedWeek]:
 class Series:
     """The rated weeks the estimates draw on: measured Monday weeks and the crawls' own weeks."""
 
-    def __init__(self, weeks: dict[str, Week], crawl_weeks: list[RatedWeek]):
+    def __init__(self, weeks: dict[str, Week], crawl_weeks: list[RatedWeek], window: bool = False):
+        """``window``: the weeks and crawl weeks are those of a window of the history (``load_series``)."""
         self.weeks, self.crawl_weeks = weeks, crawl_weeks
-        self.rates = Rates()
+        self.window = window
+        self.rates = Rates(window)
         for crawl_week in crawl_weeks:
             by_author: dict[str, list[float]] = defaultdict(lambda: [0.0, 0])
             for key, (best, tokens) in crawl_week.rows.items():
@@ -398,27 +466,36 @@ class Series:
         if tokens:
             self.rates.add(("author", None), week, usd / tokens)
 
-    def blend(self, w: Week) -> tuple[float, str, float, dict[str, float]] | None:
+    def blend(self, w: Week, reads: Reads) -> tuple[float, str, float, dict[str, float]] | None:
         """The blended rate for the rest of ``w`` (rate, nearest source week, weeks of extrapolation,
         lab mix): from the rated weeks nearest to it on either side that hold anything outside its
-        keys (crawl weeks; for a week that measured nothing, measured Monday weeks too)."""
+        keys (crawl weeks; for a week that measured nothing, measured Monday weeks too). Every rated
+        week it looks at goes to ``reads`` (one that held nothing outside the keys could later)."""
         blends = Rates()
         excluded = w.known_keys
         sources = self._crawl_sources if w.measured else self._all_sources()
         starts = [rated.week_start for rated in sources]
         first, last = bisect.bisect_left(starts, w.week_start), bisect.bisect_right(starts, w.week_start)
         for index in range(first, last):  # the week itself, when rated, is taken alone
+            sources[index].read_by(reads)
             found = sources[index].outside(excluded)
             if found is not None:
                 blends.add(OTHERS, w.week_start, *found)
-        for side in (() if blends.by_key else (range(first - 1, -1, -1), range(last, len(sources)))):
+        for before, side in (() if blends.by_key else ((True, range(first - 1, -1, -1)),
+                                                       (False, range(last, len(sources))))):
             for index in side:
+                sources[index].read_by(reads)
                 found = sources[index].outside(excluded)
                 if found is not None:
                     blends.add(OTHERS, sources[index].week_start, *found)
                     break
+            else:  # none on this side: a window may have left one out before, a later crawl may add one after
+                if before and self.window:
+                    reads.edge.add(OTHERS)
+                reads.add(w.week_start if before else LATEST)
         if not blends.by_key:
             self._without_crawl_weeks(blends)
+            reads.merge(Reads(EARLIEST, LATEST, {OTHERS} if self.window else set()))  # every week's rows
         return blends.interpolated(OTHERS, w.week_start)
 
     def _all_sources(self) -> list[RatedWeek]:
@@ -441,11 +518,11 @@ class Series:
                     by_author[author_of(r.key)] += r.best
                 blends.add(OTHERS, w.week_start, sum(r.best for r in outside) / tokens, _shares(by_author))
 
-    def price(self, row: Row, week: str) -> tuple[float, str, bool] | None:
+    def price(self, row: Row, week: str, reads: Reads) -> tuple[float, str, bool] | None:
         """(usd, tier, imputed) of a row without its own measured estimate: its rated weeks' $/token,
         else its list price, else its author's $/token; None when it has no price of any kind."""
         tier = TOP_LIST_TIER if row.source not in (None, "chart") else CHART_TIER
-        found = self.rates.interpolated(row.key, week)
+        found = self.rates.interpolated(row.key, week, reads)
         if found is not None:
             return row.tokens * found[0], tier, False
         if row.list_usd is not None:
@@ -453,14 +530,14 @@ class Series:
         if row.unpriced:
             return None
         for key in (("author", author_of(row.key)), ("author", None)):
-            found = self.rates.interpolated(key, week)
+            found = self.rates.interpolated(key, week, reads)
             if found is not None:
                 return row.tokens * found[0], tier, True
         return None
 
     def estimate(self, w: Week) -> Estimate:
         total, source = w.total()
-        e = Estimate(w.week_start, w.week_end, total, source)
+        e = Estimate(w.week_start, w.week_end, total, source, reads=Reads(w.week_start, w.week_start))
         for row in w.rows:
             imputed = False
             if row.free:
@@ -470,7 +547,7 @@ class Series:
                 usd, measured = row.best, True
                 tier = ARCHIVED_TIER if row.source in ARCHIVED_SOURCES else MEASURED_TIER
             else:
-                priced = self.price(row, w.week_start)
+                priced = self.price(row, w.week_start, e.reads)
                 if priced is None:
                     e.unpriced_tokens += row.tokens
                     continue
@@ -485,7 +562,7 @@ class Series:
             e.held[row.key] = (usd, row.tokens)
             e.credit(author_of(row.key), usd, row.tokens)
         rest = max(total - e.measured_tokens - e.modeled_tokens - e.unpriced_tokens, 0)
-        blend = self.blend(w) if rest or e.unpriced_tokens else None
+        blend = self.blend(w, e.reads) if rest or e.unpriced_tokens else None
         if blend is not None:
             e.blend_rate, e.blend_week_start, beyond, mix = blend
         if rest and blend is None:
@@ -498,12 +575,17 @@ class Series:
                 e.credit(author, e.blended_usd * share, rest * share)
         return e
 
+    def measured_estimate(self, start: str) -> Estimate | None:
+        """A measured week's estimate, made once when the series was loaded (the blend of other weeks reads it)."""
+        return self._measured.get(start)
+
     def estimates(self) -> list[Estimate]:
-        return [self._measured.get(start) or self.estimate(w) for start, w in sorted(self.weeks.items())]
+        return [self.measured_estimate(start) or self.estimate(w) for start, w in sorted(self.weeks.items())]
 
 
-def load_series(db: Database) -> Series:
-    return Series(load_weeks(db), load_crawl_weeks(db))
+def load_series(db: Database, since: str | None = None) -> Series:
+    """The whole history's series, or (``since``) that of the weeks starting on or after a day."""
+    return Series(load_weeks(db, since), load_crawl_weeks(db, since), window=since is not None)
 
 
 # --- backtest -------------------------------------------------------------------------------------
@@ -606,16 +688,27 @@ def _quantile(ordered: list[float], q: float) -> float:
     return ordered[min(len(ordered), max(1, math.ceil(q * len(ordered) - 1e-9))) - 1]
 
 
+SERIES_TABLES = ("monday_series", "monday_series_authors", "monday_series_reads")
+
+
 def rebuild(db: Database) -> None:
     """Recompute `monday_series` and `monday_series_authors` (inside the writer's transaction)."""
     estimates = load_series(db).estimates()
-    db.execute("DELETE FROM monday_series")
-    db.execute("DELETE FROM monday_series_authors")
+    for table in SERIES_TABLES:
+        db.execute(f"DELETE FROM [{table}]")
+    store(db, estimates)
+
+
+def store(db: Database, estimates: list[Estimate]) -> None:
+    """Insert the weeks' rows (their earlier rows deleted by the caller), and what each read."""
     if estimates:
         _insert(db, "monday_series", [e.record() for e in estimates])
         _insert(db, "monday_series_authors", [
             {"week_start": e.week_start, "week_end": e.week_end, "author": author, "revenue_best_usd": usd,
              "tokens": round(tokens)} for e in estimates for author, (usd, tokens) in sorted(e.authors.items())])
+        _insert(db, "monday_series_reads", [
+            {"week_start": e.week_start, "week_end": e.week_end, "first_week": e.reads.first,
+             "last_week": e.reads.last} for e in estimates if e.reads is not None])
 
 
 def _insert(db: Database, table: str, rows: list[dict[str, Any]]) -> None:

@@ -10,7 +10,7 @@ from typing import Iterable
 
 from sqlite_utils import Database
 
-from orstats_crawler.history import price_changes, series, series_estimate
+from orstats_crawler.history import price_changes, series, series_estimate, series_estimate_update
 from orstats_crawler.history.records import (OWNED_TABLES, ActivityFetchRow, CrawlRecords, CrawlRow, DailyActivityRow,
                                              EffectivePriceRow, PriceRow, ProviderSummaryRow, Record, ResponseRow)
 
@@ -29,8 +29,12 @@ def write_crawl(db: Database, crawl: CrawlRecords, *, fold_series: bool = True) 
     """Store one crawl, replacing whatever was stored under its id (inside the caller's transaction).
 
     ``fold_series=False`` leaves the Monday-week series alone, for a writer that stores many crawls
-    and rebuilds the series once at the end (``rebuild_series``)."""
+    and rebuilds the series once at the end (``rebuild_series``); until then it is marked stale, so
+    that the next crawl rebuilds it if that writer stopped first."""
     row = crawl.crawl
+    changes = series_estimate_update.Changes.before(db, crawl) if fold_series else None
+    if not fold_series:
+        series_estimate_update.mark_stale(db, crawl)
     insert(db, [row], replace=True)
     previous_from_history(db, crawl)
     priced_before = price_changes.sightings(db, row.id)
@@ -46,9 +50,11 @@ def write_crawl(db: Database, crawl: CrawlRecords, *, fold_series: bool = True) 
         insert(db, crawl.chart_weeks, replace=not archived, ignore=archived)
     if row.week_end is not None:
         publish_week(db, row)
-    if fold_series:
-        series.update(db, row.id)
-        series_estimate.rebuild(db)
+    if changes is not None and series_estimate_update.stale(db):
+        rebuild_series(db)
+    elif changes is not None:  # only the weeks the crawl's changes reach
+        folded = series.update(db, row.id)
+        series_estimate_update.update(db, changes.since(db, folded))
 
 
 def rebuild_series(db: Database) -> None:
