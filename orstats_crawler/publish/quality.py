@@ -671,14 +671,21 @@ def check_price_moves(verdict: Verdict, summary: WeekSummary, items: CrawlItems,
     message = (f"list prices of {compared} ranked model-variants vs published crawl {previous['id']} (week ending "
                f"{previous['week_end']}; more than {limits.max_move:g}x either way, effective price within "
                f"{limits.effective_tolerance:g}x of the move)")
+    add_price_findings(verdict, "price_moves", message, "list prices", rejected, reviewed, limits)
+
+
+def add_price_findings(verdict: Verdict, name: str, message: str, what: str, rejected: list[str],
+                       reviewed: list[str], limits: PriceLimits) -> None:
+    """A price check's result: moves of material model-variants that no effective price confirms
+    fail, any other move is flagged for review."""
     if rejected:
-        verdict.add("price_moves", FAIL, f"{message}: {len(rejected)} list prices no effective price confirms, of "
-                                         f"model-variants holding at least {limits.min_spend_share:.1%} of the "
-                                         f"week's spend: {'; '.join(rejected[:LISTED])}")
+        verdict.add(name, FAIL, f"{message}: {len(rejected)} {what} no effective price confirms, of "
+                                f"model-variants holding at least {limits.min_spend_share:.1%} of the "
+                                f"week's spend: {'; '.join(rejected[:LISTED])}")
     elif reviewed:
-        verdict.add("price_moves", FLAG, f"{message}: {len(reviewed)} to review: {'; '.join(reviewed[:LISTED])}")
+        verdict.add(name, FLAG, f"{message}: {len(reviewed)} to review: {'; '.join(reviewed[:LISTED])}")
     else:
-        verdict.add("price_moves", PASS, f"{message}: none")
+        verdict.add(name, PASS, f"{message}: none")
 
 
 def price_findings(row: dict[str, Any], old: dict[str, Any] | None, paid_before: dict[str, Any] | None,

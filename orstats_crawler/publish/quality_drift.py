@@ -93,14 +93,7 @@ def check_price_drift(verdict: Any, summary: Any, items: Any, db: Database, prev
             (rejected if significant and not corroborated else reviewed).append(f"{text} vs the median")
     message = (f"list and cache-read prices of {compared} ranked model-variants vs their median over the last "
                f"{len(crawls)} published crawls (more than {limits.max_move:g}x either way)")
-    if rejected:
-        verdict.add("price_drift", FAIL, f"{message}: {len(rejected)} moves no effective price confirms, of "
-                                         f"model-variants holding at least {limits.min_spend_share:.1%} of the "
-                                         f"week's spend: {'; '.join(rejected[:LISTED])}")
-    elif reviewed:
-        verdict.add("price_drift", FLAG, f"{message}: {len(reviewed)} to review: {'; '.join(reviewed[:LISTED])}")
-    else:
-        verdict.add("price_drift", PASS, f"{message}: none")
+    quality.add_price_findings(verdict, "price_drift", message, "moves", rejected, reviewed, limits)
 
 
 def cache_read_findings(row: dict[str, Any], baseline: dict[str, float], paid_now: Any,
