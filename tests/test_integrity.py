@@ -260,6 +260,29 @@ def test_a_models_leaderboard_and_daily_split_x10_against_its_own_previous_days_
     assert check["result"] == "fail" and permaslug in check["message"]
 
 
+def test_six_of_seven_days_missing_in_four_expensive_splits_are_not_measured_weeks(tmp_path, clean):
+    """Each split keeps one day of the week (and the days before it): a sum of one day is not the
+    week; the rows are imputed (cached share of similar models) and their effective prices still
+    price them, so the week publishes within 5 % or is rejected."""
+    expensive = query(clean[0], "SELECT permaslug, variant FROM weekly_revenue WHERE week_end = ? "
+                                "AND split_source = 'activity' ORDER BY revenue_best_usd DESC LIMIT 4", WEEK_END)
+    week = {f"2026-08-0{day} 00:00:00" for day in range(1, 7)}  # 08-01..06 of the week 08-01..07
+
+    def drop_days(data: Any, url: str) -> None:
+        data["data"]["analytics"] = [d for d in data["data"]["analytics"] if d["date"] not in week]
+
+    def poison(snapshot: Poisoned) -> None:
+        for permaslug, variant in expensive:
+            snapshot.rewrite(f"model-activity?permaslug={permaslug.replace('/', '%2F')}&variant={variant}", drop_days)
+
+    code, db = poisoned_crawl(tmp_path, clean, poison)
+    assert_kept_or_close(code, db, clean[1])
+    if code == 0:  # published: none of the four is a measured week
+        sources = query(db, "SELECT split_source FROM weekly_revenue WHERE week_end = ? AND permaslug || ':' || "
+                            "variant IN (%s)" % ", ".join("?" * 4), WEEK_END, *(f"{p}:{v}" for p, v in expensive))
+        assert len(sources) == 4 and all(source != "activity" for (source,) in sources), sources
+
+
 def test_a_renamed_cache_read_key_is_rejected(tmp_path, clean):
     def poison(snapshot: Poisoned) -> None:
         def rename(data: Any, url: str) -> None:
