@@ -95,11 +95,16 @@ console.log(JSON.stringify(results));
 """
 
 
-def draw(urls: dict[str, str], out: Path) -> dict[str, dict[str, Any]]:
-    """Each named URL drawn by DRIVER: its findings by name, screenshots in ``out``."""
+def browser() -> tuple[str, str]:
+    """node and chromium, with tests/render's playwright-core to drive them (else skipped, or failed in CI)."""
     if not (RENDER_DIR / "node_modules" / "playwright-core" / "package.json").is_file():
         tool_missing(f"{RENDER_DIR / 'node_modules'} lacks playwright-core (run .ci/setup-tools)")
-    node, chromium = require_tool("node"), require_tool("chromium", CHROMIUM)
+    return require_tool("node"), require_tool("chromium", CHROMIUM)
+
+
+def draw(urls: dict[str, str], out: Path) -> dict[str, dict[str, Any]]:
+    """Each named URL drawn by DRIVER: its findings by name, screenshots in ``out``."""
+    node, chromium = browser()
     pages = [{"url": url, "screenshot": str(out / f"{name}.png")} for name, url in urls.items()]
     script = DRIVER % {"browser": json.dumps((RENDER_DIR / "browser.mjs").as_uri()), "pages": json.dumps(pages),
                        "chromium": json.dumps(chromium)}
@@ -318,7 +323,7 @@ console.log(JSON.stringify(widths));
 def test_every_canned_query_fits_a_1280_px_window(datasette):
     queries = yaml.safe_load(METADATA.read_text())["databases"]["history"]["queries"]
     urls = {name: f"{datasette}/history/{name}" for name in queries}
-    node, chromium = require_tool("node"), require_tool("chromium", CHROMIUM)
+    node, chromium = browser()
     script = WIDTHS % {"browser": json.dumps((RENDER_DIR / "browser.mjs").as_uri()), "urls": json.dumps(urls),
                        "chromium": json.dumps(chromium)}
     result = subprocess.run([node, "--input-type=module", "-e", script], capture_output=True, text=True, timeout=300)
