@@ -40,6 +40,7 @@ from orstats_crawler.publish.crawl_records import finished_chart_rows
 from orstats_crawler.publish.week_summary import WeekSummary
 from orstats_crawler.history.writer import PUBLISHED, REJECTED
 from orstats_crawler.publish import quality_drift, quality_effective, quality_totals
+from orstats_crawler.publish.results import FAIL, FLAG, LISTED, PASS, RESULTS, SKIP
 from orstats_crawler.items import SourceProblem
 from orstats_crawler.numbers import price as per_million
 from orstats_crawler.numbers import tokens as token_count
@@ -51,12 +52,9 @@ from orstats_crawler.sources.rankings import CHART, LEADERBOARD
 
 logger = logging.getLogger(__name__)
 
-PASS, FLAG, FAIL, SKIP = "pass", "flag", "fail", "skip"
-RESULTS = (PASS, FLAG, FAIL, SKIP)
 LOG_LEVEL = {PASS: logging.INFO, FLAG: logging.WARNING, FAIL: logging.ERROR, SKIP: logging.INFO}
 # Sources the week cannot do without: no prices, no revenue; no leaderboard, no week.
 REQUIRED_SOURCES = (PRICES, LEADERBOARD)
-LISTED = 5  # how many offenders a message names
 
 
 @dataclass

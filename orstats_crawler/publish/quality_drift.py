@@ -20,10 +20,9 @@ from orstats_crawler import pricing
 from orstats_crawler.history.writer import PUBLISHED
 from orstats_crawler.publish import quality_effective
 from orstats_crawler.numbers import price as per_million
+from orstats_crawler.publish.results import FAIL, FLAG, LISTED, PASS, SKIP
 from orstats_crawler.sources import model_variant
 
-PASS, FLAG, FAIL, SKIP = "pass", "flag", "fail", "skip"
-LISTED = 5
 MEDIAN_OF = ("prompt_price", "completion_price", "cache_read_price")
 
 

@@ -25,11 +25,9 @@ from sqlite_utils import Database
 
 from orstats_crawler import pricing
 from orstats_crawler.numbers import price as per_million
+from orstats_crawler.publish.results import FAIL, FLAG, LISTED, PASS, SKIP
 from orstats_crawler.sources import model_variant
 
-# Verdict results (quality.py's; repeated here so the two modules do not import each other)
-PASS, FLAG, FAIL, SKIP = "pass", "flag", "fail", "skip"
-LISTED = 5
 BATCH_VARIANT = "batch"
 EFFECTIVE_OF = {"prompt": "weighted_input_price", "completion": "weighted_output_price"}
 PROVIDER_PRICE = {"weighted_input_price": "effective_input_price", "weighted_output_price": "effective_output_price"}

@@ -18,10 +18,9 @@ from sqlite_utils import Database
 from orstats_crawler.publish import quality_effective
 from orstats_crawler.publish.crawl_records import finished_chart_rows
 from orstats_crawler.numbers import tokens as token_count
+from orstats_crawler.publish.results import FAIL, LISTED, PASS, SKIP
 from orstats_crawler.sources import model_variant
 
-PASS, FLAG, FAIL, SKIP = "pass", "flag", "fail", "skip"
-LISTED = 5
 
 
 @dataclass(frozen=True)
