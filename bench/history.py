@@ -388,11 +388,12 @@ def timed(step: Callable[..., Any], name: str, out: dict[str, float]) -> Callabl
 
 # --- the report and the canned queries ------------------------------------------------------------
 
-def report_settings() -> tuple[str, int]:
+def report_settings() -> tuple[str, int, float]:
     from scrapy.utils.project import get_project_settings
 
     settings = get_project_settings()
-    return settings.get("ORSTATS_REVENUE_METHOD"), settings.getint("ORSTATS_REPORT_TABLE_ROWS")
+    return (settings.get("ORSTATS_REVENUE_METHOD"), settings.getint("ORSTATS_REPORT_TABLE_ROWS"),
+            settings.getfloat("ORSTATS_REPORT_OUTLIER_FACTOR"))
 
 
 def time_report(path: Path, workdir: Path, everything: bool) -> tuple[float, int]:
@@ -401,7 +402,9 @@ def time_report(path: Path, workdir: Path, everything: bool) -> tuple[float, int
     from orstats_crawler.report.render import write_reports
 
     start = time.perf_counter()
-    rendered = write_reports(path, workdir / "reports", *report_settings(), everything=everything)
+    method, table_rows, outlier_factor = report_settings()
+    rendered = write_reports(path, workdir / "reports", method, table_rows, outlier_factor=outlier_factor,
+                             everything=everything)
     return time.perf_counter() - start, len(rendered.written) if rendered else 0
 
 

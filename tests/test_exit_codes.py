@@ -88,7 +88,8 @@ def query(history: Path, sql: str, **parameters: str) -> list[dict[str, Any]]:
 def fresh_render(history: Path, folder: Path) -> dict[str, bytes]:
     """What the history renders into an empty folder: what an up-to-date report folder holds."""
     settings = get_project_settings()
-    write_reports(history, folder, settings.get("ORSTATS_REVENUE_METHOD"), settings.getint("ORSTATS_REPORT_TABLE_ROWS"))
+    write_reports(history, folder, settings.get("ORSTATS_REVENUE_METHOD"), settings.getint("ORSTATS_REPORT_TABLE_ROWS"),
+                  outlier_factor=settings.getfloat("ORSTATS_REPORT_OUTLIER_FACTOR"))
     return folder_bytes(folder)
 
 

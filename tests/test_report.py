@@ -167,7 +167,8 @@ def render(db: Path, folder: Path, **settings: str | bool):
     """write_reports with the project's settings (an argument overrides one: method="list")."""
     project = get_project_settings()
     return write_reports(db, folder, settings.pop("method", project.get("ORSTATS_REVENUE_METHOD")),
-                         project.getint("ORSTATS_REPORT_TABLE_ROWS"), **settings)
+                         project.getint("ORSTATS_REPORT_TABLE_ROWS"),
+                         outlier_factor=project.getfloat("ORSTATS_REPORT_OUTLIER_FACTOR"), **settings)
 
 
 def report_settings(tmp_path: Path, **extra: str) -> dict[str, str]:

@@ -31,7 +31,6 @@ from orstats_crawler.history.connection import open_read_only
 from orstats_crawler.history.series_estimate import MEASURED_SHARE, NOMINAL_COVERAGE
 from orstats_crawler.report import charts, tables
 from orstats_crawler.report import format as fmt
-from orstats_crawler.settings import ORSTATS_REPORT_OUTLIER_FACTOR as OUTLIER_FACTOR
 from orstats_crawler.report.data import (AUTHOR_ROWS, PROVIDER_ROWS, HistoryIndex, Method, WeekReport, growth,
                                          headline_week,
                                          week_report)
@@ -81,7 +80,7 @@ def code_digest(env: Environment) -> str:
     return digest.hexdigest()
 
 
-def render_week(env: Environment, report: WeekReport, outlier_factor: float = OUTLIER_FACTOR) -> str:
+def render_week(env: Environment, report: WeekReport, outlier_factor: float) -> str:
     return env.get_template(TEMPLATE).render(
         r=report, week=report.week, headline=report.headline,
         summary=tables.summary(report),
@@ -121,8 +120,8 @@ def up_to_date(path: Path, inputs: str) -> bool:
         and found["text"] == hashlib.sha256(content[:line].encode()).hexdigest()
 
 
-def write_reports(db_path: str | Path, report_dir: str | Path, method: str, table_rows: int,
-                  everything: bool = True, outlier_factor: float = OUTLIER_FACTOR) -> Rendered | None:
+def write_reports(db_path: str | Path, report_dir: str | Path, method: str, table_rows: int, *,
+                  outlier_factor: float, everything: bool = True) -> Rendered | None:
     """Render the published weeks of the history (every page, or with ``everything=False`` those not
     up to date); None when it has none (nothing is written)."""
     headline = revenue_method(method)
