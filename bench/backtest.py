@@ -1,13 +1,13 @@
 """Backtest of the Monday-week series: every measured week modeled from the other weeks only (as if
 nothing in it had been measured: its named volumes at their rates in the other weeks, the rest at
-the blended rate; history/series_estimate.py), against its estimate from its own measurements.
+the blended rate; history/monday_series.py), against its estimate from its own measurements.
 
     python -m bench.backtest [--capture PATH ...] [--anchor-history PATH] [--history PATH]
 
 Without `--history`: crawls the successive captures (default ../shared/captures/openrouter-2026-07-25,
 -08-01, -08-08) with the default selection, politeness off, into one temporary history, and imports
 the earlier project's weekly files (default ../shared/anchor-history) when they exist. Each measured
-week is modeled as each tier would know it (history/series_estimate.py ``blind_weeks``) from the weeks
+week is modeled as each tier would know it (history/monday_series.py ``blind_weeks``) from the weeks
 sharing no day with it. Prints each week's error and whether the modeled band holds the measured
 estimate, then per tier the median and 90th-percentile absolute error, the band's coverage next to its
 nominal coverage, and the half-width that would hold that share. The output is kept in docs/ACCURACY.md.
@@ -25,7 +25,7 @@ from scrapy.utils.project import get_project_settings
 
 from orstats_crawler.history.connection import open_for_writing, open_read_only
 from orstats_crawler.publish.importer import import_paths
-from orstats_crawler.history.series_estimate import NOMINAL_COVERAGE, TIER_BAND, backtest, scores
+from orstats_crawler.history.monday_series import NOMINAL_COVERAGE, TIER_BAND, backtest, scores
 
 from bench.accuracy import DEFAULT_CAPTURE, crawl, usd
 from bench.common import ROOT, code_version, table

@@ -350,7 +350,7 @@ def time_upsert(path: Path, models: list[Model], weeks: int) -> dict[str, float]
 
     from orstats_crawler.publish import crawl as publish
     from orstats_crawler.publish import quality
-    from orstats_crawler.history import series, series_estimate_update
+    from orstats_crawler.history import monday_series_update, monday_weeks
 
     info, items, archive = next_week_items(models, weeks)
     info.forced = True  # the synthetic week is written whatever the gate says, as a forced crawl would be
@@ -361,8 +361,8 @@ def time_upsert(path: Path, models: list[Model], weeks: int) -> dict[str, float]
              "quality_gate": (quality, "evaluate"), "crawl_records": (publish, "crawl_records"),
              "write_crawl": (publish, "write_crawl"),
              # inside write_crawl: the Monday-week series after the crawl (monday_weeks, then its estimate)
-             "write_crawl: series (monday_weeks)": (series, "update"),
-             "write_crawl: series (monday_series)": (series_estimate_update, "update")}
+             "write_crawl: series (monday_weeks)": (monday_weeks, "update"),
+             "write_crawl: series (monday_series)": (monday_series_update, "update")}
     originals = {step: getattr(module, name) for step, (module, name) in steps.items()}
     try:
         for step, (module, name) in steps.items():

@@ -52,7 +52,7 @@ INTEGRATION = {"test_scrapyd", "test_datasette", "test_datasette_dashboards", "t
 ENGINE = {"test_backfill", "test_concurrency", "test_crawl_command", "test_crawl_engine", "test_data_api",
           "test_effective", "test_estimate", "test_exit_codes", "test_exporter", "test_faults", "test_faults_data",
           "test_faults_network", "test_history_feed", "test_import_history", "test_legacy", "test_quality",
-          "test_report", "test_report_command", "test_series_estimate", "test_providers"}
+          "test_report", "test_report_command", "test_monday_series", "test_providers"}
 ENGINE |= {"test_archive"}
 ENGINE |= {"test_integrity"}
 

@@ -10,7 +10,7 @@ import pytest
 import pytest_twisted
 from sqlite_utils import Database
 
-from orstats_crawler.history import series
+from orstats_crawler.history import monday_weeks
 from orstats_crawler.history.price_history import PriceHistory
 from orstats_crawler.history.connection import immediate, open_for_writing
 from orstats_crawler.report import format as fmt
@@ -125,7 +125,7 @@ async def test_folding_each_crawl_in_gives_what_a_rebuild_gives(tmp_path, histor
         folded = series_rows(history_path)
         db = open_for_writing(str(history_path))
         with immediate(db):
-            series.rebuild(db)
+            monday_weeks.rebuild(db)
         db.close()
         assert folded == series_rows(history_path)
         return folded

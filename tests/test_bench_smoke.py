@@ -60,7 +60,7 @@ def test_history_bench_times_upsert_report_and_every_canned_query(capsys) -> Non
 
 
 def test_backtest_bench_prints_each_measured_week_and_the_errors(tmp_path: Path, capsys) -> None:
-    from tests.test_series_estimate import SAMPLE  # the earlier project's weeks, made by the factory
+    from tests.test_monday_series import SAMPLE  # the earlier project's weeks, made by the factory
     from tests.test_import_history import run_import
 
     history = tmp_path / "history.db"

@@ -13,7 +13,7 @@ import pytest
 import pytest_twisted
 from sqlite_utils import Database
 
-from orstats_crawler.history import series_estimate
+from orstats_crawler.history import monday_series
 from orstats_crawler.publish.importer import import_path, import_paths, read_snapshot
 from orstats_crawler.history.connection import open_for_writing
 from orstats_crawler.sources import SourceError
@@ -168,8 +168,8 @@ def test_an_import_of_many_files_rebuilds_the_series_once_to_what_folding_each_i
         assert import_path(db, path, BACKFILL_PRICES_ON).status in ("published", "rejected")
     db.close()
     rebuilds = []
-    rebuild = series_estimate.rebuild
-    monkeypatch.setattr(series_estimate, "rebuild", lambda db: rebuilds.append(db) or rebuild(db))
+    rebuild = monday_series.rebuild
+    monkeypatch.setattr(monday_series, "rebuild", lambda db: rebuilds.append(db) or rebuild(db))
     once = tmp_path / "once" / "history.db"
     assert len(run_import(once, *paths)) == len(paths)
     assert len(rebuilds) == 1

@@ -18,7 +18,7 @@ import pytest_twisted
 from scrapy.utils.project import get_project_settings
 from sqlite_utils import Database
 
-from orstats_crawler.publish import quality
+from orstats_crawler.publish import quality, quality_moves
 from orstats_crawler.arguments import UsageError
 from orstats_crawler.commands.crawl import EXIT_ERROR, EXIT_PUBLISHED, EXIT_REJECTED, EXIT_USAGE, Outcome, exit_code
 from orstats_crawler.history.connection import open_for_writing
@@ -240,7 +240,7 @@ def test_price_moves_compare_with_the_entry_the_earlier_crawl_priced_rows_with(t
                              "completion_price": float(price)} for public_id, price in entries)
     previous = quality.previous_published(db, "this", date(2026, 2, 8))
     assert previous["id"] == "earlier"
-    assert (quality.published_prices(db, "earlier")[("x/m-2026", "standard")]["prompt_price"]
+    assert (quality_moves.published_prices(db, "earlier")[("x/m-2026", "standard")]["prompt_price"]
             == catalogue.price_for("x/m-2026", "standard").prompt == 1e-06)
 
 

@@ -12,7 +12,7 @@ import pytest_twisted
 from sqlite_utils import Database
 from twisted.internet.defer import ensureDeferred
 
-from orstats_crawler.history import series_estimate
+from orstats_crawler.history import monday_series
 from orstats_crawler.history.connection import open_read_only
 from orstats_crawler.report import format as fmt
 from tests.conftest import CAPTURES, crawl, shared_capture
@@ -34,10 +34,10 @@ def capture_history(tmp_path_factory):
     return path
 
 
-def estimates(path) -> dict[str, series_estimate.Estimate]:
+def estimates(path) -> dict[str, monday_series.Estimate]:
     db = open_read_only(path)
     try:
-        return {e.week_start: e for e in series_estimate.load_series(db).estimates()}
+        return {e.week_start: e for e in monday_series.load_series(db).estimates()}
     finally:
         db.close()
 

@@ -101,7 +101,7 @@ def m001_initial(db: Database) -> None:
 
 @migrations()
 def m101_monday_weeks(db: Database) -> None:
-    """The Monday-week series (history/series.py), and which prices priced each week row."""
+    """The Monday-week series (history/monday_weeks.py), and which prices priced each week row."""
     db["monday_weeks"].create(
         {
             "week_start": str, "week_end": str, "permaslug": str, "variant": str,
@@ -169,7 +169,7 @@ def m302_dataset_daily(db: Database) -> None:
 
 @migrations()
 def m303_drop_dataset_weekly_revenue(db: Database) -> None:
-    """The Data API's weeks now feed the Monday-week series (history/series.py, source `data_api`),
+    """The Data API's weeks now feed the Monday-week series (history/monday_weeks.py, source `data_api`),
     which models their revenue with the nearest measured mix and the prices valid in each week: the
     earlier view that did the same with the nearest week's revenue per token goes."""
     db.execute("DROP VIEW IF EXISTS dataset_weekly_revenue")
@@ -200,7 +200,7 @@ def m305_best_estimate_inputs(db: Database) -> None:
 
 @migrations()
 def m306_monday_series(db: Database) -> None:
-    """The comparable Monday-week series, one row per complete Monday week (history/series_estimate.py):
+    """The comparable Monday-week series, one row per complete Monday week (history/monday_series.py):
     the best estimate of all of the week's tokens and its band, and how much of it was measured,
     modeled from the nearest measured week, or priced at the blended rate of the rest."""
     db["monday_series"].create(
@@ -227,7 +227,7 @@ def m307_monday_series_authors(db: Database) -> None:
 
 @migrations()
 def m351_monday_series_reads(db: Database) -> None:
-    """The span of weeks each Monday week's estimate read (history/series_estimate.py ``Reads``): a
+    """The span of weeks each Monday week's estimate read (history/monday_series.py ``Reads``): a
     crawl re-estimates only the weeks whose span reaches what it changed. Filled by the next rebuild."""
     db["monday_series_reads"].create(
         {"week_start": str, "week_end": str, "first_week": str, "last_week": str},
@@ -259,7 +259,7 @@ def m402_chart_partial_weeks(db: Database) -> None:
 def m501_monday_series_band(db: Database) -> None:
     """What the comparable series' calibrated band is made of: the tokens and revenue imputed from
     their author's $/token (no price ever seen), how many weeks the rest's rate is extrapolated
-    beyond the last rated week, and the week's least certain tier (history/series_estimate.py)."""
+    beyond the last rated week, and the week's least certain tier (history/monday_series.py)."""
     for name, kind in (("imputed_tokens", int), ("imputed_usd", float), ("extrapolated_weeks", float),
                        ("tier", str)):
         db["monday_series"].add_column(name, kind)

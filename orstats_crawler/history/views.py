@@ -176,7 +176,7 @@ GROUP BY 1, 2
 # The report's time series: one row per Monday week and model-variant (basis measured | modeled |
 # volume; price_basis before | after | free), with the revenue formulas of weekly_revenue; a measured
 # row's best estimate (the effective prices of the crawl that measured it, else its list figure) is
-# what the comparable series (history/series_estimate.py) counts it at.
+# what the comparable series (history/monday_series.py) counts it at.
 _MEASURED_BEST = best_revenue("r.revenue_effective_week_usd", "r.revenue_list_usd", "NULL")
 MONDAY_REVENUE = f"""
 SELECT r.*, CASE WHEN r.basis = 'measured' THEN {_MEASURED_BEST} END AS revenue_best_usd

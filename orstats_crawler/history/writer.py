@@ -10,7 +10,7 @@ from typing import Iterable
 
 from sqlite_utils import Database
 
-from orstats_crawler.history import price_changes, series, series_estimate, series_estimate_update
+from orstats_crawler.history import monday_series, monday_series_update, monday_weeks, price_changes
 from orstats_crawler.history.records import (OWNED_TABLES, ActivityFetchRow, CrawlRecords, CrawlRow, DailyActivityRow,
                                              EffectivePriceRow, PriceRow, ProviderSummaryRow, Record, ResponseRow)
 
@@ -32,9 +32,9 @@ def write_crawl(db: Database, crawl: CrawlRecords, *, fold_series: bool = True) 
     and rebuilds the series once at the end (``rebuild_series``); until then it is marked stale, so
     that the next crawl rebuilds it if that writer stopped first."""
     row = crawl.crawl
-    changes = series_estimate_update.Changes.before(db, crawl) if fold_series else None
+    changes = monday_series_update.Changes.before(db, crawl) if fold_series else None
     if not fold_series:
-        series_estimate_update.mark_stale(db, crawl)
+        monday_series_update.mark_stale(db, crawl)
     insert(db, [row], replace=True)
     previous_from_history(db, crawl)
     priced_before = price_changes.sightings(db, row.id)
@@ -50,17 +50,17 @@ def write_crawl(db: Database, crawl: CrawlRecords, *, fold_series: bool = True) 
         insert(db, crawl.chart_weeks, replace=not archived, ignore=archived)
     if row.week_end is not None:
         publish_week(db, row)
-    if changes is not None and series_estimate_update.stale(db):
+    if changes is not None and monday_series_update.stale(db):
         rebuild_series(db)
     elif changes is not None:  # only the weeks the crawl's changes reach
-        folded = series.update(db, row.id)
-        series_estimate_update.update(db, changes.since(db, folded))
+        folded = monday_weeks.update(db, row.id)
+        monday_series_update.update(db, changes.since(db, folded))
 
 
 def rebuild_series(db: Database) -> None:
     """The Monday-week series and its estimates from the whole history (inside the caller's transaction)."""
-    series.rebuild(db)
-    series_estimate.rebuild(db)
+    monday_weeks.rebuild(db)
+    monday_series.rebuild(db)
 
 
 HISTORY = "history"  # previous_source of a row whose previous 7 days are the history's week before

@@ -18,7 +18,7 @@ from sqlite_utils import Database
 
 from orstats_crawler import pricing
 from orstats_crawler.history.writer import PUBLISHED
-from orstats_crawler.publish import quality_effective
+from orstats_crawler.publish import quality_effective, quality_moves
 from orstats_crawler.numbers import price as per_million
 from orstats_crawler.publish.results import FAIL, FLAG, LISTED, PASS, SKIP
 from orstats_crawler.sources import model_variant
@@ -66,8 +66,6 @@ def median_effective(db: Database, crawls: list[str]) -> dict[tuple[str, str], d
 def check_price_drift(verdict: Any, summary: Any, items: Any, db: Database, previous: dict[str, Any] | None,
                       limits: Any) -> None:
     """List prices against the median of the last N published crawls' (see the module)."""
-    from orstats_crawler.publish import quality  # the one place price findings are made
-
     count = limits.drift_crawls
     crawls = published_crawls(db, previous["week_end"], count) if previous else []
     if len(crawls) < 2:
@@ -85,14 +83,14 @@ def check_price_drift(verdict: Any, summary: Any, items: Any, db: Database, prev
         if not baseline:
             continue
         compared += 1
-        findings = quality.price_findings(row, baseline, paid.get(key), paid_now.get(key), limits)
+        findings = quality_moves.price_findings(row, baseline, paid.get(key), paid_now.get(key), limits)
         findings += cache_read_findings(row, baseline, paid_now.get(key), limits)
         significant = (row["upper_bound_usd"] or 0.0) / week_spend >= limits.min_spend_share if week_spend else False
         for corroborated, text in findings:
             (rejected if significant and not corroborated else reviewed).append(f"{text} vs the median")
     message = (f"list and cache-read prices of {compared} ranked model-variants vs their median over the last "
                f"{len(crawls)} published crawls (more than {limits.max_move:g}x either way)")
-    quality.add_price_findings(verdict, "price_drift", message, "moves", rejected, reviewed, limits)
+    quality_moves.add_price_findings(verdict, "price_drift", message, "moves", rejected, reviewed, limits)
 
 
 def cache_read_findings(row: dict[str, Any], baseline: dict[str, float], paid_now: Any,

@@ -17,7 +17,7 @@ from typing import Any
 from orstats_crawler import pricing, weeks
 from orstats_crawler.daily_split import week_split
 from orstats_crawler.history.formulas import REVENUE_LIST, evaluate, guaranteed_share, upper_bounds
-from orstats_crawler.history.series import DAILY
+from orstats_crawler.history.monday_weeks import DAILY
 from orstats_crawler.items import SPLIT, ActivityPlan, LeaderboardRow, ModelActivity
 from orstats_crawler.publish.cached_shares import impute_cached_shares
 from orstats_crawler.publish.crawl_items import CrawlItems

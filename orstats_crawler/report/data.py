@@ -1,5 +1,5 @@
 """What the report shows, read from the history into plain objects the templates lay out. No formula
-lives here: every figure is a column of a view or table (history/views.py, history/series_estimate.py);
+lives here: every figure is a column of a view or table (history/views.py, history/monday_series.py);
 this module chooses which column is the headline, which weeks a page charts, and orders rows.
 
 Two kinds of week: a crawl's own week (the leaderboard's trailing 7 days: the Summary, the model
@@ -24,8 +24,8 @@ from typing import Any
 from sqlite_utils import Database
 
 from orstats_crawler.history.formulas import FREE
-from orstats_crawler.history.series import MEASURED
-from orstats_crawler.history.series_estimate import NOT_ATTRIBUTED
+from orstats_crawler.history.monday_weeks import MEASURED
+from orstats_crawler.history.monday_series import NOT_ATTRIBUTED
 from orstats_crawler.history.views import HEADLINE_WEEK, chart_tokens
 from orstats_crawler.history.writer import PUBLISHED
 from orstats_crawler.weeks import computed_on

@@ -28,7 +28,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from sqlite_utils import Database
 
 from orstats_crawler.history.connection import open_read_only
-from orstats_crawler.history.series_estimate import MEASURED_SHARE, NOMINAL_COVERAGE
+from orstats_crawler.history.monday_series import MEASURED_SHARE, NOMINAL_COVERAGE
 from orstats_crawler.report import charts, tables
 from orstats_crawler.report import format as fmt
 from orstats_crawler.report.data import (AUTHOR_ROWS, PROVIDER_ROWS, HistoryIndex, Method, WeekReport, growth,

@@ -1,7 +1,7 @@
 """The comparable Monday-week series after one crawl (`monday_series`, `monday_series_authors`):
 re-estimate only the weeks the crawl's changes reach, from a window of the history.
 
-A week's estimate (history/series_estimate.py) reads its own rows, the rated weeks its rates were
+A week's estimate (history/monday_series.py) reads its own rows, the rated weeks its rates were
 interpolated between and the rated weeks its rest was blended from (``Reads``, stored per week in
 `monday_series_reads`). A crawl changes the inputs of some weeks (``Changes``: the Monday weeks whose
 rows it changed in `monday_weeks`, the chart and Data API weeks it revised, its own week, the weeks of
@@ -17,8 +17,8 @@ Those weeks are estimated from the history's weeks starting on or after a floor 
 earliest of them and of what they read. A lookup that finds nothing before its week inside that
 window (``Reads.edge``) may have missed a nearer week before the floor: the floor moves back (twice
 as far each time) and, once it reaches the start of the history, the series is rebuilt whole
-(``series_estimate.rebuild``), which is also what a crawl stored again under its id, or a history
-without the spans, gets. tests/test_series_update.py checks both agree after every kind of write.
+(``monday_series.rebuild``), which is also what a crawl stored again under its id, or a history
+without the spans, gets. tests/test_monday_series_update.py checks both agree after every kind of write.
 """
 
 from __future__ import annotations
@@ -29,16 +29,16 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from orstats_crawler.history import series_estimate
+from orstats_crawler.history import monday_series
 from orstats_crawler.history.records import CrawlRecords
-from orstats_crawler.history.series import MEASURED
-from orstats_crawler.history.series_estimate import EARLIEST, LATEST, SERIES_TABLES, Series, author_of, load_series
+from orstats_crawler.history.monday_weeks import MEASURED
+from orstats_crawler.history.monday_series import EARLIEST, LATEST, SERIES_TABLES, Series, author_of, load_series
 
 MARGIN_DAYS = 14  # the window starts this far before what the weeks to estimate read
 
 # Rows that may be priced from rated weeks (all but free rows and measured rows with a price).
 _PRICED_FROM_RATES = "(basis != 'measured' OR prompt_price IS NULL OR completion_price IS NULL)"
-# A row of a model-variant that may be a rated week before a day (series_estimate: a measured
+# A row of a model-variant that may be a rated week before a day (monday_series: a measured
 # Monday row or a published crawl's own row, with a best estimate): one with a list or effective price.
 _HAS_PRICE = """((m.prompt_price IS NOT NULL AND m.completion_price IS NOT NULL) OR EXISTS (SELECT 1 FROM
   effective_prices e WHERE e.crawl_id = m.crawl_id AND e.permaslug = m.permaslug AND e.variant = m.variant))"""
@@ -114,7 +114,7 @@ def _first_unpriced_weeks(db: Database, crawl: CrawlRecords) -> set[str]:
     keys = {(m.permaslug, m.variant) for m in crawl.model_weeks if None in (m.prompt_price, m.completion_price)}
     keys |= {(p.canonical_slug, p.variant) for p in crawl.prices if None in (p.prompt_price, p.completion_price)}
     found = set()
-    for permaslug, variant in sorted(keys - series_estimate.seen_unpriced(db, keys, except_crawl=row_.id)):
+    for permaslug, variant in sorted(keys - monday_series.seen_unpriced(db, keys, except_crawl=row_.id)):
         first = db.execute(f"SELECT MIN(week_start) FROM monday_weeks WHERE permaslug = ? AND variant = ? "
                            f"AND {_PRICED_FROM_RATES}", [permaslug, variant]).fetchone()[0]
         if first is not None:
@@ -144,7 +144,7 @@ def update(db: Database, since: str | None) -> str:
     writer's transaction); how: `rebuilt`, or `updated N weeks from FLOOR`."""
     stored, last = db.execute("SELECT COUNT(*), MAX(week_start) FROM monday_series").fetchone()
     if since is None or not stored:
-        series_estimate.rebuild(db)
+        monday_series.rebuild(db)
         return "rebuilt"
     since = min(since, (date.fromisoformat(last) + timedelta(weeks=1)).isoformat())  # the weeks new to the series
     reaching, first_read = db.execute("SELECT group_concat(week_start), MIN(first_week) FROM monday_series_reads "
@@ -166,7 +166,7 @@ def update(db: Database, since: str | None) -> str:
             continue
         _replace(db, weeks, estimates)
         return f"updated {len(estimates)} weeks from {floor}"
-    series_estimate.rebuild(db)
+    monday_series.rebuild(db)
     return "rebuilt"
 
 
@@ -221,8 +221,8 @@ def _nearer_on_the_right(db: Database, window: Series, since: str, floor: str) -
     return found
 
 
-def _replace(db: Database, weeks: set[str], estimates: list[series_estimate.Estimate]) -> None:
+def _replace(db: Database, weeks: set[str], estimates: list[monday_series.Estimate]) -> None:
     """The weeks' rows replaced by their new estimates (a week no longer in the series loses its rows)."""
     for table in SERIES_TABLES:
         db.conn.executemany(f"DELETE FROM [{table}] WHERE week_start = ?", [[w] for w in sorted(weeks)])
-    series_estimate.store(db, estimates)
+    monday_series.store(db, estimates)

@@ -3,7 +3,7 @@ ALL of each complete Monday week's tokens, so that week over week compares like 
 
 A week's tokens are the chart's total (its top 9 plus `Others`), else the official Data API's total
 of a complete week, else the rows the history holds for it. From the week's rows in `monday_weeks`
-(history/series.py), each priced by the first that applies:
+(history/monday_weeks.py), each priced by the first that applies:
 
 - **free**: a `:free` variant (or a known zero price) is 0, wherever it appears;
 - **measured** rows (a split of that week: seven days of a crawl's daily activity, a Monday-window
@@ -42,7 +42,7 @@ unpriced tokens may have cost up to the blended rate (high end).
 `basis` is `measured` when measured rows carry at least ``MEASURED_SHARE`` of the estimate, else
 `modeled`; `tier` names the week's least certain part. The series ends with the last complete Monday
 week the latest published crawl has seen. The writer keeps both tables up to date after each crawl
-(history/series_estimate_update.py: the weeks its changes reach, from what each week read, ``Reads``;
+(history/monday_series_update.py: the weeks its changes reach, from what each week read, ``Reads``;
 ``rebuild`` recomputes them all), so no reader aggregates the history; ``backtest`` models each
 measured week from the weeks that share no day with it and compares (bench/backtest.py).
 """
@@ -62,7 +62,7 @@ from sqlite_utils import Database
 
 from orstats_crawler.history.formulas import (best_revenue, effective_revenue, imputed_revenue, known_zero,
                                               list_revenue, row as formula_row)
-from orstats_crawler.history.series import MEASURED, MODELED
+from orstats_crawler.history.monday_weeks import MEASURED, MODELED
 from orstats_crawler import pricing
 from orstats_crawler.pricing import FREE_VARIANT, split_id
 

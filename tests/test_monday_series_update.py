@@ -1,4 +1,4 @@
-"""The Monday-week series after each write (history/series_estimate_update.py): only the weeks a
+"""The Monday-week series after each write (history/monday_series_update.py): only the weeks a
 crawl's changes reach are estimated again, and the result is the full rebuild's, row by row."""
 
 from __future__ import annotations
@@ -11,17 +11,17 @@ from pathlib import Path
 import pytest_twisted
 from sqlite_utils import Database
 
-from orstats_crawler.history import series_estimate_update
+from orstats_crawler.history import monday_series_update
 from orstats_crawler.history.connection import immediate, open_for_writing
 from orstats_crawler.history.records import CrawlRecords
-from orstats_crawler.history.series_estimate import SERIES_TABLES
+from orstats_crawler.history.monday_series import SERIES_TABLES
 from orstats_crawler.history.writer import rebuild_series, write_crawl
 from orstats_crawler.publish.importer import import_snapshot, read_snapshot
 from tests.anchor_factory import anchor_file, write
 from tests.conftest import crawl
 from tests.factory import SEED_MODELS, SnapshotSpec, build_snapshot
 from tests.test_import_history import run_import
-from tests.test_series_estimate import archived_week as archived_records
+from tests.test_monday_series import archived_week as archived_records
 
 BACKFILL_PRICES_ON = date(2026, 2, 9)
 IMPORTED = sorted(SEED_MODELS, key=lambda m: -m.total)[:9]  # the chart's keys; a crawl ranks more
@@ -72,13 +72,13 @@ async def test_each_write_updates_the_series_as_a_rebuild_would(tmp_path, histor
     them, a crawl stored again: after each, the series the writer left equals the full rebuild; and
     the writes that change only a few weeks updated only those, from a window of the history."""
     updates: list[str] = []
-    update = series_estimate_update.update
+    update = monday_series_update.update
 
     def recorded(db, since):
         updates.append(update(db, since))
         return updates[-1]
 
-    monkeypatch.setattr(series_estimate_update, "update", recorded)
+    monkeypatch.setattr(monday_series_update, "update", recorded)
     files = tmp_path / "files"
     # The earlier project's files held the chart's keys, fewer model-variants than a crawl ranks.
     older = [write(files, anchor_file(date(2025, 11, 9) + timedelta(weeks=2 * n), IMPORTED)) for n in range(6)]
@@ -124,20 +124,20 @@ def test_a_writer_that_rebuilds_at_the_end_leaves_the_series_stale_until_then(tm
     try:
         with immediate(db):
             write_crawl(db, archived_week("archive:2025-11-03", "2025-11-03", "2025-11-09", "2025-11-10"))
-        assert not series_estimate_update.stale(db)
+        assert not monday_series_update.stale(db)
         run = replace(archived_week("archive:2025-11-10", "2025-11-10", "2025-11-16", "2025-11-17").crawl,
                       id="archive-run", week_start=None, week_end=None)
         with immediate(db):  # a record that brings none of the series' inputs (an archive run's own)
             write_crawl(db, CrawlRecords(crawl=run), fold_series=False)
-        assert not series_estimate_update.stale(db)
+        assert not monday_series_update.stale(db)
         with immediate(db):
             write_crawl(db, archived_week("archive:2025-11-10", "2025-11-10", "2025-11-16", "2025-11-17"),
                         fold_series=False)
-        assert series_estimate_update.stale(db)
+        assert monday_series_update.stale(db)
         assert [r[0] for r in db.execute("SELECT week_start FROM monday_series")] == ["2025-11-03"]
         with immediate(db):
             write_crawl(db, archived_week("archive:2025-11-17", "2025-11-17", "2025-11-23", "2025-11-24"))
-        assert not series_estimate_update.stale(db)
+        assert not monday_series_update.stale(db)
         assert [r[0] for r in db.execute("SELECT week_start FROM monday_series ORDER BY 1")] == [
             "2025-11-03", "2025-11-10", "2025-11-17"]
     finally:

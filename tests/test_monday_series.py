@@ -1,4 +1,4 @@
-"""The comparable Monday-week series (history/series_estimate.py) on a history with measured weeks (a
+"""The comparable Monday-week series (history/monday_series.py) on a history with measured weeks (a
 crawl's daily activity, imported weeks with their split), modeled weeks (the chart's keys, imported
 volumes without a split) and the blended rest; and the backtest that models each measured week from
 the others."""
@@ -12,7 +12,7 @@ import pytest_twisted
 from sqlite_utils import Database
 from twisted.internet.defer import ensureDeferred
 
-from orstats_crawler.history import series_estimate
+from orstats_crawler.history import monday_series
 from orstats_crawler.history.connection import open_for_writing, open_read_only
 from orstats_crawler.history.records import CrawlRecords, CrawlRow, ModelWeekRow, PriceRow
 from orstats_crawler.history.writer import write_crawl
@@ -119,12 +119,12 @@ def test_authors_share_the_whole_estimate_of_each_week(history):
         authors = {a["author"]: a["revenue_best_usd"] for a in db.query(
             "select * from monday_series_authors where week_start = ?", [start])}
         assert sum(authors.values()) == pytest.approx(week["revenue_best_usd"], rel=1e-9), start
-        assert series_estimate.NOT_ATTRIBUTED not in authors, start
+        assert monday_series.NOT_ATTRIBUTED not in authors, start
 
 
 def test_the_backtest_models_each_measured_week_from_the_others(history):
     db = open_read_only(history)
-    results = series_estimate.backtest(db)
+    results = monday_series.backtest(db)
     measured = [start for start, w in series(history).items() if w["measured_tokens"]]
     assert sorted({r.week_start for r in results}) == measured
     assert {r.tier for r in results} >= {"measured", "top_list", "chart"}
@@ -136,27 +136,27 @@ def test_the_backtest_models_each_measured_week_from_the_others(history):
     nearest = [r for r in results if r.week_start == (date(2026, 2, 2) - timedelta(days=7)).isoformat()
                and r.tier == "chart"]
     assert nearest and abs(nearest[0].error) < 0.15
-    scores = {s.tier: s for s in series_estimate.scores(results)}
+    scores = {s.tier: s for s in monday_series.scores(results)}
     for score in scores.values():
         assert 0 <= score.median_error <= score.p90_error and 0 <= score.coverage <= 1
 
 
 # --- the estimate on hand-built weeks -------------------------------------------------------------
 
-def week(start: str, *rows: series_estimate.Row, chart: dict | None = None, others: int = 0) -> series_estimate.Week:
+def week(start: str, *rows: monday_series.Row, chart: dict | None = None, others: int = 0) -> monday_series.Week:
     end = (date.fromisoformat(start) + timedelta(days=6)).isoformat()
     chart = chart or {}
     total = sum(chart.values()) + others if chart else None
-    return series_estimate.Week(start, end, list(rows), total, dict(chart))
+    return monday_series.Week(start, end, list(rows), total, dict(chart))
 
 
-def crawl_week(start: str, **rows: tuple[float, int]) -> series_estimate.RatedWeek:
+def crawl_week(start: str, **rows: tuple[float, int]) -> monday_series.RatedWeek:
     end = (date.fromisoformat(start) + timedelta(days=6)).isoformat()
-    return series_estimate.RatedWeek(start, end, {split_id(k): v for k, v in rows.items()})
+    return monday_series.RatedWeek(start, end, {split_id(k): v for k, v in rows.items()})
 
 
-def modeled(key: str, tokens: int, **kw) -> series_estimate.Row:
-    return series_estimate.Row(split_id(key), "volume", tokens, source="chart", **kw)
+def modeled(key: str, tokens: int, **kw) -> monday_series.Row:
+    return monday_series.Row(split_id(key), "volume", tokens, source="chart", **kw)
 
 
 def test_a_free_key_is_free_even_where_it_was_never_rated():
@@ -164,7 +164,7 @@ def test_a_free_key_is_free_even_where_it_was_never_rated():
     rated = crawl_week("2026-07-20", **{"a/paid": (1000.0, 1_000_000), "b/tail": (500.0, 1_000_000)})
     w = week("2026-07-13", modeled("a/paid", 1_000_000), modeled("t/hy3:free", 5_000_000, free=True),
              chart={split_id("a/paid"): 1_000_000, split_id("t/hy3:free"): 5_000_000}, others=1_000_000)
-    e = series_estimate.Series({w.week_start: w}, [rated]).estimate(w)
+    e = monday_series.Series({w.week_start: w}, [rated]).estimate(w)
     assert e.modeled_tokens == 6_000_000 and e.modeled_usd == pytest.approx(1000.0)
     assert e.blended_tokens == 1_000_000 and e.blended_usd == pytest.approx(500.0)  # b/tail's $/token
     assert e.unpriced_tokens == 0 and e.best == pytest.approx(1500.0)
@@ -176,7 +176,7 @@ def test_a_retired_paid_model_is_imputed_from_its_author_and_a_catalogued_one_wi
     embedding = modeled("q/embed", 1_000_000, unpriced=True)  # listed, never with a usable price
     w = week("2025-11-10", retired, embedding,
              chart={split_id("x/grok-code-fast-1"): 2_000_000, split_id("q/embed"): 1_000_000})
-    e = series_estimate.Series({w.week_start: w}, [rated]).estimate(w)
+    e = monday_series.Series({w.week_start: w}, [rated]).estimate(w)
     assert e.imputed_tokens == 2_000_000 and e.imputed_usd == pytest.approx(1600.0)  # x's $0.8 per 1000 tokens
     assert e.unpriced_tokens == 1_000_000
     low, high = e.band()
@@ -189,7 +189,7 @@ def test_the_rest_is_interpolated_between_rated_weeks_with_their_lab_mix_and_ext
     chart = {split_id("a/named"): 1000}
     between = week("2026-01-12", modeled("a/named", 1000), chart=chart, others=1000)
     beyond = week("2026-03-02", modeled("a/named", 1000), chart=chart, others=1000)
-    s = series_estimate.Series({w.week_start: w for w in (between, beyond)}, [early, late])
+    s = monday_series.Series({w.week_start: w for w in (between, beyond)}, [early, late])
     e = s.estimate(between)
     assert e.blended_usd == pytest.approx(200.0) and e.extrapolated_weeks == 0  # halfway from 0.1 to 0.3
     # each side's mix weighted as its rate is: half g's week, half o's
@@ -205,13 +205,13 @@ def test_an_archived_week_counts_as_measured_at_its_list_price_and_gives_the_res
     """The archive's contract: an archived leaderboard's rows are measured (source `archived`, list
     prices), and later modeled weeks take the rest's composition from it."""
     rated = crawl_week("2026-07-20", **{"a/named": (100.0, 1000), "o/tail": (100.0, 1000)})
-    archived = week("2025-11-03", series_estimate.Row(split_id("a/named"), "measured", 1000, best=90.0,
+    archived = week("2025-11-03", monday_series.Row(split_id("a/named"), "measured", 1000, best=90.0,
                                                       list_usd=90.0, source="archived"),
-                    series_estimate.Row(split_id("m/tail"), "measured", 1000, best=50.0, list_usd=50.0,
+                    monday_series.Row(split_id("m/tail"), "measured", 1000, best=50.0, list_usd=50.0,
                                         source="archived"),
                     chart={split_id("a/named"): 1000}, others=1000)
     later = week("2025-11-10", modeled("a/named", 1000), chart={split_id("a/named"): 1000}, others=1000)
-    s = series_estimate.Series({w.week_start: w for w in (archived, later)}, [rated])
+    s = monday_series.Series({w.week_start: w for w in (archived, later)}, [rated])
     [first, second] = s.estimates()
     assert first.basis == "measured" and first.tier == "archived" and first.best == pytest.approx(140.0)
     assert second.blend_week_start == "2025-11-03"
