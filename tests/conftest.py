@@ -1,22 +1,31 @@
 """Shared test fixtures: snapshots built by tests/factory.py, the real ../shared captures when they
-exist, whole-engine crawls (in process, and as the `scrapy` command a user runs) and a replay server.
+exist, whole-engine crawls (in process, and as the `scrapy` command a user runs, in its own process or
+in this one) and a replay server.
 
 Tests write only under pytest's tmp_path; ../shared is read-only.
 """
 
 from __future__ import annotations
 
+import io
+import logging
 import os
 import subprocess
 import sys
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
+from unittest import mock
 
+import greenlet
 import pytest
-from scrapy import signals
-from scrapy.crawler import CrawlerRunner
+import pytest_twisted
+from scrapy import cmdline, signals
+from scrapy.crawler import AsyncCrawlerRunner, CrawlerRunner
+from scrapy.utils.defer import deferred_from_coro
 from scrapy.utils.project import get_project_settings
 from scrapy.utils.test import get_crawler
+from twisted.internet.defer import Deferred
 
 from orstats_crawler.snapshots.reader import Snapshot
 from orstats_crawler.snapshots.server import ReplayHandler, ReplayServer
@@ -95,7 +104,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Any:
     built once per test process for the three fault modules, read-only (each fault crawl copies it)."""
     from tests.test_faults import build_world
 
-    return build_world(tmp_path_factory)
+    return pytest_twisted.blockon(Deferred.fromCoroutine(build_world(tmp_path_factory)))
 
 
 @pytest.fixture
@@ -176,6 +185,71 @@ def run_scrapy(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT, 
     return subprocess.run([*(wrapper or []), sys.executable, "-m", "scrapy", *args, *fast_settings], cwd=cwd,
                           env=full_env,
                           capture_output=True, text=True, timeout=timeout)
+
+
+class CrawlsUnderTheTestsReactor(AsyncCrawlerRunner):
+    """Stands in for the AsyncCrawlerProcess `scrapy.cmdline` makes, for a command run in the test's
+    process (scrapy_here): pytest-twisted's reactor is already running, so start() hands the crawls
+    to scrapy_here to wait for under it, instead of running a reactor of its own (and installs no log
+    or signal handlers)."""
+
+    def start(self, *args: Any, **kwargs: Any) -> None:
+        greenlet.getcurrent().parent.switch(deferred_from_coro(self.join()))
+
+
+@contextmanager
+def command_log(into: io.StringIO) -> Iterator[None]:
+    """The INFO and higher log lines of the block, formatted as Scrapy's root handler writes them to a
+    `scrapy` process's stderr (run_scrapy runs its commands at INFO)."""
+    settings = get_project_settings()
+    handler = logging.StreamHandler(into)
+    handler.setFormatter(logging.Formatter(settings.get("LOG_FORMAT"), settings.get("LOG_DATEFORMAT")))
+    handler.setLevel(logging.INFO)
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+
+
+def execute_command(argv: list[str]) -> subprocess.CompletedProcess[str]:
+    """scrapy.cmdline.execute(argv), its exit code and what it wrote (stderr: the log and argparse's errors)."""
+    stdout, stderr = io.StringIO(), io.StringIO()
+    code: Any = 0
+    with (mock.patch.object(cmdline, "AsyncCrawlerProcess", CrawlsUnderTheTestsReactor), command_log(stderr),
+          redirect_stdout(stdout), redirect_stderr(stderr)):
+        try:
+            cmdline.execute(argv)
+        except SystemExit as ended:  # how execute() always ends
+            code = ended.code
+    return subprocess.CompletedProcess(argv, code or 0, stdout.getvalue(), stderr.getvalue())
+
+
+def resume(command: greenlet.greenlet, *args: Any) -> Any:
+    """Switch into ``command`` until it waits for its crawls (a Deferred) or ends (its result); it
+    comes back here, whichever greenlet (the test's or the reactor's) this is."""
+    command.parent = greenlet.getcurrent()
+    return command.switch(*args)
+
+
+async def scrapy_here(*args: str) -> subprocess.CompletedProcess[str]:
+    """`scrapy <args>` as run_scrapy runs it (a `crawl` with the FAST settings), through Scrapy's own
+    command line (scrapy.cmdline.execute: the project's commands, their options, usage errors and exit
+    code), but in this process: a second or two less per command than starting Python, Scrapy and
+    Twisted again. The command runs in a greenlet of its own, so that its blocking start() can wait
+    for the crawls while the test's reactor runs them. A few tests of the command line run the real
+    process (run_scrapy)."""
+    fast_settings = [f"-s{key}={value}" for key, value in FAST.items() if key != "LOG_LEVEL"]
+    command = greenlet.greenlet(execute_command)
+    step = resume(command, ["scrapy", *args, *(fast_settings if args[:1] == ("crawl",) else [])])
+    while isinstance(step, Deferred):
+        await step
+        step = resume(command)
+    return step
 
 
 @pytest.fixture
