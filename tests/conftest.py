@@ -22,7 +22,9 @@ import pytest
 import pytest_twisted
 from scrapy import cmdline, signals
 from scrapy.crawler import AsyncCrawlerRunner, CrawlerRunner
+from scrapy.utils import log as scrapy_log
 from scrapy.utils.defer import deferred_from_coro
+from scrapy.utils.log import install_scrapy_root_handler
 from scrapy.utils.project import get_project_settings
 from scrapy.utils.test import get_crawler
 from twisted.internet.defer import Deferred
@@ -187,43 +189,54 @@ def run_scrapy(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT, 
                           capture_output=True, text=True, timeout=timeout)
 
 
+class LastResort(logging.StreamHandler):
+    """What Python's logging.lastResort does in a `scrapy` process that configured no logging (a
+    command that crawls nothing): WARNING and above, the bare message, on stderr. In the test's
+    process pytest's own handlers would keep lastResort from writing."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+        self.setLevel(logging.WARNING)
+
+
 class CrawlsUnderTheTestsReactor(AsyncCrawlerRunner):
     """Stands in for the AsyncCrawlerProcess `scrapy.cmdline` makes, for a command run in the test's
-    process (scrapy_here): pytest-twisted's reactor is already running, so start() hands the crawls
-    to scrapy_here to wait for under it, instead of running a reactor of its own (and installs no log
-    or signal handlers)."""
+    process (scrapy_here). It logs as that process does (Scrapy's root handler on stderr, in place of
+    the last resort), but pytest-twisted's reactor is already running: start() hands the crawls to
+    scrapy_here to wait for under it, instead of running a reactor of its own."""
+
+    def __init__(self, settings: Any):
+        super().__init__(settings)
+        logging.root.handlers[:] = [h for h in logging.root.handlers if not isinstance(h, LastResort)]
+        install_scrapy_root_handler(self.settings)
 
     def start(self, *args: Any, **kwargs: Any) -> None:
         greenlet.getcurrent().parent.switch(deferred_from_coro(self.join()))
 
 
 @contextmanager
-def command_log(into: io.StringIO) -> Iterator[None]:
-    """The INFO and higher log lines of the block, formatted as Scrapy's root handler writes them to a
-    `scrapy` process's stderr (run_scrapy runs its commands at INFO)."""
-    settings = get_project_settings()
-    handler = logging.StreamHandler(into)
-    handler.setFormatter(logging.Formatter(settings.get("LOG_FORMAT"), settings.get("LOG_DATEFORMAT")))
-    handler.setLevel(logging.INFO)
+def command_output() -> Iterator[tuple[io.StringIO, io.StringIO]]:
+    """The stdout and stderr of a command run in the block, its log included; the root logger, and
+    Scrapy's record of its root handler, as they were afterwards."""
+    stdout, stderr = io.StringIO(), io.StringIO()
     root = logging.getLogger()
-    level = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)
-    try:
-        yield
-    finally:
-        root.removeHandler(handler)
-        root.setLevel(level)
+    handlers, level = root.handlers[:], root.level
+    with redirect_stdout(stdout), redirect_stderr(stderr), mock.patch.object(scrapy_log, "_scrapy_root_handler", None):
+        root.addHandler(LastResort())
+        try:
+            yield stdout, stderr
+        finally:
+            root.handlers[:] = handlers
+            root.setLevel(level)
 
 
 def execute_command(argv: list[str]) -> subprocess.CompletedProcess[str]:
-    """scrapy.cmdline.execute(argv), its exit code and what it wrote (stderr: the log and argparse's errors)."""
-    stdout, stderr = io.StringIO(), io.StringIO()
+    """scrapy.cmdline.execute(argv): its exit code, and what it wrote (stderr: its log and argparse's errors)."""
     code: Any = 0
-    with (mock.patch.object(cmdline, "AsyncCrawlerProcess", CrawlsUnderTheTestsReactor), command_log(stderr),
-          redirect_stdout(stdout), redirect_stderr(stderr)):
+    with mock.patch.object(cmdline, "AsyncCrawlerProcess", CrawlsUnderTheTestsReactor), \
+            command_output() as (stdout, stderr):
         try:
-            cmdline.execute(argv)
+            cmdline.execute(list(argv))  # it takes the command name out of the list it is given
         except SystemExit as ended:  # how execute() always ends
             code = ended.code
     return subprocess.CompletedProcess(argv, code or 0, stdout.getvalue(), stderr.getvalue())

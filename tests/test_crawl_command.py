@@ -16,7 +16,7 @@ from tests.conftest import ROOT, run_scrapy, scrapy_here
 @pytest_twisted.ensureDeferred
 async def test_a_bad_top_argument_is_a_usage_error(tmp_path, demo_snapshot, top):
     done = await scrapy_here("crawl", "rankings", "-a", f"top={top}", "-a", f"snapshot={demo_snapshot}",
-                      f"-sORSTATS_DB={tmp_path / 'history.db'}")
+                             f"-sORSTATS_DB={tmp_path / 'history.db'}")
     assert done.returncode == EXIT_USAGE
     [line] = [line for line in done.stderr.splitlines() if "exit code" in line]
     assert f"-a top='{top}' (ORSTATS_TOP): give a positive number of splits, or 'all'" in line
@@ -27,7 +27,7 @@ async def test_a_bad_top_argument_is_a_usage_error(tmp_path, demo_snapshot, top)
 async def test_a_missing_snapshot_stops_the_crawl_before_any_request(tmp_path, demo_snapshot, replay_server):
     server = replay_server(demo_snapshot)  # where the crawl would go if it went online
     done = await scrapy_here("crawl", "rankings", "-a", f"snapshot={tmp_path / 'nonexistent'}",
-                      f"-sOPENROUTER_BASE_URL={server.base_url}", f"-sORSTATS_DB={tmp_path / 'history.db'}")
+                             f"-sOPENROUTER_BASE_URL={server.base_url}", f"-sORSTATS_DB={tmp_path / 'history.db'}")
     assert done.returncode == EXIT_ERROR
     assert server.requests == []
     [line] = [line for line in done.stderr.splitlines() if "exit code" in line]
@@ -45,7 +45,7 @@ async def test_an_unknown_argument_or_a_bad_switch_is_a_usage_error(tmp_path, de
                                                                     says):
     server = replay_server(demo_snapshot)  # where the crawl would go if it started
     done = await scrapy_here("crawl", "rankings", "-a", argument, f"-sOPENROUTER_BASE_URL={server.base_url}",
-                      f"-sORSTATS_DB={tmp_path / 'history.db'}")
+                             f"-sORSTATS_DB={tmp_path / 'history.db'}")
     assert done.returncode == EXIT_USAGE
     [line] = [line for line in done.stderr.splitlines() if "exit code" in line]
     assert line.endswith(f"ERROR: exit code 2: the crawl could not start: {says}")
@@ -91,7 +91,7 @@ def test_a_clean_crawl_logs_no_warning_and_reports_beside_its_history(tmp_path, 
 async def test_each_spider_takes_its_own_arguments(tmp_path):
     """`top` is the rankings spider's: the archive spider refuses it, naming what it takes."""
     done = await scrapy_here("crawl", "archive", "-a", "top=5", f"-sORSTATS_DB={tmp_path / 'history.db'}",
-                      "-s", "ORSTATS_ARCHIVE_URL=http://127.0.0.1:9")
+                             "-s", "ORSTATS_ARCHIVE_URL=http://127.0.0.1:9")
     assert done.returncode == EXIT_USAGE
     [line] = [line for line in done.stderr.splitlines() if "exit code" in line]
     assert line.endswith("-a top='5': no such argument; accepted: snapshot, record, force, since, until")

@@ -10,7 +10,7 @@ import pytest_twisted
 from sqlite_utils import Database
 
 from orstats_crawler.items import LeaderboardRow, ModelActivity, ModelPrice
-from tests.conftest import crawl, run_scrapy, shared_capture
+from tests.conftest import crawl, scrapy_here, shared_capture
 from tests.factory import SEED_MODELS, SnapshotSpec, build_snapshot, expected_revenues, with_models
 
 
@@ -145,10 +145,11 @@ async def test_rerun_of_a_week_leaves_one_week(demo_snapshot, history_path):
     assert first.crawl_id != second.crawl_id
 
 
-def test_user_feed_on_the_command_line_keeps_the_history(demo_snapshot, tmp_path):
+@pytest_twisted.ensureDeferred
+async def test_user_feed_on_the_command_line_keeps_the_history(demo_snapshot, tmp_path):
     db, items = tmp_path / "h.db", tmp_path / "items.jsonl"
-    done = run_scrapy("crawl", "rankings", "-a", f"snapshot={demo_snapshot}", "-a", "top=all",
-                      "-O", str(items), "-s", f"ORSTATS_DB={db}", "-s", f"ORSTATS_REPORT_DIR={tmp_path / 'r'}")
+    done = await scrapy_here("crawl", "rankings", "-a", f"snapshot={demo_snapshot}", "-a", "top=all",
+                             "-O", str(items), "-s", f"ORSTATS_DB={db}", "-s", f"ORSTATS_REPORT_DIR={tmp_path / 'r'}")
     assert done.returncode == 0, done.stderr[-3000:]
     lines = [json.loads(line) for line in items.read_text().splitlines()]
     assert sum("days" in line for line in lines) == len(SEED_MODELS)

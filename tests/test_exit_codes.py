@@ -157,7 +157,7 @@ async def test_1_history_unavailable(tmp_path):
     (tmp_path / "blocker").write_text("a file where the history's folder should be")
     history = tmp_path / "blocker" / "history.db"
     done = await scrapy_here("crawl", "rankings", "-a", f"snapshot={snapshot(tmp_path, WEEK_1)}",
-                      f"-sORSTATS_DB={history}", f"-sORSTATS_REPORT_DIR={tmp_path / 'reports'}")
+                             f"-sORSTATS_DB={history}", f"-sORSTATS_REPORT_DIR={tmp_path / 'reports'}")
     assert done.returncode == EXIT_ERROR
     assert f"exit code 1: the crawl could not start: history file {history}: cannot be opened" in exit_line(done)
     assert not (tmp_path / "reports").exists()
@@ -198,7 +198,7 @@ async def test_2_a_bad_setting_is_one_line_before_anything_runs(tmp_path, demo_s
                                                           expects):
     server = replay_server(demo_snapshot)  # where the crawl would go
     done = await scrapy_here("crawl", "rankings", f"-sOPENROUTER_BASE_URL={server.base_url}", f"-s{name}={value}",
-                      f"-sORSTATS_DB={tmp_path / 'history.db'}", f"-sORSTATS_REPORT_DIR={tmp_path / 'reports'}")
+                             f"-sORSTATS_DB={tmp_path / 'history.db'}", f"-sORSTATS_REPORT_DIR={tmp_path / 'reports'}")
     assert done.returncode == EXIT_USAGE
     assert "exit code 2: the crawl could not start: " in exit_line(done)
     assert f"{name}={value!r}" in exit_line(done) and expects in exit_line(done)

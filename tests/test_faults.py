@@ -147,7 +147,7 @@ def fault_crawl(world, tmp_path):
         server = serve(world.week_b, handler)
         servers.append(server)
         return await crawl_history(tmp_path / f"run{len(servers)}", f"-sOPENROUTER_BASE_URL={server.base_url}",
-                             FAST_RETRIES, *args, seed=world.seed), server
+                                   FAST_RETRIES, *args, seed=world.seed), server
 
     yield run
     for server in servers:
