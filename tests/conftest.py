@@ -137,6 +137,10 @@ class CrawlResult:
     def crawl_id(self) -> str | None:
         return self.verdict.crawl_id if self.verdict else None
 
+    @property
+    def history(self) -> Path:
+        return Path(self.crawler.settings.get("ORSTATS_DB"))
+
     def of(self, cls: type) -> list[Any]:
         return [item for item in self.items if isinstance(item, cls)]
 
@@ -170,6 +174,19 @@ async def crawl(settings: dict[str, Any] | None = None, spider: type = RankingsS
     crawler.signals.connect(keep_report, signal=report_rendered)
     await runner.crawl(crawler, **spider_args)
     return CrawlResult(crawler, items, verdicts[-1] if verdicts else None, reports[-1] if reports else None)
+
+
+@pytest.fixture(scope="session")
+def capture_2026_08_08(tmp_path_factory: pytest.TempPathFactory) -> CrawlResult:
+    """The real 2026-08-08 capture crawled once per test process at the project's settings (the FAST
+    ones), its history and report beside it, for the tests that only read them: a test that writes
+    to the history works on a copy."""
+    capture = shared_capture("openrouter-2026-08-08")
+    history = tmp_path_factory.mktemp("capture-2026-08-08") / "history.db"
+    result = pytest_twisted.blockon(Deferred.fromCoroutine(crawl({"ORSTATS_DB": str(history)},
+                                                                 snapshot=str(capture))))
+    assert result.status == "published"
+    return result
 
 
 def run_scrapy(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT, timeout: float = 300,

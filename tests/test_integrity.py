@@ -15,7 +15,6 @@ from typing import Any, Callable
 
 import pytest
 import pytest_twisted
-from twisted.internet.defer import Deferred
 
 from tests.conftest import SHARED, scrapy_here, shared_capture
 
@@ -49,10 +48,10 @@ def query(db: Path, sql: str, *args: Any) -> list[tuple[Any, ...]]:
 
 
 @pytest.fixture(scope="module")
-def clean(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, float]:
-    """One history holding the clean 2026-08-08 crawl, published, and its headline."""
-    db = tmp_path_factory.mktemp("clean") / "history.db"
-    assert pytest_twisted.blockon(Deferred.fromCoroutine(crawl(shared_capture(CAPTURE), db))) == 0
+def clean(capture_2026_08_08) -> tuple[Path, float]:
+    """The history holding the clean 2026-08-08 crawl, published (each test crawls into a copy), and
+    its headline."""
+    db = capture_2026_08_08.history
     figure = headline(db)
     assert figure and 20.0e6 < figure < 20.2e6
     return db, figure

@@ -29,13 +29,9 @@ def breakdown_rows(text: str) -> dict[str, dict[str, str]]:
     return {re.sub(r"^\[(.*)\]\(.*\)$", r"\1", row["Model"]): row for row in rows}
 
 
-@pytest_twisted.ensureDeferred
-async def test_the_capture_report_explains_each_model_and_marks_glm_5_2(tmp_path):
+def test_the_capture_report_explains_each_model_and_marks_glm_5_2(capture_2026_08_08):
     capture = shared_capture("openrouter-2026-08-08")
-    db = tmp_path / "history.db"
-    done = await scrapy_here("crawl", "rankings", "-a", f"snapshot={capture}", f"-sORSTATS_DB={db}")
-    assert done.returncode == 0, done.stderr[-3000:]
-    text = (tmp_path / "reports" / "README.md").read_text(encoding="utf-8")
+    text = capture_2026_08_08.report.read_text(encoding="utf-8")
     rows = breakdown_rows(text)
     assert list(next(iter(rows.values()))) == ["#", "Model", "Tokens", "Cached %", "Prompt %", "Compl. %",
                                                "Price in / out ($/M)", "Basis", "Est. revenue", "WoW"]
