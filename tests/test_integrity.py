@@ -8,6 +8,7 @@ successive weekly captures, and the anchor-history import, publish the clean wee
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sqlite3
 from pathlib import Path
@@ -58,11 +59,13 @@ def clean(capture_2026_08_08) -> tuple[Path, float]:
 
 
 class Poisoned:
-    """A copy of the capture whose JSON files are rewritten in place."""
+    """A copy of the capture whose JSON files are rewritten. Its files are hard links to the capture's
+    where the file system allows (a thousand files are not copied for the few rewritten), so a
+    rewrite replaces a file and never writes into it: the capture in ../shared stays as it is."""
 
     def __init__(self, tmp_path: Path, capture: str = CAPTURE):
         self.folder = tmp_path / "poisoned"
-        shutil.copytree(shared_capture(capture), self.folder)
+        shutil.copytree(shared_capture(capture), self.folder, copy_function=link_or_copy)
         self.entries = json.loads((self.folder / "manifest.json").read_text())["entries"]
 
     def rewrite(self, url_part: str, change: Callable[[Any, str], Any]) -> int:
@@ -74,10 +77,19 @@ class Poisoned:
                 path = self.folder / entry["file"]
                 data = json.loads(path.read_text())
                 changed = change(data, entry["url"])
-                path.write_text(json.dumps(data if changed is None else changed))
+                rewritten = path.with_name(path.name + ".poisoned")
+                rewritten.write_text(json.dumps(data if changed is None else changed))
+                rewritten.replace(path)
                 count += 1
         assert count, url_part
         return count
+
+
+def link_or_copy(source: str, target: str) -> None:
+    try:
+        os.link(source, target)
+    except OSError:  # another file system, or one without hard links
+        shutil.copy2(source, target)
 
 
 def effective_url(permaslug: str, variant: str) -> str:
