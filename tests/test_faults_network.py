@@ -64,7 +64,7 @@ def newest_window(path: str) -> bool:
 
 
 DATA_API_ARGS = (f"-sORSTATS_DATA_API_START={window_days()[-1]}", f"-sORSTATS_DATA_API_WINDOW_DAYS={WINDOW_DAYS}",
-                 "-sORSTATS_DATA_API_INTERVAL=0.2")
+                 "-sORSTATS_DATA_API_INTERVAL=0.05")
 
 # What each source's redirected request is: one request of each source (a single model-variant's
 # for the per-model sources, the newest window for the Data API).
