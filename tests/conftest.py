@@ -282,6 +282,12 @@ async def scrapy_here(*args: str) -> subprocess.CompletedProcess[str]:
     return step
 
 
+def command_here(*args: str) -> subprocess.CompletedProcess[str]:
+    """scrapy_here for a fixture: fixtures run outside the reactor and can wait for it (a test runs
+    inside it, and awaits scrapy_here)."""
+    return pytest_twisted.blockon(Deferred.fromCoroutine(scrapy_here(*args)))
+
+
 @pytest.fixture
 def replay_server():
     """Start a loopback HTTP server replaying a snapshot folder: ``replay_server(path, handler=...)``."""
