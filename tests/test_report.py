@@ -26,8 +26,7 @@ from tests.conftest import crawl, scrapy_here
 from tests.factory import (SEED_MODELS, SnapshotSpec, build_snapshot, chart, effective_prices, expected_effective,
                            with_models)
 from tests.factory import expected_revenues as seed_expected
-from tests.mermaid_tools import (assert_mermaid_parses, check_xychart_lengths, mermaid_blocks, node_parser,
-                                 xychart_series)
+from tests.mermaid_tools import check_xychart_lengths, mermaid_blocks, xychart_series
 from tests.test_import_history import anchor_file, run_import, write
 
 # The seed README's order, plus authors.
@@ -620,12 +619,6 @@ async def test_hostile_names_break_no_table_chart_or_link(tmp_path):
     assert check_xychart_lengths(text) == 4
     names = [row[1] for row in table(section(text, "Model Breakdown"))]
     assert sum(1 for name in names if name.startswith("[Evil \\| Model \"quoted\" \\]x\\[ \\`tick\\`")) == 2
-
-
-@pytest_twisted.ensureDeferred
-async def test_hostile_names_parse_in_mermaid(tmp_path):
-    node_parser()  # skip (or fail in CI) before crawling when node is missing
-    assert_mermaid_parses(await crawl_hostile(tmp_path))
 
 
 # --- `scrapy report` ---------------------------------------------------------------------------
