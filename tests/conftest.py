@@ -1,22 +1,33 @@
 """Shared test fixtures: snapshots built by tests/factory.py, the real ../shared captures when they
-exist, whole-engine crawls (in process, and as the `scrapy` command a user runs) and a replay server.
+exist, whole-engine crawls (in process, and as the `scrapy` command a user runs, in its own process or
+in this one) and a replay server.
 
 Tests write only under pytest's tmp_path; ../shared is read-only.
 """
 
 from __future__ import annotations
 
+import io
+import logging
 import os
 import subprocess
 import sys
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
+from unittest import mock
 
+import greenlet
 import pytest
-from scrapy import signals
-from scrapy.crawler import CrawlerRunner
+import pytest_twisted
+from scrapy import cmdline, signals
+from scrapy.crawler import AsyncCrawlerRunner, CrawlerRunner
+from scrapy.utils import log as scrapy_log
+from scrapy.utils.defer import deferred_from_coro
+from scrapy.utils.log import install_scrapy_root_handler
 from scrapy.utils.project import get_project_settings
 from scrapy.utils.test import get_crawler
+from twisted.internet.defer import Deferred
 
 from orstats_crawler.snapshots.reader import Snapshot
 from orstats_crawler.snapshots.server import ReplayHandler, ReplayServer
@@ -95,7 +106,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Any:
     built once per test process for the three fault modules, read-only (each fault crawl copies it)."""
     from tests.test_faults import build_world
 
-    return build_world(tmp_path_factory)
+    return pytest_twisted.blockon(Deferred.fromCoroutine(build_world(tmp_path_factory)))
 
 
 @pytest.fixture
@@ -125,6 +136,10 @@ class CrawlResult:
     @property
     def crawl_id(self) -> str | None:
         return self.verdict.crawl_id if self.verdict else None
+
+    @property
+    def history(self) -> Path:
+        return Path(self.crawler.settings.get("ORSTATS_DB"))
 
     def of(self, cls: type) -> list[Any]:
         return [item for item in self.items if isinstance(item, cls)]
@@ -161,6 +176,19 @@ async def crawl(settings: dict[str, Any] | None = None, spider: type = RankingsS
     return CrawlResult(crawler, items, verdicts[-1] if verdicts else None, reports[-1] if reports else None)
 
 
+@pytest.fixture(scope="session")
+def capture_2026_08_08(tmp_path_factory: pytest.TempPathFactory) -> CrawlResult:
+    """The real 2026-08-08 capture crawled once per test process at the project's settings (the FAST
+    ones), its history and report beside it, for the tests that only read them: a test that writes
+    to the history works on a copy."""
+    capture = shared_capture("openrouter-2026-08-08")
+    history = tmp_path_factory.mktemp("capture-2026-08-08") / "history.db"
+    result = pytest_twisted.blockon(Deferred.fromCoroutine(crawl({"ORSTATS_DB": str(history)},
+                                                                 snapshot=str(capture))))
+    assert result.status == "published"
+    return result
+
+
 def run_scrapy(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT, timeout: float = 300,
                wrapper: list[str] | None = None, fast: bool = True) -> subprocess.CompletedProcess[str]:
     """Run `scrapy <args>` as a user would, in its own process; returns exit code and output. A
@@ -176,6 +204,88 @@ def run_scrapy(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT, 
     return subprocess.run([*(wrapper or []), sys.executable, "-m", "scrapy", *args, *fast_settings], cwd=cwd,
                           env=full_env,
                           capture_output=True, text=True, timeout=timeout)
+
+
+class LastResort(logging.StreamHandler):
+    """What Python's logging.lastResort does in a `scrapy` process that configured no logging (a
+    command that crawls nothing): WARNING and above, the bare message, on stderr. In the test's
+    process pytest's own handlers would keep lastResort from writing."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+        self.setLevel(logging.WARNING)
+
+
+class CrawlsUnderTheTestsReactor(AsyncCrawlerRunner):
+    """Stands in for the AsyncCrawlerProcess `scrapy.cmdline` makes, for a command run in the test's
+    process (scrapy_here). It logs as that process does (Scrapy's root handler on stderr, in place of
+    the last resort), but pytest-twisted's reactor is already running: start() hands the crawls to
+    scrapy_here to wait for under it, instead of running a reactor of its own."""
+
+    def __init__(self, settings: Any):
+        super().__init__(settings)
+        logging.root.handlers[:] = [h for h in logging.root.handlers if not isinstance(h, LastResort)]
+        install_scrapy_root_handler(self.settings)
+
+    def start(self, *args: Any, **kwargs: Any) -> None:
+        greenlet.getcurrent().parent.switch(deferred_from_coro(self.join()))
+
+
+@contextmanager
+def command_output() -> Iterator[tuple[io.StringIO, io.StringIO]]:
+    """The stdout and stderr of a command run in the block, its log included; the root logger, and
+    Scrapy's record of its root handler, as they were afterwards."""
+    stdout, stderr = io.StringIO(), io.StringIO()
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    with redirect_stdout(stdout), redirect_stderr(stderr), mock.patch.object(scrapy_log, "_scrapy_root_handler", None):
+        root.addHandler(LastResort())
+        try:
+            yield stdout, stderr
+        finally:
+            root.handlers[:] = handlers
+            root.setLevel(level)
+
+
+def execute_command(argv: list[str]) -> subprocess.CompletedProcess[str]:
+    """scrapy.cmdline.execute(argv): its exit code, and what it wrote (stderr: its log and argparse's errors)."""
+    code: Any = 0
+    with mock.patch.object(cmdline, "AsyncCrawlerProcess", CrawlsUnderTheTestsReactor), \
+            command_output() as (stdout, stderr):
+        try:
+            cmdline.execute(list(argv))  # it takes the command name out of the list it is given
+        except SystemExit as ended:  # how execute() always ends
+            code = ended.code
+    return subprocess.CompletedProcess(argv, code or 0, stdout.getvalue(), stderr.getvalue())
+
+
+def resume(command: greenlet.greenlet, *args: Any) -> Any:
+    """Switch into ``command`` until it waits for its crawls (a Deferred) or ends (its result); it
+    comes back here, whichever greenlet (the test's or the reactor's) this is."""
+    command.parent = greenlet.getcurrent()
+    return command.switch(*args)
+
+
+async def scrapy_here(*args: str) -> subprocess.CompletedProcess[str]:
+    """`scrapy <args>` as run_scrapy runs it (a `crawl` with the FAST settings), through Scrapy's own
+    command line (scrapy.cmdline.execute: the project's commands, their options, usage errors and exit
+    code), but in this process: a second or two less per command than starting Python, Scrapy and
+    Twisted again. The command runs in a greenlet of its own, so that its blocking start() can wait
+    for the crawls while the test's reactor runs them. A few tests of the command line run the real
+    process (run_scrapy)."""
+    fast_settings = [f"-s{key}={value}" for key, value in FAST.items() if key != "LOG_LEVEL"]
+    command = greenlet.greenlet(execute_command)
+    step = resume(command, ["scrapy", *args, *(fast_settings if args[:1] == ("crawl",) else [])])
+    while isinstance(step, Deferred):
+        await step
+        step = resume(command)
+    return step
+
+
+def command_here(*args: str) -> subprocess.CompletedProcess[str]:
+    """scrapy_here for a fixture: fixtures run outside the reactor and can wait for it (a test runs
+    inside it, and awaits scrapy_here)."""
+    return pytest_twisted.blockon(Deferred.fromCoroutine(scrapy_here(*args)))
 
 
 @pytest.fixture

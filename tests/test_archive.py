@@ -27,7 +27,7 @@ from orstats_crawler.spiders.archive import ArchiveSpider
 from tests.archive_fake import (ALL_MODELS, MODELS, RANKINGS, RETIRED, FakeArchive, FakeArchiveServer, FakeCopy,
                                 catalogue_copy, error_page, leaderboard_copy, model_page_copy, real_page_scenario,
                                 weeks_scenario)
-from tests.conftest import crawl, run_scrapy, shared_capture
+from tests.conftest import crawl, run_scrapy, scrapy_here, shared_capture
 from tests.factory import SEED_MODELS
 
 SCENARIO_WEEKS = {"since": "2026-06-29", "until": "2026-08-02"}
@@ -341,13 +341,14 @@ async def test_an_archive_run_recorded_as_a_snapshot_replays_the_same_weeks(tmp_
     assert {r["status"] for r in Database(replayed).query("SELECT status FROM archive_copies")} == {"stored", "problem"}
 
 
-def test_scrapy_crawl_archive_refuses_a_bad_day_with_exit_2(tmp_path):
+@pytest_twisted.ensureDeferred
+async def test_scrapy_crawl_archive_refuses_a_bad_day_with_exit_2(tmp_path):
     for argument, named in (("since=2026-13-01", "ORSTATS_ARCHIVE_SINCE='2026-13-01'"),
                             ("until=next week", "ORSTATS_ARCHIVE_UNTIL='next week'"),
                             ("since=2026-08-01", "is after -a until=2026-07-01")):
         other = "until=2026-07-01" if "after" in named else "force=0"
-        run = run_scrapy("crawl", "archive", "-a", argument, "-a", other,
-                         "-s", f"ORSTATS_DB={tmp_path / 'history.db'}", "-s", "ORSTATS_ARCHIVE_URL=http://127.0.0.1:9")
+        run = await scrapy_here("crawl", "archive", "-a", argument, "-a", other,
+                                "-s", f"ORSTATS_DB={tmp_path / 'history.db'}", "-s", "ORSTATS_ARCHIVE_URL=http://127.0.0.1:9")
         assert run.returncode == 2, run.stderr[-2000:]
         assert named in run.stderr and "Traceback" not in run.stderr
 

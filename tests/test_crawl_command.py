@@ -1,28 +1,33 @@
 """`scrapy crawl rankings` refusing to start: one line, a documented exit code, no traceback and no
-request leaving the machine, for a bad spider argument or a snapshot that is not there."""
+request leaving the machine, for a bad spider argument or a snapshot that is not there. The refusals
+run the command in process (scrapy_here); `-h`, an unknown spider and a clean crawl run it as a user
+does, in a process of its own."""
 
 from __future__ import annotations
 
 import pytest
+import pytest_twisted
 
 from orstats_crawler.commands.crawl import EXIT_ERROR, EXIT_USAGE
-from tests.conftest import ROOT, run_scrapy
+from tests.conftest import ROOT, run_scrapy, scrapy_here
 
 
 @pytest.mark.parametrize("top", ["abc", "0", "-2"])
-def test_a_bad_top_argument_is_a_usage_error(tmp_path, demo_snapshot, top):
-    done = run_scrapy("crawl", "rankings", "-a", f"top={top}", "-a", f"snapshot={demo_snapshot}",
-                      f"-sORSTATS_DB={tmp_path / 'history.db'}")
+@pytest_twisted.ensureDeferred
+async def test_a_bad_top_argument_is_a_usage_error(tmp_path, demo_snapshot, top):
+    done = await scrapy_here("crawl", "rankings", "-a", f"top={top}", "-a", f"snapshot={demo_snapshot}",
+                             f"-sORSTATS_DB={tmp_path / 'history.db'}")
     assert done.returncode == EXIT_USAGE
     [line] = [line for line in done.stderr.splitlines() if "exit code" in line]
     assert f"-a top='{top}' (ORSTATS_TOP): give a positive number of splits, or 'all'" in line
     assert "Traceback" not in done.stderr and not (tmp_path / "history.db").exists()
 
 
-def test_a_missing_snapshot_stops_the_crawl_before_any_request(tmp_path, demo_snapshot, replay_server):
+@pytest_twisted.ensureDeferred
+async def test_a_missing_snapshot_stops_the_crawl_before_any_request(tmp_path, demo_snapshot, replay_server):
     server = replay_server(demo_snapshot)  # where the crawl would go if it went online
-    done = run_scrapy("crawl", "rankings", "-a", f"snapshot={tmp_path / 'nonexistent'}",
-                      f"-sOPENROUTER_BASE_URL={server.base_url}", f"-sORSTATS_DB={tmp_path / 'history.db'}")
+    done = await scrapy_here("crawl", "rankings", "-a", f"snapshot={tmp_path / 'nonexistent'}",
+                             f"-sOPENROUTER_BASE_URL={server.base_url}", f"-sORSTATS_DB={tmp_path / 'history.db'}")
     assert done.returncode == EXIT_ERROR
     assert server.requests == []
     [line] = [line for line in done.stderr.splitlines() if "exit code" in line]
@@ -35,10 +40,12 @@ def test_a_missing_snapshot_stops_the_crawl_before_any_request(tmp_path, demo_sn
     ("bogus=1", "-a bogus='1': no such argument; accepted: snapshot, record, top, force"),
     ("force=maybe", "-a force='maybe': give 1 or 0 (true or false), or yes or no"),
 ])
-def test_an_unknown_argument_or_a_bad_switch_is_a_usage_error(tmp_path, demo_snapshot, replay_server, argument, says):
+@pytest_twisted.ensureDeferred
+async def test_an_unknown_argument_or_a_bad_switch_is_a_usage_error(tmp_path, demo_snapshot, replay_server, argument,
+                                                                    says):
     server = replay_server(demo_snapshot)  # where the crawl would go if it started
-    done = run_scrapy("crawl", "rankings", "-a", argument, f"-sOPENROUTER_BASE_URL={server.base_url}",
-                      f"-sORSTATS_DB={tmp_path / 'history.db'}")
+    done = await scrapy_here("crawl", "rankings", "-a", argument, f"-sOPENROUTER_BASE_URL={server.base_url}",
+                             f"-sORSTATS_DB={tmp_path / 'history.db'}")
     assert done.returncode == EXIT_USAGE
     [line] = [line for line in done.stderr.splitlines() if "exit code" in line]
     assert line.endswith(f"ERROR: exit code 2: the crawl could not start: {says}")
@@ -80,10 +87,11 @@ def test_a_clean_crawl_logs_no_warning_and_reports_beside_its_history(tmp_path, 
     assert sorted((path, path.stat().st_mtime_ns) for path in (ROOT / "reports").rglob("*")) == checkout_reports
 
 
-def test_each_spider_takes_its_own_arguments(tmp_path):
+@pytest_twisted.ensureDeferred
+async def test_each_spider_takes_its_own_arguments(tmp_path):
     """`top` is the rankings spider's: the archive spider refuses it, naming what it takes."""
-    done = run_scrapy("crawl", "archive", "-a", "top=5", f"-sORSTATS_DB={tmp_path / 'history.db'}",
-                      "-s", "ORSTATS_ARCHIVE_URL=http://127.0.0.1:9")
+    done = await scrapy_here("crawl", "archive", "-a", "top=5", f"-sORSTATS_DB={tmp_path / 'history.db'}",
+                             "-s", "ORSTATS_ARCHIVE_URL=http://127.0.0.1:9")
     assert done.returncode == EXIT_USAGE
     [line] = [line for line in done.stderr.splitlines() if "exit code" in line]
     assert line.endswith("-a top='5': no such argument; accepted: snapshot, record, force, since, until")

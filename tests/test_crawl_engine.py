@@ -10,7 +10,7 @@ import pytest_twisted
 from sqlite_utils import Database
 
 from orstats_crawler.items import LeaderboardRow, ModelActivity, ModelPrice
-from tests.conftest import crawl, run_scrapy, shared_capture
+from tests.conftest import crawl, scrapy_here, shared_capture
 from tests.factory import SEED_MODELS, SnapshotSpec, build_snapshot, expected_revenues, with_models
 
 
@@ -64,13 +64,10 @@ def independent_week(capture, permaslug: str, variant: str, start="2026-08-01", 
     return sums, (prompt - cached) * p + cached * r + completion * c
 
 
-@pytest_twisted.ensureDeferred
-async def test_capture_2026_08_08_matches_an_independent_computation(history_path):
-    capture = shared_capture("openrouter-2026-08-08")
-    result = await crawl({"ORSTATS_DB": str(history_path)}, snapshot=str(capture))
-    assert result.status == "published"
+def test_capture_2026_08_08_matches_an_independent_computation(capture_2026_08_08):
+    capture, result = shared_capture("openrouter-2026-08-08"), capture_2026_08_08
     assert result.stats["orstats/coverage/spend"] >= 0.95
-    db = Database(history_path)
+    db = Database(result.history)
     rows = list(db.query("select * from weekly_revenue where split_source = 'activity'"))
     assert len(rows) >= 40
     for row in rows:
@@ -145,10 +142,11 @@ async def test_rerun_of_a_week_leaves_one_week(demo_snapshot, history_path):
     assert first.crawl_id != second.crawl_id
 
 
-def test_user_feed_on_the_command_line_keeps_the_history(demo_snapshot, tmp_path):
+@pytest_twisted.ensureDeferred
+async def test_user_feed_on_the_command_line_keeps_the_history(demo_snapshot, tmp_path):
     db, items = tmp_path / "h.db", tmp_path / "items.jsonl"
-    done = run_scrapy("crawl", "rankings", "-a", f"snapshot={demo_snapshot}", "-a", "top=all",
-                      "-O", str(items), "-s", f"ORSTATS_DB={db}", "-s", f"ORSTATS_REPORT_DIR={tmp_path / 'r'}")
+    done = await scrapy_here("crawl", "rankings", "-a", f"snapshot={demo_snapshot}", "-a", "top=all",
+                             "-O", str(items), "-s", f"ORSTATS_DB={db}", "-s", f"ORSTATS_REPORT_DIR={tmp_path / 'r'}")
     assert done.returncode == 0, done.stderr[-3000:]
     lines = [json.loads(line) for line in items.read_text().splitlines()]
     assert sum("days" in line for line in lines) == len(SEED_MODELS)

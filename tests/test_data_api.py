@@ -124,7 +124,7 @@ def data_api_site(demo_snapshot, replay_server):
 
 def settings_for(server, history: Path, **extra) -> dict:
     return {"ORSTATS_DB": str(history), "OPENROUTER_BASE_URL": server.base_url,
-            "ORSTATS_DATA_API_INTERVAL": 0.2, **extra}
+            "ORSTATS_DATA_API_INTERVAL": 0.05, **extra}
 
 
 def last_days(today: date, windows: int, span: int) -> tuple[str, int]:

@@ -21,7 +21,7 @@ import yaml
 from sqlite_utils import Database
 
 from orstats_crawler.history.formulas import EFFECTIVE_DOUBT
-from tests.conftest import ROOT, run_scrapy
+from tests.conftest import ROOT, command_here
 from tests.factory import (SEED_MODELS, ModelSpec, SnapshotSpec, build_snapshot, expected_effective, usd,
                            with_models)
 from tests.factory import expected_revenues as seed_expected
@@ -60,9 +60,9 @@ def history(tmp_path_factory) -> Path:
     db = folder / "history.db"  # served as database `history`, the name metadata.yml describes
     for crawl_id, spec in CRAWLS.items():
         snapshot = build_snapshot(folder / crawl_id, spec)
-        result = run_scrapy("crawl", "rankings", "-a", f"snapshot={snapshot}", "-a", "top=all",
-                            "-a", f"_job={crawl_id}",
-                            "-s", f"ORSTATS_DB={db}", "-s", f"ORSTATS_REPORT_DIR={folder / 'reports'}")
+        result = command_here("crawl", "rankings", "-a", f"snapshot={snapshot}", "-a", "top=all",
+                              "-a", f"_job={crawl_id}",
+                              "-s", f"ORSTATS_DB={db}", "-s", f"ORSTATS_REPORT_DIR={folder / 'reports'}")
         assert result.returncode in (0, 3), result.stderr  # 3: rejected by the quality gate
     statuses = {row["id"]: row["status"] for row in Database(db).query("select id, status from crawls")}
     assert statuses == {"week1": "published", "week2": "published", "week3": "rejected"}

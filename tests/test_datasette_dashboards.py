@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from tests.anchor_factory import SAMPLE_FOLDER
-from tests.conftest import ROOT, run_scrapy
+from tests.conftest import ROOT, command_here
 from tests.deploy_scripts import project_copy
 from tests.factory import DEMO_FOLDER
 from tests.render_tools import CHROMIUM, RENDER_DIR
@@ -118,10 +118,10 @@ def history(tmp_path_factory) -> Path:
     """The README's crawl of the demo snapshot, then its import of the sample weekly files."""
     folder = tmp_path_factory.mktemp("dashboards")
     db = folder / "weekly spend.db"  # any name: served as database `history`, the name the charts ask
-    crawl = run_scrapy("crawl", "rankings", "-a", f"snapshot={ROOT / DEMO_FOLDER}", "-a", "top=all",
-                       "-s", f"ORSTATS_DB={db}")
+    crawl = command_here("crawl", "rankings", "-a", f"snapshot={ROOT / DEMO_FOLDER}", "-a", "top=all",
+                         "-s", f"ORSTATS_DB={db}")
     assert crawl.returncode == 0, crawl.stderr[-3000:]
-    imported = run_scrapy("import-history", str(ROOT / SAMPLE_FOLDER), "--db", str(db))
+    imported = command_here("import-history", str(ROOT / SAMPLE_FOLDER), "--db", str(db))
     assert imported.returncode == 0, imported.stderr[-3000:]
     return db
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import ROOT, run_scrapy
+from tests.conftest import ROOT, command_here
 from tests.deploy_scripts import BIN, ProjectCopy, holds_listening_socket, project_copy, running
 from tests.factory import build_snapshot
 from tests.servers import free_port
@@ -49,8 +49,8 @@ def history(tmp_path_factory) -> Path:
     """A real history: the demo snapshot crawled by `scrapy crawl`."""
     folder = tmp_path_factory.mktemp("history")
     db = folder / "history.db"
-    result = run_scrapy("crawl", "rankings", "-a", f"snapshot={build_snapshot(folder / 'snapshot')}", "-a", "top=all",
-                        "-s", f"ORSTATS_DB={db}")
+    result = command_here("crawl", "rankings", "-a", f"snapshot={build_snapshot(folder / 'snapshot')}", "-a", "top=all",
+                          "-s", f"ORSTATS_DB={db}")
     assert result.returncode == 0, result.stderr[-3000:]
     return db
 

@@ -2,6 +2,8 @@
 through the real command: 0 published, 1 failed (history unavailable, no verdict stored), 2 usage
 error (a bad -a or -s value), 3 rejected, 4 published without its report; and how a report that
 could not be written is brought up to date by the next crawl, of any week, or by `scrapy report`.
+The command runs in process (tests/conftest.py scrapy_here), in a process of its own for exit 0 and
+where it needs limits only a process can have.
 
 A full disk is a tiny tmpfs and a read-only folder a read-only bind mount, both in a user and mount
 namespace of the child process only (``mount_namespace``); where the system refuses such
@@ -23,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import pytest_twisted
 from scrapy.utils.project import get_project_settings
 
 from orstats_crawler import settings as project_settings
@@ -31,7 +34,7 @@ from orstats_crawler.commands.crawl import (EXIT_ERROR, EXIT_PUBLISHED, EXIT_REJ
                                             EXIT_USAGE)
 from orstats_crawler.history.connection import open_for_writing
 from orstats_crawler.report.render import write_reports
-from tests.conftest import ROOT, run_scrapy
+from tests.conftest import ROOT, run_scrapy, scrapy_here
 from tests.factory import SEED_DAY, SEED_MODELS, SnapshotSpec, build_snapshot
 from tests.test_report import folder_bytes, seed_chart
 
@@ -47,11 +50,15 @@ def snapshot(folder: Path, day: date, **spec: Any) -> Path:
                           mutate=seed_chart(day))
 
 
-def crawl(folder: Path, source: Path, *args: str, reports: Path | None = None,
-          wrapper: list[str] | None = None) -> subprocess.CompletedProcess[str]:
-    return run_scrapy("crawl", "rankings", "-a", f"snapshot={source}", "-a", "top=all",
-                      f"-sORSTATS_DB={folder / 'history.db'}", f"-sORSTATS_REPORT_DIR={reports or folder / 'reports'}",
-                      *args, wrapper=wrapper)
+async def crawl(folder: Path, source: Path, *args: str, reports: Path | None = None, wrapper: list[str] | None = None,
+                own_process: bool = False) -> subprocess.CompletedProcess[str]:
+    """`scrapy crawl rankings` of ``source`` into ``folder``'s history: in this process, or in a process
+    of its own when asked or under ``wrapper`` (limits only a process can have: a file size, mounts)."""
+    argv = ("crawl", "rankings", "-a", f"snapshot={source}", "-a", "top=all", f"-sORSTATS_DB={folder / 'history.db'}",
+            f"-sORSTATS_REPORT_DIR={reports or folder / 'reports'}", *args)
+    if wrapper or own_process:
+        return run_scrapy(*argv, wrapper=wrapper)
+    return await scrapy_here(*argv)
 
 
 def exit_line(done: subprocess.CompletedProcess[str]) -> str:
@@ -131,8 +138,9 @@ def file_size_limit(size: int) -> list[str]:
 
 # --- 0: published --------------------------------------------------------------------------------
 
-def test_0_published_with_its_report_and_its_state(tmp_path):
-    done = crawl(tmp_path, snapshot(tmp_path, WEEK_1))
+@pytest_twisted.ensureDeferred
+async def test_0_published_with_its_report_and_its_state(tmp_path):
+    done = await crawl(tmp_path, snapshot(tmp_path, WEEK_1), own_process=True)  # exit 0 from a real process
     assert done.returncode == EXIT_PUBLISHED, done.stderr[-3000:]
     [row] = crawls(tmp_path / "history.db")
     assert exit_line(done).endswith(f"exit code 0: crawl {row['id']} published")
@@ -144,23 +152,25 @@ def test_0_published_with_its_report_and_its_state(tmp_path):
 
 # --- 1: failed -----------------------------------------------------------------------------------
 
-def test_1_history_unavailable(tmp_path):
+@pytest_twisted.ensureDeferred
+async def test_1_history_unavailable(tmp_path):
     (tmp_path / "blocker").write_text("a file where the history's folder should be")
     history = tmp_path / "blocker" / "history.db"
-    done = run_scrapy("crawl", "rankings", "-a", f"snapshot={snapshot(tmp_path, WEEK_1)}",
-                      f"-sORSTATS_DB={history}", f"-sORSTATS_REPORT_DIR={tmp_path / 'reports'}")
+    done = await scrapy_here("crawl", "rankings", "-a", f"snapshot={snapshot(tmp_path, WEEK_1)}",
+                             f"-sORSTATS_DB={history}", f"-sORSTATS_REPORT_DIR={tmp_path / 'reports'}")
     assert done.returncode == EXIT_ERROR
     assert f"exit code 1: the crawl could not start: history file {history}: cannot be opened" in exit_line(done)
     assert not (tmp_path / "reports").exists()
 
 
-def test_1_no_verdict_stored_when_the_history_cannot_take_the_crawl(tmp_path):
+@pytest_twisted.ensureDeferred
+async def test_1_no_verdict_stored_when_the_history_cannot_take_the_crawl(tmp_path):
     """The history opens (it exists, small), but the crawl's write does not fit in the files the
     process may write: nothing of the crawl is stored, and the exit code says so."""
     history = tmp_path / "history.db"
     open_for_writing(history).close()
     limit = history.stat().st_size + 128 * 1024  # the crawl's own item file fits, its merge does not
-    done = crawl(tmp_path, snapshot(tmp_path, WEEK_1), wrapper=file_size_limit(limit))
+    done = await crawl(tmp_path, snapshot(tmp_path, WEEK_1), wrapper=file_size_limit(limit))
     assert done.returncode == EXIT_ERROR
     assert "exit code 1: no verdict was stored (finish reason: finished)" in exit_line(done)
     assert crawls(history) == [] and not (tmp_path / "reports").exists()
@@ -183,11 +193,12 @@ BAD_SETTINGS = [
 
 
 @pytest.mark.parametrize(("name", "value", "expects"), BAD_SETTINGS, ids=[bad[0] for bad in BAD_SETTINGS])
-def test_2_a_bad_setting_is_one_line_before_anything_runs(tmp_path, demo_snapshot, replay_server, name, value,
+@pytest_twisted.ensureDeferred
+async def test_2_a_bad_setting_is_one_line_before_anything_runs(tmp_path, demo_snapshot, replay_server, name, value,
                                                           expects):
     server = replay_server(demo_snapshot)  # where the crawl would go
-    done = run_scrapy("crawl", "rankings", f"-sOPENROUTER_BASE_URL={server.base_url}", f"-s{name}={value}",
-                      f"-sORSTATS_DB={tmp_path / 'history.db'}", f"-sORSTATS_REPORT_DIR={tmp_path / 'reports'}")
+    done = await scrapy_here("crawl", "rankings", f"-sOPENROUTER_BASE_URL={server.base_url}", f"-s{name}={value}",
+                             f"-sORSTATS_DB={tmp_path / 'history.db'}", f"-sORSTATS_REPORT_DIR={tmp_path / 'reports'}")
     assert done.returncode == EXIT_USAGE
     assert "exit code 2: the crawl could not start: " in exit_line(done)
     assert f"{name}={value!r}" in exit_line(done) and expects in exit_line(done)
@@ -195,8 +206,9 @@ def test_2_a_bad_setting_is_one_line_before_anything_runs(tmp_path, demo_snapsho
     assert server.requests == [] and not (tmp_path / "history.db").exists()
 
 
-def test_2_a_bad_spider_argument(tmp_path, demo_snapshot):
-    done = crawl(tmp_path, demo_snapshot, "-a", "top=abc")  # the last -a top wins
+@pytest_twisted.ensureDeferred
+async def test_2_a_bad_spider_argument(tmp_path, demo_snapshot):
+    done = await crawl(tmp_path, demo_snapshot, "-a", "top=abc")  # the last -a top wins
     assert done.returncode == EXIT_USAGE
     assert "exit code 2: the crawl could not start: -a top='abc' (ORSTATS_TOP)" in exit_line(done)
     assert "Traceback" not in done.stderr and not (tmp_path / "history.db").exists()
@@ -210,12 +222,13 @@ def test_every_setting_of_the_project_has_a_rule_and_its_default_passes():
 
 # --- 3: rejected ---------------------------------------------------------------------------------
 
-def test_3_rejected_leaves_the_report_alone_and_says_so(tmp_path):
-    assert crawl(tmp_path, snapshot(tmp_path, WEEK_1)).returncode == EXIT_PUBLISHED
+@pytest_twisted.ensureDeferred
+async def test_3_rejected_leaves_the_report_alone_and_says_so(tmp_path):
+    assert (await crawl(tmp_path, snapshot(tmp_path, WEEK_1))).returncode == EXIT_PUBLISHED
     before = folder_bytes(tmp_path / "reports")
     # The next week, no model-variant's split answering: too little of the spend is measured.
     unmeasured = [replace(model, activity="missing") for model in SEED_MODELS]
-    done = crawl(tmp_path, snapshot(tmp_path, WEEK_2, models=unmeasured))
+    done = await crawl(tmp_path, snapshot(tmp_path, WEEK_2, models=unmeasured))
     assert done.returncode == EXIT_REJECTED
     published, rejected = crawls(tmp_path / "history.db")
     assert exit_line(done).endswith(
@@ -258,9 +271,10 @@ def disk_full(tmp_path: Path) -> tuple[Path, list[str] | None, str]:
 
 @pytest.mark.parametrize("block", [blocked_by_a_file, parent_is_a_file, read_only_folder, disk_full],
                          ids=lambda block: block.__name__)
-def test_4_published_but_the_report_could_not_be_written(tmp_path, block):
+@pytest_twisted.ensureDeferred
+async def test_4_published_but_the_report_could_not_be_written(tmp_path, block):
     reports, wrapper, reason = block(tmp_path)
-    done = crawl(tmp_path, snapshot(tmp_path, WEEK_1), reports=reports, wrapper=wrapper)
+    done = await crawl(tmp_path, snapshot(tmp_path, WEEK_1), reports=reports, wrapper=wrapper)
     assert done.returncode == EXIT_REPORT_FAILED, done.stderr[-3000:]
     [row] = crawls(tmp_path / "history.db")
     # the file that could not be written: the first one, or (on a disk that fills up) a later one
@@ -276,14 +290,14 @@ def test_4_published_but_the_report_could_not_be_written(tmp_path, block):
 
 # --- healing -------------------------------------------------------------------------------------
 
-def failed_second_week(tmp_path: Path) -> Path:
+async def failed_second_week(tmp_path: Path) -> Path:
     """Week 1 published with its report; week 2 published, its report failed (the weekly folder is a
     file) with a README.md left half-written: the report folder is behind the history."""
-    assert crawl(tmp_path, snapshot(tmp_path, WEEK_1)).returncode == EXIT_PUBLISHED
+    assert (await crawl(tmp_path, snapshot(tmp_path, WEEK_1))).returncode == EXIT_PUBLISHED
     reports = tmp_path / "reports"
     shutil.rmtree(reports / "weekly")
     (reports / "weekly").write_text("in the way")
-    assert crawl(tmp_path, snapshot(tmp_path, WEEK_2)).returncode == EXIT_REPORT_FAILED
+    assert (await crawl(tmp_path, snapshot(tmp_path, WEEK_2))).returncode == EXIT_REPORT_FAILED
     readme = reports / "README.md"
     readme.write_bytes(readme.read_bytes()[: readme.stat().st_size // 2])  # half a page, as a crash may leave
     (reports / "weekly").unlink()  # the cause is gone; the folder is still behind
@@ -297,9 +311,10 @@ def assert_healed(tmp_path: Path, reports: Path) -> None:
     assert "(week 2026-02-09 to 2026-02-15, 7 complete UTC days)" in text  # the latest published week
 
 
-def test_the_next_crawl_heals_a_failed_report_whatever_week_it_crawls(tmp_path):
-    reports = failed_second_week(tmp_path)
-    done = crawl(tmp_path, snapshot(tmp_path, WEEK_1))  # week 1 again: not the week whose report failed
+@pytest_twisted.ensureDeferred
+async def test_the_next_crawl_heals_a_failed_report_whatever_week_it_crawls(tmp_path):
+    reports = await failed_second_week(tmp_path)
+    done = await crawl(tmp_path, snapshot(tmp_path, WEEK_1))  # week 1 again: not the week whose report failed
     assert done.returncode == EXIT_PUBLISHED
     first, failed, healer = crawls(tmp_path / "history.db")
     assert (first["report_status"], failed["report_status"], healer["report_status"]) == ("written", "failed",
@@ -307,9 +322,10 @@ def test_the_next_crawl_heals_a_failed_report_whatever_week_it_crawls(tmp_path):
     assert_healed(tmp_path, reports)
 
 
-def test_a_rejected_crawl_heals_a_failed_report_and_stays_rejected(tmp_path):
-    reports = failed_second_week(tmp_path)
-    done = crawl(tmp_path, snapshot(tmp_path, WEEK_2 + timedelta(days=7), with_leaderboard=False))
+@pytest_twisted.ensureDeferred
+async def test_a_rejected_crawl_heals_a_failed_report_and_stays_rejected(tmp_path):
+    reports = await failed_second_week(tmp_path)
+    done = await crawl(tmp_path, snapshot(tmp_path, WEEK_2 + timedelta(days=7), with_leaderboard=False))
     assert done.returncode == EXIT_REJECTED
     *_, failed, healer = crawls(tmp_path / "history.db")
     assert failed["report_status"] == "failed"
@@ -318,19 +334,20 @@ def test_a_rejected_crawl_heals_a_failed_report_and_stays_rejected(tmp_path):
     assert_healed(tmp_path, reports)
     # Up to date again: the next rejected crawl leaves the folder alone.
     before = folder_bytes(reports)
-    assert crawl(tmp_path, snapshot(tmp_path, WEEK_2 + timedelta(days=14), with_leaderboard=False)
-                 ).returncode == EXIT_REJECTED
+    assert (await crawl(tmp_path, snapshot(tmp_path, WEEK_2 + timedelta(days=14), with_leaderboard=False)
+                        )).returncode == EXIT_REJECTED
     assert crawls(tmp_path / "history.db")[-1]["report_status"] == "not_rendered"
     assert folder_bytes(reports) == before
 
 
-def test_scrapy_report_heals_a_failed_report_without_writing_the_history(tmp_path):
-    reports = failed_second_week(tmp_path)
+@pytest_twisted.ensureDeferred
+async def test_scrapy_report_heals_a_failed_report_without_writing_the_history(tmp_path):
+    reports = await failed_second_week(tmp_path)
     history = tmp_path / "history.db"
     rows, history_bytes = crawls(history), history.read_bytes()
     [behind] = doc_queries("Publishing and the report")
     assert [row["report_status"] for row in query(history, behind)] == ["failed"]
-    done = run_scrapy("report", "--db", str(history), "--output", str(reports))
+    done = await scrapy_here("report", "--db", str(history), "--output", str(reports))
     assert done.returncode == 0, done.stderr
     assert_healed(tmp_path, reports)
     # `scrapy report` never writes the history: the failed row stays the record of that crawl.

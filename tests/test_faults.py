@@ -1,6 +1,7 @@
-"""Fault injection: `scrapy crawl rankings` against a loopback server replaying a factory snapshot
-while it misbehaves. For each fault: the outcome (published, published with flags, rejected), the
-process exit code (0 published, 3 rejected), and that nothing already stored is lost.
+"""Fault injection: `scrapy crawl rankings` (in process: tests/conftest.py scrapy_here) against a
+loopback server replaying a factory snapshot while it misbehaves. For each fault: the outcome
+(published, published with flags, rejected), the command's exit code (0 published, 3 rejected), and
+that nothing already stored is lost.
 
 The history starts with a published week (2026-01-26..02-01, its report rendered); every fault run
 crawls the next week (2026-02-02..02-08) into a copy of it. Outcomes are compared with a clean run
@@ -20,12 +21,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import pytest_twisted
 from sqlite_utils import Database
 
 from orstats_crawler.commands.crawl import EXIT_PUBLISHED, EXIT_REJECTED
 from orstats_crawler.snapshots.reader import Snapshot
 from orstats_crawler.snapshots.server import ReplayHandler, ReplayServer
-from tests.conftest import run_scrapy, shared_capture
+from tests.conftest import scrapy_here, shared_capture
 from tests.factory import SEED_DAY, SEED_MODELS, SnapshotSpec, build_snapshot
 
 ACTIVITY = "/api/frontend/v1/stats/model-activity"
@@ -76,7 +78,7 @@ def copy_history(source: Path, target: Path) -> None:
         src.backup(dst)
 
 
-def crawl_history(folder: Path, *args: str, seed: Path | None = None) -> Run:
+async def crawl_history(folder: Path, *args: str, seed: Path | None = None) -> Run:
     """Copy the seed history and report into ``folder``, run `scrapy crawl rankings`, read the new crawl."""
     history, reports = folder / "history.db", folder / "reports"
     if seed is not None:
@@ -85,8 +87,8 @@ def crawl_history(folder: Path, *args: str, seed: Path | None = None) -> Run:
     reports.mkdir(parents=True, exist_ok=True)
     before = state(history, reports) if history.exists() else {"weeks": {}, "counts": {}, "report": {}}
     known = {r["id"] for r in Database(history)["crawls"].rows} if history.exists() else set()
-    process = run_scrapy("crawl", "rankings", f"-sORSTATS_DB={history}", f"-sORSTATS_REPORT_DIR={reports}", *args,
-                         timeout=120)
+    process = await scrapy_here("crawl", "rankings", f"-sORSTATS_DB={history}", f"-sORSTATS_REPORT_DIR={reports}",
+                                *args)
     new = [r for r in Database(history)["crawls"].rows if r["id"] not in known]
     assert len(new) == 1, process.stderr[-3000:]
     crawl = new[0]
@@ -116,18 +118,18 @@ class FaultHandler(ReplayHandler):
         return super().respond(path)[2]
 
 
-def build_world(tmp_path_factory) -> World:
+async def build_world(tmp_path_factory) -> World:
     """The fault suite's world (tests/conftest.py's session fixture ``world``: built once per process
     and shared read-only by test_faults, test_faults_data and test_faults_network; each fault crawl
     copies its seed)."""
     root = tmp_path_factory.mktemp("faults")
     week_a = build_snapshot(root / "week-a", SnapshotSpec(captured=SEED_DAY - timedelta(days=7), name="week-a"))
     week_b = build_snapshot(root / "week-b")
-    seeded = crawl_history(root / "seed", "-a", f"snapshot={week_a}")
+    seeded = await crawl_history(root / "seed", "-a", f"snapshot={week_a}")
     assert seeded.process.returncode == EXIT_PUBLISHED, seeded.process.stderr[-3000:]
     server = serve(week_b, FaultHandler)
     try:
-        clean = crawl_history(root / "clean", f"-sOPENROUTER_BASE_URL={server.base_url}", seed=root / "seed")
+        clean = await crawl_history(root / "clean", f"-sOPENROUTER_BASE_URL={server.base_url}", seed=root / "seed")
     finally:
         server.shutdown()
         server.server_close()
@@ -138,14 +140,14 @@ def build_world(tmp_path_factory) -> World:
 
 @pytest.fixture
 def fault_crawl(world, tmp_path):
-    """``fault_crawl(handler, *scrapy_args)``: one crawl of week B through a faulty server."""
+    """``await fault_crawl(handler, *scrapy_args)``: one crawl of week B through a faulty server."""
     servers: list[ReplayServer] = []
 
-    def run(handler: type[FaultHandler], *args: str) -> tuple[Run, ReplayServer]:
+    async def run(handler: type[FaultHandler], *args: str) -> tuple[Run, ReplayServer]:
         server = serve(world.week_b, handler)
         servers.append(server)
-        return crawl_history(tmp_path / f"run{len(servers)}", f"-sOPENROUTER_BASE_URL={server.base_url}",
-                             FAST_RETRIES, *args, seed=world.seed), server
+        return await crawl_history(tmp_path / f"run{len(servers)}", f"-sOPENROUTER_BASE_URL={server.base_url}",
+                                   FAST_RETRIES, *args, seed=world.seed), server
 
     yield run
     for server in servers:
@@ -202,8 +204,9 @@ class Transient500(FaultHandler):
         return None
 
 
-def test_transient_500s_are_retried_with_backoff_and_published(world, fault_crawl):
-    run, server = fault_crawl(Transient500)
+@pytest_twisted.ensureDeferred
+async def test_transient_500s_are_retried_with_backoff_and_published(world, fault_crawl):
+    run, server = await fault_crawl(Transient500)
     assert_published(run, world)
     activity = [p for p in server.requests if activity_of(p)]
     assert len(activity) == 2 * len(set(activity)) and len(set(activity)) == run.crawl["models_measured"]
@@ -221,10 +224,11 @@ class RateLimited(FaultHandler):
         return None
 
 
-def test_429_waits_for_retry_after_without_holding_up_other_requests(world, fault_crawl):
+@pytest_twisted.ensureDeferred
+async def test_429_waits_for_retry_after_without_holding_up_other_requests(world, fault_crawl):
     # One request at a time to the server: if the wait held the download slot, nothing else could
     # be fetched during it.
-    run, server = fault_crawl(RateLimited, '-sDOWNLOAD_SLOTS={"127.0.0.1": {"concurrency": 1}}')
+    run, server = await fault_crawl(RateLimited, '-sDOWNLOAD_SLOTS={"127.0.0.1": {"concurrency": 1}}')
     assert_published(run, world)
     times = [t for p, t in server.arrivals if p == server.limited]
     assert len(times) == 2 and times[1] - times[0] >= 1.0
@@ -240,8 +244,9 @@ class Slow(FaultHandler):
         return None
 
 
-def test_a_slow_response_times_out_and_is_retried(world, fault_crawl):
-    run, server = fault_crawl(Slow, "-sDOWNLOAD_TIMEOUT=0.5")
+@pytest_twisted.ensureDeferred
+async def test_a_slow_response_times_out_and_is_retried(world, fault_crawl):
+    run, server = await fault_crawl(Slow, "-sDOWNLOAD_TIMEOUT=0.5")
     assert_published(run, world)
     assert sum(activity_of(p) and SMALL in p for p in server.requests) == 2
     assert any("Timeout" in key for key in run.stats if key.startswith("retry/reason_count/"))
@@ -256,8 +261,9 @@ class OneModelDown(FaultHandler):
         return None
 
 
-def test_one_models_failure_keeps_the_others(world, fault_crawl, tmp_path):
-    run, _ = fault_crawl(OneModelDown)
+@pytest_twisted.ensureDeferred
+async def test_one_models_failure_keeps_the_others(world, fault_crawl, tmp_path):
+    run, _ = await fault_crawl(OneModelDown)
     assert_published(run, world, {"structure_activity": "flag"})
     assert "HTTP 503" in run.checks["structure_activity"]["message"]
     fetches = {r["permaslug"]: r["status"] for r in Database(tmp_path / "run1" / "history.db").query(
@@ -273,8 +279,9 @@ class RetryAfterTooLong(FaultHandler):
         return None
 
 
-def test_a_retry_after_beyond_the_cap_gives_up_instead_of_coming_back_early(world, fault_crawl):
-    run, server = fault_crawl(RetryAfterTooLong)
+@pytest_twisted.ensureDeferred
+async def test_a_retry_after_beyond_the_cap_gives_up_instead_of_coming_back_early(world, fault_crawl):
+    run, server = await fault_crawl(RetryAfterTooLong)
     assert_published(run, world, {"structure_activity": "flag"})
     assert sum(activity_of(p) and SMALL in p for p in server.requests) == 1
     assert run.stats["orstats/retry/retry_after_too_long"] == 1
@@ -288,8 +295,9 @@ class TruncatedSplit(FaultHandler):
         return None
 
 
-def test_truncated_json_for_one_model_is_flagged_with_its_url(world, fault_crawl):
-    run, _ = fault_crawl(TruncatedSplit)
+@pytest_twisted.ensureDeferred
+async def test_truncated_json_for_one_model_is_flagged_with_its_url(world, fault_crawl):
+    run, _ = await fault_crawl(TruncatedSplit)
     assert_published(run, world, {"structure_activity": "flag"})
     message = run.checks["structure_activity"]["message"]
     assert "invalid or truncated JSON" in message and SMALL in message
@@ -302,8 +310,9 @@ class OneEmptySplit(FaultHandler):
         return None
 
 
-def test_an_empty_analytics_list_for_one_model_is_flagged(world, fault_crawl):
-    run, _ = fault_crawl(OneEmptySplit)
+@pytest_twisted.ensureDeferred
+async def test_an_empty_analytics_list_for_one_model_is_flagged(world, fault_crawl):
+    run, _ = await fault_crawl(OneEmptySplit)
     assert_published(run, world, {"structure_activity": "flag"})
     assert "'data.analytics': no complete day" in run.checks["structure_activity"]["message"]
 
@@ -319,8 +328,9 @@ class MarkupName(FaultHandler):
         return None
 
 
-def test_a_model_name_with_markup_is_stored_verbatim_and_published(world, fault_crawl, tmp_path):
-    run, _ = fault_crawl(MarkupName)
+@pytest_twisted.ensureDeferred
+async def test_a_model_name_with_markup_is_stored_verbatim_and_published(world, fault_crawl, tmp_path):
+    run, _ = await fault_crawl(MarkupName)
     assert_published(run, world)
     [name] = [r["name"] for r in Database(tmp_path / "run1" / "history.db").query(
         "select name from model_weeks where crawl_id = ? and permaslug = ?",
@@ -338,8 +348,9 @@ class TruncatedLeaderboard(FaultHandler):
         return None
 
 
-def test_a_truncated_leaderboard_is_rejected_naming_its_url(world, fault_crawl):
-    run, server = fault_crawl(TruncatedLeaderboard)
+@pytest_twisted.ensureDeferred
+async def test_a_truncated_leaderboard_is_rejected_naming_its_url(world, fault_crawl):
+    run, server = await fault_crawl(TruncatedLeaderboard)
     assert_rejected(run, {"structure_leaderboard": "invalid or truncated JSON"})
     assert f"{server.base_url}{LEADERBOARD}?view=week" in run.checks["structure_leaderboard"]["message"]
 
@@ -352,8 +363,9 @@ class RenamedField(FaultHandler):
         return None
 
 
-def test_a_renamed_field_is_rejected_naming_the_field(world, fault_crawl):
-    run, _ = fault_crawl(RenamedField)
+@pytest_twisted.ensureDeferred
+async def test_a_renamed_field_is_rejected_naming_the_field(world, fault_crawl):
+    run, _ = await fault_crawl(RenamedField)
     assert_rejected(run, {"structure_activity": "field 'total_native_tokens_cached'",
                           "split_coverage": "missing split (model-activity)"})
 
@@ -365,8 +377,9 @@ class EmptyAnalytics(FaultHandler):
         return None
 
 
-def test_empty_analytics_everywhere_is_rejected(world, fault_crawl):
-    run, _ = fault_crawl(EmptyAnalytics)
+@pytest_twisted.ensureDeferred
+async def test_empty_analytics_everywhere_is_rejected(world, fault_crawl):
+    run, _ = await fault_crawl(EmptyAnalytics)
     assert_rejected(run, {"structure_activity": "no complete day", "split_coverage": "hold at least 0.0%"})
 
 
@@ -377,8 +390,9 @@ class HtmlCatalogue(FaultHandler):
         return None
 
 
-def test_html_instead_of_json_is_rejected(world, fault_crawl):
-    run, _ = fault_crawl(HtmlCatalogue)
+@pytest_twisted.ensureDeferred
+async def test_html_instead_of_json_is_rejected(world, fault_crawl):
+    run, _ = await fault_crawl(HtmlCatalogue)
     assert_rejected(run, {"structure_prices": "HTML instead of JSON"})
 
 
@@ -389,9 +403,10 @@ class AlwaysFailing(FaultHandler):
         return None
 
 
-def test_a_crawl_closed_by_the_timeout_guard_rail_is_rejected(world, fault_crawl):
+@pytest_twisted.ensureDeferred
+async def test_a_crawl_closed_by_the_timeout_guard_rail_is_rejected(world, fault_crawl):
     # The split requests are waiting to be retried when the guard rail closes the crawl.
-    run, _ = fault_crawl(AlwaysFailing, "-sCLOSESPIDER_TIMEOUT=1", "-sORSTATS_RETRY_BACKOFF_BASE=2")
+    run, _ = await fault_crawl(AlwaysFailing, "-sCLOSESPIDER_TIMEOUT=1", "-sORSTATS_RETRY_BACKOFF_BASE=2")
     selected = run.stats["orstats/activity/selected"]
     assert_rejected(run, {"crawl_finished": "closespider_timeout",
                           "structure_activity": f"{selected} of the {selected} split requests never answered"})
@@ -399,8 +414,10 @@ def test_a_crawl_closed_by_the_timeout_guard_rail_is_rejected(world, fault_crawl
 
 # --- after a rejection: force, rerun ------------------------------------------------------------
 
-def test_force_publishes_a_rejected_week_marked_as_such_and_a_rerun_publishes_normally(world, fault_crawl, tmp_path):
-    forced, _ = fault_crawl(EmptyAnalytics, "-a", "force=1")
+@pytest_twisted.ensureDeferred
+async def test_force_publishes_a_rejected_week_marked_as_such_and_a_rerun_publishes_normally(world, fault_crawl,
+                                                                                            tmp_path):
+    forced, _ = await fault_crawl(EmptyAnalytics, "-a", "force=1")
     assert forced.process.returncode == EXIT_PUBLISHED
     assert forced.crawl["status"] == "published" and forced.crawl["forced"] == 1
     assert forced.checks["forced"]["result"] == "flag" and "split_coverage" in forced.checks["forced"]["message"]
@@ -410,7 +427,7 @@ def test_force_publishes_a_rejected_week_marked_as_such_and_a_rerun_publishes_no
     # The same week again, healthy: a rerun is never skipped, and it takes the week over.
     server = serve(world.week_b, FaultHandler)
     try:
-        rerun = crawl_history(tmp_path / "run1", f"-sOPENROUTER_BASE_URL={server.base_url}")
+        rerun = await crawl_history(tmp_path / "run1", f"-sOPENROUTER_BASE_URL={server.base_url}")
     finally:
         server.shutdown()
         server.server_close()
@@ -422,9 +439,10 @@ def test_force_publishes_a_rejected_week_marked_as_such_and_a_rerun_publishes_no
 
 # --- done when: the real capture without model-activity -----------------------------------------
 
-def test_real_capture_without_activity_is_rejected_and_the_report_kept(world, tmp_path):
+@pytest_twisted.ensureDeferred
+async def test_real_capture_without_activity_is_rejected_and_the_report_kept(world, tmp_path):
     capture = shared_capture("openrouter-2026-08-22")
-    run = crawl_history(tmp_path / "real", "-a", f"snapshot={capture}", seed=world.seed)
+    run = await crawl_history(tmp_path / "real", "-a", f"snapshot={capture}", seed=world.seed)
     assert_rejected(run, {"split_coverage": "missing split (model-activity) for ",
                           "structure_activity": "HTTP 404"})
     assert run.after["weeks"][("2026-08-15", "2026-08-21")] == (run.crawl["id"], "rejected")

@@ -16,6 +16,7 @@ from typing import Any, Callable
 from urllib.parse import urlencode
 
 import pytest
+import pytest_twisted
 from sqlite_utils import Database
 
 from orstats_crawler.commands.crawl import EXIT_PUBLISHED, EXIT_REJECTED
@@ -94,8 +95,9 @@ def reprice(model: Any, factor: float) -> type[FaultHandler]:
     return json_edit(lambda path: path.startswith(CATALOGUE), change)
 
 
-def test_the_top_models_price_times_1000_is_rejected_by_both_price_checks(world, fault_crawl, tmp_path):
-    run, _ = fault_crawl(reprice(SONNET, 1000))
+@pytest_twisted.ensureDeferred
+async def test_the_top_models_price_times_1000_is_rejected_by_both_price_checks(world, fault_crawl, tmp_path):
+    run, _ = await fault_crawl(reprice(SONNET, 1000))
     assert_rejected_with(run, world, tmp_path / "run1", {
         "price_bound": f"{SONNET.public_id} ({SONNET.permaslug}:standard) prompt $3000.00/M",
         "price_moves": f"{SONNET.permaslug}:standard prompt $3.00/M -> $3000.00/M (no effective price to confirm it)",
@@ -104,8 +106,9 @@ def test_the_top_models_price_times_1000_is_rejected_by_both_price_checks(world,
     assert f"{SONNET.permaslug}:standard completion $15.00/M -> $15000.00/M" in run.checks["price_moves"]["message"]
 
 
-def test_the_top_models_price_times_9_is_rejected_naming_old_and_new_price(world, fault_crawl, tmp_path):
-    run, _ = fault_crawl(reprice(SONNET, 9))
+@pytest_twisted.ensureDeferred
+async def test_the_top_models_price_times_9_is_rejected_naming_old_and_new_price(world, fault_crawl, tmp_path):
+    run, _ = await fault_crawl(reprice(SONNET, 9))
     assert_rejected_with(run, world, tmp_path / "run1", {
         "price_moves": f"{SONNET.permaslug}:standard prompt $3.00/M -> $27.00/M (no effective price to confirm it)",
         "effective_prices": f"{SONNET.permaslug}:standard"})
@@ -121,14 +124,15 @@ def test_the_top_models_price_times_9_is_rejected_naming_old_and_new_price(world
     (10**30, f"{10**30} is beyond SQLite's integer range"),
     (1e30, "1e+30 is beyond SQLite's integer range"),
 ])
-def test_a_bad_token_count_on_the_top_row_keeps_the_row_unknown_and_rejects(world, fault_crawl, tmp_path,
+@pytest_twisted.ensureDeferred
+async def test_a_bad_token_count_on_the_top_row_keeps_the_row_unknown_and_rejects(world, fault_crawl, tmp_path,
                                                                              value, why):
     def change(payload: Any) -> None:
         for row in payload["data"]:
             if row["model_permaslug"] == SONNET.permaslug:
                 row["total_prompt_tokens"] = value
 
-    run, _ = fault_crawl(json_edit(lambda path: path.startswith(LEADERBOARD), change))
+    run, _ = await fault_crawl(json_edit(lambda path: path.startswith(LEADERBOARD), change))
     folder = tmp_path / "run1"
     # Its estimate is its tokens in week A (the factory's weeks grow 1.5 % a week).
     assert_rejected_with(
@@ -158,12 +162,13 @@ def test_a_bad_token_count_on_the_top_row_keeps_the_row_unknown_and_rejects(worl
 
 # --- identity -------------------------------------------------------------------------------------
 
-def test_an_activity_answer_about_another_model_variant_is_not_credited_to_the_one_asked(world, fault_crawl,
+@pytest_twisted.ensureDeferred
+async def test_an_activity_answer_about_another_model_variant_is_not_credited_to_the_one_asked(world, fault_crawl,
                                                                                         tmp_path):
     def edit(handler: FaultHandler, path: str) -> bytes | None:
         return handler.body(activity_path(KIMI)) if path == activity_path(SONNET) else None
 
-    run, _ = fault_crawl(poisoned(edit))
+    run, _ = await fault_crawl(poisoned(edit))
     folder = tmp_path / "run1"
     assert_rejected_with(run, world, folder, {
         "identity": f"field 'data.analytics[0].model_permaslug': asked for {SONNET.permaslug}:standard, "
@@ -185,19 +190,21 @@ def repeat_row(edit_copy: Callable[[dict[str, Any]], None]) -> type[FaultHandler
     return json_edit(lambda path: path.startswith(LEADERBOARD), change)
 
 
-def test_an_identical_duplicate_leaderboard_row_collapses_to_one(world, fault_crawl, tmp_path):
-    run, _ = fault_crawl(repeat_row(lambda copy: None))
+@pytest_twisted.ensureDeferred
+async def test_an_identical_duplicate_leaderboard_row_collapses_to_one(world, fault_crawl, tmp_path):
+    run, _ = await fault_crawl(repeat_row(lambda copy: None))
     assert_published_with(run, world, tmp_path / "run1", {})
     assert run.checks["duplicates"]["message"] == "identical copies collapsed into one: leaderboard 1"
     assert run.stats["orstats/normalize/duplicates_collapsed/LeaderboardRow"] == 1
     assert run.crawl["models_ranked"] == len(SEED_MODELS)
 
 
-def test_a_differing_duplicate_leaderboard_row_rejects_naming_the_key(world, fault_crawl, tmp_path):
+@pytest_twisted.ensureDeferred
+async def test_a_differing_duplicate_leaderboard_row_rejects_naming_the_key(world, fault_crawl, tmp_path):
     def double(copy: dict[str, Any]) -> None:
         copy["total_prompt_tokens"] *= 2
 
-    run, _ = fault_crawl(repeat_row(double))
+    run, _ = await fault_crawl(repeat_row(double))
     assert_rejected_with(run, world, tmp_path / "run1", {
         "duplicates": f"1 keys listed twice with different values: leaderboard "
                       f"{run.crawl['base_url']}{LEADERBOARD}?view=week field 'data[10]': {SONNET.permaslug}:standard "
@@ -209,13 +216,14 @@ def test_a_differing_duplicate_leaderboard_row_rejects_naming_the_key(world, fau
 SMALL = SEED_MODELS[5]  # 2.9 % of the week's list-price spend: its split can go unknown
 
 
-def test_a_cached_at_after_the_crawls_day_stores_no_week_after_it(world, fault_crawl, tmp_path):
+@pytest_twisted.ensureDeferred
+async def test_a_cached_at_after_the_crawls_day_stores_no_week_after_it(world, fault_crawl, tmp_path):
     cached_at = int((datetime.now(timezone.utc) + timedelta(days=400)).timestamp()) * 1000  # a year ahead
 
     def change(payload: Any) -> None:
         payload["data"]["cachedAt"] = cached_at
 
-    run, _ = fault_crawl(json_edit(lambda path: path == activity_path(SMALL), change))
+    run, _ = await fault_crawl(json_edit(lambda path: path == activity_path(SMALL), change))
     folder = tmp_path / "run1"
     # The window comes from the other answers' clocks; the answer with the bad one gives no split.
     assert_published_with(run, world, folder, {"structure_activity": "flag"})
@@ -238,11 +246,12 @@ def edit_day(day: str, change: Callable[[dict[str, Any]], None]) -> type[FaultHa
     return json_edit(lambda path: path == activity_path(SONNET), apply)
 
 
-def test_a_day_breaking_an_invariant_outside_the_week_keeps_the_weeks_split(world, fault_crawl, tmp_path):
+@pytest_twisted.ensureDeferred
+async def test_a_day_breaking_an_invariant_outside_the_week_keeps_the_weeks_split(world, fault_crawl, tmp_path):
     def more_cached_than_prompt(row: dict[str, Any]) -> None:
         row["total_native_tokens_cached"] = row["total_prompt_tokens"] + 1
 
-    run, _ = fault_crawl(edit_day("2026-01-16", more_cached_than_prompt))
+    run, _ = await fault_crawl(edit_day("2026-01-16", more_cached_than_prompt))
     folder = tmp_path / "run1"
     assert_published_with(run, world, folder, {"structure_activity": "flag"})
     assert ("field 'total_native_tokens_cached': day 2026-01-16: cached_tokens" in
@@ -256,19 +265,21 @@ def test_a_day_breaking_an_invariant_outside_the_week_keeps_the_weeks_split(worl
     assert "2026-01-16" not in days and len(days) == 29  # 31 days, less today's partial one and the bad one
 
 
-def test_reasoning_above_completion_on_a_day_is_counted_and_the_split_kept(world, fault_crawl, tmp_path):
+@pytest_twisted.ensureDeferred
+async def test_reasoning_above_completion_on_a_day_is_counted_and_the_split_kept(world, fault_crawl, tmp_path):
     def more_reasoning_than_completion(row: dict[str, Any]) -> None:
         row["total_native_tokens_reasoning"] = row["total_completion_tokens"] + 1
 
-    run, _ = fault_crawl(edit_day("2026-01-16", more_reasoning_than_completion))
+    run, _ = await fault_crawl(edit_day("2026-01-16", more_reasoning_than_completion))
     assert_published_with(run, world, tmp_path / "run1", {})
     assert run.stats["orstats/validate/activity/reasoning_above_completion"] == 1
 
 
-def test_a_day_breaking_an_invariant_inside_the_week_makes_that_split_unknown(world, fault_crawl, tmp_path):
+@pytest_twisted.ensureDeferred
+async def test_a_day_breaking_an_invariant_inside_the_week_makes_that_split_unknown(world, fault_crawl, tmp_path):
     def more_cached_than_prompt(row: dict[str, Any]) -> None:
         row["total_native_tokens_cached"] = row["total_prompt_tokens"] + 1
 
-    run, _ = fault_crawl(edit_day("2026-02-05", more_cached_than_prompt))
+    run, _ = await fault_crawl(edit_day("2026-02-05", more_cached_than_prompt))
     # Sonnet holds 45 % of the week's list-price spend: without its split the coverage fails.
     assert_rejected_with(run, world, tmp_path / "run1", {"split_coverage": SONNET.permaslug})

@@ -22,6 +22,7 @@ from typing import Callable
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import pytest_twisted
 from scrapy.http import Request, TextResponse
 from scrapy.utils.project import get_project_settings
 from sqlite_utils import Database
@@ -63,7 +64,7 @@ def newest_window(path: str) -> bool:
 
 
 DATA_API_ARGS = (f"-sORSTATS_DATA_API_START={window_days()[-1]}", f"-sORSTATS_DATA_API_WINDOW_DAYS={WINDOW_DAYS}",
-                 "-sORSTATS_DATA_API_INTERVAL=0.2")
+                 "-sORSTATS_DATA_API_INTERVAL=0.05")
 
 # What each source's redirected request is: one request of each source (a single model-variant's
 # for the per-model sources, the newest window for the Data API).
@@ -201,8 +202,8 @@ def key_sent_only_to_the_data_api(server: ReplayServer) -> None:
                for path, auth in sent)
 
 
-def network_crawl(fault_crawl, tmp_path, handler_class, *args) -> tuple[Seen, ReplayServer]:
-    run, server = fault_crawl(handler_class, *DATA_API_ARGS, *args)
+async def network_crawl(fault_crawl, tmp_path, handler_class, *args) -> tuple[Seen, ReplayServer]:
+    run, server = await fault_crawl(handler_class, *DATA_API_ARGS, *args)
     return Seen(run, sorted(tmp_path.glob("run*"))[-1]), server
 
 
@@ -231,10 +232,11 @@ REFUSED = {
 
 @pytest.mark.parametrize("status", REDIRECTS)
 @pytest.mark.parametrize("source", SOURCES)
-def test_a_redirect_to_another_host_is_a_problem_of_its_source_never_followed(
+@pytest_twisted.ensureDeferred
+async def test_a_redirect_to_another_host_is_a_problem_of_its_source_never_followed(
         source, status, world, fault_crawl, other_host, keyed, tmp_path):
     redirecting = handler(status, other_host.base_url, SOURCES[source], leaderboard_down=source == "leaderboard_page")
-    seen, server = network_crawl(fault_crawl, tmp_path, redirecting)
+    seen, server = await network_crawl(fault_crawl, tmp_path, redirecting)
     run = seen.run
     code, outcome, changed = REFUSED[source]
     assert run.process.returncode == code, run.process.stderr[-3000:]
@@ -258,11 +260,12 @@ def test_a_redirect_to_another_host_is_a_problem_of_its_source_never_followed(
 # --- redirects within the site: followed, the week as if nothing happened ------------------------
 
 @pytest.mark.parametrize("status", REDIRECTS)
-def test_redirects_within_the_site_are_followed_on_every_source(status, world, fault_crawl, other_host, keyed,
+@pytest_twisted.ensureDeferred
+async def test_redirects_within_the_site_are_followed_on_every_source(status, world, fault_crawl, other_host, keyed,
                                                                 tmp_path):
     every = [picks for name, picks in SOURCES.items() if name != "leaderboard_page"]
     redirecting = handler(status, picks=lambda p: any(pick(p) for pick in every))
-    seen, server = network_crawl(fault_crawl, tmp_path, redirecting)
+    seen, server = await network_crawl(fault_crawl, tmp_path, redirecting)
     run = seen.run
     assert run.process.returncode == EXIT_PUBLISHED, run.process.stderr[-3000:]
     assert run.crawl["status"] == "published" and run.changed(world.baseline) == {}
@@ -279,12 +282,13 @@ def test_redirects_within_the_site_are_followed_on_every_source(status, world, f
 
 
 @pytest.mark.parametrize("status", REDIRECTS)
-def test_a_redirect_of_the_legacy_page_within_the_site_is_followed(status, world, fault_crawl, other_host, keyed,
+@pytest_twisted.ensureDeferred
+async def test_a_redirect_of_the_legacy_page_within_the_site_is_followed(status, world, fault_crawl, other_host, keyed,
                                                                    tmp_path):
     """The `/rankings` page (asked once the leaderboard failed) redirected within the site: followed,
     to what the site has there (nothing, in week B's snapshot: rejected either way)."""
     redirecting = handler(status, picks=SOURCES["leaderboard_page"], leaderboard_down=True)
-    seen, server = network_crawl(fault_crawl, tmp_path, redirecting)
+    seen, server = await network_crawl(fault_crawl, tmp_path, redirecting)
     assert seen.run.process.returncode == EXIT_REJECTED and seen.run.crawl["status"] == "rejected"
     assert MOVED + RANKINGS_PAGE_PATH in [path for path, _ in server.authorizations]
     [page] = seen.problems("leaderboard_page")
@@ -294,8 +298,9 @@ def test_a_redirect_of_the_legacy_page_within_the_site_is_followed(status, world
 
 # --- any request for another host: refused before it leaves -------------------------------------
 
-def test_a_meta_refresh_to_another_host_is_refused_before_robots_txt_asks_it(world, fault_crawl, other_host, keyed,
-                                                                             tmp_path):
+@pytest_twisted.ensureDeferred
+async def test_a_meta_refresh_to_another_host_is_refused_before_robots_txt_asks_it(world, fault_crawl, other_host,
+                                                                                   keyed, tmp_path):
     page = (f'<html><head><meta http-equiv="refresh" content="0;url={other_host.base_url}/rankings">'
             "</head></html>").encode()
 
@@ -307,7 +312,7 @@ def test_a_meta_refresh_to_another_host_is_refused_before_robots_txt_asks_it(wor
                 return 200, {"Content-Type": "text/html"}, page
             return super().inject(path, attempt)
 
-    seen, server = network_crawl(fault_crawl, tmp_path, MetaRefresh)
+    seen, server = await network_crawl(fault_crawl, tmp_path, MetaRefresh)
     assert seen.run.process.returncode == EXIT_REJECTED and seen.run.crawl["status"] == "rejected"
     [refused] = [p for p in seen.problems("leaderboard_page") if "OtherHostRefused" in p["message"]]
     assert refused["url"] == f"{other_host.base_url}/rankings"
@@ -317,14 +322,15 @@ def test_a_meta_refresh_to_another_host_is_refused_before_robots_txt_asks_it(wor
     assert_guarded(seen, world, other_host)  # not even its robots.txt
 
 
-def test_with_both_host_guards_off_the_data_api_still_sends_its_key_nowhere_else(world, fault_crawl, other_host,
+@pytest_twisted.ensureDeferred
+async def test_with_both_host_guards_off_the_data_api_still_sends_its_key_nowhere_else(world, fault_crawl, other_host,
                                                                                  keyed, tmp_path):
     """The last line: DataApiMiddleware adds the key only for the configured host."""
     middlewares = get_project_settings().getdict("DOWNLOADER_MIDDLEWARES")
     for guard in ("HostGuardMiddleware", "RedirectGuardMiddleware"):
         middlewares[f"orstats_crawler.middlewares.hosts.{guard}"] = None
     middlewares["scrapy.downloadermiddlewares.redirect.RedirectMiddleware"] = 600  # redirects followed, unguarded
-    seen, server = network_crawl(fault_crawl, tmp_path, handler(307, other_host.base_url, newest_window),
+    seen, server = await network_crawl(fault_crawl, tmp_path, handler(307, other_host.base_url, newest_window),
                          f"-sDOWNLOADER_MIDDLEWARES={json.dumps(middlewares)}")
     assert seen.run.process.returncode == EXIT_PUBLISHED
     [refused] = [p for p in seen.problems("data_api") if "OtherHostRefused" in p["message"]]
@@ -357,10 +363,11 @@ class Echo(NetworkHandler):
         return 400, {"Content-Type": "text/plain"}, f"bad request from {auth}\n".encode()
 
 
-def test_an_answer_that_echoes_the_key_is_scrubbed_before_anything_keeps_it(world, fault_crawl, other_host, keyed,
+@pytest_twisted.ensureDeferred
+async def test_an_answer_that_echoes_the_key_is_scrubbed_before_anything_keeps_it(world, fault_crawl, other_host, keyed,
                                                                             tmp_path):
     record = tmp_path / "recorded"
-    seen, server = network_crawl(fault_crawl, tmp_path, Echo, "-a", f"record={record}")
+    seen, server = await network_crawl(fault_crawl, tmp_path, Echo, "-a", f"record={record}")
     assert seen.run.process.returncode == EXIT_PUBLISHED, seen.run.process.stderr[-3000:]
     assert len(server.fake.calls) == WINDOWS  # each window was sent the key, and echoed it
     marker = REDACTED.decode()

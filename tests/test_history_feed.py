@@ -16,13 +16,14 @@ from orstats_crawler.commands.crawl import EXIT_ERROR, EXIT_PUBLISHED
 from orstats_crawler.exporters import read_items, table_name
 from orstats_crawler.history.connection import open_for_writing
 from orstats_crawler.items import ITEM_TYPES, LeaderboardRow, ModelPrice
-from tests.conftest import crawl, run_scrapy
+from tests.conftest import crawl, scrapy_here
 
 
-def test_a_crawl_feed_of_its_own_is_a_standalone_sqlite_file_of_the_crawl(tmp_path, demo_snapshot):
+@pytest_twisted.ensureDeferred
+async def test_a_crawl_feed_of_its_own_is_a_standalone_sqlite_file_of_the_crawl(tmp_path, demo_snapshot):
     history, one = tmp_path / "data" / "history.db", tmp_path / "one.sqlite"
-    done = run_scrapy("crawl", "rankings", "-O", str(one), "-a", f"snapshot={demo_snapshot}",
-                      f"-sORSTATS_DB={history}")
+    done = await scrapy_here("crawl", "rankings", "-O", str(one), "-a", f"snapshot={demo_snapshot}",
+                             f"-sORSTATS_DB={history}")
     assert done.returncode == EXIT_PUBLISHED, done.stderr[-2000:]
     assert "Stored sqlite feed" in done.stderr and f"in: {one}" in done.stderr
     with sqlite3.connect(one) as db:  # a SQLite file with one table per kind of item
@@ -55,11 +56,12 @@ def fail_every_crawl_write(history: Path) -> None:
     db.close()
 
 
-def test_a_history_write_that_fails_is_scrapys_error_storing_and_exit_1(tmp_path, demo_snapshot):
+@pytest_twisted.ensureDeferred
+async def test_a_history_write_that_fails_is_scrapys_error_storing_and_exit_1(tmp_path, demo_snapshot):
     history, reports = tmp_path / "history.db", tmp_path / "reports"
     fail_every_crawl_write(history)
-    done = run_scrapy("crawl", "rankings", "-a", f"snapshot={demo_snapshot}", f"-sORSTATS_DB={history}",
-                      f"-sORSTATS_REPORT_DIR={reports}")
+    done = await scrapy_here("crawl", "rankings", "-a", f"snapshot={demo_snapshot}", f"-sORSTATS_DB={history}",
+                             f"-sORSTATS_REPORT_DIR={reports}")
     assert done.returncode == EXIT_ERROR
     assert "Error storing sqlite feed" in done.stderr and f"history://{history}" in done.stderr
     assert "'feedexport/failed_count/HistoryFeedStorage': 1" in done.stderr
@@ -70,10 +72,12 @@ def test_a_history_write_that_fails_is_scrapys_error_storing_and_exit_1(tmp_path
     assert not reports.exists()
 
 
-def test_a_history_that_cannot_be_written_stops_the_crawl_before_any_request(tmp_path, demo_snapshot, replay_server):
+@pytest_twisted.ensureDeferred
+async def test_a_history_that_cannot_be_written_stops_the_crawl_before_any_request(tmp_path, demo_snapshot,
+                                                                                    replay_server):
     server = replay_server(demo_snapshot)
-    done = run_scrapy("crawl", "rankings", "-sORSTATS_DB=/proc/nope/history.db",
-                      f"-sOPENROUTER_BASE_URL={server.base_url}", f"-sORSTATS_REPORT_DIR={tmp_path / 'reports'}")
+    done = await scrapy_here("crawl", "rankings", "-sORSTATS_DB=/proc/nope/history.db",
+                             f"-sOPENROUTER_BASE_URL={server.base_url}", f"-sORSTATS_REPORT_DIR={tmp_path / 'reports'}")
     assert done.returncode == EXIT_ERROR
     assert server.requests == []  # not even robots.txt
     named = [line for line in done.stderr.splitlines() if "history file /proc/nope/history.db" in line]

@@ -18,7 +18,7 @@ from orstats_crawler.publish.importer import import_path, import_paths, read_sna
 from orstats_crawler.history.connection import open_for_writing
 from orstats_crawler.sources import SourceError
 from tests.anchor_factory import SAMPLE, SAMPLE_FOLDER, anchor_file, price_of, write
-from tests.conftest import ROOT, SHARED, crawl, run_scrapy
+from tests.conftest import ROOT, SHARED, crawl, scrapy_here
 from tests.factory import SEED_MODELS
 
 BACKFILL_PRICES_ON = date(2026, 2, 9)
@@ -186,7 +186,8 @@ async def test_an_import_never_takes_a_week_from_a_crawl(demo_snapshot, tmp_path
     assert shown["era"] == "current"
 
 
-def test_unreadable_files_are_errors_naming_the_file_and_field(tmp_path, history_path):
+@pytest_twisted.ensureDeferred
+async def test_unreadable_files_are_errors_naming_the_file_and_field(tmp_path, history_path):
     tuesday = write(tmp_path, anchor_file(date(2026, 2, 17)))
     with pytest.raises(SourceError) as error:
         read_snapshot(tuesday, BACKFILL_PRICES_ON)
@@ -196,14 +197,14 @@ def test_unreadable_files_are_errors_naming_the_file_and_field(tmp_path, history
     path = write(tmp_path / "b", broken)
     [failed] = run_import(history_path, path)
     assert isinstance(failed, SourceError) and failed.field == "cached_tokens" and "models[3]" in failed.message
-    run = run_scrapy("import-history", str(path), str(tuesday), "--db", str(history_path))
+    run = await scrapy_here("import-history", str(path), str(tuesday), "--db", str(history_path))
     assert run.returncode == 1 and str(tuesday) in run.stderr and "cached_tokens" in run.stderr
 
 
-def import_folder_as_a_user_would(folder: Path, history: Path) -> dict[str, dict]:
+async def import_folder_as_a_user_would(folder: Path, history: Path) -> dict[str, dict]:
     """`scrapy import-history FOLDER` twice: every week recomputed and checked against its own file,
     then nothing changed by the second run. Returns the weekly totals by crawl id."""
-    run = run_scrapy("import-history", str(folder), "--db", str(history))
+    run = await scrapy_here("import-history", str(folder), "--db", str(history))
     assert run.returncode == 0, run.stderr[-2000:]
     files = {json.loads(p.read_text())["date"]: json.loads(p.read_text()) for p in folder.glob("*.json")}
     weeks = {r["crawl_id"]: r for r in Database(history).query("select * from weekly_totals")}
@@ -218,16 +219,17 @@ def import_folder_as_a_user_would(folder: Path, history: Path) -> dict[str, dict
         assert round(week["revenue_seed_usd"], 2) == round(payload["total_revenue"] - free_charged, 2)
         assert week["revenue_list_usd"] < week["revenue_seed_usd"]  # cached tokens counted once
     before = table_hashes(history)
-    again = run_scrapy("import-history", str(folder), "--db", str(history))
+    again = await scrapy_here("import-history", str(folder), "--db", str(history))
     assert again.returncode == 0 and again.stdout.count(" unchanged,") == len(files)
     assert table_hashes(history) == before
     return weeks
 
 
-def test_the_sample_that_ships(tmp_path):
+@pytest_twisted.ensureDeferred
+async def test_the_sample_that_ships(tmp_path):
     """demo/anchor-history-sample (tests/anchor_factory.py): backfilled and run files, a :free row
     charged at paid prices and a week of zeros, imported as the README shows."""
-    weeks = import_folder_as_a_user_would(ANCHOR_SAMPLE, tmp_path / "history.db")
+    weeks = await import_folder_as_a_user_would(ANCHOR_SAMPLE, tmp_path / "history.db")
     assert len(weeks) == len(SAMPLE)
     unknown = [crawl_id for crawl_id, week in weeks.items() if week["revenue_seed_usd"] is None]
     assert unknown == ["import:2026-05-11"]
@@ -235,7 +237,8 @@ def test_the_sample_that_ships(tmp_path):
     assert any(m["slug"].endswith(":free") and m["estimated_revenue"] > 0 for m in charged)
 
 
-def test_the_earlier_projects_26_files(tmp_path):
-    weeks = import_folder_as_a_user_would(anchor_history(), tmp_path / "history.db")
+@pytest_twisted.ensureDeferred
+async def test_the_earlier_projects_26_files(tmp_path):
+    weeks = await import_folder_as_a_user_would(anchor_history(), tmp_path / "history.db")
     assert len(weeks) == 26
     assert len([w for w in weeks.values() if w["revenue_seed_usd"] is not None]) == 25

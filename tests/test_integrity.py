@@ -8,22 +8,24 @@ successive weekly captures, and the anchor-history import, publish the clean wee
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sqlite3
 from pathlib import Path
 from typing import Any, Callable
 
 import pytest
+import pytest_twisted
 
-from tests.conftest import SHARED, run_scrapy, shared_capture
+from tests.conftest import SHARED, scrapy_here, shared_capture
 
 CAPTURE = "openrouter-2026-08-08"
 WEEK_END = "2026-08-07"
 EFFECTIVE = "/stats/effective-pricing"
 
 
-def crawl(snapshot: Path, db: Path) -> int:
-    result = run_scrapy("crawl", "rankings", "-a", f"snapshot={snapshot}", f"-sORSTATS_DB={db}")
+async def crawl(snapshot: Path, db: Path) -> int:
+    result = await scrapy_here("crawl", "rankings", "-a", f"snapshot={snapshot}", f"-sORSTATS_DB={db}")
     assert "Traceback" not in result.stderr, result.stderr[-3000:]
     return result.returncode
 
@@ -47,21 +49,23 @@ def query(db: Path, sql: str, *args: Any) -> list[tuple[Any, ...]]:
 
 
 @pytest.fixture(scope="module")
-def clean(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, float]:
-    """One history holding the clean 2026-08-08 crawl, published, and its headline."""
-    db = tmp_path_factory.mktemp("clean") / "history.db"
-    assert crawl(shared_capture(CAPTURE), db) == 0
+def clean(capture_2026_08_08) -> tuple[Path, float]:
+    """The history holding the clean 2026-08-08 crawl, published (each test crawls into a copy), and
+    its headline."""
+    db = capture_2026_08_08.history
     figure = headline(db)
     assert figure and 20.0e6 < figure < 20.2e6
     return db, figure
 
 
 class Poisoned:
-    """A copy of the capture whose JSON files are rewritten in place."""
+    """A copy of the capture whose JSON files are rewritten. Its files are hard links to the capture's
+    where the file system allows (a thousand files are not copied for the few rewritten), so a
+    rewrite replaces a file and never writes into it: the capture in ../shared stays as it is."""
 
     def __init__(self, tmp_path: Path, capture: str = CAPTURE):
         self.folder = tmp_path / "poisoned"
-        shutil.copytree(shared_capture(capture), self.folder)
+        shutil.copytree(shared_capture(capture), self.folder, copy_function=link_or_copy)
         self.entries = json.loads((self.folder / "manifest.json").read_text())["entries"]
 
     def rewrite(self, url_part: str, change: Callable[[Any, str], Any]) -> int:
@@ -73,10 +77,19 @@ class Poisoned:
                 path = self.folder / entry["file"]
                 data = json.loads(path.read_text())
                 changed = change(data, entry["url"])
-                path.write_text(json.dumps(data if changed is None else changed))
+                rewritten = path.with_name(path.name + ".poisoned")
+                rewritten.write_text(json.dumps(data if changed is None else changed))
+                rewritten.replace(path)
                 count += 1
         assert count, url_part
         return count
+
+
+def link_or_copy(source: str, target: str) -> None:
+    try:
+        os.link(source, target)
+    except OSError:  # another file system, or one without hard links
+        shutil.copy2(source, target)
 
 
 def effective_url(permaslug: str, variant: str) -> str:
@@ -95,12 +108,13 @@ def top_by_revenue(db: Path, where: str = "1") -> tuple[str, str]:
                      "ORDER BY revenue_best_usd DESC LIMIT 1")[0]
 
 
-def poisoned_crawl(tmp_path: Path, clean: tuple[Path, float], poison: Callable[[Poisoned], Any]) -> tuple[int, Path]:
+async def poisoned_crawl(tmp_path: Path, clean: tuple[Path, float],
+                         poison: Callable[[Poisoned], Any]) -> tuple[int, Path]:
     db = tmp_path / "history.db"
     shutil.copy(clean[0], db)
     snapshot = Poisoned(tmp_path)
     poison(snapshot)
-    return crawl(snapshot.folder, db), db
+    return await crawl(snapshot.folder, db), db
 
 
 def assert_kept_or_close(code: int, db: Path, clean_figure: float) -> None:
@@ -111,9 +125,10 @@ def assert_kept_or_close(code: int, db: Path, clean_figure: float) -> None:
         assert code == 0 and abs(figure / clean_figure - 1) <= 0.05, (code, figure)
 
 
-def test_the_top_models_effective_price_x1000_is_rejected(tmp_path, clean):
+@pytest_twisted.ensureDeferred
+async def test_the_top_models_effective_price_x1000_is_rejected(tmp_path, clean):
     permaslug, variant = top_by_revenue(clean[0], "best_basis = 'effective'")
-    code, db = poisoned_crawl(tmp_path, clean, lambda s: s.rewrite(effective_url(permaslug, variant),
+    code, db = await poisoned_crawl(tmp_path, clean, lambda s: s.rewrite(effective_url(permaslug, variant),
                                                                  scale_effective(1000)))
     assert code == 3 and headline(db) == clean[1]
     check = checks_of_last_crawl(db)["effective_prices"]
@@ -125,23 +140,26 @@ def test_the_top_models_effective_price_x1000_is_rejected(tmp_path, clean):
 
 
 @pytest.mark.parametrize("factor", [0.01, 1e-6], ids=["x0.01", "per-token"])
-def test_every_effective_price_scaled_is_rejected(tmp_path, clean, factor):
-    code, db = poisoned_crawl(tmp_path, clean, lambda s: s.rewrite(EFFECTIVE, scale_effective(factor)))
+@pytest_twisted.ensureDeferred
+async def test_every_effective_price_scaled_is_rejected(tmp_path, clean, factor):
+    code, db = await poisoned_crawl(tmp_path, clean, lambda s: s.rewrite(EFFECTIVE, scale_effective(factor)))
     assert code == 3 and headline(db) == clean[1]
     assert checks_of_last_crawl(db)["effective_prices"]["result"] == "fail"
 
 
-def test_every_effective_answer_being_one_models_body_is_rejected(tmp_path, clean):
+@pytest_twisted.ensureDeferred
+async def test_every_effective_answer_being_one_models_body_is_rejected(tmp_path, clean):
     permaslug, variant = top_by_revenue(clean[0], "best_basis = 'effective'")
     body = json.loads((shared_capture(CAPTURE) / "api/frontend/v1/stats/effective-pricing"
                        / f"{permaslug.replace('/', '__')}__{variant}.json").read_text())
-    code, db = poisoned_crawl(tmp_path, clean, lambda s: s.rewrite(EFFECTIVE, lambda data, url: body))
+    code, db = await poisoned_crawl(tmp_path, clean, lambda s: s.rewrite(EFFECTIVE, lambda data, url: body))
     assert code == 3 and headline(db) == clean[1]
     check = checks_of_last_crawl(db)["effective_identity"]
     assert check["result"] == "fail" and "the same answer as" in check["message"]
 
 
-def test_one_models_list_and_effective_price_x1000_is_rejected(tmp_path, clean):
+@pytest_twisted.ensureDeferred
+async def test_one_models_list_and_effective_price_x1000_is_rejected(tmp_path, clean):
     # the model-variant nearest 0.5 % of the week's list spend
     permaslug, variant = query(clean[0], "SELECT permaslug, variant FROM weekly_revenue WHERE best_basis = 'effective' "
                                          "ORDER BY ABS(revenue_high_usd / (SELECT SUM(revenue_high_usd) FROM "
@@ -159,26 +177,28 @@ def test_one_models_list_and_effective_price_x1000_is_rejected(tmp_path, clean):
                             model["pricing"][key] = str(float(model["pricing"][key]) * 1000)
         snapshot.rewrite("/api/v1/models", models)
 
-    code, db = poisoned_crawl(tmp_path, clean, poison)
+    code, db = await poisoned_crawl(tmp_path, clean, poison)
     assert code == 3 and headline(db) == clean[1]
     failed = {name for name, check in checks_of_last_crawl(db).items() if check["result"] == "fail"}
     assert failed & {"price_moves", "price_bound", "effective_prices"}, failed
 
 
-def test_a_leaderboard_missing_its_40_largest_rows_is_rejected(tmp_path, clean):
+@pytest_twisted.ensureDeferred
+async def test_a_leaderboard_missing_its_40_largest_rows_is_rejected(tmp_path, clean):
     def poison(snapshot: Poisoned) -> None:
         def drop(data: Any, url: str) -> None:
             rows = sorted(data["data"], key=lambda r: -(r["total_prompt_tokens"] + r["total_completion_tokens"]))
             data["data"] = rows[40:]
         snapshot.rewrite("rankings/models?view=week", drop)
 
-    code, db = poisoned_crawl(tmp_path, clean, poison)
+    code, db = await poisoned_crawl(tmp_path, clean, poison)
     assert code == 3 and headline(db) == clean[1]
     check = checks_of_last_crawl(db)["week_totals"]
     assert check["result"] == "fail" and "the chart's week of" in check["message"]
 
 
-def test_the_chart_week_finishing_in_this_crawl_x100_is_rejected(tmp_path, clean):
+@pytest_twisted.ensureDeferred
+async def test_the_chart_week_finishing_in_this_crawl_x100_is_rejected(tmp_path, clean):
     (newest,) = query(clean[0], "SELECT MAX(week_start) FROM chart_weeks")[0]
 
     def poison(snapshot: Poisoned) -> None:
@@ -188,13 +208,14 @@ def test_the_chart_week_finishing_in_this_crawl_x100_is_rejected(tmp_path, clean
                     week["ys"] = {k: v * 100 for k, v in week["ys"].items()}
         snapshot.rewrite("model-rankings-chart", scale)
 
-    code, db = poisoned_crawl(tmp_path, clean, poison)
+    code, db = await poisoned_crawl(tmp_path, clean, poison)
     assert code == 3 and headline(db) == clean[1]
     checks = checks_of_last_crawl(db)
     assert checks["chart_week"]["result"] == "fail" and checks["week_totals"]["result"] == "fail"
 
 
-def test_a_list_price_raised_2_5x_in_three_successive_crawls_never_publishes_far_off(tmp_path, clean):
+@pytest_twisted.ensureDeferred
+async def test_a_list_price_raised_2_5x_in_three_successive_crawls_never_publishes_far_off(tmp_path, clean):
     permaslug, variant = top_by_revenue(clean[0], "best_basis = 'effective'")
     db = tmp_path / "history.db"
     shutil.copy(clean[0], db)
@@ -209,12 +230,13 @@ def test_a_list_price_raised_2_5x_in_three_successive_crawls_never_publishes_far
                         if model["pricing"].get(key):
                             model["pricing"][key] = str(float(model["pricing"][key]) * factor)
         snapshot.rewrite("/api/v1/models", models)
-        codes.append(crawl(snapshot.folder, db))
+        codes.append(await crawl(snapshot.folder, db))
         assert_kept_or_close(codes[-1], db, clean[1])
     assert 3 in codes
 
 
-def test_tokens_x1000_on_a_row_priced_only_by_its_effective_price_are_rejected(tmp_path, clean):
+@pytest_twisted.ensureDeferred
+async def test_tokens_x1000_on_a_row_priced_only_by_its_effective_price_are_rejected(tmp_path, clean):
     permaslug, variant = query(clean[0], "SELECT permaslug, variant FROM weekly_revenue WHERE best_basis = 'effective' "
                                          "AND prompt_price IS NULL ORDER BY total_tokens DESC LIMIT 1")[0]
 
@@ -226,11 +248,12 @@ def test_tokens_x1000_on_a_row_priced_only_by_its_effective_price_are_rejected(t
                     row["total_completion_tokens"] *= 1000
         snapshot.rewrite("rankings/models?view=week", scale)
 
-    code, db = poisoned_crawl(tmp_path, clean, poison)
+    code, db = await poisoned_crawl(tmp_path, clean, poison)
     assert code == 3 and headline(db) == clean[1]
 
 
-def test_a_models_leaderboard_and_daily_split_x10_against_its_own_previous_days_is_rejected(tmp_path, clean):
+@pytest_twisted.ensureDeferred
+async def test_a_models_leaderboard_and_daily_split_x10_against_its_own_previous_days_is_rejected(tmp_path, clean):
     # a measured model-variant near 8 % of the week's spend
     permaslug, variant = query(clean[0], "SELECT permaslug, variant FROM weekly_revenue WHERE split_source = "
                                          "'activity' AND previous_tokens IS NOT NULL ORDER BY ABS(revenue_best_usd / "
@@ -254,13 +277,14 @@ def test_a_models_leaderboard_and_daily_split_x10_against_its_own_previous_days_
                         row[key] *= 10
         snapshot.rewrite(f"model-activity?permaslug={permaslug.replace('/', '%2F')}&variant={variant}", days)
 
-    code, db = poisoned_crawl(tmp_path, clean, poison)
+    code, db = await poisoned_crawl(tmp_path, clean, poison)
     assert code == 3 and headline(db) == clean[1]
     check = checks_of_last_crawl(db)["token_jumps"]
     assert check["result"] == "fail" and permaslug in check["message"]
 
 
-def test_six_of_seven_days_missing_in_four_expensive_splits_are_not_measured_weeks(tmp_path, clean):
+@pytest_twisted.ensureDeferred
+async def test_six_of_seven_days_missing_in_four_expensive_splits_are_not_measured_weeks(tmp_path, clean):
     """Each split keeps one day of the week (and the days before it): a sum of one day is not the
     week; the rows are imputed (cached share of similar models) and their effective prices still
     price them, so the week publishes within 5 % or is rejected."""
@@ -275,7 +299,7 @@ def test_six_of_seven_days_missing_in_four_expensive_splits_are_not_measured_wee
         for permaslug, variant in expensive:
             snapshot.rewrite(f"model-activity?permaslug={permaslug.replace('/', '%2F')}&variant={variant}", drop_days)
 
-    code, db = poisoned_crawl(tmp_path, clean, poison)
+    code, db = await poisoned_crawl(tmp_path, clean, poison)
     assert_kept_or_close(code, db, clean[1])
     if code == 0:  # published: none of the four is a measured week
         sources = query(db, "SELECT split_source FROM weekly_revenue WHERE week_end = ? AND permaslug || ':' || "
@@ -283,7 +307,8 @@ def test_six_of_seven_days_missing_in_four_expensive_splits_are_not_measured_wee
         assert len(sources) == 4 and all(source != "activity" for (source,) in sources), sources
 
 
-def test_a_renamed_cache_read_key_is_rejected(tmp_path, clean):
+@pytest_twisted.ensureDeferred
+async def test_a_renamed_cache_read_key_is_rejected(tmp_path, clean):
     def poison(snapshot: Poisoned) -> None:
         def rename(data: Any, url: str) -> None:
             for model in data["data"]:
@@ -291,60 +316,64 @@ def test_a_renamed_cache_read_key_is_rejected(tmp_path, clean):
                     model["pricing"]["cache_read"] = model["pricing"].pop("input_cache_read")
         snapshot.rewrite("/api/v1/models", rename)
 
-    code, db = poisoned_crawl(tmp_path, clean, poison)
+    code, db = await poisoned_crawl(tmp_path, clean, poison)
     assert code == 3 and headline(db) == clean[1]
     assert checks_of_last_crawl(db)["catalogue_keys"]["result"] == "fail"
 
 
-def test_renamed_effective_pricing_keys_switching_the_headline_to_list_are_rejected(tmp_path, clean):
+@pytest_twisted.ensureDeferred
+async def test_renamed_effective_pricing_keys_switching_the_headline_to_list_are_rejected(tmp_path, clean):
     def poison(snapshot: Poisoned) -> None:
         def rename(data: Any, url: str) -> None:
             data["data"]["inputPrice"] = data["data"].pop("weightedInputPrice")
         snapshot.rewrite(EFFECTIVE, rename)
 
-    code, db = poisoned_crawl(tmp_path, clean, poison)
+    code, db = await poisoned_crawl(tmp_path, clean, poison)
     assert code == 3 and headline(db) == clean[1]
     check = checks_of_last_crawl(db)["basis_switch"]
     assert check["result"] == "fail"
 
 
-def test_the_successive_real_weeks_publish_with_glm_5_2s_price_cut(tmp_path):
+@pytest_twisted.ensureDeferred
+async def test_the_successive_real_weeks_publish_with_glm_5_2s_price_cut(tmp_path):
     db = tmp_path / "history.db"
     for capture in ("openrouter-2026-07-25", "openrouter-2026-08-01", CAPTURE):
-        assert crawl(shared_capture(capture), db) == 0, capture
+        assert await crawl(shared_capture(capture), db) == 0, capture
     moves = checks_of_last_crawl(db)["price_moves"]
     assert moves["result"] == "flag" and "z-ai/glm-5.2-20260616:standard prompt $0.7168/M -> $0.2058/M" in \
         moves["message"]
     assert 20.0e6 < headline(db) < 20.2e6
 
 
-def test_the_clean_week_publishes_unchanged_after_the_anchor_history_import(tmp_path, clean):
+@pytest_twisted.ensureDeferred
+async def test_the_clean_week_publishes_unchanged_after_the_anchor_history_import(tmp_path, clean):
     anchor = SHARED / "anchor-history"
     if not anchor.is_dir():
         pytest.skip(f"{anchor} not available")
     db = tmp_path / "history.db"
-    imported = run_scrapy("import-history", str(anchor), f"-sORSTATS_DB={db}")
+    imported = await scrapy_here("import-history", str(anchor), f"-sORSTATS_DB={db}")
     assert imported.returncode == 0, imported.stderr[-2000:]
-    assert crawl(shared_capture(CAPTURE), db) == 0
+    assert await crawl(shared_capture(CAPTURE), db) == 0
     assert headline(db) == pytest.approx(clean[1], rel=1e-9)
 
 
 # --- the chart week finishing in this crawl against the last crawl's view of it (factory snapshots) ---
 
-def factory_crawl(tmp_path: Path, db: Path, name: str, captured: Any, mutate: Any = None) -> int:
+async def factory_crawl(tmp_path: Path, db: Path, name: str, captured: Any, mutate: Any = None) -> int:
     from tests.factory import SnapshotSpec, build_snapshot
-    return crawl(build_snapshot(tmp_path / name, SnapshotSpec(captured=captured, name=name), mutate=mutate), db)
+    return await crawl(build_snapshot(tmp_path / name, SnapshotSpec(captured=captured, name=name), mutate=mutate), db)
 
 
 @pytest.mark.parametrize("factor, code", [(1, 0), (100, 3), (0.2, 3)], ids=["clean", "x100", "shrunk"])
-def test_the_finished_chart_week_against_the_last_crawls_unfinished_view(tmp_path, factor, code):
+@pytest_twisted.ensureDeferred
+async def test_the_finished_chart_week_against_the_last_crawls_unfinished_view(tmp_path, factor, code):
     from datetime import timedelta
 
     from tests.factory import SEED_DAY, SEED_MONDAY
     db = tmp_path / "history.db"
     # Thursday of the week before: the chart's week of SEED_MONDAY - 7 seen with 3 full days, at 0.3 of
     # its finished value (the factory's unfinished week): 0.2 is below what was seen, 100 beyond 0.3 x 7 / 3 x 2
-    assert factory_crawl(tmp_path, db, "thursday", SEED_DAY - timedelta(days=4)) == 0
+    assert await factory_crawl(tmp_path, db, "thursday", SEED_DAY - timedelta(days=4)) == 0
     finishing = (SEED_MONDAY - timedelta(days=7)).isoformat()
 
     def poison(name: str, body: Any) -> Any:
@@ -355,7 +384,7 @@ def test_the_finished_chart_week_against_the_last_crawls_unfinished_view(tmp_pat
         return body
 
     before = headline(db, query(db, "SELECT MAX(week_end) FROM weeks")[0][0])
-    assert factory_crawl(tmp_path, db, "monday", SEED_DAY, mutate=poison) == code
+    assert await factory_crawl(tmp_path, db, "monday", SEED_DAY, mutate=poison) == code
     check = checks_of_last_crawl(db)["chart_partial"]
     assert check["result"] == ("pass" if code == 0 else "fail"), check
     assert f"the chart's week of {finishing} finished at" in check["message"]

@@ -12,7 +12,7 @@ from sqlite_utils import Database
 from orstats_crawler.items import ActivityPlan, ChartWeek, LeaderboardRow, ModelActivity, SourceProblem
 from orstats_crawler.sources import SourceError
 from orstats_crawler.sources.legacy import decode_model_page, decode_rankings_page, model_page_path
-from tests.conftest import ROOT, crawl, run_scrapy, shared_capture
+from tests.conftest import ROOT, crawl, scrapy_here, shared_capture
 from tests.factory import SEED_MODELS, SnapshotSpec, expected_revenues
 from tests.legacy_factory import (LEGACY_SAMPLE_FOLDER, build_legacy_snapshot, encode_flight, flight_payload,
                                   model_page, rankings_page_rows)
@@ -154,11 +154,12 @@ async def test_when_the_page_fails_too_the_crawl_still_ends_with_one_plan(demo_s
     assert result.status == "rejected"
 
 
-def test_scrapy_crawl_of_the_real_page_stores_its_week_with_the_leaderboard_split(tmp_path):
+@pytest_twisted.ensureDeferred
+async def test_scrapy_crawl_of_the_real_page_stores_its_week_with_the_leaderboard_split(tmp_path):
     capture = shared_capture("openrouter-2025-11-07-rankings-page")
     db_path = tmp_path / "history.db"
-    run = run_scrapy("crawl", "rankings", "-a", f"snapshot={capture}", "-s", f"ORSTATS_DB={db_path}",
-                     "-s", f"ORSTATS_REPORT_DIR={tmp_path / 'reports'}")
+    run = await scrapy_here("crawl", "rankings", "-a", f"snapshot={capture}", "-s", f"ORSTATS_DB={db_path}",
+                            "-s", f"ORSTATS_REPORT_DIR={tmp_path / 'reports'}")
     assert db_path.is_file(), run.stderr[-2000:]
     db = Database(db_path)
     crawl_row = next(db.query("select era, week_start, week_end, models_ranked from crawls"))
@@ -168,12 +169,13 @@ def test_scrapy_crawl_of_the_real_page_stores_its_week_with_the_leaderboard_spli
     assert split["n"] == split["from_board"] == 344 and split["cached"] > 100 and split["reasoning"] > 50
 
 
-def test_scrapy_crawl_of_the_legacy_sample_publishes_its_week_with_the_model_pages_split(tmp_path):
+@pytest_twisted.ensureDeferred
+async def test_scrapy_crawl_of_the_legacy_sample_publishes_its_week_with_the_model_pages_split(tmp_path):
     """demo/snapshot-legacy-2025-11-08 (tests/legacy_factory.py), as the README replays it: the real
     page's week, a catalogue that capture lacks, the split from the model pages of the selection."""
     db_path = tmp_path / "history.db"
-    run = run_scrapy("crawl", "rankings", "-a", f"snapshot={LEGACY_SAMPLE}", "-s", f"ORSTATS_DB={db_path}",
-                     "-s", f"ORSTATS_REPORT_DIR={tmp_path / 'reports'}")
+    run = await scrapy_here("crawl", "rankings", "-a", f"snapshot={LEGACY_SAMPLE}", "-s", f"ORSTATS_DB={db_path}",
+                            "-s", f"ORSTATS_REPORT_DIR={tmp_path / 'reports'}")
     assert run.returncode == 0, run.stderr[-2000:]
     db = Database(db_path)
     crawl_row = next(db.query("select era, status, week_start, week_end, models_ranked from crawls"))

@@ -203,13 +203,9 @@ async def test_the_report_has_revenue_by_provider_and_openrouters_take_at_the_fe
 
 # --- the real 2026-08-08 capture ----------------------------------------------------------------------
 
-@pytest_twisted.ensureDeferred
-async def test_capture_2026_08_08_revenue_by_provider_adds_up_to_the_weeks_best_estimate(tmp_path):
+def test_capture_2026_08_08_revenue_by_provider_adds_up_to_the_weeks_best_estimate(capture_2026_08_08):
     capture = shared_capture("openrouter-2026-08-08")
-    history = tmp_path / "history.db"
-    result = await crawl({"ORSTATS_DB": str(history)}, snapshot=str(capture))
-    assert result.status == "published"
-    db = Database(history)
+    db = Database(capture_2026_08_08.history)
     providers = list(db.query("select * from provider_weekly"))
     slugs = {r[0] for r in db.execute("select distinct provider_slug from provider_summaries")}
     assert len(providers) == len(slugs) > 50 and {p["provider_slug"] for p in providers} == slugs

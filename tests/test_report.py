@@ -22,12 +22,11 @@ from orstats_crawler.report import format as fmt
 from orstats_crawler.report.charts import MEASURED_COLOUR, MODELED_COLOUR
 from orstats_crawler.report.data import SERIES_WEEKS
 from orstats_crawler.report.render import write_reports
-from tests.conftest import crawl, run_scrapy
+from tests.conftest import crawl, scrapy_here
 from tests.factory import (SEED_MODELS, SnapshotSpec, build_snapshot, chart, effective_prices, expected_effective,
                            with_models)
 from tests.factory import expected_revenues as seed_expected
-from tests.mermaid_tools import (assert_mermaid_parses, check_xychart_lengths, mermaid_blocks, node_parser,
-                                 xychart_series)
+from tests.mermaid_tools import check_xychart_lengths, mermaid_blocks, xychart_series
 from tests.test_import_history import anchor_file, run_import, write
 
 # The seed README's order, plus authors.
@@ -493,7 +492,7 @@ async def test_a_crawl_rewrites_only_the_pages_whose_figures_changed(tmp_path):
     healed = render(db, reports, everything=False)
     assert [p.name for p in healed.written] == ["2026-01-25.md", "2026-03-08.md", "README.md"]
     assert folder_bytes(reports) == folder_bytes(tmp_path / "fresh")
-    done = run_scrapy("report", "--db", str(db), "--output", str(reports))
+    done = await scrapy_here("report", "--db", str(db), "--output", str(reports))
     assert done.returncode == 0, done.stderr
     assert all(path.stat().st_mtime_ns > written for path in (reports / "weekly").iterdir())
 
@@ -622,12 +621,6 @@ async def test_hostile_names_break_no_table_chart_or_link(tmp_path):
     assert sum(1 for name in names if name.startswith("[Evil \\| Model \"quoted\" \\]x\\[ \\`tick\\`")) == 2
 
 
-@pytest_twisted.ensureDeferred
-async def test_hostile_names_parse_in_mermaid(tmp_path):
-    node_parser()  # skip (or fail in CI) before crawling when node is missing
-    assert_mermaid_parses(await crawl_hostile(tmp_path))
-
-
 # --- `scrapy report` ---------------------------------------------------------------------------
 
 @pytest_twisted.ensureDeferred
@@ -638,19 +631,19 @@ async def test_scrapy_report_renders_without_crawling(tmp_path):
     assert result.report is None  # no report folder: the extension stays off
 
     out = tmp_path / "out"
-    done = run_scrapy("report", "--db", str(db), "--output", str(out), "-s", "ORSTATS_REVENUE_METHOD=seed")
+    done = await scrapy_here("report", "--db", str(db), "--output", str(out), "-s", "ORSTATS_REVENUE_METHOD=seed")
     assert done.returncode == 0, done.stderr
     assert f"report written to {out / 'README.md'}" in done.stdout and "headline seed: $6.25M" in done.stdout
     assert summary((out / "README.md").read_text(encoding="utf-8"))["Estimated weekly revenue"].startswith("**$6.25M**")
 
     # Settings are the defaults: ORSTATS_DB / ORSTATS_REPORT_DIR, the best estimate (effective prices
     # here: the factory's traffic paid 10 % over the cache-discounted list price on input).
-    done = run_scrapy("report", "-s", f"ORSTATS_DB={db}", "-s", f"ORSTATS_REPORT_DIR={out}")
+    done = await scrapy_here("report", "-s", f"ORSTATS_DB={db}", "-s", f"ORSTATS_REPORT_DIR={out}")
     assert done.returncode == 0, done.stderr
     effective_total = sum(expected_effective(m) for m in SEED_MODELS)
     headline = summary((out / "README.md").read_text(encoding="utf-8"))["Estimated weekly revenue"]
     assert headline.startswith(f"**{fmt.usd(effective_total)}**, range")
 
-    missing = run_scrapy("report", "--db", str(tmp_path / "nope.db"), "--output", str(out))
+    missing = await scrapy_here("report", "--db", str(tmp_path / "nope.db"), "--output", str(out))
     assert missing.returncode == 1
     assert f"history file {tmp_path / 'nope.db'} does not exist" in missing.stderr

@@ -12,12 +12,14 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import pytest_twisted
 from sqlite_utils import Database
+from twisted.internet.defer import Deferred
 
 from orstats_crawler.commands.crawl import EXIT_PUBLISHED
 from orstats_crawler.history.connection import HistoryError, open_read_only
 from orstats_crawler.history.migrations import migrations
-from tests.conftest import ROOT, run_scrapy
+from tests.conftest import ROOT, run_scrapy, scrapy_here
 from tests.factory import SEED_DAY
 from tests.anchor_factory import SAMPLE_FOLDER
 from tests.test_exit_codes import crawl, full_disk, read_only, snapshot
@@ -35,7 +37,7 @@ def folder_state(folder: Path) -> dict[str, tuple[bytes, int]]:
 def published(tmp_path_factory) -> Path:
     """A history holding one published week, its connections closed (no -wal or -shm beside it)."""
     folder = tmp_path_factory.mktemp("published")
-    done = crawl(folder, snapshot(folder, SEED_DAY))
+    done = pytest_twisted.blockon(Deferred.fromCoroutine(crawl(folder, snapshot(folder, SEED_DAY))))
     assert done.returncode == EXIT_PUBLISHED, done.stderr[-3000:]
     return folder / "history.db"
 
@@ -79,12 +81,13 @@ def a_folder(path: Path) -> str:
 
 
 @pytest.mark.parametrize("make", [not_sqlite, empty, older, missing, a_folder], ids=lambda make: make.__name__)
-def test_scrapy_report_refuses_what_is_not_a_current_history_and_leaves_it_alone(tmp_path, make):
+@pytest_twisted.ensureDeferred
+async def test_scrapy_report_refuses_what_is_not_a_current_history_and_leaves_it_alone(tmp_path, make):
     history = tmp_path / "data" / "history.db"
     history.parent.mkdir()
     message = make(history)
     before = folder_state(history.parent)
-    done = run_scrapy("report", "--db", str(history), "--output", str(tmp_path / "reports"))
+    done = await scrapy_here("report", "--db", str(history), "--output", str(tmp_path / "reports"))
     assert done.returncode == 1
     [line] = done.stderr.splitlines()
     assert line.startswith(f"scrapy report: {message}")
@@ -104,11 +107,12 @@ def test_open_read_only_refuses_a_file_that_needs_migrating_and_writes_nothing(t
 
 # --- a current history: read, never written --------------------------------------------------
 
-def test_a_closed_history_is_read_and_left_exactly_as_it_was(tmp_path, published):
+@pytest_twisted.ensureDeferred
+async def test_a_closed_history_is_read_and_left_exactly_as_it_was(tmp_path, published):
     history = copy_of(published, tmp_path / "data")
     before = folder_state(history.parent)
     assert set(before) == {"history.db"}
-    done = run_scrapy("report", "--db", str(history), "--output", str(tmp_path / "reports"))
+    done = await scrapy_here("report", "--db", str(history), "--output", str(tmp_path / "reports"))
     assert done.returncode == 0, done.stderr
     assert "(week 2026-02-02 to 2026-02-08," in (tmp_path / "reports" / "README.md").read_text(encoding="utf-8")
     assert folder_state(history.parent) == before
@@ -127,17 +131,18 @@ def test_read_only_statements_only(tmp_path, published):
         db.close()
 
 
-def test_a_history_being_written_is_read_with_its_wal_which_stays(tmp_path, published):
+@pytest_twisted.ensureDeferred
+async def test_a_history_being_written_is_read_with_its_wal_which_stays(tmp_path, published):
     """A crawl's last week may still be in the -wal while another connection holds the history open:
     the report shows it, and leaves the -wal and -shm to their owner."""
     history = copy_of(published, tmp_path)
     with closing(sqlite3.connect(history)) as holder:  # another process's open connection, say Datasette
         holder.execute("SELECT count(*) FROM crawls").fetchone()
-        done = crawl(tmp_path, snapshot(tmp_path, SEED_DAY + timedelta(days=7)))
+        done = await crawl(tmp_path, snapshot(tmp_path, SEED_DAY + timedelta(days=7)))
         assert done.returncode == EXIT_PUBLISHED, done.stderr[-3000:]
         state = folder_state(tmp_path)
         assert state["history.db-wal"][0]  # the new week is in the WAL, not yet in the file
-        done = run_scrapy("report", "--db", str(history), "--output", str(tmp_path / "again"))
+        done = await scrapy_here("report", "--db", str(history), "--output", str(tmp_path / "again"))
         assert done.returncode == 0, done.stderr
         assert "(week 2026-02-09 to 2026-02-15," in (tmp_path / "again" / "README.md").read_text(encoding="utf-8")
         after = folder_state(tmp_path)
@@ -156,9 +161,10 @@ def test_a_history_in_a_read_only_folder_is_read(tmp_path, published):
     assert folder_state(history.parent) == before
 
 
-def test_a_bad_report_setting_is_a_usage_error(tmp_path, published):
-    done = run_scrapy("report", "--db", str(published), "--output", str(tmp_path / "reports"),
-                      "-s", "ORSTATS_REPORT_TABLE_ROWS=many")
+@pytest_twisted.ensureDeferred
+async def test_a_bad_report_setting_is_a_usage_error(tmp_path, published):
+    done = await scrapy_here("report", "--db", str(published), "--output", str(tmp_path / "reports"),
+                             "-s", "ORSTATS_REPORT_TABLE_ROWS=many")
     assert done.returncode == 2
     assert "setting ORSTATS_REPORT_TABLE_ROWS='many': give a whole number of 1 or more" in done.stderr
     assert "Traceback" not in done.stderr and not (tmp_path / "reports").exists()
@@ -166,8 +172,10 @@ def test_a_bad_report_setting_is_a_usage_error(tmp_path, published):
 
 # --- `scrapy import-history`: a history it cannot write ---------------------------------------
 
-def import_into(history: Path, wrapper: list[str] | None = None) -> tuple[int, list[str]]:
-    done = run_scrapy("import-history", str(ANCHOR_SAMPLE), "--db", str(history), wrapper=wrapper)
+async def import_into(history: Path, wrapper: list[str] | None = None) -> tuple[int, list[str]]:
+    """`scrapy import-history` of the sample: in process, or under ``wrapper`` in a process of its own."""
+    argv = ("import-history", str(ANCHOR_SAMPLE), "--db", str(history))
+    done = run_scrapy(*argv, wrapper=wrapper) if wrapper else await scrapy_here(*argv)
     assert "Traceback" not in done.stderr
     return done.returncode, done.stderr.splitlines()
 
@@ -190,32 +198,35 @@ def its_folder_is_a_file(path: Path) -> str:
 
 @pytest.mark.parametrize("make", [corrupt, a_folder_in_its_place, its_folder_is_a_file],
                          ids=lambda make: make.__name__)
-def test_import_history_into_an_unusable_history_is_one_line(tmp_path, make):
+@pytest_twisted.ensureDeferred
+async def test_import_history_into_an_unusable_history_is_one_line(tmp_path, make):
     history = tmp_path / "data" / "history.db"
     history.parent.mkdir()
     why = make(history)
     before = folder_state(tmp_path), folder_state(history.parent) if history.parent.is_dir() else None
-    code, lines = import_into(history)
+    code, lines = await import_into(history)
     assert code == 1
     assert lines == [f"scrapy import-history: history file {history}: {why}"]
     assert (folder_state(tmp_path), folder_state(history.parent) if history.parent.is_dir() else None) == before
 
 
-def test_import_history_into_a_read_only_folder_is_one_line(tmp_path, published):
+@pytest_twisted.ensureDeferred
+async def test_import_history_into_a_read_only_folder_is_one_line(tmp_path, published):
     history = copy_of(published, tmp_path / "data")
     before = folder_state(history.parent)
-    code, lines = import_into(history, wrapper=read_only(history.parent))
+    code, lines = await import_into(history, wrapper=read_only(history.parent))
     assert code == 1
     assert len(lines) == 1 and lines[0].startswith(f"scrapy import-history: history file {history}: cannot be "
                                                    "opened for writing")
     assert folder_state(history.parent) == before
 
 
-def test_import_history_on_a_full_disk_names_the_file_it_could_not_store(tmp_path):
+@pytest_twisted.ensureDeferred
+async def test_import_history_on_a_full_disk_names_the_file_it_could_not_store(tmp_path):
     history = tmp_path / "data" / "history.db"
     # Room for the history's tables and views (about 272 KiB migrated) and the first weeks, not for the
     # sample's eight (320k to 380k end alike: in the middle)
-    code, lines = import_into(history, wrapper=full_disk(history.parent, size="350k"))
+    code, lines = await import_into(history, wrapper=full_disk(history.parent, size="350k"))
     assert code == 1
     [line] = lines
     assert line.startswith(f"scrapy import-history: history file {history}: cannot store {ANCHOR_SAMPLE}/")

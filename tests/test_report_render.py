@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 import pytest_twisted
 
-from tests.conftest import crawl, shared_capture
 from tests.mermaid_tools import mermaid_blocks, xychart_series
 from tests.render_tools import findings, mermaid_versions, page_of, render, renderer, summary
 from tests.test_report import crawl_demo, crawl_hostile
@@ -168,15 +167,9 @@ async def test_the_demo_report_renders_cleanly(tmp_path):
     assert_renders_cleanly(tmp_path / "reports", tmp_path / "rendered")
 
 
-@pytest_twisted.ensureDeferred
-async def test_the_2026_08_08_report_renders_cleanly(tmp_path):
-    capture = shared_capture("openrouter-2026-08-08")
+def test_the_2026_08_08_report_renders_cleanly(capture_2026_08_08, tmp_path):
     renderer()
-    reports = tmp_path / "reports"
-    result = await crawl({"ORSTATS_DB": str(tmp_path / "history.db"), "ORSTATS_REPORT_DIR": str(reports)},
-                         snapshot=str(capture))
-    assert result.status == "published"
-    assert_renders_cleanly(reports, tmp_path / "rendered")
+    assert_renders_cleanly(capture_2026_08_08.report.parent, tmp_path / "rendered")
 
 
 @pytest_twisted.ensureDeferred

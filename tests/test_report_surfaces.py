@@ -8,9 +8,11 @@ from __future__ import annotations
 import re
 from itertools import takewhile
 
+import pytest_twisted
+
 from tests import capture_oracle
 from tests.anchor_factory import SAMPLE_FOLDER
-from tests.conftest import ROOT, run_scrapy, shared_capture
+from tests.conftest import ROOT, scrapy_here, shared_capture
 from tests.factory import DEMO_FOLDER
 from tests.test_report import cells, section, summary
 
@@ -27,12 +29,9 @@ def breakdown_rows(text: str) -> dict[str, dict[str, str]]:
     return {re.sub(r"^\[(.*)\]\(.*\)$", r"\1", row["Model"]): row for row in rows}
 
 
-def test_the_capture_report_explains_each_model_and_marks_glm_5_2(tmp_path):
+def test_the_capture_report_explains_each_model_and_marks_glm_5_2(capture_2026_08_08):
     capture = shared_capture("openrouter-2026-08-08")
-    db = tmp_path / "history.db"
-    done = run_scrapy("crawl", "rankings", "-a", f"snapshot={capture}", f"-sORSTATS_DB={db}")
-    assert done.returncode == 0, done.stderr[-3000:]
-    text = (tmp_path / "reports" / "README.md").read_text(encoding="utf-8")
+    text = capture_2026_08_08.report.read_text(encoding="utf-8")
     rows = breakdown_rows(text)
     assert list(next(iter(rows.values()))) == ["#", "Model", "Tokens", "Cached %", "Prompt %", "Compl. %",
                                                "Price in / out ($/M)", "Basis", "Est. revenue", "WoW"]
@@ -60,13 +59,16 @@ def test_the_capture_report_explains_each_model_and_marks_glm_5_2(tmp_path):
     assert "(see the [Glossary](#glossary))" in text and "\n### Glossary\n" in text
 
 
-def test_every_method_has_a_range_that_holds_its_headline(tmp_path, demo_snapshot):
+@pytest_twisted.ensureDeferred
+async def test_every_method_has_a_range_that_holds_its_headline(tmp_path, demo_snapshot):
     db = tmp_path / "history.db"
-    assert run_scrapy("crawl", "rankings", "-a", f"snapshot={demo_snapshot}", "-a", "top=all",
-                      f"-sORSTATS_DB={db}").returncode == 0
+    crawled = await scrapy_here("crawl", "rankings", "-a", f"snapshot={demo_snapshot}", "-a", "top=all",
+                                f"-sORSTATS_DB={db}")
+    assert crawled.returncode == 0, crawled.stderr[-3000:]
     for method in ("best", "list", "effective", "seed"):
         out = tmp_path / method
-        done = run_scrapy("report", "--db", str(db), "--output", str(out), "-s", f"ORSTATS_REVENUE_METHOD={method}")
+        done = await scrapy_here("report", "--db", str(db), "--output", str(out),
+                                 "-s", f"ORSTATS_REVENUE_METHOD={method}")
         assert done.returncode == 0, done.stderr
         text = (out / "README.md").read_text(encoding="utf-8")
         headline = summary(text)["Estimated weekly revenue"]
@@ -78,17 +80,18 @@ def test_every_method_has_a_range_that_holds_its_headline(tmp_path, demo_snapsho
         assert ("the best estimate" in takeaway) == (method != "best"), (method, takeaway)
 
 
-def test_the_readme_order_demo_crawl_then_import_leaves_a_figure_on_the_front_page(tmp_path):
+@pytest_twisted.ensureDeferred
+async def test_the_readme_order_demo_crawl_then_import_leaves_a_figure_on_the_front_page(tmp_path):
     """The README's commands in order, into a history of the test's own: the import re-renders the
     report like a crawl, and the front page leads with the latest week that has a known estimate, not
     the sample's last week (every split unknown)."""
     db = tmp_path / "data" / "history.db"
-    crawl = run_scrapy("crawl", "rankings", "-a", f"snapshot={ROOT / DEMO_FOLDER}", "-a", "top=all",
-                       f"-sORSTATS_DB={db}")
+    crawl = await scrapy_here("crawl", "rankings", "-a", f"snapshot={ROOT / DEMO_FOLDER}", "-a", "top=all",
+                              f"-sORSTATS_DB={db}")
     assert crawl.returncode == 0, crawl.stderr[-3000:]
     front = tmp_path / "data" / "reports" / "README.md"
     before = front.read_text(encoding="utf-8")
-    imported = run_scrapy("import-history", str(ROOT / SAMPLE_FOLDER), "--db", str(db))
+    imported = await scrapy_here("import-history", str(ROOT / SAMPLE_FOLDER), "--db", str(db))
     assert imported.returncode == 0, imported.stderr[-3000:]
     assert f"report written to {front}" in imported.stdout
     text = front.read_text(encoding="utf-8")

@@ -8,14 +8,12 @@ from __future__ import annotations
 import shutil
 
 import pytest
-import pytest_twisted
 from sqlite_utils import Database
-from twisted.internet.defer import ensureDeferred
 
 from orstats_crawler.history import monday_series
 from orstats_crawler.history.connection import open_read_only
 from orstats_crawler.report import format as fmt
-from tests.conftest import CAPTURES, crawl, shared_capture
+from tests.conftest import CAPTURES
 from tests.mermaid_tools import mermaid_blocks, xychart_series
 from tests.test_import_history import run_import
 from tests.test_report import in_millions, render, section
@@ -24,14 +22,8 @@ ANCHOR = CAPTURES.parent / "anchor-history"
 
 
 @pytest.fixture(scope="module")
-def capture_history(tmp_path_factory):
-    capture = shared_capture("openrouter-2026-08-08")
-    folder = tmp_path_factory.mktemp("series-capture")
-    path = folder / "history.db"
-    result = pytest_twisted.blockon(ensureDeferred(crawl(
-        {"ORSTATS_DB": str(path), "ORSTATS_REPORT_DIR": str(folder / "r")}, snapshot=str(capture))))
-    assert result.status == "published"
-    return path
+def capture_history(capture_2026_08_08):
+    return capture_2026_08_08.history  # read only: the import test works on a copy
 
 
 def estimates(path) -> dict[str, monday_series.Estimate]:

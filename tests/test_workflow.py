@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import ROOT, run_scrapy
+from tests.conftest import ROOT, command_here
 from tests.deploy_scripts import BIN
 from tests.factory import SnapshotSpec, build_snapshot, with_models
 
@@ -133,8 +133,8 @@ def history(tmp_path_factory) -> Path:
     crawls = {PUBLISHED: (SnapshotSpec(), 0), REJECTED: (SnapshotSpec(models=no_split), 3)}
     for crawl_id, (spec, expected_exit) in crawls.items():
         snapshot = build_snapshot(folder / crawl_id, spec)
-        result = run_scrapy("crawl", "rankings", "-a", f"snapshot={snapshot}", "-a", "top=all",
-                            "-a", f"_job={crawl_id}", "-s", f"ORSTATS_DB={db}")
+        result = command_here("crawl", "rankings", "-a", f"snapshot={snapshot}", "-a", "top=all",
+                              "-a", f"_job={crawl_id}", "-s", f"ORSTATS_DB={db}")
         assert result.returncode == expected_exit, result.stderr[-3000:]
     return db
 
