@@ -1,0 +1,41 @@
+"""``crawl_model_revenue`` and ``crawl_revenue_totals``: every revenue figure of each stored crawl's
+model-weeks (views.CRAWL_MODEL_REVENUE) and its week's sums (views.CRAWL_REVENUE_TOTALS), kept by the
+writer.
+
+The formulas read only the crawl's own rows (its model-weeks, its effective prices, its crawl row),
+which are written once under its id, so the figures are computed once, when it is stored: readers
+(weekly_revenue, weekly_totals and every view and page above them) read them instead of evaluating
+the formulas over the history again. A crawl stored again under its id gets them anew.
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+
+from orstats_crawler.history.views import CRAWL_MODEL_REVENUE, CRAWL_REVENUE_TOTALS
+
+MODELS, TOTALS = "crawl_model_revenue", "crawl_revenue_totals"
+# (table, the SQL of its rows, its key): the totals are summed from the stored rows.
+_TABLES = ((MODELS, CRAWL_MODEL_REVENUE, ("crawl_id", "week_start", "week_end", "permaslug", "variant")),
+           (TOTALS, CRAWL_REVENUE_TOTALS, ("crawl_id", "week_start", "week_end")))
+
+
+def create(db: Database) -> None:
+    """The tables, their columns as the SQL names them (with its values' affinity), empty."""
+    for table, sql, key in _TABLES:
+        db.execute(f"CREATE TABLE [{table}] AS SELECT * FROM ({sql}) WHERE 0")
+        db.execute(f"CREATE UNIQUE INDEX [idx_{table}_key] ON [{table}] ({', '.join(key)})")
+
+
+def update(db: Database, crawl_id: str) -> None:
+    """The figures of one crawl, as stored now (inside the writer's transaction)."""
+    for table, sql, _ in _TABLES:
+        db.execute(f"DELETE FROM [{table}] WHERE crawl_id = ?", [crawl_id])
+        db.execute(f"INSERT INTO [{table}] SELECT * FROM ({sql}) WHERE crawl_id = ?", [crawl_id])
+
+
+def rebuild(db: Database) -> None:
+    """The figures of every stored crawl (inside the caller's transaction)."""
+    for table, sql, _ in _TABLES:
+        db.execute(f"DELETE FROM [{table}]")
+        db.execute(f"INSERT INTO [{table}] SELECT * FROM ({sql})")
