@@ -159,10 +159,11 @@ def _render(db: Database, env: Environment, index: HistoryIndex, todo: list[tupl
     """Write the pages of ``todo`` (a week rendered once however many of its pages are due)."""
     written, texts = [], {}
     latest = None
+    providers_read: dict[tuple, list[dict]] = {}  # the pages go week by week: each week's is read once
     for week, path, inputs in todo:
         key = week["week_end"], week["week_start"]
         if key not in texts:
-            report = week_report(db, index, week, headline, table_rows)
+            report = week_report(db, index, week, headline, table_rows, providers_read)
             texts[key] = page(render_week(env, report, outlier_factor), inputs)
             if week is latest_week:
                 latest = report
