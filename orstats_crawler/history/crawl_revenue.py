@@ -18,6 +18,9 @@ MODELS, TOTALS = "crawl_model_revenue", "crawl_revenue_totals"
 # (table, the SQL of its rows, its key): the totals are summed from the stored rows.
 _TABLES = ((MODELS, CRAWL_MODEL_REVENUE, ("crawl_id", "week_start", "week_end", "permaslug", "variant")),
            (TOTALS, CRAWL_REVENUE_TOTALS, ("crawl_id", "week_start", "week_end")))
+# The rows' lookups besides a crawl's: a week's by its end (the canned queries' week), as model_weeks
+# has them; one model-variant's weeks (the model dashboard).
+_LOOKUPS = (("week_end", ("week_end", "permaslug", "variant")), ("model", ("permaslug", "variant", "week_end")))
 
 
 def create(db: Database) -> None:
@@ -25,6 +28,8 @@ def create(db: Database) -> None:
     for table, sql, key in _TABLES:
         db.execute(f"CREATE TABLE [{table}] AS SELECT * FROM ({sql}) WHERE 0")
         db.execute(f"CREATE UNIQUE INDEX [idx_{table}_key] ON [{table}] ({', '.join(key)})")
+    for name, columns in _LOOKUPS:
+        db.execute(f"CREATE INDEX [idx_{MODELS}_{name}] ON [{MODELS}] ({', '.join(columns)})")
 
 
 def update(db: Database, crawl_id: str) -> None:
