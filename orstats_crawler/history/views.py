@@ -267,10 +267,12 @@ WINDOW week AS (PARTITION BY r.week_start, r.week_end)
 # source did not give is the model-variant's. Where no weight is known, the share is of the sample's
 # tokens. A provider is its slug (its endpoints: regions, tiers), named by its shortest name.
 #
-# provider_endpoint_weekly shares each row out, endpoint by endpoint, each provider summary carrying
-# its answer's sums (provider_summaries.sample_weights, the same fallback price): no window and no
-# aggregate, so a filter on the week, even one holding a subquery, reaches the tables; the two views
-# above it sum its rows in one aggregate each, which SQLite filters by week the same way.
+# CRAWL_PROVIDER_REVENUE shares each row out, endpoint by endpoint, each provider summary carrying
+# its answer's sums (provider_summaries.sample_weights, the same fallback price); the writer stores
+# its rows for each crawl (`crawl_provider_revenue`) and provider_endpoint_weekly shows those of the
+# weeks shown: no window and no aggregate, so a filter on the week, even one holding a subquery,
+# reaches the tables; the two views above it sum its rows in one aggregate each, which SQLite filters
+# by week the same way.
 
 def _weight(s: str) -> str:
     return (f"COALESCE({s}.total_tokens, 0) * (r.prompt_tokens * COALESCE({s}.effective_input_price, "
@@ -283,9 +285,9 @@ _SHARE = (f"COALESCE({_weight('s')} / NULLIF({_MODEL_WEIGHT}, 0), "
           "1.0 * COALESCE(s.total_tokens, 0) / NULLIF(s.sample_tokens, 0))")
 _TOKEN_SHARE = "1.0 * COALESCE(s.total_tokens, 0) / NULLIF(s.sample_tokens, 0)"
 
-# One row per week, model-variant and endpoint: its shares of the model-variant's spend and of its
+# One row per crawl, model-variant and endpoint: its shares of the model-variant's spend and of its
 # sample's tokens, and those shares of the best estimate, its band and the week's tokens.
-PROVIDER_ENDPOINT_WEEKLY = f"""
+CRAWL_PROVIDER_REVENUE = f"""
 SELECT r.week_start, r.week_end, r.permaslug, r.variant, r.name, r.is_free, r.best_basis,
   s.provider_slug, s.provider_name, s.endpoint_id, s.total_tokens AS sample_tokens,
   s.effective_input_price, s.effective_output_price, s.cache_hit_rate,
@@ -294,8 +296,13 @@ SELECT r.week_start, r.week_end, r.permaslug, r.variant, r.name, r.is_free, r.be
   r.revenue_best_low_usd * {_SHARE} AS revenue_best_low_usd,
   r.revenue_best_high_usd * {_SHARE} AS revenue_best_high_usd,
   r.status, r.crawl_id
-FROM weekly_revenue r
+FROM crawl_model_revenue r
 JOIN provider_summaries s ON s.crawl_id = r.crawl_id AND s.permaslug = r.permaslug AND s.variant = r.variant
+"""
+# The weeks shown: each one's crawl (weeks), its stored rows.
+PROVIDER_ENDPOINT_WEEKLY = """
+SELECT p.* FROM weeks w
+JOIN crawl_provider_revenue p ON p.crawl_id = w.crawl_id AND p.week_start = w.week_start AND p.week_end = w.week_end
 """
 
 
