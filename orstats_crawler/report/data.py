@@ -14,9 +14,10 @@ changed: ``HistoryIndex`` (cheap: the published weeks, the series, what each pag
 from __future__ import annotations
 
 import bisect
+import functools
 import hashlib
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import cached_property
 from datetime import date, timedelta
 from typing import Any
@@ -87,11 +88,25 @@ class Row:
 
     row: dict[str, Any]
 
+    def __post_init__(self) -> None:
+        # The columns as plain attributes, those a field or the class does not name: a page reads
+        # thousands, and each read through __getattr__ is a Python call.
+        taken = _names(type(self))
+        if taken.isdisjoint(self.row):
+            self.__dict__.update(self.row)
+        else:
+            self.__dict__.update({name: value for name, value in self.row.items() if name not in taken})
+
     def __getattr__(self, name: str) -> Any:
         try:
             return self.__dict__["row"][name]
         except KeyError:
             raise AttributeError(name) from None
+
+
+@functools.cache
+def _names(cls: type) -> frozenset[str]:
+    return frozenset(dir(cls)) | {f.name for f in fields(cls)}
 
 
 @dataclass
@@ -101,9 +116,9 @@ class ModelRow(Row):
     row: dict[str, Any]
     headline: Method
 
-    @property
+    @cached_property
     def revenue(self) -> float | None:
-        """By the headline method."""
+        """By the headline method (read many times a page: sorted, filtered, written)."""
         return self.row[self.headline.column]
 
     @cached_property
