@@ -58,8 +58,6 @@ LAST_WEEK_END = date(2026, 8, 7)  # the newest week of the synthetic history (th
 AUTHORS = 60
 DAILY_DAYS = 30  # complete days of model-activity per fetched split (31 fetched, the partial one dropped)
 BASE_URL = "https://openrouter.ai"
-# What the writer calls to bring monday_series up to date after a crawl (timed as a step of its own).
-SERIES_ESTIMATE_STEP = "rebuild"
 IMPUTED_CACHED_SHARE = 0.45  # about the middle of the measured model-variants' shares (0.1 to 0.8)
 
 
@@ -350,7 +348,7 @@ def time_upsert(path: Path, models: list[Model], weeks: int) -> dict[str, float]
 
     from orstats_crawler.publish import crawl as publish
     from orstats_crawler.publish import quality
-    from orstats_crawler.history import monday_series_update, monday_weeks
+    from orstats_crawler.history import crawl_revenue, monday_series_update, monday_weeks
 
     info, items, archive = next_week_items(models, weeks)
     info.forced = True  # the synthetic week is written whatever the gate says, as a forced crawl would be
@@ -362,7 +360,8 @@ def time_upsert(path: Path, models: list[Model], weeks: int) -> dict[str, float]
              "write_crawl": (publish, "write_crawl"),
              # inside write_crawl: the Monday-week series after the crawl (monday_weeks, then its estimate)
              "write_crawl: series (monday_weeks)": (monday_weeks, "update"),
-             "write_crawl: series (monday_series)": (monday_series_update, "update")}
+             "write_crawl: series (monday_series)": (monday_series_update, "update"),
+             "write_crawl: revenue figures (crawl_revenue)": (crawl_revenue, "update")}
     originals = {step: getattr(module, name) for step, (module, name) in steps.items()}
     try:
         for step, (module, name) in steps.items():
@@ -371,7 +370,25 @@ def time_upsert(path: Path, models: list[Model], weeks: int) -> dict[str, float]
     finally:
         for step, (module, name) in steps.items():
             setattr(module, name, originals[step])
+    out[SERIES_REBUILD] = time_series_rebuild(path)
     return out
+
+
+# The baseline beside the series' update after a crawl: what a rebuild of it from the whole history costs.
+SERIES_REBUILD = "series: full rebuild (the baseline, not part of the upsert)"
+
+
+def time_series_rebuild(path: Path) -> float:
+    """rebuild_series on the history as the upsert left it, rolled back (the history stays as it was)."""
+    db = open_for_writing(path)
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        start = time.perf_counter()
+        rebuild_series(db)
+        return time.perf_counter() - start
+    finally:
+        db.conn.rollback()
+        db.close()
 
 
 def timed(step: Callable[..., Any], name: str, out: dict[str, float]) -> Callable[..., Any]:
@@ -585,6 +602,10 @@ def report_table(results: list[tuple[float, dict[str, Any]]]) -> str:
     add("upsert a week: total", [
         # a step's parts (named "step: part") are inside it
         sum(v for step, v in r["upsert"].items() if ": " not in step) if r["upsert"] else "failed"
+        for _, r in results])
+    series = ("write_crawl: series (monday_weeks)", "write_crawl: series (monday_series)")
+    add("series after a crawl (monday_weeks + monday_series)", [
+        sum(r["upsert"][step] for step in series) if all(step in r["upsert"] for step in series) else "failed"
         for _, r in results])
     add("render the report (every published week)", [r["report"][0] for _, r in results])
     add("report after a crawl (incremental)", [r["report_after_crawl"][0] for _, r in results])

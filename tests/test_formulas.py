@@ -13,7 +13,7 @@ from orstats_crawler import pricing
 from orstats_crawler.history.connection import open_for_writing
 from orstats_crawler.history.formulas import (REVENUE_EFFECTIVE, REVENUE_EFFECTIVE_WEEK, REVENUE_HIGH, REVENUE_LIST,
                                               REVENUE_SEED, author, evaluate, upper_bound_usd, upper_bounds)
-from orstats_crawler.history.views import VIEWS
+from orstats_crawler.history.views import CRAWL_MODEL_REVENUE, MODEL_WEEK_REVENUE, VIEWS
 
 FORMULAS = {"list": REVENUE_LIST, "seed": REVENUE_SEED, "high": REVENUE_HIGH, "effective": REVENUE_EFFECTIVE,
             "effective_week": REVENUE_EFFECTIVE_WEEK}
@@ -34,13 +34,16 @@ def test_each_revenue_column_of_a_crawl_week_is_computed_by_one_view_and_read_by
     for name, formula in FORMULAS.items():
         # model_week_revenue computes it once; monday_revenue once over the Monday weeks (the effective
         # figure for a measured row's best estimate); no other view writes it out (weekly_revenue, the
-        # totals and the author views read the columns).
+        # totals and the author views read the columns the writer stored).
         holders = {view: sql.count(formula) for view, sql in views.items() if formula in sql}
         assert holders == {"model_week_revenue": 1, "monday_revenue": 1}, name
-    best = views["weekly_revenue"]
+        assert CRAWL_MODEL_REVENUE.count(formula) == 1  # the stored figures: model_week_revenue's
+    # The best estimate, what the writer stores, reads model_week_revenue's columns.
+    best = CRAWL_MODEL_REVENUE.replace(MODEL_WEEK_REVENUE, "")
     assert "COALESCE(r.revenue_effective_week_usd, r.revenue_list_usd, r.revenue_imputed_usd)" in best
     assert not re.search(r"prompt_price \*|weighted_input_price", best)  # no formula inlined: columns only
     assert len(best) < 2000
+    assert "crawl_model_revenue" in views["weekly_revenue"] and "crawl_revenue_totals" in views["weekly_totals"]
 
 
 def test_the_spiders_upper_bound_is_the_high_formula():

@@ -161,9 +161,10 @@ async def test_every_effective_answer_being_one_models_body_is_rejected(tmp_path
 @pytest_twisted.ensureDeferred
 async def test_one_models_list_and_effective_price_x1000_is_rejected(tmp_path, clean):
     # the model-variant nearest 0.5 % of the week's list spend
+    # (an embedding model has no completion price, so no list spend: its NULL would sort first)
     permaslug, variant = query(clean[0], "SELECT permaslug, variant FROM weekly_revenue WHERE best_basis = 'effective' "
-                                         "ORDER BY ABS(revenue_high_usd / (SELECT SUM(revenue_high_usd) FROM "
-                                         "weekly_revenue) - 0.005) LIMIT 1")[0]
+                                         "AND revenue_high_usd IS NOT NULL ORDER BY ABS(revenue_high_usd / "
+                                         "(SELECT SUM(revenue_high_usd) FROM weekly_revenue) - 0.005) LIMIT 1")[0]
     suffix = "" if variant == "standard" else f":{variant}"
 
     def poison(snapshot: Poisoned) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-from orstats_crawler.history import price_changes
+from orstats_crawler.history import crawl_revenue, price_changes
 
 migrations = Migrations("orstats_crawler")
 
@@ -327,3 +327,12 @@ def m901_price_changes(db: Database) -> None:
     db["price_changes"].create_index(["observed_on", "public_id"])
     db["prices"].create_index(["public_id", "observed_on"])  # one public id's sightings by day: what it walks
     price_changes.rebuild(db)
+
+
+@migrations()
+def m902_crawl_revenue(db: Database) -> None:
+    """Every revenue figure of each stored crawl's model-weeks and its week's sums
+    (history/crawl_revenue.py), kept by the writer instead of evaluated by every reader; filled here
+    from the history's crawls."""
+    crawl_revenue.create(db)
+    crawl_revenue.rebuild(db)

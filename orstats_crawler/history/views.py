@@ -41,9 +41,9 @@ def _columns(alias: str, names: tuple[str, ...]) -> str:
     return ", ".join(f"{alias}.{name}" for name in names)
 
 
-# Each revenue formula of a shown model-week, computed once (formulas.py): the crawl shown for each
-# week (weeks), model-variant by model-variant, with its effective prices and the week's band of
-# cached shares. weekly_revenue, and whatever else needs a row's revenue, reads these columns.
+# Each revenue formula of a stored model-week, computed once (formulas.py): every crawl's rows,
+# model-variant by model-variant, with its effective prices and the week's band of cached shares.
+# CRAWL_MODEL_REVENUE reads these columns; the writer stores its rows (history/crawl_revenue.py).
 MODEL_WEEK_REVENUE = f"""
 SELECT
   {_columns("m", _STORED)},
@@ -64,21 +64,21 @@ SELECT
   {effective_week_revenue(_PREVIOUS)} AS previous_revenue_effective_week_usd,
   {imputed_revenue(_PREVIOUS)} AS previous_revenue_imputed_usd,
   m.previous_source, c.status, m.crawl_id, {author("m.permaslug")} AS author
-FROM weeks w
-JOIN model_weeks m ON m.crawl_id = w.crawl_id AND m.week_start = w.week_start AND m.week_end = w.week_end
-JOIN crawls c ON c.id = w.crawl_id
+FROM model_weeks m
+JOIN crawls c ON c.id = m.crawl_id
 LEFT JOIN effective_prices e ON e.crawl_id = m.crawl_id AND e.permaslug = m.permaslug AND e.variant = m.variant
 """
 
-# The published numbers: every formula's revenue of each shown model-week and the best estimate
-# (formulas.py: its basis and band), read from the columns model_week_revenue computed.
+# Every formula's revenue of each stored model-week and the best estimate (formulas.py: its basis
+# and band), read from the columns model_week_revenue computed: what the writer stores for each crawl
+# in `crawl_model_revenue` (history/crawl_revenue.py), so that no reader evaluates the formulas again.
 _R = row("r", "r")
 # What the best estimate chooses from (formulas.best_revenue), for the week and its previous 7 days.
 # The effective figure it uses is the one weighted to the week (formulas.effective_input_week).
 _EFFECTIVE, _LIST, _IMPUTED = "r.revenue_effective_week_usd", "r.revenue_list_usd", "r.revenue_imputed_usd"
 _PREVIOUS_BEST = ("r.previous_revenue_effective_week_usd", "r.previous_revenue_list_usd",
                   "r.previous_revenue_imputed_usd")
-WEEKLY_REVENUE = f"""
+CRAWL_MODEL_REVENUE = f"""
 SELECT
   {_columns("r", _STORED)},
   r.revenue_list_usd, r.revenue_seed_usd, r.revenue_high_usd,
@@ -91,31 +91,31 @@ SELECT
   {best_high(_EFFECTIVE, _LIST, "r.revenue_imputed_least_cache_usd")} AS revenue_best_high_usd,
   r.previous_tokens, {best_revenue(*_PREVIOUS_BEST)} AS previous_revenue_best_usd,
   r.previous_source, r.status, r.crawl_id, r.author
-FROM model_week_revenue r
+FROM ({MODEL_WEEK_REVENUE}) r
+"""
+
+# The published numbers: each shown week's crawl (weeks), its stored rows.
+WEEKLY_REVENUE = """
+SELECT r.* FROM weeks w
+JOIN crawl_model_revenue r ON r.crawl_id = w.crawl_id AND r.week_start = w.week_start AND r.week_end = w.week_end
 """
 
 
-# The crawl weeks of the last year up to the latest published one. SQLite does not push an outer
-# filter that holds a subquery into an aggregate view (it would sum every week of the history first),
-# so this filter is written inside the aggregate, where the index on week_end serves it.
-LAST_YEAR = "r.week_end >= date((SELECT MAX(week_end) FROM weeks WHERE status = 'published'), '-364 days')"
+# The crawl weeks of the last year up to the latest published one.
+LAST_YEAR = "w.week_end >= date((SELECT MAX(week_end) FROM weeks WHERE status = 'published'), '-364 days')"
 
-
-def _weekly_totals_sql(where: str = "1") -> str:
-    """One row per week shown (of those ``where`` keeps): counts, token sums (``total_tokens`` NULL
-    when a row's count is unknown, ``known_total_tokens`` those of the rows whose count is known)
-    and, per revenue column, the sum over the model-variants whose revenue is known (``known_sum``:
-    NULL when no paid row's is) with how many model-variants and tokens that sum covers.
-    ``chart_tokens`` is the chart's total of the same days (Others included), NULL when the week is
-    not one of the chart's Monday weeks."""
-    revenue = ",\n  ".join(
-        f"{known_sum(c)} AS {c}, COUNT(r.{c}) AS {c}_models, "
-        f"SUM(CASE WHEN r.{c} IS NOT NULL THEN r.total_tokens END) AS {c}_tokens"
-        for c in REVENUE_COLUMNS)
-    return f"""
+# One row per stored crawl week (the writer stores them in `crawl_revenue_totals`, history/crawl_revenue.py):
+# counts, token sums (``total_tokens`` NULL when a row's count is unknown, ``known_total_tokens`` those
+# of the rows whose count is known) and, per revenue column, the sum over the model-variants whose
+# revenue is known (``known_sum``: NULL when no paid row's is) with how many model-variants and tokens
+# that sum covers.
+_REVENUE_SUMS = ",\n  ".join(
+    f"{known_sum(c)} AS {c}, COUNT(r.{c}) AS {c}_models, "
+    f"SUM(CASE WHEN r.{c} IS NOT NULL THEN r.total_tokens END) AS {c}_tokens"
+    for c in REVENUE_COLUMNS)
+CRAWL_REVENUE_TOTALS = f"""
 SELECT
-  r.week_start, r.week_end, r.status, r.crawl_id, c.finished_at,
-  c.coverage AS upper_bound_coverage, c.token_coverage,
+  r.crawl_id, r.week_start, r.week_end, r.status,
   COUNT(*) AS models,
   SUM(r.is_free = 1) AS free_models,
   SUM(COALESCE(r.is_free, 0) = 0 AND r.prompt_price IS NOT NULL AND r.completion_price IS NOT NULL) AS paid_models,
@@ -127,7 +127,7 @@ SELECT
   SUM(r.cached_tokens) AS split_cached_tokens,
   SUM(CASE WHEN r.cached_tokens IS NOT NULL THEN r.completion_tokens END) AS split_completion_tokens,
   SUM(CASE WHEN r.cached_tokens IS NOT NULL THEN r.reasoning_tokens END) AS split_reasoning_tokens,
-  {revenue},
+  {_REVENUE_SUMS},
   {known_sum("revenue_best_low_usd")} AS revenue_best_low_usd,
   {known_sum("revenue_best_high_usd")} AS revenue_best_high_usd,
   SUM(CASE WHEN r.is_free = 1 OR (r.prompt_price IS NOT NULL AND r.completion_price IS NOT NULL)
@@ -135,17 +135,38 @@ SELECT
   SUM(CASE WHEN r.previous_revenue_best_usd IS NOT NULL THEN r.revenue_best_usd END) AS like_for_like_best_usd,
   SUM(CASE WHEN r.revenue_best_usd IS NOT NULL THEN r.previous_revenue_best_usd END) AS previous_revenue_best_usd,
   SUM(CASE WHEN r.revenue_best_usd IS NOT NULL AND r.previous_revenue_best_usd IS NOT NULL
-           THEN 1 END) AS previous_models,
+           THEN 1 END) AS previous_models
+FROM crawl_model_revenue r
+GROUP BY r.crawl_id, r.week_start, r.week_end
+"""
+# The stored sums of CRAWL_REVENUE_TOTALS between the crawl's own columns and the crawl's.
+_SUMMED = ("models", "free_models", "paid_models", "unpriced_models", "split_models", "total_tokens",
+           "known_total_tokens", "unknown_total_tokens_models", "split_uncached_prompt_tokens",
+           "split_cached_tokens", "split_completion_tokens", "split_reasoning_tokens",
+           *(f"{c}{suffix}" for c in REVENUE_COLUMNS for suffix in ("", "_models", "_tokens")),
+           "revenue_best_low_usd", "revenue_best_high_usd", "priced_tokens", "like_for_like_best_usd",
+           "previous_revenue_best_usd", "previous_models")
+
+
+def _weekly_totals_sql(where: str = "1") -> str:
+    """One row per week shown (of those ``where`` keeps): its crawl's stored sums with the crawl's
+    own columns; ``chart_tokens`` is the chart's total of the same days (Others included), NULL when
+    the week is not one of the chart's Monday weeks (read here: a later crawl may revise the chart)."""
+    return f"""
+SELECT
+  w.week_start, w.week_end, t.status, w.crawl_id, c.finished_at,
+  c.coverage AS upper_bound_coverage, c.token_coverage,
+  {_columns("t", _SUMMED)},
   c.spend_coverage, c.cached_share_p10, c.cached_share_p90,
-  {chart_tokens("r")} AS chart_tokens,
+  {chart_tokens("w")} AS chart_tokens,
   c.platform_fee,
-  {known_sum("revenue_best_usd")} * c.platform_fee AS openrouter_take_usd,
-  {known_sum("revenue_best_low_usd")} * c.platform_fee AS openrouter_take_low_usd,
-  {known_sum("revenue_best_high_usd")} * c.platform_fee AS openrouter_take_high_usd
-FROM weekly_revenue r
-JOIN crawls c ON c.id = r.crawl_id
+  t.revenue_best_usd * c.platform_fee AS openrouter_take_usd,
+  t.revenue_best_low_usd * c.platform_fee AS openrouter_take_low_usd,
+  t.revenue_best_high_usd * c.platform_fee AS openrouter_take_high_usd
+FROM weeks w
+JOIN crawl_revenue_totals t ON t.crawl_id = w.crawl_id AND t.week_start = w.week_start AND t.week_end = w.week_end
+JOIN crawls c ON c.id = w.crawl_id
 WHERE {where}
-GROUP BY r.week_start, r.week_end
 """
 
 
@@ -246,10 +267,12 @@ WINDOW week AS (PARTITION BY r.week_start, r.week_end)
 # source did not give is the model-variant's. Where no weight is known, the share is of the sample's
 # tokens. A provider is its slug (its endpoints: regions, tiers), named by its shortest name.
 #
-# provider_endpoint_weekly shares each row out, endpoint by endpoint, each provider summary carrying
-# its answer's sums (provider_summaries.sample_weights, the same fallback price): no window and no
-# aggregate, so a filter on the week, even one holding a subquery, reaches the tables; the two views
-# above it sum its rows in one aggregate each, which SQLite filters by week the same way.
+# CRAWL_PROVIDER_REVENUE shares each row out, endpoint by endpoint, each provider summary carrying
+# its answer's sums (provider_summaries.sample_weights, the same fallback price); the writer stores
+# its rows for each crawl (`crawl_provider_revenue`) and provider_endpoint_weekly shows those of the
+# weeks shown: no window and no aggregate, so a filter on the week, even one holding a subquery,
+# reaches the tables; the two views above it sum its rows in one aggregate each, which SQLite filters
+# by week the same way.
 
 def _weight(s: str) -> str:
     return (f"COALESCE({s}.total_tokens, 0) * (r.prompt_tokens * COALESCE({s}.effective_input_price, "
@@ -262,9 +285,9 @@ _SHARE = (f"COALESCE({_weight('s')} / NULLIF({_MODEL_WEIGHT}, 0), "
           "1.0 * COALESCE(s.total_tokens, 0) / NULLIF(s.sample_tokens, 0))")
 _TOKEN_SHARE = "1.0 * COALESCE(s.total_tokens, 0) / NULLIF(s.sample_tokens, 0)"
 
-# One row per week, model-variant and endpoint: its shares of the model-variant's spend and of its
+# One row per crawl, model-variant and endpoint: its shares of the model-variant's spend and of its
 # sample's tokens, and those shares of the best estimate, its band and the week's tokens.
-PROVIDER_ENDPOINT_WEEKLY = f"""
+CRAWL_PROVIDER_REVENUE = f"""
 SELECT r.week_start, r.week_end, r.permaslug, r.variant, r.name, r.is_free, r.best_basis,
   s.provider_slug, s.provider_name, s.endpoint_id, s.total_tokens AS sample_tokens,
   s.effective_input_price, s.effective_output_price, s.cache_hit_rate,
@@ -273,8 +296,13 @@ SELECT r.week_start, r.week_end, r.permaslug, r.variant, r.name, r.is_free, r.be
   r.revenue_best_low_usd * {_SHARE} AS revenue_best_low_usd,
   r.revenue_best_high_usd * {_SHARE} AS revenue_best_high_usd,
   r.status, r.crawl_id
-FROM weekly_revenue r
+FROM crawl_model_revenue r
 JOIN provider_summaries s ON s.crawl_id = r.crawl_id AND s.permaslug = r.permaslug AND s.variant = r.variant
+"""
+# The weeks shown: each one's crawl (weeks), its stored rows.
+PROVIDER_ENDPOINT_WEEKLY = """
+SELECT p.* FROM weeks w
+JOIN crawl_provider_revenue p ON p.crawl_id = w.crawl_id AND p.week_start = w.week_start AND p.week_end = w.week_end
 """
 
 

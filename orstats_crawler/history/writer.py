@@ -10,7 +10,8 @@ from typing import Iterable
 
 from sqlite_utils import Database
 
-from orstats_crawler.history import monday_series, monday_series_update, monday_weeks, price_changes
+from orstats_crawler.history import (crawl_revenue, monday_series, monday_series_update, monday_weeks,
+                                     price_changes)
 from orstats_crawler.history.records import (OWNED_TABLES, ActivityFetchRow, CrawlRecords, CrawlRow, DailyActivityRow,
                                              EffectivePriceRow, PriceRow, ProviderSummaryRow, Record, ResponseRow)
 
@@ -42,6 +43,7 @@ def write_crawl(db: Database, crawl: CrawlRecords, *, fold_series: bool = True) 
         db.execute(f"DELETE FROM [{record.TABLE}] WHERE crawl_id = ?", [row.id])
         insert(db, crawl.owned(record), replace=record in LAST_WINS)
     price_changes.update(db, priced_before, price_changes.sightings(db, row.id))
+    crawl_revenue.update(db, row.id)
     insert(db, crawl.response_bodies, ignore=True)
     insert(db, crawl.dataset_daily, replace=True)  # the dataset is live: the newest answer wins
     if row.status == PUBLISHED:  # shared by all crawls: only a published crawl may revise a chart week

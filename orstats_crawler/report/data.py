@@ -14,9 +14,10 @@ changed: ``HistoryIndex`` (cheap: the published weeks, the series, what each pag
 from __future__ import annotations
 
 import bisect
+import functools
 import hashlib
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import cached_property
 from datetime import date, timedelta
 from typing import Any
@@ -87,11 +88,25 @@ class Row:
 
     row: dict[str, Any]
 
+    def __post_init__(self) -> None:
+        # The columns as plain attributes, those a field or the class does not name: a page reads
+        # thousands, and each read through __getattr__ is a Python call.
+        taken = _names(type(self))
+        if taken.isdisjoint(self.row):
+            self.__dict__.update(self.row)
+        else:
+            self.__dict__.update({name: value for name, value in self.row.items() if name not in taken})
+
     def __getattr__(self, name: str) -> Any:
         try:
             return self.__dict__["row"][name]
         except KeyError:
             raise AttributeError(name) from None
+
+
+@functools.cache
+def _names(cls: type) -> frozenset[str]:
+    return frozenset(dir(cls)) | {f.name for f in fields(cls)}
 
 
 @dataclass
@@ -101,9 +116,9 @@ class ModelRow(Row):
     row: dict[str, Any]
     headline: Method
 
-    @property
+    @cached_property
     def revenue(self) -> float | None:
-        """By the headline method."""
+        """By the headline method (read many times a page: sorted, filtered, written)."""
         return self.row[self.headline.column]
 
     @cached_property
@@ -385,13 +400,13 @@ def _rounded(value: Any) -> Any:
 # --- one page's figures -----------------------------------------------------------------------------
 
 def week_report(db: Database, index: HistoryIndex, week: dict[str, Any], headline: Method,
-                table_rows: int) -> WeekReport:
-    """The page of one published week (an ``index.weeks`` row)."""
+                table_rows: int, providers_read: dict[tuple, list[dict]] | None = None) -> WeekReport:
+    """The page of one published week (an ``index.weeks`` row); ``providers_read``: see ``provider_rows``."""
     key = [week["week_start"], week["week_end"]]
     [totals] = db.query("SELECT * FROM weekly_totals WHERE week_start = ? AND week_end = ?", key)
     series, count = index.series_up_to(week["week_end"])
     return WeekReport(Week(totals, headline), model_rows(db, key, headline), series, count, table_rows,
-                      author_rows(db, key, headline), index.citation, provider_rows(db, key))
+                      author_rows(db, key, headline), index.citation, provider_rows(db, key, providers_read))
 
 
 def model_rows(db: Database, key: list[str], headline: Method) -> list[ModelRow]:
@@ -413,16 +428,27 @@ def author_rows(db: Database, key: list[str], headline: Method) -> list[dict[str
 _PROVIDERS = "SELECT * FROM provider_weekly WHERE week_start = ? AND week_end = ?"
 
 
-def provider_rows(db: Database, key: list[str]) -> list[dict[str, Any]]:
+def provider_rows(db: Database, key: list[str], read: dict[tuple, list[dict]] | None = None) -> list[dict[str, Any]]:
     """The week's providers (``provider_weekly``, always the best estimate: it is shared among them),
     the largest first, each with its revenue in the published week 7 days before where it had one.
-    (Each week asked by its own dates: SQLite reads a week of the view without the others only so.)"""
+    (Each week asked by its own dates: SQLite reads a week of the view without the others only so.)
+    ``read`` keeps each week's rows as read, for a render of many pages: a week is the week before
+    of the next page."""
     before = [(date.fromisoformat(day) - timedelta(days=7)).isoformat() for day in key]
-    previous = {p["provider_slug"]: p["revenue_best_usd"] for p in db.query(_PROVIDERS, before)
+    previous = {p["provider_slug"]: p["revenue_best_usd"] for p in _providers(db, before, read)
                 if p["status"] == PUBLISHED}
-    rows = list(db.query(_PROVIDERS, key))
+    rows = _providers(db, key, read)
     for row in rows:
         row["previous_revenue_best_usd"] = previous.get(row["provider_slug"])
         row["wow"] = growth(row["revenue_best_usd"], row["previous_revenue_best_usd"])
     return sorted(rows, key=lambda p: (p["revenue_best_usd"] is None, -(p["revenue_best_usd"] or 0.0),
                                        -(p["tokens"] or 0), p["provider_slug"]))
+
+
+def _providers(db: Database, key: list[str], read: dict[tuple, list[dict]] | None) -> list[dict[str, Any]]:
+    """A week's provider_weekly rows, copies the caller may change."""
+    if read is None:
+        return list(db.query(_PROVIDERS, key))
+    if tuple(key) not in read:
+        read[tuple(key)] = list(db.query(_PROVIDERS, key))
+    return [dict(row) for row in read[tuple(key)]]

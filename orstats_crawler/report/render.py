@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import multiprocessing
 import os
 import re
 import threading
 from datetime import date
+from concurrent.futures import ProcessPoolExecutor
 from importlib import resources
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,7 +60,8 @@ class Rendered:
 def environment() -> Environment:
     env = Environment(loader=PackageLoader("orstats_crawler", "templates"), autoescape=False,
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-                      keep_trailing_newline=True)
+                      keep_trailing_newline=True,
+                      auto_reload=False)  # one render: no template changes on disk to look for at each include
     env.filters.update(usd=fmt.usd, tokens=fmt.tokens, percent=fmt.percent, change=fmt.change,
                        md=fmt.md, count=fmt.count)
     env.globals.update(growth=growth, no_previous=tables.NO_PREVIOUS, measured_share=MEASURED_SHARE,
@@ -145,7 +148,10 @@ def write_reports(db_path: str | Path, report_dir: str | Path, method: str, tabl
         readme = folder / "README.md"
         if everything or not up_to_date(readme, latest_inputs):
             todo.append((latest_week, readme, latest_inputs))
-        written, latest = _render(db, env, index, todo, headline, table_rows, outlier_factor, latest_week)
+        if _processes(len(todo)) > 1:
+            written, latest = _render_in_processes(db_path, todo, headline, table_rows, outlier_factor), None
+        else:
+            written, latest = _render(db, env, index, todo, headline, table_rows, outlier_factor, latest_week)
         if latest is None:  # nothing to write: the latest page is still read for the caller
             latest = week_report(db, index, latest_week, headline, table_rows)
     finally:
@@ -159,15 +165,48 @@ def _render(db: Database, env: Environment, index: HistoryIndex, todo: list[tupl
     """Write the pages of ``todo`` (a week rendered once however many of its pages are due)."""
     written, texts = [], {}
     latest = None
+    providers_read: dict[tuple, list[dict]] = {}  # the pages go week by week: each week's is read once
     for week, path, inputs in todo:
         key = week["week_end"], week["week_start"]
         if key not in texts:
-            report = week_report(db, index, week, headline, table_rows)
+            report = week_report(db, index, week, headline, table_rows, providers_read)
             texts[key] = page(render_week(env, report, outlier_factor), inputs)
             if week is latest_week:
                 latest = report
         written.append(_write(path, texts[key]))
     return written, latest
+
+
+# A render of many pages (`scrapy report`) shares them out among processes, each reading and rendering
+# its own run of weeks: the pages are independent, and each costs tens of milliseconds of Python.
+# Below this many pages a process, started afresh, would cost more than it saves.
+PAGES_PER_PROCESS = 100
+
+
+def _processes(pages: int) -> int:
+    return max(1, min(os.cpu_count() or 1, pages // PAGES_PER_PROCESS))
+
+
+def _render_in_processes(db_path: str | Path, todo: list[tuple[dict[str, Any], Path, str]], headline: Method,
+                         table_rows: int, outlier_factor: float) -> list[Path]:
+    """``_render`` of ``todo`` in runs of consecutive weeks (each week's providers are the next page's
+    week before), one process each (spawned: a fork would copy the caller's open connection)."""
+    workers = _processes(len(todo))
+    runs = [todo[len(todo) * i // workers:len(todo) * (i + 1) // workers] for i in range(workers)]
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        parts = pool.map(_render_run, [(str(db_path), run, headline.key, table_rows, outlier_factor) for run in runs])
+        return [path for part in parts for path in part]
+
+
+def _render_run(job: tuple[str, list[tuple[dict[str, Any], Path, str]], str, int, float]) -> list[Path]:
+    db_path, todo, method, table_rows, outlier_factor = job
+    db = open_read_only(db_path)
+    try:
+        written, _ = _render(db, environment(), HistoryIndex.read(db), todo, revenue_method(method), table_rows,
+                             outlier_factor, latest_week={})
+        return written
+    finally:
+        db.close()
 
 
 def _write(path: Path, text: str) -> Path:

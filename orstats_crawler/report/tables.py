@@ -5,6 +5,7 @@ here (the unknown model-variants' table keeps only the columns whose values diff
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -33,7 +34,13 @@ class Column:
 
 
 def model_link(row: ModelRow) -> str:
-    return f"[{fmt.md(row.name or row.permaslug)}]({fmt.model_url(row.public_id, row.permaslug)})"
+    return _link(row.name or row.permaslug, row.public_id, row.permaslug)
+
+
+@functools.cache
+def _link(name: str, public_id: str | None, permaslug: str) -> str:
+    """A model-variant's link, the same on every page that lists it (a render writes hundreds)."""
+    return f"[{fmt.md(name)}]({fmt.model_url(public_id, permaslug)})"
 
 
 RANK = Column("Token rank", lambda r: str(r.rank), True)  # the leaderboard ranks by tokens
