@@ -20,6 +20,7 @@ from tests import capture_oracle
 from tests.conftest import crawl, shared_capture
 from tests.factory import (SEED_MODELS, SnapshotSpec, build_snapshot, effective_pricing, effective_prices,
                            effective_url)
+from tests.test_crawl_revenue import assert_provider_totals_kept, assert_the_providers_chart_is_unchanged
 from tests.test_report import section, summary, table
 
 TERRA = "openai/gpt-5.6-terra-20260709"
@@ -229,3 +230,13 @@ def test_capture_2026_08_08_revenue_by_provider_adds_up_to_the_weeks_best_estima
     shares = {r["provider_slug"]: r["revenue_share"] for r in db.query(
         "select * from provider_model_weekly where permaslug = ? and variant = 'standard'", [TERRA])}
     assert shares == pytest.approx({slug: w / sum(weight.values()) for slug, w in weight.items()}, rel=1e-9)
+
+
+def test_capture_2026_08_08_providers_chart_draws_what_its_endpoint_rows_sum_to(capture_2026_08_08):
+    db = Database(capture_2026_08_08.history)
+    # Endpoints with no revenue (unknown or zero) are real here: the totals and the chart leave them out.
+    assert db.execute("select count(*) from crawl_provider_revenue where not revenue_best_usd > 0").fetchone()[0]
+    assert_provider_totals_kept(db)
+    # More than 8 providers: the chart names 8 and sums the others.
+    assert db.execute("select count(*) from provider_totals_weekly").fetchone()[0] > 9
+    assert_the_providers_chart_is_unchanged(db)

@@ -334,5 +334,16 @@ def m902_crawl_revenue(db: Database) -> None:
     """Every revenue figure of each stored crawl's model-weeks and its week's sums
     (history/crawl_revenue.py), kept by the writer instead of evaluated by every reader; filled here
     from the history's crawls."""
-    crawl_revenue.create(db)
-    crawl_revenue.rebuild(db)
+    tables = (crawl_revenue.MODELS, crawl_revenue.TOTALS, crawl_revenue.PROVIDERS)
+    crawl_revenue.create(db, tables)
+    crawl_revenue.rebuild(db, tables)
+
+
+@migrations()
+def m903_crawl_provider_totals(db: Database) -> None:
+    """Each stored crawl's revenue and tokens by provider (history/crawl_revenue.py), kept by the writer
+    so that the providers chart reads a row per provider and week, not one per endpoint; filled here
+    from the stored endpoint shares."""
+    tables = (crawl_revenue.PROVIDER_TOTALS,)
+    crawl_revenue.create(db, tables)
+    crawl_revenue.rebuild(db, tables)

@@ -311,6 +311,24 @@ def shortest(column: str) -> str:
     return f"substr(MIN(printf('%06d', length({column})) || {column}), 7)"
 
 
+# One row per crawl, week and provider with a positive best estimate: what the providers chart sums
+# over a year, summed once per crawl from its stored endpoint rows (`crawl_provider_totals`, kept by
+# the writer), so that the chart reads a row per provider and week instead of one per endpoint.
+CRAWL_PROVIDER_TOTALS = f"""
+SELECT p.week_start, p.week_end, p.provider_slug, {shortest("p.provider_name")} AS provider_name,
+  COUNT(*) AS endpoints, SUM(p.revenue_best_usd) AS revenue_best_usd, SUM(p.tokens) AS tokens,
+  MAX(p.status) AS status, p.crawl_id
+FROM crawl_provider_revenue p
+WHERE p.revenue_best_usd > 0
+GROUP BY p.crawl_id, p.week_start, p.week_end, p.provider_slug
+"""
+# The weeks shown: each one's crawl (weeks), its stored provider totals.
+PROVIDER_TOTALS_WEEKLY = """
+SELECT t.* FROM weeks w
+JOIN crawl_provider_totals t ON t.crawl_id = w.crawl_id AND t.week_start = w.week_start AND t.week_end = w.week_end
+"""
+
+
 def _token_weighted(column: str) -> str:
     return (f"SUM(p.sample_tokens * p.{column}) / SUM(CASE WHEN p.{column} IS NOT NULL THEN p.sample_tokens END) "
             f"AS {column}")
@@ -372,6 +390,7 @@ VIEWS: list[tuple[str, str]] = [
     ("author_monday", _author_sql("monday_revenue", ["revenue_list_usd", "revenue_seed_usd", "revenue_high_usd"],
                                   "GROUP_CONCAT(DISTINCT r.basis) AS bases")),
     ("provider_endpoint_weekly", PROVIDER_ENDPOINT_WEEKLY),
+    ("provider_totals_weekly", PROVIDER_TOTALS_WEEKLY),
     ("provider_model_weekly", PROVIDER_MODEL_WEEKLY),
     ("provider_weekly", PROVIDER_WEEKLY),
     ("headline_week", HEADLINE_WEEK),
