@@ -14,6 +14,7 @@ installed egg (Scrapyd) finds them too.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import multiprocessing
 import os
@@ -57,11 +58,14 @@ class Rendered:
     written: list[Path] = field(default_factory=list)  # the pages this render wrote (README.md included)
 
 
+@functools.cache
 def environment() -> Environment:
+    """One per process: compiling the templates costs more than rendering a page, and a process (a
+    crawl's tests, `scrapy report`) renders many; a template changed on disk since is compiled again
+    at its next use (auto_reload: a stat per include)."""
     env = Environment(loader=PackageLoader("orstats_crawler", "templates"), autoescape=False,
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-                      keep_trailing_newline=True,
-                      auto_reload=False)  # one render: no template changes on disk to look for at each include
+                      keep_trailing_newline=True)
     env.filters.update(usd=fmt.usd, tokens=fmt.tokens, percent=fmt.percent, change=fmt.change,
                        md=fmt.md, count=fmt.count)
     env.globals.update(growth=growth, no_previous=tables.NO_PREVIOUS, measured_share=MEASURED_SHARE,
