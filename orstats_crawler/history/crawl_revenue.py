@@ -4,8 +4,8 @@
 by provider endpoint (views.CRAWL_PROVIDER_REVENUE) and their sums by provider
 (views.CRAWL_PROVIDER_TOTALS), kept by the writer.
 
-The formulas read only the crawl's own rows (its model-weeks, its effective prices, its crawl row),
-(and its provider summaries), which are written once under its id, so the figures are computed once,
+The formulas read only the crawl's own rows (its model-weeks, effective prices, provider summaries
+and crawl row), which are written once under its id, so the figures are computed once,
 when it is stored: readers (weekly_revenue, weekly_totals, provider_endpoint_weekly,
 provider_totals_weekly and every view and page above them) read them instead of evaluating
 the formulas over the history again. A crawl stored again under its id gets them anew.
