@@ -4,7 +4,7 @@ fallback.
 
 ``check_price_drift`` compares each ranked model-variant's list prices (prompt, completion, cache
 read) with their median over the last ``ORSTATS_PRICE_DRIFT_CRAWLS`` published crawls, with the
-same factor and the same confirmation by what the traffic paid as price_moves (quality.py).
+same factor and the same confirmation by what the traffic paid as price_moves (quality_moves.py).
 ``check_vanished_keys`` finds ranked model-variants that had a cache-read price in the latest
 published crawl and have none now (their cached tokens would be priced at the prompt price).
 """
@@ -12,7 +12,7 @@ published crawl and have none now (their cached tokens would be priced at the pr
 from __future__ import annotations
 
 import statistics
-from typing import Any
+from typing import Any, Callable, Iterable
 
 from sqlite_utils import Database
 
@@ -39,28 +39,27 @@ def published_crawls(db: Database, week_end: str, count: int) -> list[str]:
 
 def median_prices(db: Database, crawls: list[str]) -> dict[tuple[str, str], dict[str, float]]:
     """Per (canonical_slug, variant), the median of each list price over the crawls that priced it
-    (of several ids of one model-variant in a crawl, the lowest, as published_prices)."""
-    seen: dict[tuple[str, str], dict[str, list[float]]] = {}
-    for crawl in crawls:
-        first: dict[tuple[str, str], Any] = {}
-        for row in db.query("SELECT canonical_slug, variant, prompt_price, completion_price, cache_read_price "
-                            "FROM prices WHERE crawl_id = ? ORDER BY public_id", [crawl]):
-            first.setdefault((row["canonical_slug"], row["variant"]), row)
-        for key, row in first.items():
-            for column in MEDIAN_OF:
-                if row[column] is not None:
-                    seen.setdefault(key, {}).setdefault(column, []).append(row[column])
-    return {key: {c: statistics.median(v) for c, v in columns.items()} for key, columns in seen.items()}
+    (the price that priced each crawl's rows: quality_moves.published_prices)."""
+    return medians((quality_moves.published_prices(db, crawl) for crawl in crawls), MEDIAN_OF,
+                   lambda value: value is not None)
 
 
 def median_effective(db: Database, crawls: list[str]) -> dict[tuple[str, str], dict[str, float]]:
+    """Per (canonical_slug, variant), the median of each believed effective price over the crawls."""
+    return medians((quality_effective.believed_effective(db, crawl) for crawl in crawls),
+                   ("weighted_input_price", "weighted_output_price"), bool)
+
+
+def medians(crawls: Iterable[dict[tuple[str, str], Any]], columns: tuple[str, ...],
+            known: Callable[[Any], bool]) -> dict[tuple[str, str], dict[str, float]]:
+    """Per key, the median of each column over the crawls' rows whose value is ``known``."""
     seen: dict[tuple[str, str], dict[str, list[float]]] = {}
-    for crawl in crawls:
-        for key, row in quality_effective.believed_effective(db, crawl).items():
-            for column in ("weighted_input_price", "weighted_output_price"):
-                if row[column]:
+    for rows in crawls:
+        for key, row in rows.items():
+            for column in columns:
+                if known(row[column]):
                     seen.setdefault(key, {}).setdefault(column, []).append(row[column])
-    return {key: {c: statistics.median(v) for c, v in columns.items()} for key, columns in seen.items()}
+    return {key: {c: statistics.median(v) for c, v in values.items()} for key, values in seen.items()}
 
 
 def check_price_drift(verdict: Any, summary: Any, items: Any, db: Database, previous: dict[str, Any] | None,
