@@ -290,3 +290,46 @@ def test_price_bound_fails_a_text_price_beyond_the_bound_and_skips_without_a_cat
     assert checked(quality.check_price_bound, items, 1000.0) == (
         "fail", "text prices of 4 catalogue entries (maximum $1000.00/M): 2 above it: e/f (e/f-2026:standard) "
                 "completion $4000.00/M; g/h (g/h-2026:standard) cache_read $2000.00/M")
+
+
+def drift_history(path: Any, prompt_prices: list[float]) -> Database:
+    """Published crawls a week apart, the last ending on 2026-02-01, listing x/m-2026 at these prompt
+    prices in turn."""
+    from orstats_crawler.history.connection import open_for_writing
+
+    db = open_for_writing(str(path))
+    for weeks_back, price in enumerate(reversed(prompt_prices)):
+        crawl, week_end = f"c{weeks_back}", date.fromordinal(date(2026, 2, 1).toordinal() - 7 * weeks_back)
+        db["crawls"].insert({"id": crawl, "week_end": week_end.isoformat(), "started_at": week_end.isoformat(),
+                             "status": "published", "models_ranked": 1})
+        db["prices"].insert({"crawl_id": crawl, "observed_on": week_end.isoformat(), "public_id": "x/m",
+                             "canonical_slug": "x/m-2026", "variant": "standard", "prompt_price": price,
+                             "completion_price": 4e-6})
+    return db
+
+
+@pytest.mark.parametrize("history, now, expected", [
+    # doubled at every crawl: each move under price_moves' factor 3, 4x the median of the last three
+    ([1e-6, 2e-6, 4e-6], 8e-6, "fail"),
+    ([2e-6, 2e-6, 2e-6], 2e-6, "pass"),
+    ([2e-6], 8e-6, "skip"),  # one published crawl: price_moves compares with it
+])
+def test_price_drift_adds_up_a_move_split_over_several_crawls(tmp_path, history, now, expected):
+    from orstats_crawler.publish import quality_drift, quality_moves
+    from scrapy.utils.project import get_project_settings
+
+    db = drift_history(tmp_path / "h.db", history)
+    limits = quality_moves.PriceLimits.from_settings(get_project_settings())
+    verdict = quality.Verdict()
+    week = summary(row("x/m-2026", prompt_price=now, upper_bound_usd=1000 * now + 500 * 4e-6))
+    quality_drift.check_price_drift(verdict, week, CrawlItems(), db, quality.previous_published(db, "now", None),
+                                    limits)
+    [check] = verdict.checks
+    assert check["name"] == "price_drift" and check["result"] == expected, check
+    if expected == "fail":
+        assert "x/m-2026:standard prompt $2.00/M -> $8.00/M (no effective price to confirm it) vs the median" \
+            in check["message"]
+        last_crawl_only = quality.Verdict()  # what price_moves sees: a 2x move, under its factor
+        quality_moves.check_price_moves(last_crawl_only, week, CrawlItems(), db,
+                                        quality.previous_published(db, "now", None), limits)
+        assert last_crawl_only.checks[0]["result"] == "pass"
