@@ -29,6 +29,7 @@ from orstats_crawler.publish.results import FAIL, FLAG, LISTED, PASS, SKIP
 from orstats_crawler.sources import model_variant
 
 BATCH_VARIANT = "batch"
+# The effective price (USD per million, effective-pricing) that each list price is compared with.
 EFFECTIVE_OF = {"prompt": "weighted_input_price", "completion": "weighted_output_price"}
 PROVIDER_PRICE = {"weighted_input_price": "effective_input_price", "weighted_output_price": "effective_output_price"}
 RELATIVE_SLACK = 1e-6  # a weighted average equal to its range's end, give or take float rounding
@@ -123,6 +124,17 @@ def provider_problem(prices: dict[str, float | None], summaries: list[dict[str, 
     return None
 
 
+def beyond(move: float | None, limit: float) -> bool:
+    return move is not None and (move > limit or move < 1 / limit)
+
+
+def same_way(move: float, paid_move: float, tolerance: float) -> bool:
+    """The effective price moved the way the list price did, by a factor within `tolerance` of it."""
+    if move in (0.0, float("inf")):
+        return False  # to or from 0: no effective price moves that way
+    return (move > 1) == (paid_move > 1) and not beyond(move / paid_move, tolerance)
+
+
 def moved_alone(row: dict[str, Any], old_list: dict[str, Any] | None, effective: Any,
                 published: dict[str, Any] | None, limits: EffectiveLimits) -> str | None:
     """A material row's effective price that moved more than ``max_move`` either way since its last
@@ -134,13 +146,11 @@ def moved_alone(row: dict[str, Any], old_list: dict[str, Any] | None, effective:
         if not now or not then:
             continue
         move = now / then
-        if 1 / limits.max_move <= move <= limits.max_move:
+        if not beyond(move, limits.max_move):
             continue
         list_then, list_now = (old_list or {}).get(f"{kind}_price"), row.get(f"{kind}_price")
-        if list_then and list_now:
-            list_move = list_now / list_then
-            if (list_move > 1) == (move > 1) and 1 / limits.move_tolerance <= list_move / move <= limits.move_tolerance:
-                continue
+        if list_then and list_now and same_way(list_now / list_then, move, limits.move_tolerance):
+            continue
         return (f"effective {kind} {per_million(then / 1e6)} -> {per_million(now / 1e6)} ({move:.3g}x) since its last "
                 f"published one, its list price not moving the same way")
     return None

@@ -13,6 +13,7 @@ from sqlite_utils import Database
 from orstats_crawler import pricing
 from orstats_crawler.numbers import price as per_million
 from orstats_crawler.publish import quality_effective
+from orstats_crawler.publish.quality_effective import EFFECTIVE_OF, beyond, same_way
 from orstats_crawler.publish.crawl_items import CrawlItems
 from orstats_crawler.publish.results import FAIL, FLAG, LISTED, PASS, SKIP
 from orstats_crawler.publish.week_summary import WeekSummary
@@ -61,10 +62,6 @@ def published_prices(db: Database, crawl_id: str) -> dict[tuple[str, str], Any]:
     return found
 
 
-# The effective price (USD per million, effective-pricing) that each list price is compared with.
-EFFECTIVE_OF = {"prompt": "weighted_input_price", "completion": "weighted_output_price"}
-
-
 def ratio(new: float | None, old: float | None) -> float | None:
     """new / old; infinite for a move from 0, 0 for a move to it; None when either is unknown."""
     if new is None or old is None:
@@ -72,10 +69,6 @@ def ratio(new: float | None, old: float | None) -> float | None:
     if old == 0:
         return 1.0 if new == 0 else float("inf")
     return new / old
-
-
-def beyond(move: float | None, limit: float) -> bool:
-    return move is not None and (move > limit or move < 1 / limit)
 
 
 def check_price_moves(verdict: Any, summary: WeekSummary, items: CrawlItems, db: Database,
@@ -93,7 +86,7 @@ def check_price_moves(verdict: Any, summary: WeekSummary, items: CrawlItems, db:
         return
     before, paid_before = published_prices(db, previous["id"]), quality_effective.believed_effective(db, previous["id"])
     paid_now = {(e.permaslug, e.variant): e for e in items.effective}
-    week_spend = sum(r["upper_bound_usd"] or 0.0 for r in summary.rows)
+    week_spend = quality_effective.week_spend(summary.rows)
     rejected, reviewed, compared = [], [], 0
     for row in summary.rows:
         if row["variant"] == pricing.FREE_VARIANT or row["total_tokens"] is None or row["prompt_price"] is None:
@@ -163,13 +156,6 @@ def price_findings(row: dict[str, Any], old: dict[str, Any] | None, paid_before:
             corroborated, why = False, f"{why}; beyond {limits.max_confirmed:g}x either way, confirmed or not"
         findings.append((corroborated, f"{name} {kind} {per_million(price_then)} -> {per_million(price_now)} ({why})"))
     return findings
-
-
-def same_way(move: float, paid_move: float, tolerance: float) -> bool:
-    """The effective price moved the way the list price did, by a factor within `tolerance` of it."""
-    if move in (0.0, float("inf")):
-        return False  # to or from 0: no effective price moves that way
-    return (move > 1) == (paid_move > 1) and not beyond(move / paid_move, tolerance)
 
 
 def spend_at(row: dict[str, Any], prompt_price: float | None, completion_price: float | None) -> float | None:

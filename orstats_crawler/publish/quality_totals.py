@@ -145,17 +145,27 @@ def check_chart_partial(verdict: Any, chart: list[tuple[str, int, int]], db: Dat
     verdict.add("chart_partial", PASS if ok else FAIL, message)
 
 
-def own_previous_tokens(db: Database, row: dict[str, Any], previous: dict[str, Any] | None) -> tuple[int | None, str]:
+def published_week_tokens(db: Database, previous: dict[str, Any] | None,
+                          week_end: Any) -> dict[tuple[str, str], int | None]:
+    """Each model-variant's tokens in the latest published crawl's week, when that week is this one
+    or the 7 days before it (``last_week``); else none."""
+    if not last_week(previous, week_end) or not db["model_weeks"].exists():
+        return {}
+    return {(r["permaslug"], r["variant"]): r["total_tokens"] for r in db.query(
+        "SELECT permaslug, variant, total_tokens FROM model_weeks WHERE crawl_id = ? AND week_end = ?",
+        [previous["id"], previous["week_end"]])}
+
+
+def own_previous_tokens(row: dict[str, Any], published: dict[tuple[str, str], int | None],
+                        previous: dict[str, Any] | None) -> tuple[int | None, str]:
     """A row's tokens of its previous week: its own previous 7 days in the same model-activity
-    answer, else its week in the latest published crawl (of the 7 days before, or of this same week:
-    a re-crawl of the week holds the same tokens)."""
+    answer, else its week in the latest published crawl (``published_week_tokens``: of the 7 days
+    before, or of this same week: a re-crawl of the week holds the same tokens)."""
     if row.get("previous_prompt_tokens") is not None and row.get("previous_completion_tokens") is not None:
         return row["previous_prompt_tokens"] + row["previous_completion_tokens"], "its previous 7 days"
-    if last_week(previous, row["week_end"]) and db["model_weeks"].exists():
-        for found in db.query("SELECT total_tokens FROM model_weeks WHERE crawl_id = ? AND permaslug = ? "
-                              "AND variant = ? AND week_end = ?",
-                              [previous["id"], row["permaslug"], row["variant"], previous["week_end"]]):
-            return found["total_tokens"], f"its published week ending {previous['week_end']}"
+    key = (row["permaslug"], row["variant"])
+    if key in published:
+        return published[key], f"its published week ending {previous['week_end']}"
     return None, ""
 
 
@@ -166,12 +176,13 @@ def check_token_jumps(verdict: Any, summary: Any, items: Any, db: Database, prev
     ``max_jump_share`` of the week's spend."""
     paid = {(e.permaslug, e.variant): e for e in items.effective}
     spend = quality_effective.week_spend(summary.rows)
+    published = published_week_tokens(db, previous, summary.week_end)
     jumps, compared = [], 0
     for row in summary.rows:
         tokens = row["total_tokens"]
         if not tokens:
             continue
-        before, basis = own_previous_tokens(db, row, previous)
+        before, basis = own_previous_tokens(row, published, previous)
         if before is None:
             continue
         compared += 1
