@@ -117,7 +117,7 @@ def effective_input_week(r: Row) -> str:
 
 def effective_week_revenue(r: Row) -> str:
     """What the traffic paid at the effective prices, the input price weighted to the week."""
-    return _priced(r, f"({r.prompt} * {effective_input_week(r)} + {r.completion} * {r.effective_output}) / 1e6")
+    return effective_revenue(replace(r, effective_input=effective_input_week(r)))
 
 
 def imputed_revenue(r: Row, share: str | None = None) -> str:

@@ -281,9 +281,8 @@ def _weight(s: str) -> str:
 
 
 _MODEL_WEIGHT = "(r.prompt_tokens * s.sample_input_weight + r.completion_tokens * s.sample_output_weight)"
-_SHARE = (f"COALESCE({_weight('s')} / NULLIF({_MODEL_WEIGHT}, 0), "
-          "1.0 * COALESCE(s.total_tokens, 0) / NULLIF(s.sample_tokens, 0))")
 _TOKEN_SHARE = "1.0 * COALESCE(s.total_tokens, 0) / NULLIF(s.sample_tokens, 0)"
+_SHARE = f"COALESCE({_weight('s')} / NULLIF({_MODEL_WEIGHT}, 0), {_TOKEN_SHARE})"
 
 # One row per crawl, model-variant and endpoint: its shares of the model-variant's spend and of its
 # sample's tokens, and those shares of the best estimate, its band and the week's tokens.
