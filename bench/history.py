@@ -42,7 +42,6 @@ from typing import Any, Callable
 
 from orstats_crawler.history.connection import immediate, open_for_writing
 from orstats_crawler.history.formulas import upper_bounds
-from orstats_crawler.pricing import ListPrice
 from orstats_crawler.publish.crawl_items import CrawlInfo, CrawlItems
 from orstats_crawler.publish.week_summary import own_price
 from orstats_crawler.history.records import (ActivityFetchRow, ChartWeekRow, CrawlRecords, CrawlRow, DailyActivityRow,
@@ -149,10 +148,7 @@ def model_week_row(crawl_id: str, model: Model, week: int, week_end: date, rank:
 
 def with_upper_bounds(rows: list[ModelWeekRow]) -> list[ModelWeekRow]:
     """The rows with their no-cache upper bound (formulas.upper_bounds, one evaluation for the week)."""
-    prices = (ListPrice(r.prompt_price, r.completion_price, r.cache_read_price, bool(r.is_free), r.price_status)
-              for r in rows)
-    for row, bound in zip(rows, upper_bounds((r.prompt_tokens, r.completion_tokens, price)
-                                             for r, price in zip(rows, prices))):
+    for row, bound in zip(rows, upper_bounds((r.prompt_tokens, r.completion_tokens, own_price(r)) for r in rows)):
         row.upper_bound_usd = bound
     return rows
 

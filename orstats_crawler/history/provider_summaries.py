@@ -18,11 +18,11 @@ from orstats_crawler.history.records import ProviderSummaryRow
 from orstats_crawler.history.writer import insert
 from orstats_crawler.items import EffectivePrice
 from orstats_crawler.sources import SourceError
+from orstats_crawler.sources.effective import PATH as EFFECTIVE_PATH
 from orstats_crawler.sources.effective import decode_effective
 
 logger = logging.getLogger(__name__)
 
-EFFECTIVE_PATH = "/api/frontend/v1/stats/effective-pricing"
 
 _CRAWLS = """
 SELECT c.id FROM crawls c WHERE NOT EXISTS (SELECT 1 FROM provider_summaries p WHERE p.crawl_id = c.id)

@@ -98,7 +98,7 @@ def render_week(env: Environment, report: WeekReport, outlier_factor: float) -> 
         token_types=charts.token_types(report),
         top_table=tables.models(report, report.top, outlier_factor),
         rest_table=tables.models(report, report.rest, outlier_factor),
-        outliers=tables.outliers(report, report.top, outlier_factor),
+        outliers=tables.outliers(report.top, outlier_factor),
         unknown=tables.unknown(report),
         author_table=tables.authors(report, AUTHOR_ROWS), labs=charts.lab_lines(report),
         estimates_table=tables.estimates(report), list_vs_effective_table=tables.list_vs_effective(report),

@@ -90,7 +90,7 @@ def disagreement(row: ModelRow) -> float | None:
     return max(effective / listed, listed / effective)
 
 
-def outliers(report: WeekReport, rows: list[ModelRow], factor: float) -> list[str]:
+def outliers(rows: list[ModelRow], factor: float) -> list[str]:
     """One line per row whose effective and list figures differ by more than ``factor``."""
     lines = []
     for row in rows:

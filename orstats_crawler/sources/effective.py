@@ -32,6 +32,7 @@ from orstats_crawler.items import EffectivePrice, SourceProblem
 from orstats_crawler.sources import SourceError, check_asked, envelope, load_json, require, rows_of
 
 SOURCE = "effective"
+PATH = "/api/frontend/v1/stats/effective-pricing"
 PRICED, ZERO, NO_DATA = "priced", "zero", "no_data"
 # A provider summary as the item and the history keep it: our name -> the source's.
 PROVIDER_KEYS = {"endpoint_id": "endpointId", "provider_slug": "providerSlug", "provider_name": "providerName"}

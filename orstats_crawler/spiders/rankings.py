@@ -41,6 +41,7 @@ from orstats_crawler.sources.activity import decode_activity
 from orstats_crawler.sources import data_api
 from orstats_crawler.sources.data_api import SOURCE as DATA_API
 from orstats_crawler.sources.data_api import decode_rankings_daily
+from orstats_crawler.sources.effective import PATH as EFFECTIVE_PATH
 from orstats_crawler.sources.effective import SOURCE as EFFECTIVE
 from orstats_crawler.sources.effective import decode_effective
 from orstats_crawler.sources.flight import is_flight_page
@@ -56,7 +57,6 @@ LEADERBOARD_PATH = "/api/frontend/v1/rankings/models?view=week"
 CHART_PATH = "/api/frontend/v1/rankings/model-rankings-chart"
 ACTIVITY_PATH = "/api/frontend/v1/stats/model-activity"
 # What the traffic actually paid; `shape` and `range` are what the site's own page asks for.
-EFFECTIVE_PATH = "/api/frontend/v1/stats/effective-pricing"
 EFFECTIVE_QUERY = {"shape": "v7", "range": "1w"}
 SPLIT_PRIORITY = 10  # split requests go before the queued effective-price requests
 
