@@ -31,6 +31,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from sqlite_utils import Database
 
 from orstats_crawler.history.connection import open_read_only
+from orstats_crawler.history.formulas import EFFECTIVE_DOUBT
 from orstats_crawler.history.monday_series import MEASURED_SHARE, NOMINAL_COVERAGE
 from orstats_crawler.report import charts, tables
 from orstats_crawler.report import format as fmt
@@ -69,7 +70,7 @@ def environment() -> Environment:
     env.filters.update(usd=fmt.usd, tokens=fmt.tokens, percent=fmt.percent, change=fmt.change,
                        md=fmt.md, count=fmt.count)
     env.globals.update(growth=growth, no_previous=tables.NO_PREVIOUS, measured_share=MEASURED_SHARE,
-                       series_coverage=NOMINAL_COVERAGE)
+                       effective_doubt=EFFECTIVE_DOUBT, series_coverage=NOMINAL_COVERAGE)
     return env
 
 
