@@ -330,6 +330,7 @@ def test_price_drift_adds_up_a_move_split_over_several_crawls(tmp_path, history,
         assert "x/m-2026:standard prompt $2.00/M -> $8.00/M (no effective price to confirm it) vs the median" \
             in check["message"]
         last_crawl_only = quality.Verdict()  # what price_moves sees: a 2x move, under its factor
-        quality_moves.check_price_moves(last_crawl_only, week, CrawlItems(), db,
-                                        quality.previous_published(db, "now", None), limits)
+        previous = quality.previous_published(db, "now", None)
+        quality_moves.check_price_moves(last_crawl_only, week, CrawlItems(),
+                                        quality_moves.published_prices(db, previous["id"]), {}, previous, limits)
         assert last_crawl_only.checks[0]["result"] == "pass"

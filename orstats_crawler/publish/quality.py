@@ -108,14 +108,14 @@ def evaluate(items: CrawlItems, summary: WeekSummary, db: Database, settings: An
     asked = bool(items.effective) or any(p.source == EFFECTIVE for p in items.problems)
     quality_effective.check_basis_switch(verdict, summary.rows, items.effective if asked else None, verdict.untrusted,
                                          paid_before, previous, limits.effective)
-    quality_moves.check_price_moves(verdict, summary, believed(items, verdict.untrusted), db, previous, limits)
-    quality_drift.check_price_drift(verdict, summary, believed(items, verdict.untrusted), db, previous, limits)
+    trusted = believed(items, verdict.untrusted)
+    quality_moves.check_price_moves(verdict, summary, trusted, list_before, paid_before, previous, limits)
+    quality_drift.check_price_drift(verdict, summary, trusted, db, previous, limits)
     quality_drift.check_vanished_keys(verdict, summary, list_before, previous, limits.effective.material_share)
     # totals
-    quality_totals.check_week_totals(verdict, summary, items, db, previous, quality_totals.TotalLimits.from_settings(
-        settings))
-    quality_totals.check_token_jumps(verdict, summary, believed(items, verdict.untrusted), db, previous,
-                                     quality_totals.TotalLimits.from_settings(settings))
+    totals = quality_totals.TotalLimits.from_settings(settings)
+    quality_totals.check_week_totals(verdict, summary, items, db, previous, totals)
+    quality_totals.check_token_jumps(verdict, summary, trusted, db, previous, totals)
     if forced and not verdict.passed:
         failed = ", ".join(check["name"] for check in verdict.named(FAIL))
         verdict.add("forced", FLAG, f"published by -a force=1 although these checks failed: {failed}")

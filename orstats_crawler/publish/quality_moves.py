@@ -71,9 +71,13 @@ def ratio(new: float | None, old: float | None) -> float | None:
     return new / old
 
 
-def check_price_moves(verdict: Any, summary: WeekSummary, items: CrawlItems, db: Database,
-                      previous: dict[str, Any] | None, limits: PriceLimits) -> None:
-    """A ranked model-variant's list price (prompt or completion) that moved more than
+def check_price_moves(verdict: Any, summary: WeekSummary, items: CrawlItems, before: dict[tuple[str, str], Any],
+                      paid_before: dict[tuple[str, str], Any], previous: dict[str, Any] | None,
+                      limits: PriceLimits) -> None:
+    """``before`` and ``paid_before``: the latest published crawl's list prices (published_prices)
+    and the effective prices the gate believed (quality_effective.believed_effective).
+
+    A ranked model-variant's list price (prompt or completion) that moved more than
     `max_move` either way since the latest published crawl (to or from 0 included), on a
     model-variant holding at least `min_spend_share` of the week's list-price spend at the old or
     the new price, rejects the week unless its effective price moved the same way, within
@@ -84,7 +88,6 @@ def check_price_moves(verdict: Any, summary: WeekSummary, items: CrawlItems, db:
     if previous is None:
         verdict.add("price_moves", SKIP, "no published crawl to compare list prices with")
         return
-    before, paid_before = published_prices(db, previous["id"]), quality_effective.believed_effective(db, previous["id"])
     paid_now = {(e.permaslug, e.variant): e for e in items.effective}
     week_spend = quality_effective.week_spend(summary.rows)
     rejected, reviewed, compared = [], [], 0
