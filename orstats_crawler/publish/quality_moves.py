@@ -4,7 +4,6 @@ move is reported. `quality_drift` applies the same findings against a median of 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,9 +26,9 @@ class PriceLimits:
     max_move: float  # either way: new / old or old / new
     min_spend_share: float  # of the week's list-price spend, at the old or the new price
     effective_tolerance: float  # how far the effective price's move may be from the list price's
-    max_confirmed: float = math.inf  # a move beyond this is not believed, confirmed or not
-    effective: quality_effective.EffectiveLimits | None = None  # what an effective price believed is
-    drift_crawls: int = 4  # how many published crawls the drift baseline is the median of
+    max_confirmed: float  # a move beyond this is not believed, confirmed or not
+    effective: quality_effective.EffectiveLimits  # what an effective price believed is
+    drift_crawls: int  # how many published crawls the drift baseline is the median of
 
     @classmethod
     def from_settings(cls, settings: Any) -> "PriceLimits":
@@ -41,12 +40,9 @@ class PriceLimits:
 
     def paid_believable(self, list_vs_paid: float | None) -> bool:
         """This crawl's effective price is within what a material row's traffic pays against its list
-        price (list / paid, as price_findings computes it); without the effective limits, within the
-        factor either way."""
+        price (list / paid, as price_findings computes it)."""
         if list_vs_paid is None:
             return False
-        if self.effective is None:
-            return not beyond(list_vs_paid, self.max_move)
         low, high = self.effective.band(True)
         return list_vs_paid > 0 and low <= 1 / list_vs_paid <= high
 

@@ -28,7 +28,7 @@ class TotalLimits:
     max_chart_gap: float  # the week's tokens vs the chart's newest finished week, either way
     max_week_move: float  # vs the previous published week; a chart week vs the one before it
     max_jump_share: float  # of the week's spend, gained by one model-variant over its own previous week
-    chart_tolerance: float = 0.02  # how far below its unfinished view a finished chart week may be
+    chart_tolerance: float  # how far below its unfinished view a finished chart week may be
 
     @classmethod
     def from_settings(cls, settings: Any) -> "TotalLimits":
