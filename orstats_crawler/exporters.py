@@ -1,7 +1,7 @@
 """The `sqlite` feed format: a crawl's items in a SQLite file, one table per kind of item.
 
 ``scrapy crawl rankings -O crawl.sqlite`` writes one (any feed storage works: the exporter builds
-the database in a temporary file and copies it into the feed's file when the feed closes); the
+the database in memory and writes its image into the feed's file when the feed closes); the
 history feed (publish/feed.py) writes one per crawl and merges it into the history. ``read_items``
 gives the items back, as the spider yielded them after the pipelines.
 
@@ -13,18 +13,17 @@ text, dicts and lists as JSON (days inside them, under `date` or `day`, as ISO t
 from __future__ import annotations
 
 import json
+import operator
 import os
 import re
-import shutil
 import sqlite3
-import tempfile
 import types
 import typing
 from dataclasses import fields
 from datetime import date, datetime
 from pathlib import Path
 from functools import cache
-from typing import IO, Any, Iterator
+from typing import IO, Any, Callable, Iterator
 
 from scrapy.exporters import BaseItemExporter
 
@@ -45,7 +44,6 @@ class SqliteItemExporter(BaseItemExporter):
     def __init__(self, file: IO[bytes], **kwargs: Any):
         super().__init__(dont_fail=True, **kwargs)
         self.file = file
-        self.folder: str | None = None
         self.db: sqlite3.Connection | None = None
         self.pending: dict[type, list[tuple[Any, ...]]] = {}
 
@@ -53,11 +51,11 @@ class SqliteItemExporter(BaseItemExporter):
         if self._has_content(self.file):
             raise ValueError(f"the {FORMAT} feed cannot append to {getattr(self.file, 'name', 'its file')}, "
                              "which is not empty: use -O (overwrite) instead of -o")
-        self.folder = tempfile.mkdtemp(prefix="orstats-feed-")
-        self.db = sqlite3.connect(os.path.join(self.folder, "crawl.sqlite"))
+        # In memory: the file is a crawl's scratch, written whole at the end, so a file on disk would
+        # only add a journal and a sync per table for nothing.
+        self.db = sqlite3.connect(":memory:")
         for item_type in ITEM_TYPES:
-            hints = _hints(item_type)
-            columns = ", ".join(f"[{f.name}] {_sql_type(hints[f.name])}" for f in fields(item_type))
+            columns = ", ".join(f"[{name}] {_sql_type(kinds)}" for name, kinds in _columns(item_type))
             self.db.execute(f"CREATE TABLE [{table_name(item_type)}] ({columns})")
 
     def export_item(self, item: Any) -> None:
@@ -65,21 +63,19 @@ class SqliteItemExporter(BaseItemExporter):
         if item_type not in ITEM_TYPES:
             raise TypeError(f"the {FORMAT} feed has no table for {item_type.__name__} items")
         batch = self.pending.setdefault(item_type, [])
-        batch.append(tuple(_to_sql(getattr(item, f.name)) for f in fields(item_type)))
+        batch.append(tuple(map(_to_sql, _values(item_type)(item))))
         if len(batch) >= BATCH:
             self._flush()
 
     def finish_exporting(self) -> None:
-        assert self.db is not None and self.folder is not None
+        assert self.db is not None
         try:
             self._flush()
             self.db.commit()
-            self.db.close()
-            with open(os.path.join(self.folder, "crawl.sqlite"), "rb") as database:
-                shutil.copyfileobj(database, self.file)
+            self.file.write(self.db.serialize())
             self.file.flush()
         finally:
-            shutil.rmtree(self.folder, ignore_errors=True)
+            self.db.close()
 
     def _flush(self) -> None:
         assert self.db is not None
@@ -102,22 +98,29 @@ def read_items(path: str | Path) -> Iterator[Any]:
     db = sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True)
     try:
         for item_type in ITEM_TYPES:
-            names = [f.name for f in fields(item_type)]
-            hints = _hints(item_type)
-            columns = ", ".join(f"[{name}]" for name in names)
+            plan = _columns(item_type)
+            columns = ", ".join(f"[{name}]" for name, _ in plan)
             for row in db.execute(f"SELECT {columns} FROM [{table_name(item_type)}] ORDER BY rowid"):
-                yield item_type(**{name: _from_sql(value, hints[name]) for name, value in zip(names, row)})
+                yield item_type(**{name: _from_sql(value, kinds) for (name, kinds), value in zip(plan, row)})
     finally:
         db.close()
 
 
 @cache
-def _hints(item_type: type) -> dict[str, Any]:
-    return typing.get_type_hints(item_type)
+def _columns(item_type: type) -> tuple[tuple[str, frozenset[Any]], ...]:
+    """Each field of an item class and the plain types it admits, in column order: worked out once per
+    class, not per value (resolving type hints is far slower than converting a value)."""
+    hints = typing.get_type_hints(item_type)
+    return tuple((f.name, frozenset(_kinds(hints[f.name]))) for f in fields(item_type))
 
 
-def _sql_type(annotation: Any) -> str:
-    kinds = _kinds(annotation)
+@cache
+def _values(item_type: type) -> Callable[[Any], tuple[Any, ...]]:
+    """Reads an item's field values, in column order."""
+    return operator.attrgetter(*(name for name, _ in _columns(item_type)))
+
+
+def _sql_type(kinds: frozenset[Any]) -> str:
     found = [_SQL_TYPES[kind] for kind in kinds if kind in _SQL_TYPES]
     return found[0] if found and len(set(found)) == 1 and Any not in kinds else ""
 
@@ -147,10 +150,9 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not stored by the {FORMAT} feed")
 
 
-def _from_sql(value: Any, annotation: Any) -> Any:
+def _from_sql(value: Any, kinds: frozenset[Any]) -> Any:
     if value is None:
         return None
-    kinds = _kinds(annotation)
     if isinstance(value, str):
         if datetime in kinds:
             return datetime.fromisoformat(value)
