@@ -10,7 +10,7 @@ from email.utils import format_datetime
 from typing import Any
 
 from scrapy.exceptions import NotConfigured
-from scrapy.http import Response
+from scrapy.http import Headers, Response
 from scrapy.responsetypes import responsetypes
 
 from orstats_crawler.snapshots.reader import Snapshot
@@ -22,6 +22,8 @@ class SnapshotReplayMiddleware:
     def __init__(self, crawler: Any, snapshot: Snapshot):
         self.crawler = crawler
         self.snapshot = snapshot
+        captured = snapshot.captured
+        self.date = format_datetime(captured, usegmt=True) if captured else None  # every answer's Date
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> "SnapshotReplayMiddleware":
@@ -38,12 +40,14 @@ class SnapshotReplayMiddleware:
         snapshot = self.snapshot
         entry = snapshot.lookup(request.url)
         stats = self.crawler.stats
-        headers = {"Date": format_datetime(snapshot.captured, usegmt=True)} if snapshot.captured else {}
+        headers = Headers({"Date": self.date} if self.date else {})
         if entry is None:
             stats.inc_value("orstats/snapshot/missing")
             return Response(request.url, status=404, headers=headers, body=b"", request=request)
         stats.inc_value("orstats/snapshot/replayed")
         headers["Content-Type"] = entry.content_type
         body = snapshot.body(entry)
+        # Headers, not a dict: Scrapy picks the class by the Content-Type it finds there (as for a
+        # network answer), instead of guessing from a scan of the whole body.
         cls = responsetypes.from_args(headers=headers, url=request.url, body=body)
         return cls(request.url, status=entry.status, headers=headers, body=body, request=request)

@@ -46,6 +46,7 @@ class Snapshot:
         manifest_path = self.folder / MANIFEST
         if not manifest_path.is_file():
             raise SnapshotError(f"snapshot {self.folder}: no {MANIFEST} there (is the path right?)")
+        self.root = self.folder.resolve()  # once: resolving walks every part of the path
         try:
             self.manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
             self.entries = {
@@ -71,7 +72,7 @@ class Snapshot:
         resolving links and `..`) and at most MAX_BODY_BYTES: a manifest pointing elsewhere, at a FIFO
         (which would block the crawl for ever) or a device is a ``SnapshotError`` naming the entry."""
         path = (self.folder / entry.file).resolve()
-        if not path.is_relative_to(self.folder.resolve()):
+        if not path.is_relative_to(self.root):
             raise self._refused(entry, f"{path} is outside the snapshot folder")
         try:
             fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO opens at once, and is refused below
