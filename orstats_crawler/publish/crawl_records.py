@@ -6,7 +6,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-from dataclasses import replace
+from dataclasses import fields
 from datetime import date, datetime
 from typing import Any, Iterable
 
@@ -55,8 +55,7 @@ def crawl_records(info: CrawlInfo, items: CrawlItems, summary: WeekSummary, stat
         activity_fetches=list(_fetch_rows(crawl_id, items, summary)),
         prices=list(_price_rows(crawl_id, items.prices, observed_on)),
         problems=[_problem_row(crawl_id, p) for p in items.problems],
-        effective_prices=[replace(r, rejected_because=(untrusted or {}).get((r.permaslug, r.variant)))
-                          for r in _effective_rows(crawl_id, items.effective)],
+        effective_prices=list(_effective_rows(crawl_id, items.effective, untrusted or {})),
         provider_summaries=list(provider_rows(crawl_id, items.effective)),
         responses=responses, response_bodies=bodies,
         chart_weeks=list(finished_chart_rows(crawl_id, items.chart)),
@@ -122,13 +121,18 @@ def _fetch_rows(crawl_id: str, items: CrawlItems, summary: WeekSummary) -> Itera
                 partial_day=_iso(fetched.dropped_partial_day) if fetched else None)
 
 
-def _effective_rows(crawl_id: str, prices: list[EffectivePrice]) -> Iterable[EffectivePriceRow]:
+_OWN_ROWS = ("provider_summaries", "problems")  # an effective price's fields that go to rows of their own
+
+
+def _effective_rows(crawl_id: str, prices: list[EffectivePrice],
+                    untrusted: dict[tuple[str, str], str]) -> Iterable[EffectivePriceRow]:
     for price in prices:
-        row = ItemAdapter(price).asdict()
-        del row["provider_summaries"], row["problems"]  # their own rows
+        # The item's own fields, not ItemAdapter.asdict: that deep-copies the provider summaries too.
+        row = {f.name: getattr(price, f.name) for f in fields(price) if f.name not in _OWN_ROWS}
         row["url"] = row.pop("source_url")
         row["fetched_at"] = price.fetched_at.isoformat() if price.fetched_at else None
-        yield EffectivePriceRow(crawl_id=crawl_id, **row)
+        yield EffectivePriceRow(crawl_id=crawl_id, **row,
+                                rejected_because=untrusted.get((price.permaslug, price.variant)))
 
 
 def _dataset_rows(crawl_id: str, answers: list[RankingsDaily]) -> Iterable[DatasetDayRow]:
