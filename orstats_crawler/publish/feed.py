@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from weakref import WeakKeyDictionary
 from typing import IO, Any
 from urllib.parse import unquote, urlparse
 
@@ -35,6 +36,10 @@ from orstats_crawler.sources.activity import SOURCE as ACTIVITY
 from orstats_crawler.sources.rankings import CHART, LEADERBOARD
 
 SCHEME = "history"
+# The histories each running crawler has already opened for writing: Scrapy builds a feed's storage
+# once to learn its scheme is supported and again for the feed itself, and proving the history once,
+# at the first, is enough.
+_proven: WeakKeyDictionary[Any, set[Path]] = WeakKeyDictionary()
 
 
 def history_feed_uri(db_path: str | Path) -> str:
@@ -52,7 +57,10 @@ class HistoryFeedStorage:
     def from_crawler(cls, crawler: Any, uri: str, *,
                      feed_options: dict[str, Any] | None = None) -> "HistoryFeedStorage":
         storage = cls(uri, crawler, feed_options=feed_options)
-        open_for_writing(storage.path).close()  # fail now, before any request: HistoryError names the file
+        proven = _proven.setdefault(crawler, set())
+        if storage.path not in proven:
+            open_for_writing(storage.path).close()  # fail now, before any request: HistoryError names the file
+            proven.add(storage.path)
         crawler.signals.connect(storage.response_received, signal=signals.response_received)
         crawler.signals.connect(storage.spider_error, signal=signals.spider_error)
         crawler.signals.connect(storage.item_dropped, signal=signals.item_dropped)
