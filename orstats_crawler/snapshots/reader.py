@@ -12,8 +12,9 @@ import json
 import os
 import stat
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import datetime, timezone
-from pathlib import Path
+from pathlib import Path, PurePath
 from urllib.parse import parse_qsl, urlsplit
 
 MANIFEST = "manifest.json"
@@ -22,6 +23,7 @@ MANIFEST = "manifest.json"
 MAX_BODY_BYTES = 64 * 1024 * 1024
 
 
+@lru_cache(maxsize=1 << 14)  # the same URLs come back: each request's, and a snapshot's for each crawl of it
 def url_key(url: str) -> tuple[str, tuple[tuple[str, str], ...]]:
     """What identifies a URL in a snapshot: its path and its sorted, decoded query."""
     parts = urlsplit(url)
@@ -47,6 +49,7 @@ class Snapshot:
         if not manifest_path.is_file():
             raise SnapshotError(f"snapshot {self.folder}: no {MANIFEST} there (is the path right?)")
         self.root = self.folder.resolve()  # once: resolving walks every part of the path
+        self._resolved_folders: dict[PurePath, Path] = {}
         try:
             self.manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
             self.entries = {
@@ -71,7 +74,7 @@ class Snapshot:
         """The entry's file, read only when it is a regular file inside the snapshot folder (after
         resolving links and `..`) and at most MAX_BODY_BYTES: a manifest pointing elsewhere, at a FIFO
         (which would block the crawl for ever) or a device is a ``SnapshotError`` naming the entry."""
-        path = (self.folder / entry.file).resolve()
+        path = self._resolved(entry.file)
         if not path.is_relative_to(self.root):
             raise self._refused(entry, f"{path} is outside the snapshot folder")
         try:
@@ -88,6 +91,19 @@ class Snapshot:
         if len(body) > MAX_BODY_BYTES:
             raise self._refused(entry, f"grew above the limit of {MAX_BODY_BYTES} bytes while read")
         return body
+
+    def _resolved(self, file: str) -> Path:
+        """``(folder / file).resolve()``, with the resolution of each folder the files sit in kept: a
+        capture holds thousands of files in a few folders, and resolving walks every part of a path.
+        The file's own name is still followed when it is a link."""
+        relative = PurePath(file)
+        if relative.name in ("", ".", ".."):
+            return (self.folder / relative).resolve()
+        parent = self._resolved_folders.get(relative.parent)
+        if parent is None:
+            parent = self._resolved_folders[relative.parent] = (self.folder / relative.parent).resolve()
+        path = parent / relative.name
+        return path.resolve() if path.is_symlink() else path
 
     def _refused(self, entry: Entry, why: str) -> SnapshotError:
         return SnapshotError(f"snapshot {self.folder}: entry {entry.url} file {entry.file!r}: {why}; not read")
