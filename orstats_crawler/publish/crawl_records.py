@@ -151,10 +151,9 @@ def finished_chart_rows(crawl_id: str, chart: list[ChartWeek]) -> Iterable[Chart
     for week in chart:
         if not weeks.chart_week_finished(week.week_start, newest, week.fetched_at):
             continue
+        start, end = week.week_start.isoformat(), weeks.chart_week_end(week.week_start).isoformat()
         for key, tokens in week.values.items():
-            yield ChartWeekRow(week_start=week.week_start.isoformat(),
-                               week_end=weeks.chart_week_end(week.week_start).isoformat(),
-                               key=key, tokens=tokens, crawl_id=crawl_id)
+            yield ChartWeekRow(week_start=start, week_end=end, key=key, tokens=tokens, crawl_id=crawl_id)
 
 
 def partial_chart_rows(crawl_id: str, chart: list[ChartWeek]) -> Iterable[ChartPartialRow]:
@@ -165,9 +164,9 @@ def partial_chart_rows(crawl_id: str, chart: list[ChartWeek]) -> Iterable[ChartP
     for week in chart:
         if weeks.chart_week_finished(week.week_start, newest, week.fetched_at):
             continue
+        start, seen_on = week.week_start.isoformat(), week.fetched_at.date().isoformat() if week.fetched_at else None
         for key, tokens in week.values.items():
-            yield ChartPartialRow(crawl_id=crawl_id, week_start=week.week_start.isoformat(), key=key, tokens=tokens,
-                                  seen_on=week.fetched_at.date().isoformat() if week.fetched_at else None)
+            yield ChartPartialRow(crawl_id=crawl_id, week_start=start, key=key, tokens=tokens, seen_on=seen_on)
 
 
 def _problem_row(crawl_id: str, problem: SourceProblem) -> ProblemRow:
