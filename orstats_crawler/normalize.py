@@ -16,6 +16,8 @@ MAX_COUNT = 2**63 - 1  # SQLite's largest INTEGER
 
 def count(value: Any) -> int:
     """A token or request count: an int, an integral float or a digit string, 0 to MAX_COUNT."""
+    if type(value) is int and 0 <= value <= MAX_COUNT:  # what sources almost always give: no more to check
+        return value
     number = integer(value)
     if number < 0:
         raise ValueError(f"{value!r} is negative")
