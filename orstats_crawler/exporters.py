@@ -116,8 +116,10 @@ def _columns(item_type: type) -> tuple[tuple[str, frozenset[Any]], ...]:
 
 @cache
 def _values(item_type: type) -> Callable[[Any], tuple[Any, ...]]:
-    """Reads an item's field values, in column order."""
-    return operator.attrgetter(*(name for name, _ in _columns(item_type)))
+    """Reads an item's field values, in column order (a tuple even for a class of one field)."""
+    names = [name for name, _ in _columns(item_type)]
+    read = operator.attrgetter(*names)
+    return read if len(names) > 1 else lambda item: (read(item),)
 
 
 def _sql_type(kinds: frozenset[Any]) -> str:
