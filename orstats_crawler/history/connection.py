@@ -115,7 +115,9 @@ def _replace_views(db: Database, names: list[str]) -> None:
 
 
 def _create_view_sql(name: str, sql: str) -> str:
-    return f"CREATE VIEW [{name}] AS {sql}"
+    """The statement as SQLite stores it (without trailing whitespace), so that a current view
+    compares equal to its definition and is left alone."""
+    return f"CREATE VIEW [{name}] AS {sql.rstrip()}"
 
 
 def _reason(error: BaseException) -> str:
