@@ -28,6 +28,7 @@ gives the same table as ``rebuild`` otherwise (tests/test_backfill.py checks it)
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from datetime import date
 from typing import Any, Iterable, Iterator
 
@@ -43,6 +44,7 @@ DAILY = "daily"
 PK = ("week_start", "week_end", "permaslug", "variant")
 WINDOW_SOURCES = ("activity", "leaderboard", "import")  # rows of a crawl whose window is a Monday week
 VOLUME_RANK = {"chart": 0, "data_api": 1, "leaderboard": 2, "import": 2}
+MeasuredWeeks = tuple[list[str], list[dict[str, Any]]]  # a model-variant's week starts, and their rows
 
 # Complete Monday weeks of published crawls' daily activity. daily_activity holds complete days
 # only, so 7 rows are the whole week.
@@ -97,10 +99,12 @@ WHERE m.mix_week_start IS NULL OR m.mix_week_start BETWEEN s.first_week AND s.la
    OR MAX(julianday(s.first_week) - julianday(m.week_start), julianday(m.week_start) - julianday(s.last_week), 0)
       <= abs(julianday(m.mix_week_start) - julianday(m.week_start))
 """
-# The nearest measured week with traffic on either side of a week, for its mix.
-_MIX = """
-SELECT * FROM monday_weeks WHERE permaslug = ? AND variant = ? AND basis = 'measured' AND total_tokens > 0
-  AND week_start {side} ? ORDER BY week_start {order} LIMIT 1
+# The measured weeks with traffic of some model-variants (temp.monday_models), oldest first: the mixes
+# their volumes may take, read once for all the rows being modeled.
+_MIXES = """
+SELECT m.* FROM temp.monday_models s CROSS JOIN monday_weeks m
+  ON m.permaslug = s.permaslug AND m.variant = s.variant AND m.basis = 'measured' AND m.total_tokens > 0
+ORDER BY m.permaslug, m.variant, m.week_start
 """
 
 
@@ -132,7 +136,10 @@ def update(db: Database, crawl_id: str) -> dict[str, Any]:
                    if key not in measured and _wins(row, current.get(key), crawl_id))
     before = {key: current.get(key) for key in written}  # what each row was, to tell what changed
     prices = PriceHistory(db)
-    _write(db, written.values(), prices)
+    # The volumes are stored once, modeled (they are among the stale mixes); the stored rows they
+    # replace go first, so that none is taken for a mix.
+    _write(db, (row for row in written.values() if row["basis"] == MEASURED), prices)
+    _delete(db, [key for key, row in written.items() if row["basis"] != MEASURED and current.get(key)])
     stale = _stale_mixes(db, written.values())
     before.update((_key(row), row) for row in stale if _key(row) not in before)
     remodeled = _modeled(db, stale)
@@ -308,10 +315,12 @@ def _stale_mixes(db: Database, written: Iterable[dict[str, Any]]) -> list[dict[s
 
 def _modeled(db: Database, rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """Volumes with the shares of the nearest measured week of the same model-variant, if any."""
+    rows = list(rows)
+    mixes = _measured_weeks(db, {(row["permaslug"], row["variant"]) for row in rows})
     out = []
     for row in rows:
         estimate = {**row, **dict.fromkeys(SPLIT), "basis": VOLUME, "mix_week_start": None, "requests": None}
-        mix = _nearest_mix(db, estimate)
+        mix = _nearest_mix(mixes.get((row["permaslug"], row["variant"])), estimate["week_start"])
         if mix is not None:
             total = estimate["total_tokens"]
             prompt = round(total * mix["prompt_tokens"] / mix["total_tokens"])
@@ -328,15 +337,27 @@ def _modeled(db: Database, rows: Iterable[dict[str, Any]]) -> list[dict[str, Any
     return out
 
 
-def _nearest_mix(db: Database, row: dict[str, Any]) -> dict[str, Any] | None:
-    """The stored measured week with traffic nearest to the row's (on a tie, the later one)."""
-    found = []
-    for side, order in (("<", "DESC"), (">", "ASC")):
-        found.extend(db.query(_MIX.format(side=side, order=order),
-                              [row["permaslug"], row["variant"], row["week_start"]]))
-    week = date.fromisoformat(row["week_start"])
+def _measured_weeks(db: Database, models: set[tuple[str, str]]) -> dict[tuple[str, str], MeasuredWeeks]:
+    """The stored measured weeks with traffic of some model-variants, by model-variant."""
+    _scope(db, "monday_models", ("permaslug", "variant"), models)
+    found: dict[tuple[str, str], MeasuredWeeks] = {}
+    for mix in db.query(_MIXES):
+        starts, rows = found.setdefault((mix["permaslug"], mix["variant"]), ([], []))
+        starts.append(mix["week_start"])
+        rows.append(mix)
+    return found
+
+
+def _nearest_mix(weeks: MeasuredWeeks | None, week_start: str) -> dict[str, Any] | None:
+    """The measured week with traffic nearest to a week, before or after it (on a tie, the later one)."""
+    if weeks is None:
+        return None
+    starts, rows = weeks
+    before, after = bisect_left(starts, week_start), bisect_right(starts, week_start)
+    found = rows[before - 1:before] + rows[after:after + 1] if before else rows[after:after + 1]
+    week = date.fromisoformat(week_start)
     return min(found, default=None, key=lambda m: (abs((date.fromisoformat(m["week_start"]) - week).days),
-                                                   m["week_start"] < row["week_start"]))
+                                                   m["week_start"] < week_start))
 
 
 def _write(db: Database, rows: Iterable[dict[str, Any]], prices: PriceHistory) -> None:
@@ -348,6 +369,10 @@ def _write(db: Database, rows: Iterable[dict[str, Any]], prices: PriceHistory) -
         out.append([priced.get(c) for c in columns])
     marks = ", ".join("?" * len(columns))
     db.conn.executemany(f"INSERT OR REPLACE INTO monday_weeks ({', '.join(columns)}) VALUES ({marks})", out)
+
+
+def _delete(db: Database, keys: list[tuple[str, ...]]) -> None:
+    db.conn.executemany(f"DELETE FROM monday_weeks WHERE {' AND '.join(f'{k} = ?' for k in PK)}", keys)
 
 
 def _reprice(db: Database, keys: list[tuple[str, ...]], prices: PriceHistory) -> None:
