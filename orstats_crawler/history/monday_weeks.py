@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from datetime import date
+from operator import itemgetter
 from typing import Any, Iterable, Iterator
 
 from sqlite_utils import Database
@@ -155,8 +156,8 @@ def _changed_weeks(db: Database, before: dict[tuple, dict[str, Any] | None]) -> 
     """The Monday weeks of the rows that differ from what they were (a row that only changed the
     crawl it came from is the same unless measured: a measured row's crawl gives its effective prices)."""
     columns = list(db["monday_weeks"].columns_dict)
-    after = _stored(db, before)
-    changed = set()
+    changed = {key[0] for key, old in before.items() if old is None}  # a row where none was: written
+    after = _stored(db, (key for key, old in before.items() if old is not None))
     for key, old in before.items():
         new = after.get(key)
         if old is None or new is None:
@@ -242,8 +243,7 @@ def _row(source: dict[str, Any], basis: str, origin: str, split: dict[str, Any])
     }
 
 
-def _key(row: dict[str, Any]) -> tuple[str, ...]:
-    return tuple(row[k] for k in PK)
+_key = itemgetter(*PK)  # a row's primary key, as a tuple
 
 
 def _order(row: dict[str, Any]) -> tuple:
