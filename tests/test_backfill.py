@@ -14,7 +14,7 @@ from orstats_crawler.history import monday_weeks
 from orstats_crawler.history.price_history import PriceHistory
 from orstats_crawler.history.connection import immediate, open_for_writing
 from orstats_crawler.report import format as fmt
-from tests.conftest import crawl, shared_capture
+from tests.conftest import crawl
 from tests.factory import SEED_MODELS, SnapshotSpec, _chart_key, build_snapshot, chart, daily_rows, expected_effective
 from tests.test_import_history import anchor_file, run_import, write
 from tests.test_report import crawl_demo, section, table
@@ -204,11 +204,8 @@ async def test_revenue_by_author_shares(demo_snapshot, history_path):
     assert monday and monday <= set(authors)
 
 
-@pytest_twisted.ensureDeferred
-async def test_real_capture_stores_51_chart_weeks_its_window_and_exact_monday_weeks(history_path):
-    capture = shared_capture("openrouter-2026-08-08")
-    await crawl({"ORSTATS_DB": str(history_path)}, snapshot=str(capture))
-    db = Database(history_path)
+def test_real_capture_stores_51_chart_weeks_its_window_and_exact_monday_weeks(capture_2026_08_08):
+    db = Database(capture_2026_08_08.history)
     chart_weeks = [r["week_start"] for r in db.query("select distinct week_start from chart_weeks order by 1")]
     assert len(chart_weeks) == 51 and chart_weeks[-1] == "2026-08-03"  # 2026-08-10 was still partial
     assert list(db.query("select week_start, week_end, status from weeks")) == [

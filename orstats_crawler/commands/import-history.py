@@ -28,8 +28,8 @@ from orstats_crawler.commands import add_history_option, check_settings, history
 from orstats_crawler.commands.crawl import EXIT_REPORT_FAILED
 from orstats_crawler.history.connection import HistoryError, open_for_writing
 from orstats_crawler.publish.importer import ImportResult, import_path, rebuild_series_after, snapshot_paths
-from orstats_crawler.report.folder import report_folder
-from orstats_crawler.report.render import ReportError, write_reports
+from orstats_crawler.report.folder import ReportSettings
+from orstats_crawler.report.render import ReportError
 from orstats_crawler.sources import SourceError
 
 
@@ -81,18 +81,16 @@ class Command(ScrapyCommand):
                 self.exitcode = 1
         finally:
             db.close()
-        if self.settings.get("ORSTATS_REPORT_DIR") != "" and not self.render(db_path) and not self.exitcode:
+        check_settings(self.settings, ReportSettings.settings_read())
+        report = ReportSettings.from_settings(self.settings, db_path)
+        if report.folder is not None and not self.render(report, db_path) and not self.exitcode:
             self.exitcode = EXIT_REPORT_FAILED
 
-    def render(self, db_path: str) -> bool:
+    @staticmethod
+    def render(report: ReportSettings, db_path: str) -> bool:
         """The report brought up to date as after a crawl; False when it could not be written."""
-        check_settings(self.settings, ["ORSTATS_REVENUE_METHOD", "ORSTATS_REPORT_TABLE_ROWS",
-                                       "ORSTATS_REPORT_OUTLIER_FACTOR"])
-        folder = report_folder(self.settings.get("ORSTATS_REPORT_DIR"), db_path)
         try:
-            rendered = write_reports(db_path, folder, self.settings.get("ORSTATS_REVENUE_METHOD"),
-                                     self.settings.getint("ORSTATS_REPORT_TABLE_ROWS"), everything=False,
-                                     outlier_factor=self.settings.getfloat("ORSTATS_REPORT_OUTLIER_FACTOR"))
+            rendered = report.write(db_path, everything=False)
         except (HistoryError, ReportError) as error:
             print(f"scrapy import-history: imported, but the report was not written: {error}; "
                   "`scrapy report` writes it", file=sys.stderr)

@@ -19,8 +19,8 @@ from orstats_crawler.commands import add_history_option, check_settings, history
 from orstats_crawler.history.connection import HistoryError
 from orstats_crawler.report import format as fmt
 from orstats_crawler.report.data import METHODS
-from orstats_crawler.report.folder import report_folder
-from orstats_crawler.report.render import ReportError, write_reports
+from orstats_crawler.report.folder import ReportSettings
+from orstats_crawler.report.render import ReportError
 
 
 class Command(ScrapyCommand):
@@ -46,17 +46,12 @@ class Command(ScrapyCommand):
         if args:
             raise UsageError(f"unexpected arguments: {' '.join(args)}")
         db_path = history_path(opts, self.settings)
-        setting = self.settings.get("ORSTATS_REPORT_DIR")
-        report_dir = opts.output or (setting != "" and report_folder(setting, db_path))
-        method_key = opts.method or self.settings.get("ORSTATS_REVENUE_METHOD")
-        if not report_dir:
+        check_settings(self.settings, ReportSettings.settings_read(opts.method))
+        report = ReportSettings.from_settings(self.settings, db_path, folder=opts.output, method=opts.method)
+        if report.folder is None:
             raise UsageError("no report folder: set ORSTATS_REPORT_DIR or pass --output", print_help=False)
-        read = ["ORSTATS_REPORT_TABLE_ROWS", "ORSTATS_REPORT_OUTLIER_FACTOR"] + (
-            [] if opts.method else ["ORSTATS_REVENUE_METHOD"])
-        check_settings(self.settings, read)
         try:
-            rendered = write_reports(db_path, report_dir, method_key, self.settings.getint("ORSTATS_REPORT_TABLE_ROWS"),
-                                     outlier_factor=self.settings.getfloat("ORSTATS_REPORT_OUTLIER_FACTOR"))
+            rendered = report.write(db_path)
         except (HistoryError, ReportError) as error:
             print(f"scrapy report: {error}", file=sys.stderr)
             self.exitcode = 1
@@ -67,5 +62,5 @@ class Command(ScrapyCommand):
             return
         week = rendered.latest.week
         print(f"report written to {rendered.readme} (week {week.week_start}..{week.week_end}, "
-              f"headline {method_key}: {fmt.usd(week.revenue())}); {len(rendered.weekly)} weekly pages in "
+              f"headline {report.method}: {fmt.usd(week.revenue())}); {len(rendered.weekly)} weekly pages in "
               f"{rendered.readme.parent / 'weekly'}")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -27,36 +28,32 @@ from orstats_crawler import signals as orstats_signals
 from orstats_crawler.history.connection import HistoryError, immediate, open_for_writing, open_read_only
 from orstats_crawler.history.writer import (PUBLISHED, REPORT_FAILED, REPORT_NOT_RENDERED, REPORT_WRITTEN,
                                             last_report_status, record_report)
-from orstats_crawler.report.folder import report_folder
-from orstats_crawler.report.render import ReportError, write_reports
+from orstats_crawler.report.folder import ReportSettings
+from orstats_crawler.report.render import ReportError
 
 logger = logging.getLogger(__name__)
 
 
 class ReportExtension:
-    def __init__(self, crawler: Any, db_path: str, report_dir: str, method_key: str, table_rows: int,
-                 outlier_factor: float):
+    def __init__(self, crawler: Any, db_path: str, report: ReportSettings):
         self.crawler = crawler
         # Resolved now: a crawl run by Scrapyd has its own working directory.
         self.db_path = Path(db_path).expanduser().resolve()
-        self.report_dir = Path(report_dir).expanduser().resolve()
-        self.method_key = method_key
-        self.table_rows = table_rows
-        self.outlier_factor = outlier_factor
+        self.report = replace(report, folder=report.folder.expanduser().resolve())
+        self.report_dir = self.report.folder
         self.verdict: orstats_signals.StoredVerdict | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> "ReportExtension":
         settings = crawler.settings
-        if not settings.get("ORSTATS_DB") or settings.get("ORSTATS_REPORT_DIR") == "":
+        db_path = settings.get("ORSTATS_DB")
+        # Its settings were checked with the spider's arguments (arguments.check_settings).
+        report = ReportSettings.from_settings(settings, db_path) if db_path else None
+        if report is None or report.folder is None:
             # Off is the usual case, not a warning: a NotConfigured with a message is logged as one.
             logger.debug("no history (ORSTATS_DB) or no report folder (ORSTATS_REPORT_DIR): no report")
             raise NotConfigured
-        # Its settings were checked with the spider's arguments (arguments.check_settings).
-        folder = report_folder(settings.get("ORSTATS_REPORT_DIR"), settings.get("ORSTATS_DB"))
-        extension = cls(crawler, settings.get("ORSTATS_DB"), str(folder),
-                        settings.get("ORSTATS_REVENUE_METHOD"), settings.getint("ORSTATS_REPORT_TABLE_ROWS"),
-                        settings.getfloat("ORSTATS_REPORT_OUTLIER_FACTOR"))
+        extension = cls(crawler, db_path, report)
         crawler.signals.connect(extension.crawl_verdict, signal=orstats_signals.crawl_verdict)
         crawler.signals.connect(extension.feed_exporter_closed, signal=signals.feed_exporter_closed)
         return extension
@@ -76,8 +73,7 @@ class ReportExtension:
             return
         readme = self.report_dir / "README.md"
         try:
-            rendered = write_reports(self.db_path, self.report_dir, self.method_key, self.table_rows, everything=False,
-                                     outlier_factor=self.outlier_factor)
+            rendered = self.report.write(self.db_path, everything=False)
         except (ReportError, HistoryError) as error:
             logger.error("report not written: %s; the week is stored, the next crawl or `scrapy report` "
                          "writes the report", error)
