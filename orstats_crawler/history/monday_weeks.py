@@ -45,6 +45,7 @@ DAILY = "daily"
 PK = ("week_start", "week_end", "permaslug", "variant")
 WINDOW_SOURCES = ("activity", "leaderboard", "import")  # rows of a crawl whose window is a Monday week
 VOLUME_RANK = {"chart": 0, "data_api": 1, "leaderboard": 2, "import": 2}
+SPAN = ("permaslug", "variant", "first_week", "last_week")  # the weeks of some rows of a model-variant
 MeasuredWeeks = tuple[list[str], list[dict[str, Any]]]  # a model-variant's week starts, and their rows
 
 # Complete Monday weeks of published crawls' daily activity. daily_activity holds complete days
@@ -100,11 +101,16 @@ WHERE m.mix_week_start IS NULL OR m.mix_week_start BETWEEN s.first_week AND s.la
    OR MAX(julianday(s.first_week) - julianday(m.week_start), julianday(m.week_start) - julianday(s.last_week), 0)
       <= abs(julianday(m.mix_week_start) - julianday(m.week_start))
 """
-# The measured weeks with traffic of some model-variants (temp.monday_models), oldest first: the mixes
-# their volumes may take, read once for all the rows being modeled.
-_MIXES = """
-SELECT m.* FROM temp.monday_models s CROSS JOIN monday_weeks m
-  ON m.permaslug = s.permaslug AND m.variant = s.variant AND m.basis = 'measured' AND m.total_tokens > 0
+# The mixes the volumes of some model-variants may take, read once for all the rows being modeled:
+# the measured weeks with traffic within the span of those rows (temp.monday_models) and the nearest
+# on either side of it, oldest first (each part walks an index of monday_weeks over the span only).
+_MEASURED_OF = ("SELECT rowid FROM monday_weeks WHERE permaslug = s.permaslug AND variant = s.variant "
+                "AND basis = 'measured' AND total_tokens > 0")
+_MIXES = f"""
+SELECT m.* FROM temp.monday_models s CROSS JOIN monday_weeks m ON m.rowid IN (
+  {_MEASURED_OF} AND week_start BETWEEN s.first_week AND s.last_week
+  UNION ALL SELECT * FROM ({_MEASURED_OF} AND week_start < s.first_week ORDER BY week_start DESC LIMIT 1)
+  UNION ALL SELECT * FROM ({_MEASURED_OF} AND week_start > s.last_week ORDER BY week_start LIMIT 1))
 ORDER BY m.permaslug, m.variant, m.week_start
 """
 
@@ -298,16 +304,9 @@ def _scope(db: Database, name: str, columns: tuple[str, ...], rows: Iterable[tup
 def _stale_mixes(db: Database, written: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """The unmeasured rows to model again after some rows were written: the new volumes, and the
     stored ones whose nearest measured week may have changed (``_STALE_MIXES``)."""
-    spans: dict[tuple[str, str], list[str]] = {}
-    stale = {}
-    for row in written:
-        if row["basis"] != MEASURED:
-            stale[_key(row)] = row
-            continue
-        span = spans.setdefault((row["permaslug"], row["variant"]), [row["week_start"], row["week_start"]])
-        span[0], span[1] = min(span[0], row["week_start"]), max(span[1], row["week_start"])
-    _scope(db, "monday_span", ("permaslug", "variant", "first_week", "last_week"),
-           [(*model, first, last) for model, (first, last) in spans.items()])
+    written = list(written)
+    stale = {_key(row): row for row in written if row["basis"] != MEASURED}
+    _scope(db, "monday_span", SPAN, _spans(row for row in written if row["basis"] == MEASURED))
     for row in db.query(_STALE_MIXES):
         stale.setdefault(_key(row), row)
     return list(stale.values())
@@ -316,7 +315,7 @@ def _stale_mixes(db: Database, written: Iterable[dict[str, Any]]) -> list[dict[s
 def _modeled(db: Database, rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """Volumes with the shares of the nearest measured week of the same model-variant, if any."""
     rows = list(rows)
-    mixes = _measured_weeks(db, {(row["permaslug"], row["variant"]) for row in rows})
+    mixes = _measured_weeks(db, rows)
     out = []
     for row in rows:
         estimate = {**row, **dict.fromkeys(SPLIT), "basis": VOLUME, "mix_week_start": None, "requests": None}
@@ -337,9 +336,18 @@ def _modeled(db: Database, rows: Iterable[dict[str, Any]]) -> list[dict[str, Any
     return out
 
 
-def _measured_weeks(db: Database, models: set[tuple[str, str]]) -> dict[tuple[str, str], MeasuredWeeks]:
-    """The stored measured weeks with traffic of some model-variants, by model-variant."""
-    _scope(db, "monday_models", ("permaslug", "variant"), models)
+def _spans(rows: Iterable[dict[str, Any]]) -> list[tuple[str, str, str, str]]:
+    """The first and last week of some rows, by model-variant (SPAN)."""
+    spans: dict[tuple[str, str], list[str]] = {}
+    for row in rows:
+        span = spans.setdefault((row["permaslug"], row["variant"]), [row["week_start"], row["week_start"]])
+        span[0], span[1] = min(span[0], row["week_start"]), max(span[1], row["week_start"])
+    return [(*model, first, last) for model, (first, last) in spans.items()]
+
+
+def _measured_weeks(db: Database, rows: list[dict[str, Any]]) -> dict[tuple[str, str], MeasuredWeeks]:
+    """The stored measured weeks with traffic that may be the mix of some rows, by model-variant."""
+    _scope(db, "monday_models", SPAN, _spans(rows))
     found: dict[tuple[str, str], MeasuredWeeks] = {}
     for mix in db.query(_MIXES):
         starts, rows = found.setdefault((mix["permaslug"], mix["variant"]), ([], []))
