@@ -350,9 +350,9 @@ def _measured_weeks(db: Database, rows: list[dict[str, Any]]) -> dict[tuple[str,
     _scope(db, "monday_models", SPAN, _spans(rows))
     found: dict[tuple[str, str], MeasuredWeeks] = {}
     for mix in db.query(_MIXES):
-        starts, rows = found.setdefault((mix["permaslug"], mix["variant"]), ([], []))
+        starts, weeks = found.setdefault((mix["permaslug"], mix["variant"]), ([], []))
         starts.append(mix["week_start"])
-        rows.append(mix)
+        weeks.append(mix)
     return found
 
 
