@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections import Counter
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest_twisted
@@ -15,6 +16,7 @@ from sqlite_utils import Database
 from orstats_crawler.commands.crawl import EXIT_ERROR, EXIT_PUBLISHED
 from orstats_crawler.exporters import read_items, table_name
 from orstats_crawler.history.connection import open_for_writing
+from orstats_crawler.history.migrations import migrations
 from orstats_crawler.items import ITEM_TYPES, LeaderboardRow, ModelPrice
 from tests.conftest import crawl, scrapy_here
 
@@ -91,3 +93,22 @@ def test_migrations_are_applied_in_the_order_of_their_names_and_all_of_them_are_
     registered = [m.name for m in module.migrations._migrations]
     defined = sorted(name for name in vars(module) if name.startswith("m") and name[1:4].isdigit())
     assert registered == defined  # every migration function is registered, in name order
+
+
+def test_a_new_history_holds_what_every_migration_leaves_in_an_empty_file(tmp_path):
+    # open_for_writing copies it into a new file instead of running every migration there again.
+    open_for_writing(tmp_path / "first" / "history.db").close()  # the copy is made by now
+    before = str(datetime.now(timezone.utc))
+    new = open_for_writing(tmp_path / "new" / "history.db")
+    migrated = Database(tmp_path / "migrated.db")
+    migrations.apply(migrated)
+    migrated.close()
+    migrated = open_for_writing(tmp_path / "migrated.db")  # not empty: only its views are added
+    schema = "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY rowid"
+    assert list(new.execute(schema)) == list(migrated.execute(schema))
+    assert len([row for row in new.execute(schema) if row[0] == "table"]) > 20
+    record = "SELECT id, migration_set, name FROM _sqlite_migrations ORDER BY id"
+    assert list(new.execute(record)) == list(migrated.execute(record))
+    assert not migrations.pending(new)
+    applied = {at for (at,) in new.execute("SELECT applied_at FROM _sqlite_migrations")}
+    assert min(applied) >= before  # when this file was made, not when the copied schema was

@@ -15,6 +15,8 @@ from __future__ import annotations
 import os
 import sqlite3
 from contextlib import contextmanager
+from datetime import datetime, timezone
+from functools import cache
 from pathlib import Path
 from typing import Iterator
 from urllib.parse import quote
@@ -41,7 +43,7 @@ def open_for_writing(path: str | Path) -> Database:
         if db.journal_mode != "wal":
             db.enable_wal()
         with immediate(db):  # also proves the write lock can be taken
-            migrations.apply(db)
+            _migrate(db)
             _replace_views(db, _stale_views(db))
     except (OSError, sqlite3.Error) as error:
         raise HistoryError(f"history file {path}: cannot be opened for writing ({_reason(error)})") from None
@@ -98,6 +100,36 @@ def _connect_read_only(path: Path) -> sqlite3.Connection:
     return sqlite3.connect(f"{uri}?mode=rw", uri=True)
 
 
+def _migrate(db: Database) -> None:
+    """Apply the pending migrations. A current file is only read; a new, empty one is given what
+    every migration leaves in an empty history (``_new_history``), without running them again."""
+    if not migrations.pending(db):
+        return
+    if db.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchone():
+        migrations.apply(db)
+        return
+    schema, rows = _new_history()
+    for sql in schema:
+        db.execute(sql)
+    for table, values in rows.items():
+        db.conn.executemany(f"INSERT INTO [{table}] VALUES ({', '.join('?' * len(values[0]))})", values)
+    # The record says when the migrations were applied to this file.
+    db.execute(f"UPDATE [{migrations.migrations_table}] SET applied_at = ?", [str(datetime.now(timezone.utc))])
+
+
+@cache
+def _new_history() -> tuple[list[str], dict[str, list[tuple]]]:
+    """The schema (in the order SQLite stores it) and the rows that every migration leaves in an
+    empty history, built once per process in memory by applying them."""
+    db = Database(memory=True)
+    migrations.apply(db)
+    schema = [sql for (sql,) in db.execute("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL "
+                                           "AND name NOT LIKE 'sqlite_%' ORDER BY rowid")]
+    rows = {table: db.execute(f"SELECT * FROM [{table}]").fetchall() for table in db.table_names()}
+    db.close()
+    return schema, {table: values for table, values in rows.items() if values}
+
+
 def _stale_views(db: Database) -> list[str]:
     stored = {row[0]: row[1] for row in db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'view'")}
     return [name for name, sql in VIEWS if stored.get(name) != _create_view_sql(name, sql)]
@@ -115,7 +147,9 @@ def _replace_views(db: Database, names: list[str]) -> None:
 
 
 def _create_view_sql(name: str, sql: str) -> str:
-    return f"CREATE VIEW [{name}] AS {sql}"
+    """The statement as SQLite stores it (without trailing whitespace), so that a current view
+    compares equal to its definition and is left alone."""
+    return f"CREATE VIEW [{name}] AS {sql.rstrip()}"
 
 
 def _reason(error: BaseException) -> str:

@@ -28,7 +28,9 @@ gives the same table as ``rebuild`` otherwise (tests/test_backfill.py checks it)
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from datetime import date
+from operator import itemgetter
 from typing import Any, Iterable, Iterator
 
 from sqlite_utils import Database
@@ -43,6 +45,8 @@ DAILY = "daily"
 PK = ("week_start", "week_end", "permaslug", "variant")
 WINDOW_SOURCES = ("activity", "leaderboard", "import")  # rows of a crawl whose window is a Monday week
 VOLUME_RANK = {"chart": 0, "data_api": 1, "leaderboard": 2, "import": 2}
+SPAN = ("permaslug", "variant", "first_week", "last_week")  # the weeks of some rows of a model-variant
+MeasuredWeeks = tuple[list[str], list[dict[str, Any]]]  # a model-variant's week starts, and their rows
 
 # Complete Monday weeks of published crawls' daily activity. daily_activity holds complete days
 # only, so 7 rows are the whole week.
@@ -97,10 +101,17 @@ WHERE m.mix_week_start IS NULL OR m.mix_week_start BETWEEN s.first_week AND s.la
    OR MAX(julianday(s.first_week) - julianday(m.week_start), julianday(m.week_start) - julianday(s.last_week), 0)
       <= abs(julianday(m.mix_week_start) - julianday(m.week_start))
 """
-# The nearest measured week with traffic on either side of a week, for its mix.
-_MIX = """
-SELECT * FROM monday_weeks WHERE permaslug = ? AND variant = ? AND basis = 'measured' AND total_tokens > 0
-  AND week_start {side} ? ORDER BY week_start {order} LIMIT 1
+# The mixes the volumes of some model-variants may take, read once for all the rows being modeled:
+# the measured weeks with traffic within the span of those rows (temp.monday_models) and the nearest
+# on either side of it, oldest first (each part walks an index of monday_weeks over the span only).
+_MEASURED_OF = ("SELECT rowid FROM monday_weeks WHERE permaslug = s.permaslug AND variant = s.variant "
+                "AND basis = 'measured' AND total_tokens > 0")
+_MIXES = f"""
+SELECT m.* FROM temp.monday_models s CROSS JOIN monday_weeks m ON m.rowid IN (
+  {_MEASURED_OF} AND week_start BETWEEN s.first_week AND s.last_week
+  UNION ALL SELECT * FROM ({_MEASURED_OF} AND week_start < s.first_week ORDER BY week_start DESC LIMIT 1)
+  UNION ALL SELECT * FROM ({_MEASURED_OF} AND week_start > s.last_week ORDER BY week_start LIMIT 1))
+ORDER BY m.permaslug, m.variant, m.week_start
 """
 
 
@@ -132,7 +143,10 @@ def update(db: Database, crawl_id: str) -> dict[str, Any]:
                    if key not in measured and _wins(row, current.get(key), crawl_id))
     before = {key: current.get(key) for key in written}  # what each row was, to tell what changed
     prices = PriceHistory(db)
-    _write(db, written.values(), prices)
+    # The volumes are stored once, modeled (they are among the stale mixes); the stored rows they
+    # replace go first, so that none is taken for a mix.
+    _write(db, (row for row in written.values() if row["basis"] == MEASURED), prices)
+    _delete(db, [key for key, row in written.items() if row["basis"] != MEASURED and current.get(key)])
     stale = _stale_mixes(db, written.values())
     before.update((_key(row), row) for row in stale if _key(row) not in before)
     remodeled = _modeled(db, stale)
@@ -148,8 +162,8 @@ def _changed_weeks(db: Database, before: dict[tuple, dict[str, Any] | None]) -> 
     """The Monday weeks of the rows that differ from what they were (a row that only changed the
     crawl it came from is the same unless measured: a measured row's crawl gives its effective prices)."""
     columns = list(db["monday_weeks"].columns_dict)
-    after = _stored(db, before)
-    changed = set()
+    changed = {key[0] for key, old in before.items() if old is None}  # a row where none was: written
+    after = _stored(db, (key for key, old in before.items() if old is not None))
     for key, old in before.items():
         new = after.get(key)
         if old is None or new is None:
@@ -235,8 +249,7 @@ def _row(source: dict[str, Any], basis: str, origin: str, split: dict[str, Any])
     }
 
 
-def _key(row: dict[str, Any]) -> tuple[str, ...]:
-    return tuple(row[k] for k in PK)
+_key = itemgetter(*PK)  # a row's primary key, as a tuple
 
 
 def _order(row: dict[str, Any]) -> tuple:
@@ -291,16 +304,9 @@ def _scope(db: Database, name: str, columns: tuple[str, ...], rows: Iterable[tup
 def _stale_mixes(db: Database, written: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """The unmeasured rows to model again after some rows were written: the new volumes, and the
     stored ones whose nearest measured week may have changed (``_STALE_MIXES``)."""
-    spans: dict[tuple[str, str], list[str]] = {}
-    stale = {}
-    for row in written:
-        if row["basis"] != MEASURED:
-            stale[_key(row)] = row
-            continue
-        span = spans.setdefault((row["permaslug"], row["variant"]), [row["week_start"], row["week_start"]])
-        span[0], span[1] = min(span[0], row["week_start"]), max(span[1], row["week_start"])
-    _scope(db, "monday_span", ("permaslug", "variant", "first_week", "last_week"),
-           [(*model, first, last) for model, (first, last) in spans.items()])
+    written = list(written)
+    stale = {_key(row): row for row in written if row["basis"] != MEASURED}
+    _scope(db, "monday_span", SPAN, _spans(row for row in written if row["basis"] == MEASURED))
     for row in db.query(_STALE_MIXES):
         stale.setdefault(_key(row), row)
     return list(stale.values())
@@ -308,10 +314,12 @@ def _stale_mixes(db: Database, written: Iterable[dict[str, Any]]) -> list[dict[s
 
 def _modeled(db: Database, rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """Volumes with the shares of the nearest measured week of the same model-variant, if any."""
+    rows = list(rows)
+    mixes = _measured_weeks(db, rows)
     out = []
     for row in rows:
         estimate = {**row, **dict.fromkeys(SPLIT), "basis": VOLUME, "mix_week_start": None, "requests": None}
-        mix = _nearest_mix(db, estimate)
+        mix = _nearest_mix(mixes.get((row["permaslug"], row["variant"])), estimate["week_start"])
         if mix is not None:
             total = estimate["total_tokens"]
             prompt = round(total * mix["prompt_tokens"] / mix["total_tokens"])
@@ -328,15 +336,36 @@ def _modeled(db: Database, rows: Iterable[dict[str, Any]]) -> list[dict[str, Any
     return out
 
 
-def _nearest_mix(db: Database, row: dict[str, Any]) -> dict[str, Any] | None:
-    """The stored measured week with traffic nearest to the row's (on a tie, the later one)."""
-    found = []
-    for side, order in (("<", "DESC"), (">", "ASC")):
-        found.extend(db.query(_MIX.format(side=side, order=order),
-                              [row["permaslug"], row["variant"], row["week_start"]]))
-    week = date.fromisoformat(row["week_start"])
+def _spans(rows: Iterable[dict[str, Any]]) -> list[tuple[str, str, str, str]]:
+    """The first and last week of some rows, by model-variant (SPAN)."""
+    spans: dict[tuple[str, str], list[str]] = {}
+    for row in rows:
+        span = spans.setdefault((row["permaslug"], row["variant"]), [row["week_start"], row["week_start"]])
+        span[0], span[1] = min(span[0], row["week_start"]), max(span[1], row["week_start"])
+    return [(*model, first, last) for model, (first, last) in spans.items()]
+
+
+def _measured_weeks(db: Database, rows: list[dict[str, Any]]) -> dict[tuple[str, str], MeasuredWeeks]:
+    """The stored measured weeks with traffic that may be the mix of some rows, by model-variant."""
+    _scope(db, "monday_models", SPAN, _spans(rows))
+    found: dict[tuple[str, str], MeasuredWeeks] = {}
+    for mix in db.query(_MIXES):
+        starts, weeks = found.setdefault((mix["permaslug"], mix["variant"]), ([], []))
+        starts.append(mix["week_start"])
+        weeks.append(mix)
+    return found
+
+
+def _nearest_mix(weeks: MeasuredWeeks | None, week_start: str) -> dict[str, Any] | None:
+    """The measured week with traffic nearest to a week, before or after it (on a tie, the later one)."""
+    if weeks is None:
+        return None
+    starts, rows = weeks
+    before, after = bisect_left(starts, week_start), bisect_right(starts, week_start)
+    found = rows[before - 1:before] + rows[after:after + 1] if before else rows[after:after + 1]
+    week = date.fromisoformat(week_start)
     return min(found, default=None, key=lambda m: (abs((date.fromisoformat(m["week_start"]) - week).days),
-                                                   m["week_start"] < row["week_start"]))
+                                                   m["week_start"] < week_start))
 
 
 def _write(db: Database, rows: Iterable[dict[str, Any]], prices: PriceHistory) -> None:
@@ -348,6 +377,10 @@ def _write(db: Database, rows: Iterable[dict[str, Any]], prices: PriceHistory) -
         out.append([priced.get(c) for c in columns])
     marks = ", ".join("?" * len(columns))
     db.conn.executemany(f"INSERT OR REPLACE INTO monday_weeks ({', '.join(columns)}) VALUES ({marks})", out)
+
+
+def _delete(db: Database, keys: list[tuple[str, ...]]) -> None:
+    db.conn.executemany(f"DELETE FROM monday_weeks WHERE {' AND '.join(f'{k} = ?' for k in PK)}", keys)
 
 
 def _reprice(db: Database, keys: list[tuple[str, ...]], prices: PriceHistory) -> None:

@@ -15,7 +15,9 @@ day after the week) and `file` (an imported week, priced as its file priced it).
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any
 
 from sqlite_utils import Database
@@ -41,14 +43,25 @@ class WeekPrice:
 UNKNOWN = WeekPrice(None, None, None, None, None, None)
 FREE_PRICE = WeekPrice(0.0, 0.0, 0.0, 1, FREE, None)
 
-# The nearest usable observation day on either side; both walk the (canonical_slug, variant,
-# observed_on) index and stop at the first row. A rejected crawl's catalogue is kept for inspection
-# but prices nothing: the gate turned it down (a price beyond the bound, say).
-# (The crawl's status is looked up for the row found, not gathered from every crawl at each lookup.)
-_USABLE = ("canonical_slug = ? AND variant = ? AND prompt_price IS NOT NULL AND completion_price IS NOT NULL "
+# A model-variant's usable observation days within a span around the weeks it prices, and the
+# nearest one on either side of the span, oldest first: any week in the span finds its nearest day
+# on either side among them in Python. Each part walks the (canonical_slug, variant, observed_on)
+# index over the span only, so a lookup costs the same on a long history as on a new one. A
+# rejected crawl's catalogue is kept for inspection but prices nothing: the gate turned it down (a
+# price beyond the bound, say). (The crawl's status is looked up for each row found, not gathered
+# from every crawl at each lookup.)
+_USABLE = ("canonical_slug = :permaslug AND variant = :variant AND prompt_price IS NOT NULL "
+           "AND completion_price IS NOT NULL "
            "AND NOT EXISTS (SELECT 1 FROM crawls c WHERE c.id = prices.crawl_id AND c.status = 'rejected')")
-_DAY_BEFORE = f"SELECT observed_on FROM prices WHERE {_USABLE} AND observed_on <= ? ORDER BY observed_on DESC LIMIT 1"
-_DAY_AFTER = f"SELECT observed_on FROM prices WHERE {_USABLE} AND observed_on > ? ORDER BY observed_on LIMIT 1"
+_DAYS_AROUND = f"""
+SELECT * FROM (SELECT observed_on FROM prices WHERE {_USABLE} AND observed_on < :first
+               ORDER BY observed_on DESC LIMIT 1)
+UNION SELECT observed_on FROM prices WHERE {_USABLE} AND observed_on BETWEEN :first AND :last
+UNION SELECT * FROM (SELECT observed_on FROM prices WHERE {_USABLE} AND observed_on > :last
+                     ORDER BY observed_on LIMIT 1)
+ORDER BY 1
+"""
+_SPAN = timedelta(days=400)  # either side of a week: about the weeks one crawl prices
 _ON_DAY = """
 SELECT p.prompt_price, p.completion_price, p.cache_read_price, p.is_free
 FROM prices p LEFT JOIN crawls c ON c.id = p.crawl_id
@@ -59,11 +72,14 @@ ORDER BY substr(p.public_id, 1, 1) = '~', c.started_at DESC, p.crawl_id DESC LIM
 
 
 class PriceHistory:
-    """Looks prices up in ``prices`` by (permaslug, variant, week end), remembering each answer."""
+    """Looks prices up in ``prices`` by (permaslug, variant, week end), remembering each answer, the
+    observation days it read and each day's price."""
 
     def __init__(self, db: Database):
         self.conn = db.conn
         self._seen: dict[tuple[str, str, str], WeekPrice] = {}
+        self._spans: dict[tuple[str, str], list[tuple[str, str, list[str]]]] = {}
+        self._on_day: dict[tuple[str, str, str], tuple] = {}
 
     def at(self, permaslug: str, variant: str, week_end: str) -> WeekPrice:
         if variant == FREE_VARIANT:
@@ -74,9 +90,30 @@ class PriceHistory:
         return self._seen[key]
 
     def _lookup(self, permaslug: str, variant: str, week_end: str) -> WeekPrice:
-        for query, basis in ((_DAY_BEFORE, BEFORE), (_DAY_AFTER, AFTER)):
-            day = self.conn.execute(query, [permaslug, variant, week_end]).fetchone()
-            if day:
-                prices = self.conn.execute(_ON_DAY, [permaslug, variant, day[0]]).fetchone()
-                return WeekPrice(*prices, basis, day[0])
+        """The latest observation on or before the week's last day; failing that, the earliest after."""
+        days = self._observation_days(permaslug, variant, week_end)
+        before = bisect_right(days, week_end)
+        if before:
+            return self._price(permaslug, variant, days[before - 1], BEFORE)
+        if days:
+            return self._price(permaslug, variant, days[0], AFTER)
         return UNKNOWN
+
+    def _observation_days(self, permaslug: str, variant: str, week_end: str) -> list[str]:
+        """The usable days of a span holding the week's last day, with the nearest on either side of it."""
+        spans = self._spans.setdefault((permaslug, variant), [])
+        for first, last, days in spans:
+            if first <= week_end <= last:
+                return days
+        end = date.fromisoformat(week_end)
+        first, last = (end - _SPAN).isoformat(), (end + _SPAN).isoformat()
+        days = [row[0] for row in self.conn.execute(
+            _DAYS_AROUND, {"permaslug": permaslug, "variant": variant, "first": first, "last": last})]
+        spans.append((first, last, days))
+        return days
+
+    def _price(self, permaslug: str, variant: str, day: str, basis: str) -> WeekPrice:
+        key = (permaslug, variant, day)
+        if key not in self._on_day:
+            self._on_day[key] = self.conn.execute(_ON_DAY, key).fetchone()
+        return WeekPrice(*self._on_day[key], basis, day)

@@ -9,6 +9,7 @@ are its table's columns, in order.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
+from functools import cache
 from typing import Any, ClassVar
 
 
@@ -19,10 +20,16 @@ class Record:
 
     @classmethod
     def columns(cls) -> list[str]:
-        return [f.name for f in fields(cls)]
+        return list(_field_names(cls))
 
     def values(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, name) for name in self.columns())
+        return tuple(getattr(self, name) for name in _field_names(type(self)))
+
+
+@cache
+def _field_names(record: type[Record]) -> tuple[str, ...]:
+    """A record class's fields, read once per class: a crawl writes thousands of records."""
+    return tuple(f.name for f in fields(record))
 
 
 @dataclass
