@@ -145,12 +145,7 @@ def _dataset_rows(crawl_id: str, answers: list[RankingsDaily]) -> Iterable[Datas
 
 def finished_chart_rows(crawl_id: str, chart: list[ChartWeek]) -> Iterable[ChartWeekRow]:
     """The chart's finished weeks (what the quality gate compares with the stored ones)."""
-    if not chart:
-        return
-    newest = max(week.week_start for week in chart)
-    for week in chart:
-        if not weeks.chart_week_finished(week.week_start, newest, week.fetched_at):
-            continue
+    for week in _chart_weeks(chart, finished=True):
         start, end = week.week_start.isoformat(), weeks.chart_week_end(week.week_start).isoformat()
         for key, tokens in week.values.items():
             yield ChartWeekRow(week_start=start, week_end=end, key=key, tokens=tokens, crawl_id=crawl_id)
@@ -158,15 +153,17 @@ def finished_chart_rows(crawl_id: str, chart: list[ChartWeek]) -> Iterable[Chart
 
 def partial_chart_rows(crawl_id: str, chart: list[ChartWeek]) -> Iterable[ChartPartialRow]:
     """The chart's weeks not finished yet, with the day the chart was computed."""
-    if not chart:
-        return
-    newest = max(week.week_start for week in chart)
-    for week in chart:
-        if weeks.chart_week_finished(week.week_start, newest, week.fetched_at):
-            continue
+    for week in _chart_weeks(chart, finished=False):
         start, seen_on = week.week_start.isoformat(), week.fetched_at.date().isoformat() if week.fetched_at else None
         for key, tokens in week.values.items():
             yield ChartPartialRow(crawl_id=crawl_id, week_start=start, key=key, tokens=tokens, seen_on=seen_on)
+
+
+def _chart_weeks(chart: list[ChartWeek], *, finished: bool) -> Iterable[ChartWeek]:
+    """The chart's weeks that are finished (or, with ``finished=False``, not yet) as of its newest."""
+    newest = max((week.week_start for week in chart), default=None)
+    return [week for week in chart
+            if weeks.chart_week_finished(week.week_start, newest, week.fetched_at) == finished]
 
 
 def _problem_row(crawl_id: str, problem: SourceProblem) -> ProblemRow:
