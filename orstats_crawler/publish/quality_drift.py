@@ -16,7 +16,6 @@ from typing import Any, Callable, Iterable
 
 from sqlite_utils import Database
 
-from orstats_crawler import pricing
 from orstats_crawler.history.writer import PUBLISHED
 from orstats_crawler.publish import quality_effective, quality_moves
 from orstats_crawler.numbers import price as per_million
@@ -74,10 +73,7 @@ def check_price_drift(verdict: Any, summary: Any, items: Any, db: Database, prev
     paid_now = {(e.permaslug, e.variant): e for e in items.effective}
     week_spend = quality_effective.week_spend(summary.rows)
     rejected, reviewed, compared = [], [], 0
-    for row in summary.rows:
-        if row["variant"] == pricing.FREE_VARIANT or row["total_tokens"] is None or row["prompt_price"] is None:
-            continue
-        key = (row["permaslug"], row["variant"])
+    for key, row in quality_moves.compared_rows(summary.rows):
         baseline = listed.get(key)
         if not baseline:
             continue
@@ -85,8 +81,7 @@ def check_price_drift(verdict: Any, summary: Any, items: Any, db: Database, prev
         findings = quality_moves.price_findings(row, baseline, paid.get(key), paid_now.get(key), limits)
         findings += cache_read_findings(row, baseline, paid_now.get(key), limits)
         significant = (row["upper_bound_usd"] or 0.0) / week_spend >= limits.min_spend_share if week_spend else False
-        for corroborated, text in findings:
-            (rejected if significant and not corroborated else reviewed).append(f"{text} vs the median")
+        quality_moves.sort_findings(findings, significant, rejected, reviewed, " vs the median")
     message = (f"list and cache-read prices of {compared} ranked model-variants vs their median over the last "
                f"{len(crawls)} published crawls (more than {limits.max_move:g}x either way)")
     quality_moves.add_price_findings(verdict, "price_drift", message, "moves", rejected, reviewed, limits)

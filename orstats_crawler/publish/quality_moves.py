@@ -5,7 +5,7 @@ move is reported. `quality_drift` applies the same findings against a median of 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterator
 
 from sqlite_utils import Database
 
@@ -87,10 +87,7 @@ def check_price_moves(verdict: Any, summary: WeekSummary, items: CrawlItems, bef
     paid_now = {(e.permaslug, e.variant): e for e in items.effective}
     week_spend = quality_effective.week_spend(summary.rows)
     rejected, reviewed, compared = [], [], 0
-    for row in summary.rows:
-        if row["variant"] == pricing.FREE_VARIANT or row["total_tokens"] is None or row["prompt_price"] is None:
-            continue  # always free, or nothing to weigh or compare
-        key = (row["permaslug"], row["variant"])
+    for key, row in compared_rows(summary.rows):
         old = before.get(key)
         findings = price_findings(row, old, paid_before.get(key), paid_now.get(key), limits)
         compared += 1
@@ -99,12 +96,28 @@ def check_price_moves(verdict: Any, summary: WeekSummary, items: CrawlItems, bef
         spend_then = (spend_at(row, old["prompt_price"], old["completion_price"]) if old else None)
         significant = max(spend_share(s, row, week_spend) for s in (row["upper_bound_usd"], spend_then)) \
             >= limits.min_spend_share
-        for corroborated, text in findings:
-            (rejected if significant and not corroborated else reviewed).append(text)
+        sort_findings(findings, significant, rejected, reviewed)
     message = (f"list prices of {compared} ranked model-variants vs published crawl {previous['id']} (week ending "
                f"{previous['week_end']}; more than {limits.max_move:g}x either way, effective price within "
                f"{limits.effective_tolerance:g}x of the move)")
     add_price_findings(verdict, "price_moves", message, "list prices", rejected, reviewed, limits)
+
+
+def compared_rows(rows: list[dict[str, Any]]) -> Iterator[tuple[tuple[str, str], dict[str, Any]]]:
+    """The ranked rows whose list prices are compared, by (canonical_slug, variant): not the always
+    free ones, nor those with no tokens to weigh or no list price to compare."""
+    for row in rows:
+        if row["variant"] != pricing.FREE_VARIANT and row["total_tokens"] is not None \
+                and row["prompt_price"] is not None:
+            yield (row["permaslug"], row["variant"]), row
+
+
+def sort_findings(findings: list[tuple[bool, str]], significant: bool, rejected: list[str], reviewed: list[str],
+                  suffix: str = "") -> None:
+    """A row's findings to ``rejected`` when the row is significant and nothing corroborates them,
+    else to ``reviewed``."""
+    for corroborated, text in findings:
+        (rejected if significant and not corroborated else reviewed).append(text + suffix)
 
 
 def add_price_findings(verdict: Any, name: str, message: str, what: str, rejected: list[str],
