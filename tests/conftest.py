@@ -11,8 +11,10 @@ import gc
 import io
 import logging
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from pathlib import Path
 from typing import Any, Iterator
@@ -41,6 +43,7 @@ from tests.factory import build_snapshot
 pytest_plugins = ["tests.checkout_guard", "pytester"]
 
 ROOT = Path(__file__).resolve().parent.parent
+MEMORY = Path("/dev/shm")  # a tmpfs on Linux: the tests' folders live there when it can be written
 SHARED = ROOT.parent / "shared"
 CAPTURES = SHARED / "captures"
 
@@ -67,6 +70,36 @@ ENGINE = {"test_backfill", "test_concurrency", "test_crawl_command", "test_crawl
           "test_report", "test_report_command", "test_monday_series", "test_providers"}
 ENGINE |= {"test_archive"}
 ENGINE |= {"test_integrity"}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: Any) -> None:
+    """The run's temporary folders go to memory (MEMORY) where the machine has it, unless
+    ``--basetemp`` says where: every crawl commits to SQLite histories there, and on a disk each
+    commit waits for its sync. Before pytest's own configure reads ``basetemp``; xdist's workers
+    get their folders inside it. Removed after a run that passed, kept (and named) after one that failed."""
+    if config.option.basetemp or hasattr(config, "workerinput") or not os.access(MEMORY, os.W_OK | os.X_OK):
+        return
+    config.option.basetemp = tempfile.mkdtemp(prefix="orstats-tests-", dir=MEMORY)
+    config.stash[IN_MEMORY] = Path(config.option.basetemp)
+
+
+def pytest_unconfigure(config: Any) -> None:
+    folder = config.stash.get(IN_MEMORY, None)
+    if folder is None:
+        return
+    if config.stash.get(PASSED, False):
+        shutil.rmtree(folder, ignore_errors=True)
+    else:
+        print(f"\nthe tests' temporary folders are kept in {folder}", file=sys.stderr)
+
+
+def pytest_sessionfinish(session: Any, exitstatus: int) -> None:
+    session.config.stash[PASSED] = exitstatus == 0
+
+
+IN_MEMORY = pytest.StashKey[Path]()
+PASSED = pytest.StashKey[bool]()
 
 
 def pytest_collection_modifyitems(items: list[Any]) -> None:
@@ -267,8 +300,9 @@ def resume(command: greenlet.greenlet, *args: Any) -> Any:
     return command.switch(*args)
 
 
-async def scrapy_here(*args: str) -> subprocess.CompletedProcess[str]:
-    """`scrapy <args>` as run_scrapy runs it (a `crawl` with the FAST settings), through Scrapy's own
+async def scrapy_here(*args: str, fast: bool = True) -> subprocess.CompletedProcess[str]:
+    """`scrapy <args>` as run_scrapy runs it (a `crawl` with the FAST settings unless ``fast=False``: the
+    project's polite defaults), through Scrapy's own
     command line (scrapy.cmdline.execute: the project's commands, their options, usage errors and exit
     code), but in this process: a second or two less per command than starting Python, Scrapy and
     Twisted again. The command runs in a greenlet of its own, so that its blocking start() can wait
@@ -276,7 +310,7 @@ async def scrapy_here(*args: str) -> subprocess.CompletedProcess[str]:
     process (run_scrapy)."""
     fast_settings = [f"-s{key}={value}" for key, value in FAST.items() if key != "LOG_LEVEL"]
     command = greenlet.greenlet(execute_command)
-    step = resume(command, ["scrapy", *args, *(fast_settings if args[:1] == ("crawl",) else [])])
+    step = resume(command, ["scrapy", *args, *(fast_settings if fast and args[:1] == ("crawl",) else [])])
     while isinstance(step, Deferred):
         await step
         step = resume(command)

@@ -36,7 +36,7 @@ from orstats_crawler.snapshots.server import ReplayHandler, ReplayServer
 from orstats_crawler.sources import data_api
 from orstats_crawler.spiders.rankings import CHART_PATH, EFFECTIVE_PATH, LEADERBOARD_PATH
 from orstats_crawler.sources.legacy import RANKINGS_PAGE_PATH
-from tests.conftest import run_scrapy
+from tests.conftest import scrapy_here
 from tests.test_data_api import FakeDataApi
 from tests.test_faults import (ACTIVITY, CATALOGUE, SMALL, FaultHandler, Run, assert_nothing_lost, copy_history,
                                fault_crawl, state)
@@ -417,7 +417,8 @@ def logged_stat(log: str, name: str) -> int:
 
 
 @pytest.mark.parametrize("where", ["closed port", "unresolvable name"])
-def test_an_unreachable_site_ends_the_crawl_with_exit_1_in_seconds(where, world, tmp_path, capsys):
+@pytest_twisted.ensureDeferred
+async def test_an_unreachable_site_ends_the_crawl_with_exit_1_in_seconds(where, world, tmp_path, capsys):
     base = f"http://127.0.0.1:{closed_port()}" if where == "closed port" else "http://nonexistent.invalid"
     history, reports = tmp_path / "history.db", tmp_path / "reports"
     copy_history(world.seed / "history.db", history)
@@ -425,8 +426,8 @@ def test_an_unreachable_site_ends_the_crawl_with_exit_1_in_seconds(where, world,
     before = state(history, reports)
     known = {r["id"] for r in Database(history)["crawls"].rows}
     started = time.monotonic()
-    process = run_scrapy("crawl", "rankings", f"-sOPENROUTER_BASE_URL={base}", f"-sORSTATS_DB={history}",
-                         f"-sORSTATS_REPORT_DIR={reports}", SHORT_BACKOFF, fast=False, timeout=180)
+    process = await scrapy_here("crawl", "rankings", f"-sOPENROUTER_BASE_URL={base}", f"-sORSTATS_DB={history}",
+                                f"-sORSTATS_REPORT_DIR={reports}", SHORT_BACKOFF, fast=False)
     took = time.monotonic() - started
     with capsys.disabled():
         print(f"\n{where}: `scrapy crawl rankings` at the polite defaults ({SHORT_BACKOFF}) ended in {took:.1f} s")
