@@ -1,5 +1,5 @@
 """The gate on effective prices, drift and week totals, tried as an attacker would: each test builds a
-poisoned copy of the real 2026-08-08 capture (copied into tmp_path, JSON rewritten by code) and
+poisoned copy of the real 2026-08-08 capture (its files hard-linked, JSON rewritten by code) and
 crawls it after the clean capture was published; the poisoned crawl is rejected (exit 3) and the
 published week keeps its figure, or it publishes within 5 % of it. Then the real sequence: the
 successive weekly captures, and the anchor-history import, publish the clean weeks unchanged.
@@ -11,8 +11,9 @@ import json
 import os
 import shutil
 import sqlite3
+import tempfile
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import pytest
 import pytest_twisted
@@ -58,13 +59,24 @@ def clean(capture_2026_08_08) -> tuple[Path, float]:
     return db, figure
 
 
+@pytest.fixture
+def linkable(tmp_path: Path) -> Iterator[Path]:
+    """Where a test's poisoned copies of a capture go: a folder of its own on the captures' file
+    system, so that they hard-link the capture's files (the tests' folders may be in memory)."""
+    if os.stat(tmp_path).st_dev == os.stat(shared_capture(CAPTURE)).st_dev:
+        yield tmp_path
+        return
+    with tempfile.TemporaryDirectory(prefix="orstats-poisoned-") as folder:
+        yield Path(folder)
+
+
 class Poisoned:
     """A copy of the capture whose JSON files are rewritten. Its files are hard links to the capture's
     where the file system allows (a thousand files are not copied for the few rewritten), so a
     rewrite replaces a file and never writes into it: the capture in ../shared stays as it is."""
 
-    def __init__(self, tmp_path: Path, capture: str = CAPTURE):
-        self.folder = tmp_path / "poisoned"
+    def __init__(self, folder: Path, capture: str = CAPTURE):
+        self.folder = folder / "poisoned"
         shutil.copytree(shared_capture(capture), self.folder, copy_function=link_or_copy)
         self.entries = json.loads((self.folder / "manifest.json").read_text())["entries"]
 
@@ -108,11 +120,11 @@ def top_by_revenue(db: Path, where: str = "1") -> tuple[str, str]:
                      "ORDER BY revenue_best_usd DESC LIMIT 1")[0]
 
 
-async def poisoned_crawl(tmp_path: Path, clean: tuple[Path, float],
+async def poisoned_crawl(tmp_path: Path, linkable: Path, clean: tuple[Path, float],
                          poison: Callable[[Poisoned], Any]) -> tuple[int, Path]:
     db = tmp_path / "history.db"
     shutil.copy(clean[0], db)
-    snapshot = Poisoned(tmp_path)
+    snapshot = Poisoned(linkable)
     poison(snapshot)
     return await crawl(snapshot.folder, db), db
 
@@ -126,9 +138,9 @@ def assert_kept_or_close(code: int, db: Path, clean_figure: float) -> None:
 
 
 @pytest_twisted.ensureDeferred
-async def test_the_top_models_effective_price_x1000_is_rejected(tmp_path, clean):
+async def test_the_top_models_effective_price_x1000_is_rejected(tmp_path, linkable, clean):
     permaslug, variant = top_by_revenue(clean[0], "best_basis = 'effective'")
-    code, db = await poisoned_crawl(tmp_path, clean, lambda s: s.rewrite(effective_url(permaslug, variant),
+    code, db = await poisoned_crawl(tmp_path, linkable, clean, lambda s: s.rewrite(effective_url(permaslug, variant),
                                                                  scale_effective(1000)))
     assert code == 3 and headline(db) == clean[1]
     check = checks_of_last_crawl(db)["effective_prices"]
@@ -141,25 +153,25 @@ async def test_the_top_models_effective_price_x1000_is_rejected(tmp_path, clean)
 
 @pytest.mark.parametrize("factor", [0.01, 1e-6], ids=["x0.01", "per-token"])
 @pytest_twisted.ensureDeferred
-async def test_every_effective_price_scaled_is_rejected(tmp_path, clean, factor):
-    code, db = await poisoned_crawl(tmp_path, clean, lambda s: s.rewrite(EFFECTIVE, scale_effective(factor)))
+async def test_every_effective_price_scaled_is_rejected(tmp_path, linkable, clean, factor):
+    code, db = await poisoned_crawl(tmp_path, linkable, clean, lambda s: s.rewrite(EFFECTIVE, scale_effective(factor)))
     assert code == 3 and headline(db) == clean[1]
     assert checks_of_last_crawl(db)["effective_prices"]["result"] == "fail"
 
 
 @pytest_twisted.ensureDeferred
-async def test_every_effective_answer_being_one_models_body_is_rejected(tmp_path, clean):
+async def test_every_effective_answer_being_one_models_body_is_rejected(tmp_path, linkable, clean):
     permaslug, variant = top_by_revenue(clean[0], "best_basis = 'effective'")
     body = json.loads((shared_capture(CAPTURE) / "api/frontend/v1/stats/effective-pricing"
                        / f"{permaslug.replace('/', '__')}__{variant}.json").read_text())
-    code, db = await poisoned_crawl(tmp_path, clean, lambda s: s.rewrite(EFFECTIVE, lambda data, url: body))
+    code, db = await poisoned_crawl(tmp_path, linkable, clean, lambda s: s.rewrite(EFFECTIVE, lambda data, url: body))
     assert code == 3 and headline(db) == clean[1]
     check = checks_of_last_crawl(db)["effective_identity"]
     assert check["result"] == "fail" and "the same answer as" in check["message"]
 
 
 @pytest_twisted.ensureDeferred
-async def test_one_models_list_and_effective_price_x1000_is_rejected(tmp_path, clean):
+async def test_one_models_list_and_effective_price_x1000_is_rejected(tmp_path, linkable, clean):
     # the model-variant nearest 0.5 % of the week's list spend
     # (an embedding model has no completion price, so no list spend: its NULL would sort first)
     permaslug, variant = query(clean[0], "SELECT permaslug, variant FROM weekly_revenue WHERE best_basis = 'effective' "
@@ -178,28 +190,28 @@ async def test_one_models_list_and_effective_price_x1000_is_rejected(tmp_path, c
                             model["pricing"][key] = str(float(model["pricing"][key]) * 1000)
         snapshot.rewrite("/api/v1/models", models)
 
-    code, db = await poisoned_crawl(tmp_path, clean, poison)
+    code, db = await poisoned_crawl(tmp_path, linkable, clean, poison)
     assert code == 3 and headline(db) == clean[1]
     failed = {name for name, check in checks_of_last_crawl(db).items() if check["result"] == "fail"}
     assert failed & {"price_moves", "price_bound", "effective_prices"}, failed
 
 
 @pytest_twisted.ensureDeferred
-async def test_a_leaderboard_missing_its_40_largest_rows_is_rejected(tmp_path, clean):
+async def test_a_leaderboard_missing_its_40_largest_rows_is_rejected(tmp_path, linkable, clean):
     def poison(snapshot: Poisoned) -> None:
         def drop(data: Any, url: str) -> None:
             rows = sorted(data["data"], key=lambda r: -(r["total_prompt_tokens"] + r["total_completion_tokens"]))
             data["data"] = rows[40:]
         snapshot.rewrite("rankings/models?view=week", drop)
 
-    code, db = await poisoned_crawl(tmp_path, clean, poison)
+    code, db = await poisoned_crawl(tmp_path, linkable, clean, poison)
     assert code == 3 and headline(db) == clean[1]
     check = checks_of_last_crawl(db)["week_totals"]
     assert check["result"] == "fail" and "the chart's week of" in check["message"]
 
 
 @pytest_twisted.ensureDeferred
-async def test_the_chart_week_finishing_in_this_crawl_x100_is_rejected(tmp_path, clean):
+async def test_the_chart_week_finishing_in_this_crawl_x100_is_rejected(tmp_path, linkable, clean):
     (newest,) = query(clean[0], "SELECT MAX(week_start) FROM chart_weeks")[0]
 
     def poison(snapshot: Poisoned) -> None:
@@ -209,20 +221,20 @@ async def test_the_chart_week_finishing_in_this_crawl_x100_is_rejected(tmp_path,
                     week["ys"] = {k: v * 100 for k, v in week["ys"].items()}
         snapshot.rewrite("model-rankings-chart", scale)
 
-    code, db = await poisoned_crawl(tmp_path, clean, poison)
+    code, db = await poisoned_crawl(tmp_path, linkable, clean, poison)
     assert code == 3 and headline(db) == clean[1]
     checks = checks_of_last_crawl(db)
     assert checks["chart_week"]["result"] == "fail" and checks["week_totals"]["result"] == "fail"
 
 
 @pytest_twisted.ensureDeferred
-async def test_a_list_price_raised_2_5x_in_three_successive_crawls_never_publishes_far_off(tmp_path, clean):
+async def test_a_list_price_raised_2_5x_in_three_successive_crawls_never_publishes_far_off(tmp_path, linkable, clean):
     permaslug, variant = top_by_revenue(clean[0], "best_basis = 'effective'")
     db = tmp_path / "history.db"
     shutil.copy(clean[0], db)
     codes = []
     for step in (1, 2, 3):
-        snapshot = Poisoned(tmp_path / f"step{step}")
+        snapshot = Poisoned(linkable / f"step{step}")
 
         def models(data: Any, url: str, factor: float = 2.5 ** step) -> None:
             for model in data["data"]:
@@ -237,7 +249,7 @@ async def test_a_list_price_raised_2_5x_in_three_successive_crawls_never_publish
 
 
 @pytest_twisted.ensureDeferred
-async def test_tokens_x1000_on_a_row_priced_only_by_its_effective_price_are_rejected(tmp_path, clean):
+async def test_tokens_x1000_on_a_row_priced_only_by_its_effective_price_are_rejected(tmp_path, linkable, clean):
     permaslug, variant = query(clean[0], "SELECT permaslug, variant FROM weekly_revenue WHERE best_basis = 'effective' "
                                          "AND prompt_price IS NULL ORDER BY total_tokens DESC LIMIT 1")[0]
 
@@ -249,12 +261,13 @@ async def test_tokens_x1000_on_a_row_priced_only_by_its_effective_price_are_reje
                     row["total_completion_tokens"] *= 1000
         snapshot.rewrite("rankings/models?view=week", scale)
 
-    code, db = await poisoned_crawl(tmp_path, clean, poison)
+    code, db = await poisoned_crawl(tmp_path, linkable, clean, poison)
     assert code == 3 and headline(db) == clean[1]
 
 
 @pytest_twisted.ensureDeferred
-async def test_a_models_leaderboard_and_daily_split_x10_against_its_own_previous_days_is_rejected(tmp_path, clean):
+async def test_a_models_leaderboard_and_daily_split_x10_against_its_own_previous_days_is_rejected(
+        tmp_path, linkable, clean):
     # a measured model-variant near 8 % of the week's spend
     permaslug, variant = query(clean[0], "SELECT permaslug, variant FROM weekly_revenue WHERE split_source = "
                                          "'activity' AND previous_tokens IS NOT NULL ORDER BY ABS(revenue_best_usd / "
@@ -278,14 +291,14 @@ async def test_a_models_leaderboard_and_daily_split_x10_against_its_own_previous
                         row[key] *= 10
         snapshot.rewrite(f"model-activity?permaslug={permaslug.replace('/', '%2F')}&variant={variant}", days)
 
-    code, db = await poisoned_crawl(tmp_path, clean, poison)
+    code, db = await poisoned_crawl(tmp_path, linkable, clean, poison)
     assert code == 3 and headline(db) == clean[1]
     check = checks_of_last_crawl(db)["token_jumps"]
     assert check["result"] == "fail" and permaslug in check["message"]
 
 
 @pytest_twisted.ensureDeferred
-async def test_six_of_seven_days_missing_in_four_expensive_splits_are_not_measured_weeks(tmp_path, clean):
+async def test_six_of_seven_days_missing_in_four_expensive_splits_are_not_measured_weeks(tmp_path, linkable, clean):
     """Each split keeps one day of the week (and the days before it): a sum of one day is not the
     week; the rows are imputed (cached share of similar models) and their effective prices still
     price them, so the week publishes within 5 % or is rejected."""
@@ -300,7 +313,7 @@ async def test_six_of_seven_days_missing_in_four_expensive_splits_are_not_measur
         for permaslug, variant in expensive:
             snapshot.rewrite(f"model-activity?permaslug={permaslug.replace('/', '%2F')}&variant={variant}", drop_days)
 
-    code, db = await poisoned_crawl(tmp_path, clean, poison)
+    code, db = await poisoned_crawl(tmp_path, linkable, clean, poison)
     assert_kept_or_close(code, db, clean[1])
     if code == 0:  # published: none of the four is a measured week
         sources = query(db, "SELECT split_source FROM weekly_revenue WHERE week_end = ? AND permaslug || ':' || "
@@ -309,7 +322,7 @@ async def test_six_of_seven_days_missing_in_four_expensive_splits_are_not_measur
 
 
 @pytest_twisted.ensureDeferred
-async def test_a_renamed_cache_read_key_is_rejected(tmp_path, clean):
+async def test_a_renamed_cache_read_key_is_rejected(tmp_path, linkable, clean):
     def poison(snapshot: Poisoned) -> None:
         def rename(data: Any, url: str) -> None:
             for model in data["data"]:
@@ -317,19 +330,19 @@ async def test_a_renamed_cache_read_key_is_rejected(tmp_path, clean):
                     model["pricing"]["cache_read"] = model["pricing"].pop("input_cache_read")
         snapshot.rewrite("/api/v1/models", rename)
 
-    code, db = await poisoned_crawl(tmp_path, clean, poison)
+    code, db = await poisoned_crawl(tmp_path, linkable, clean, poison)
     assert code == 3 and headline(db) == clean[1]
     assert checks_of_last_crawl(db)["catalogue_keys"]["result"] == "fail"
 
 
 @pytest_twisted.ensureDeferred
-async def test_renamed_effective_pricing_keys_switching_the_headline_to_list_are_rejected(tmp_path, clean):
+async def test_renamed_effective_pricing_keys_switching_the_headline_to_list_are_rejected(tmp_path, linkable, clean):
     def poison(snapshot: Poisoned) -> None:
         def rename(data: Any, url: str) -> None:
             data["data"]["inputPrice"] = data["data"].pop("weightedInputPrice")
         snapshot.rewrite(EFFECTIVE, rename)
 
-    code, db = await poisoned_crawl(tmp_path, clean, poison)
+    code, db = await poisoned_crawl(tmp_path, linkable, clean, poison)
     assert code == 3 and headline(db) == clean[1]
     check = checks_of_last_crawl(db)["basis_switch"]
     assert check["result"] == "fail"
