@@ -52,16 +52,18 @@ async def test_an_unknown_argument_or_a_bad_switch_is_a_usage_error(tmp_path, de
     assert "Traceback" not in done.stderr and server.requests == [] and not (tmp_path / "history.db").exists()
 
 
-def test_an_unknown_spider_is_one_line_and_a_usage_error(tmp_path):
-    done = run_scrapy("crawl", "nosuchspider", f"-sORSTATS_DB={tmp_path / 'history.db'}")
+@pytest_twisted.ensureDeferred
+async def test_an_unknown_spider_is_one_line_and_a_usage_error(tmp_path):
+    done = await scrapy_here("crawl", "nosuchspider", f"-sORSTATS_DB={tmp_path / 'history.db'}")
     assert done.returncode == EXIT_USAGE
     [line] = [line for line in done.stderr.splitlines() if "nosuchspider" in line]
     assert line.endswith("ERROR: exit code 2: no spider named 'nosuchspider'; the spiders: archive, rankings")
     assert "Traceback" not in done.stderr and "KeyError" not in done.stderr
 
 
-def test_help_lists_the_spiders_arguments_and_the_exit_codes():
-    done = run_scrapy("crawl", "rankings", "-h")
+@pytest_twisted.ensureDeferred
+async def test_help_lists_the_spiders_arguments_and_the_exit_codes():
+    done = await scrapy_here("crawl", "rankings", "-h")
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     start = lines.index("Arguments of spider rankings (-a NAME=VALUE; any other is a usage error):")
