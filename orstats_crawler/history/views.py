@@ -109,43 +109,44 @@ LAST_YEAR = "w.week_end >= date((SELECT MAX(week_end) FROM weeks WHERE status = 
 # of the rows whose count is known) and, per revenue column, the sum over the model-variants whose
 # revenue is known (``known_sum``: NULL when no paid row's is) with how many model-variants and tokens
 # that sum covers.
-_REVENUE_SUMS = ",\n  ".join(
-    f"{known_sum(c)} AS {c}, COUNT(r.{c}) AS {c}_models, "
-    f"SUM(CASE WHEN r.{c} IS NOT NULL THEN r.total_tokens END) AS {c}_tokens"
-    for c in REVENUE_COLUMNS)
+_SUMS = (
+    ("models", "COUNT(*)"),
+    ("free_models", "SUM(r.is_free = 1)"),
+    ("paid_models",
+     "SUM(COALESCE(r.is_free, 0) = 0 AND r.prompt_price IS NOT NULL AND r.completion_price IS NOT NULL)"),
+    ("unpriced_models", "SUM(COALESCE(r.is_free, 0) = 0 AND (r.prompt_price IS NULL OR r.completion_price IS NULL))"),
+    ("split_models", "SUM(r.cached_tokens IS NOT NULL)"),
+    ("total_tokens", complete_sum("r.total_tokens")),
+    ("known_total_tokens", "SUM(r.total_tokens)"),
+    ("unknown_total_tokens_models", "COUNT(*) - COUNT(r.total_tokens)"),
+    ("split_uncached_prompt_tokens",
+     "SUM(CASE WHEN r.cached_tokens IS NOT NULL THEN r.prompt_tokens - r.cached_tokens END)"),
+    ("split_cached_tokens", "SUM(r.cached_tokens)"),
+    ("split_completion_tokens", "SUM(CASE WHEN r.cached_tokens IS NOT NULL THEN r.completion_tokens END)"),
+    ("split_reasoning_tokens", "SUM(CASE WHEN r.cached_tokens IS NOT NULL THEN r.reasoning_tokens END)"),
+    *((name, sql) for c in REVENUE_COLUMNS for name, sql in (
+        (c, known_sum(c)),
+        (f"{c}_models", f"COUNT(r.{c})"),
+        (f"{c}_tokens", f"SUM(CASE WHEN r.{c} IS NOT NULL THEN r.total_tokens END)"))),
+    ("revenue_best_low_usd", known_sum("revenue_best_low_usd")),
+    ("revenue_best_high_usd", known_sum("revenue_best_high_usd")),
+    ("priced_tokens", "SUM(CASE WHEN r.is_free = 1 OR (r.prompt_price IS NOT NULL AND r.completion_price IS NOT NULL) "
+                      "OR r.effective_input_price IS NOT NULL THEN r.total_tokens END)"),
+    ("like_for_like_best_usd", "SUM(CASE WHEN r.previous_revenue_best_usd IS NOT NULL THEN r.revenue_best_usd END)"),
+    ("previous_revenue_best_usd", "SUM(CASE WHEN r.revenue_best_usd IS NOT NULL THEN r.previous_revenue_best_usd END)"),
+    ("previous_models", "SUM(CASE WHEN r.revenue_best_usd IS NOT NULL AND r.previous_revenue_best_usd IS NOT NULL "
+                        "THEN 1 END)"),
+)
+_SUMS_SQL = ",\n  ".join(f"{sql} AS {name}" for name, sql in _SUMS)
 CRAWL_REVENUE_TOTALS = f"""
 SELECT
   r.crawl_id, r.week_start, r.week_end, r.status,
-  COUNT(*) AS models,
-  SUM(r.is_free = 1) AS free_models,
-  SUM(COALESCE(r.is_free, 0) = 0 AND r.prompt_price IS NOT NULL AND r.completion_price IS NOT NULL) AS paid_models,
-  SUM(COALESCE(r.is_free, 0) = 0 AND (r.prompt_price IS NULL OR r.completion_price IS NULL)) AS unpriced_models,
-  SUM(r.cached_tokens IS NOT NULL) AS split_models,
-  {complete_sum("r.total_tokens")} AS total_tokens,
-  SUM(r.total_tokens) AS known_total_tokens, COUNT(*) - COUNT(r.total_tokens) AS unknown_total_tokens_models,
-  SUM(CASE WHEN r.cached_tokens IS NOT NULL THEN r.prompt_tokens - r.cached_tokens END) AS split_uncached_prompt_tokens,
-  SUM(r.cached_tokens) AS split_cached_tokens,
-  SUM(CASE WHEN r.cached_tokens IS NOT NULL THEN r.completion_tokens END) AS split_completion_tokens,
-  SUM(CASE WHEN r.cached_tokens IS NOT NULL THEN r.reasoning_tokens END) AS split_reasoning_tokens,
-  {_REVENUE_SUMS},
-  {known_sum("revenue_best_low_usd")} AS revenue_best_low_usd,
-  {known_sum("revenue_best_high_usd")} AS revenue_best_high_usd,
-  SUM(CASE WHEN r.is_free = 1 OR (r.prompt_price IS NOT NULL AND r.completion_price IS NOT NULL)
-           OR r.effective_input_price IS NOT NULL THEN r.total_tokens END) AS priced_tokens,
-  SUM(CASE WHEN r.previous_revenue_best_usd IS NOT NULL THEN r.revenue_best_usd END) AS like_for_like_best_usd,
-  SUM(CASE WHEN r.revenue_best_usd IS NOT NULL THEN r.previous_revenue_best_usd END) AS previous_revenue_best_usd,
-  SUM(CASE WHEN r.revenue_best_usd IS NOT NULL AND r.previous_revenue_best_usd IS NOT NULL
-           THEN 1 END) AS previous_models
+  {_SUMS_SQL}
 FROM crawl_model_revenue r
 GROUP BY r.crawl_id, r.week_start, r.week_end
 """
-# The stored sums of CRAWL_REVENUE_TOTALS between the crawl's own columns and the crawl's.
-_SUMMED = ("models", "free_models", "paid_models", "unpriced_models", "split_models", "total_tokens",
-           "known_total_tokens", "unknown_total_tokens_models", "split_uncached_prompt_tokens",
-           "split_cached_tokens", "split_completion_tokens", "split_reasoning_tokens",
-           *(f"{c}{suffix}" for c in REVENUE_COLUMNS for suffix in ("", "_models", "_tokens")),
-           "revenue_best_low_usd", "revenue_best_high_usd", "priced_tokens", "like_for_like_best_usd",
-           "previous_revenue_best_usd", "previous_models")
+# The stored sums, shown beside the crawl's own columns.
+_SUMMED = tuple(name for name, _ in _SUMS)
 
 
 def _weekly_totals_sql(where: str = "1") -> str:
