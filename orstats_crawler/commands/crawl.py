@@ -115,11 +115,18 @@ class Command(ScrapyCrawlCommand):
                 "published without its report (4) or failed (1)")
 
     def add_options(self, parser: argparse.ArgumentParser) -> None:
-        """Scrapy's options, then (in `-h`) each spider's arguments and the exit codes, as written."""
+        """Scrapy's options, then (in `-h`) each spider's arguments and the exit codes, as written:
+        the spiders are loaded for the help only when it is asked for, not for every crawl."""
         super().add_options(parser)
         parser.formatter_class = HelpWithEpilog
-        parser.epilog = "\n".join(self._spider_help() + ["", "Exit codes:"]
-                                  + [f"  {code}  {meaning}" for code, meaning in EXIT_CODES.items()])
+        format_help = parser.format_help
+
+        def format_help_with_epilog() -> str:
+            parser.epilog = "\n".join(self._spider_help() + ["", "Exit codes:"]
+                                      + [f"  {code}  {meaning}" for code, meaning in EXIT_CODES.items()])
+            return format_help()
+
+        parser.format_help = format_help_with_epilog  # type: ignore[method-assign]
 
     def _spider_help(self) -> list[str]:
         loader = get_spider_loader(self.settings)
