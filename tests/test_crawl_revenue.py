@@ -11,7 +11,6 @@ from collections import defaultdict
 from dataclasses import replace
 
 import pytest
-import yaml
 from sqlite_utils import Database
 
 from bench.history import crawl_records_of, synthetic_models
@@ -19,7 +18,7 @@ from orstats_crawler.history import crawl_revenue
 from orstats_crawler.history.connection import immediate, open_for_writing
 from orstats_crawler.history.views import CRAWL_MODEL_REVENUE, CRAWL_PROVIDER_REVENUE, CRAWL_REVENUE_TOTALS
 from orstats_crawler.history.writer import write_crawl
-from tests.test_datasette import METADATA
+from tests.test_datasette import read_metadata
 
 WEEKS = 4
 MODELS = synthetic_models(12)
@@ -28,7 +27,7 @@ COMPUTED_TOTALS = CRAWL_REVENUE_TOTALS.replace("FROM crawl_model_revenue r", f"F
 MODEL_KEY = "crawl_id, week_start, week_end, permaslug, variant"
 ENDPOINT_KEY = MODEL_KEY + ", endpoint_id"
 PROVIDER_KEY = "crawl_id, week_start, week_end, provider_slug"
-PROVIDER_SHARES = yaml.safe_load(METADATA.read_text())[
+PROVIDER_SHARES = read_metadata()[
     "plugins"]["datasette-dashboards"]["providers"]["charts"]["provider_shares"]["query"]
 # The providers chart as it was summed from the shown weeks' endpoint rows, before the writer kept
 # each crawl's provider totals: what the chart must still draw.

@@ -14,6 +14,7 @@ import sys
 from datetime import date
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -28,6 +29,12 @@ from tests.factory import expected_revenues as seed_expected
 from tests.servers import free_port, require_tool, start_server
 
 METADATA = ROOT / "datasette" / "metadata.yml"
+
+
+def read_metadata() -> dict[str, Any]:
+    """datasette/metadata.yml (with libyaml's loader where PyYAML has it: some modules read it when
+    collected, by every worker)."""
+    return yaml.load(METADATA.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 WEEK1, WEEK2, WEEK3 = ("2026-02-02", "2026-02-08"), ("2026-02-09", "2026-02-15"), ("2026-02-16", "2026-02-22")
 # Week 2: Kimi's traffic doubles, Sonnet's prompt price drops from $3 to $2.50 per million tokens.
 KIMI, SONNET = 2, 0
@@ -97,7 +104,7 @@ def query(base: str, name: str, **params: str) -> list[dict]:
 def test_every_canned_query_answers_with_the_crawled_figures(datasette, history):
     week1 = {m.permaslug: m for m in SEED_MODELS}
     week2 = {m.permaslug: m for m in WEEK2_MODELS}
-    queries = yaml.safe_load(METADATA.read_text())["databases"]["history"]["queries"]
+    queries = read_metadata()["databases"]["history"]["queries"]
     assert set(queries) == {"revenue_over_time", "crawl_weeks", "week_models", "biggest_movers",
                             "revenue_by_author", "price_changes", "rejected_crawls",
                             "revenue_by_provider"}  # a new query gets its checks here

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from tests.anchor_factory import SAMPLE_FOLDER
 from tests.conftest import ROOT, command_here
@@ -26,11 +25,11 @@ from tests.deploy_scripts import project_copy
 from tests.factory import DEMO_FOLDER
 from tests.render_tools import CHROMIUM, RENDER_DIR
 from tests.servers import free_port, require_tool, tool_missing
-from tests.test_datasette import METADATA, read_only
+from tests.test_datasette import read_metadata, read_only
 
 pytestmark = pytest.mark.integration
 
-DASHBOARDS = yaml.safe_load(METADATA.read_text())["plugins"]["datasette-dashboards"]
+DASHBOARDS = read_metadata()["plugins"]["datasette-dashboards"]
 TOP_MODELS = 15  # the top_models chart's LIMIT
 NAMED_LABS = 8  # lab_shares names the 8 labs with the most revenue, then sums the others
 
@@ -321,7 +320,7 @@ console.log(JSON.stringify(widths));
 
 
 def test_every_canned_query_fits_a_1280_px_window(datasette):
-    queries = yaml.safe_load(METADATA.read_text())["databases"]["history"]["queries"]
+    queries = read_metadata()["databases"]["history"]["queries"]
     urls = {name: f"{datasette}/history/{name}" for name in queries}
     node, chromium = browser()
     script = WIDTHS % {"browser": json.dumps((RENDER_DIR / "browser.mjs").as_uri()), "urls": json.dumps(urls),
