@@ -197,37 +197,6 @@ async def test_one_models_list_and_effective_price_x1000_is_rejected(tmp_path, l
 
 
 @pytest_twisted.ensureDeferred
-async def test_a_leaderboard_missing_its_40_largest_rows_is_rejected(tmp_path, linkable, clean):
-    def poison(snapshot: Poisoned) -> None:
-        def drop(data: Any, url: str) -> None:
-            rows = sorted(data["data"], key=lambda r: -(r["total_prompt_tokens"] + r["total_completion_tokens"]))
-            data["data"] = rows[40:]
-        snapshot.rewrite("rankings/models?view=week", drop)
-
-    code, db = await poisoned_crawl(tmp_path, linkable, clean, poison)
-    assert code == 3 and headline(db) == clean[1]
-    check = checks_of_last_crawl(db)["week_totals"]
-    assert check["result"] == "fail" and "the chart's week of" in check["message"]
-
-
-@pytest_twisted.ensureDeferred
-async def test_the_chart_week_finishing_in_this_crawl_x100_is_rejected(tmp_path, linkable, clean):
-    (newest,) = query(clean[0], "SELECT MAX(week_start) FROM chart_weeks")[0]
-
-    def poison(snapshot: Poisoned) -> None:
-        def scale(data: Any, url: str) -> None:
-            for week in data["data"]["data"]:
-                if week["x"] == newest:
-                    week["ys"] = {k: v * 100 for k, v in week["ys"].items()}
-        snapshot.rewrite("model-rankings-chart", scale)
-
-    code, db = await poisoned_crawl(tmp_path, linkable, clean, poison)
-    assert code == 3 and headline(db) == clean[1]
-    checks = checks_of_last_crawl(db)
-    assert checks["chart_week"]["result"] == "fail" and checks["week_totals"]["result"] == "fail"
-
-
-@pytest_twisted.ensureDeferred
 async def test_a_list_price_raised_2_5x_in_three_successive_crawls_never_publishes_far_off(tmp_path, linkable, clean):
     permaslug, variant = top_by_revenue(clean[0], "best_basis = 'effective'")
     db = tmp_path / "history.db"
@@ -266,38 +235,6 @@ async def test_tokens_x1000_on_a_row_priced_only_by_its_effective_price_are_reje
 
 
 @pytest_twisted.ensureDeferred
-async def test_a_models_leaderboard_and_daily_split_x10_against_its_own_previous_days_is_rejected(
-        tmp_path, linkable, clean):
-    # a measured model-variant near 8 % of the week's spend
-    permaslug, variant = query(clean[0], "SELECT permaslug, variant FROM weekly_revenue WHERE split_source = "
-                                         "'activity' AND previous_tokens IS NOT NULL ORDER BY ABS(revenue_best_usd / "
-                                         "(SELECT SUM(revenue_best_usd) FROM weekly_revenue) - 0.08) LIMIT 1")[0]
-    start, end = "2026-08-01", "2026-08-07"
-    counts = ("total_prompt_tokens", "total_completion_tokens", "total_native_tokens_cached",
-              "total_native_tokens_reasoning")
-
-    def poison(snapshot: Poisoned) -> None:
-        def board(data: Any, url: str) -> None:
-            for row in data["data"]:
-                if row["model_permaslug"] == permaslug and row["variant"] == variant:
-                    for key in counts:
-                        row[key] *= 10
-        snapshot.rewrite("rankings/models?view=week", board)
-
-        def days(data: Any, url: str) -> None:
-            for row in data["data"]["analytics"]:
-                if start <= row["date"][:10] <= end:
-                    for key in counts:
-                        row[key] *= 10
-        snapshot.rewrite(f"model-activity?permaslug={permaslug.replace('/', '%2F')}&variant={variant}", days)
-
-    code, db = await poisoned_crawl(tmp_path, linkable, clean, poison)
-    assert code == 3 and headline(db) == clean[1]
-    check = checks_of_last_crawl(db)["token_jumps"]
-    assert check["result"] == "fail" and permaslug in check["message"]
-
-
-@pytest_twisted.ensureDeferred
 async def test_six_of_seven_days_missing_in_four_expensive_splits_are_not_measured_weeks(tmp_path, linkable, clean):
     """Each split keeps one day of the week (and the days before it): a sum of one day is not the
     week; the rows are imputed (cached share of similar models) and their effective prices still
@@ -321,31 +258,88 @@ async def test_six_of_seven_days_missing_in_four_expensive_splits_are_not_measur
         assert len(sources) == 4 and all(source != "activity" for (source,) in sources), sources
 
 
+# --- several attacks in one crawl --------------------------------------------------------------
+# Attacks on separate sources (and separate model-variants) share a crawl where each is caught by a
+# check that reads only its own source and names what it caught: the checks do not stop at the first
+# failure, so each failing check, naming its own poison, is what that attack alone would have met.
+
+def rename_cache_read(data: Any, url: str) -> None:
+    for model in data["data"]:
+        if "input_cache_read" in model["pricing"]:
+            model["pricing"]["cache_read"] = model["pricing"].pop("input_cache_read")
+
+
 @pytest_twisted.ensureDeferred
-async def test_a_renamed_cache_read_key_is_rejected(tmp_path, linkable, clean):
+async def test_a_chart_week_x100_a_renamed_cache_read_key_and_a_tenfold_model_are_each_rejected(
+        tmp_path, linkable, clean):
+    """The chart's week finishing in this crawl x100 (chart_week: the chart alone, and week_totals);
+    the catalogue's cache-read key renamed (catalogue_keys: the catalogue against the published
+    crawl's); one measured model-variant near 8 % of the week's spend with its leaderboard row and
+    its week's days x10 against its own previous days (token_jumps: that row alone)."""
+    (newest,) = query(clean[0], "SELECT MAX(week_start) FROM chart_weeks")[0]
+    permaslug, variant = query(clean[0], "SELECT permaslug, variant FROM weekly_revenue WHERE split_source = "
+                                         "'activity' AND previous_tokens IS NOT NULL ORDER BY ABS(revenue_best_usd / "
+                                         "(SELECT SUM(revenue_best_usd) FROM weekly_revenue) - 0.08) LIMIT 1")[0]
+    start, end = "2026-08-01", "2026-08-07"
+    counts = ("total_prompt_tokens", "total_completion_tokens", "total_native_tokens_cached",
+              "total_native_tokens_reasoning")
+
+    def chart(data: Any, url: str) -> None:
+        for week in data["data"]["data"]:
+            if week["x"] == newest:
+                week["ys"] = {k: v * 100 for k, v in week["ys"].items()}
+
+    def board(data: Any, url: str) -> None:
+        for row in data["data"]:
+            if row["model_permaslug"] == permaslug and row["variant"] == variant:
+                for key in counts:
+                    row[key] *= 10
+
+    def days(data: Any, url: str) -> None:
+        for row in data["data"]["analytics"]:
+            if start <= row["date"][:10] <= end:
+                for key in counts:
+                    row[key] *= 10
+
     def poison(snapshot: Poisoned) -> None:
-        def rename(data: Any, url: str) -> None:
-            for model in data["data"]:
-                if "input_cache_read" in model["pricing"]:
-                    model["pricing"]["cache_read"] = model["pricing"].pop("input_cache_read")
-        snapshot.rewrite("/api/v1/models", rename)
+        snapshot.rewrite("model-rankings-chart", chart)
+        snapshot.rewrite("/api/v1/models", rename_cache_read)
+        snapshot.rewrite("rankings/models?view=week", board)
+        snapshot.rewrite(f"model-activity?permaslug={permaslug.replace('/', '%2F')}&variant={variant}", days)
 
     code, db = await poisoned_crawl(tmp_path, linkable, clean, poison)
     assert code == 3 and headline(db) == clean[1]
-    assert checks_of_last_crawl(db)["catalogue_keys"]["result"] == "fail"
+    checks = checks_of_last_crawl(db)
+    assert checks["chart_week"]["result"] == "fail" and \
+        f"the chart's week of {newest}" in checks["chart_week"]["message"]
+    assert checks["week_totals"]["result"] == "fail"  # the leaderboard far below the chart's named tokens
+    assert checks["catalogue_keys"]["result"] == "fail" and "lost the cache-read price" in \
+        checks["catalogue_keys"]["message"]
+    assert checks["token_jumps"]["result"] == "fail" and permaslug in checks["token_jumps"]["message"]
 
 
 @pytest_twisted.ensureDeferred
-async def test_renamed_effective_pricing_keys_switching_the_headline_to_list_are_rejected(tmp_path, linkable, clean):
+async def test_a_leaderboard_missing_its_40_largest_rows_and_renamed_effective_keys_are_each_rejected(
+        tmp_path, linkable, clean):
+    """The leaderboard without its 40 largest rows (week_totals: its tokens against the chart's
+    week); every effective-pricing answer with its input price under another key, which would switch
+    the headline to list prices (basis_switch: the effective prices alone)."""
+    def drop(data: Any, url: str) -> None:
+        rows = sorted(data["data"], key=lambda r: -(r["total_prompt_tokens"] + r["total_completion_tokens"]))
+        data["data"] = rows[40:]
+
+    def rename(data: Any, url: str) -> None:
+        data["data"]["inputPrice"] = data["data"].pop("weightedInputPrice")
+
     def poison(snapshot: Poisoned) -> None:
-        def rename(data: Any, url: str) -> None:
-            data["data"]["inputPrice"] = data["data"].pop("weightedInputPrice")
+        snapshot.rewrite("rankings/models?view=week", drop)
         snapshot.rewrite(EFFECTIVE, rename)
 
     code, db = await poisoned_crawl(tmp_path, linkable, clean, poison)
     assert code == 3 and headline(db) == clean[1]
-    check = checks_of_last_crawl(db)["basis_switch"]
-    assert check["result"] == "fail"
+    checks = checks_of_last_crawl(db)
+    assert checks["week_totals"]["result"] == "fail" and "the chart's week of" in checks["week_totals"]["message"]
+    assert checks["basis_switch"]["result"] == "fail"
 
 
 @pytest_twisted.ensureDeferred
