@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from pathlib import Path
 from typing import Any, Iterator
@@ -89,7 +90,11 @@ def pytest_unconfigure(config: Any) -> None:
     if folder is None:
         return
     if config.stash.get(PASSED, False):
-        shutil.rmtree(folder, ignore_errors=True)
+        for _ in range(3):  # a worker's own last clean-up may still be under way
+            shutil.rmtree(folder, ignore_errors=True)
+            if not folder.exists():
+                break
+            time.sleep(0.1)
     else:
         print(f"\nthe tests' temporary folders are kept in {folder}", file=sys.stderr)
 
