@@ -108,10 +108,18 @@ PASSED = pytest.StashKey[bool]()
 
 
 def pytest_collection_modifyitems(items: list[Any]) -> None:
+    tiers = {}
     for item in items:
         module = item.module.__name__.rpartition(".")[2]
         tier = "integration" if module in INTEGRATION else "engine" if module in ENGINE else "unit"
         item.add_marker(getattr(pytest.mark, tier))
+        tiers[item] = tier
+    # The long tiers first, each module's tests kept together: the workers end on the short unit tests
+    # instead of one of them finishing a long crawl while the other waits.
+    items.sort(key=lambda item: TIER_ORDER.index(tiers[item]))
+
+
+TIER_ORDER = ("integration", "engine", "unit")
 
 
 def project_crawler(folder: Path, **settings: Any) -> Any:
