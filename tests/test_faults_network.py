@@ -38,8 +38,8 @@ from orstats_crawler.spiders.rankings import CHART_PATH, EFFECTIVE_PATH, LEADERB
 from orstats_crawler.sources.legacy import RANKINGS_PAGE_PATH
 from tests.conftest import scrapy_here
 from tests.test_data_api import FakeDataApi
-from tests.test_faults import (ACTIVITY, CATALOGUE, SMALL, FaultHandler, Run, assert_nothing_lost, copy_history,
-                               fault_crawl, state)
+from tests.test_faults import (ACTIVITY, CATALOGUE, FAST_RETRIES, SMALL, FaultHandler, Run, assert_nothing_lost,
+                               copy_history, fault_crawl, state)
 
 __all__ = ["fault_crawl"]  # the fault suite's fixture, used here by name (its world: tests/conftest.py)
 
@@ -403,7 +403,7 @@ def test_the_archive_scrubs_a_body_and_content_type_that_carry_the_key(keyed):
 # test_faults.py's (Retry-After, backoff) and the settings' (ORSTATS_UNREACHABLE_RETRIES: 2 + 4 s).
 # A name that does not resolve is tried at the tests' own settings (FAST): what it adds is how the
 # failure is told, not the pace.
-SHORT_BACKOFF = "-sORSTATS_RETRY_BACKOFF_BASE=0.1"
+
 
 
 def closed_port() -> int:
@@ -430,10 +430,10 @@ async def test_an_unreachable_site_ends_the_crawl_with_exit_1_in_seconds(where, 
     known = {r["id"] for r in Database(history)["crawls"].rows}
     started = time.monotonic()
     process = await scrapy_here("crawl", "rankings", f"-sOPENROUTER_BASE_URL={base}", f"-sORSTATS_DB={history}",
-                                f"-sORSTATS_REPORT_DIR={reports}", SHORT_BACKOFF, fast=not polite)
+                                f"-sORSTATS_REPORT_DIR={reports}", FAST_RETRIES, fast=not polite)
     took = time.monotonic() - started
     with capsys.disabled():
-        pace = f"the polite defaults ({SHORT_BACKOFF})" if polite else "the tests' settings"
+        pace = f"the polite defaults ({FAST_RETRIES})" if polite else "the tests' settings"
         print(f"\n{where}: `scrapy crawl rankings` at {pace} ended in {took:.1f} s")
     host = urlsplit(base).netloc
     last = process.stderr.strip().splitlines()[-1]

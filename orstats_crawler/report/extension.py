@@ -40,7 +40,6 @@ class ReportExtension:
         # Resolved now: a crawl run by Scrapyd has its own working directory.
         self.db_path = Path(db_path).expanduser().resolve()
         self.report = replace(report, folder=report.folder.expanduser().resolve())
-        self.report_dir = self.report.folder
         self.verdict: orstats_signals.StoredVerdict | None = None
 
     @classmethod
@@ -64,14 +63,14 @@ class ReportExtension:
     def feed_exporter_closed(self) -> None:
         verdict = self.verdict
         if verdict is None:
-            logger.warning("report not rendered: no verdict was stored; %s is unchanged", self.report_dir)
+            logger.warning("report not rendered: no verdict was stored; %s is unchanged", self.report.folder)
             return
         if verdict.status != PUBLISHED and not self._behind():
-            why = f"crawl {verdict.crawl_id} is {verdict.status}; {self.report_dir} is unchanged"
+            why = f"crawl {verdict.crawl_id} is {verdict.status}; {self.report.folder} is unchanged"
             logger.warning("report not rendered: %s", why)
             self._record(verdict.crawl_id, REPORT_NOT_RENDERED, why)
             return
-        readme = self.report_dir / "README.md"
+        readme = self.report.folder / "README.md"
         try:
             rendered = self.report.write(self.db_path, everything=False)
         except (ReportError, HistoryError) as error:
@@ -81,7 +80,7 @@ class ReportExtension:
             self._send(verdict.crawl_id, readme, str(error))
             return
         if rendered is None:  # a rejected crawl in a history without a published week
-            why = f"{self.db_path} has no published week; {self.report_dir} is unchanged"
+            why = f"{self.db_path} has no published week; {self.report.folder} is unchanged"
             logger.warning("report not rendered: %s", why)
             self._record(verdict.crawl_id, REPORT_NOT_RENDERED, why)
             return
