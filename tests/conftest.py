@@ -45,6 +45,8 @@ pytest_plugins = ["tests.checkout_guard", "pytester"]
 
 ROOT = Path(__file__).resolve().parent.parent
 MEMORY = Path("/dev/shm")  # a tmpfs on Linux: the tests' folders live there when it can be written
+IN_MEMORY = pytest.StashKey[Path]()  # the run's folder there, when it is used
+PASSED = pytest.StashKey[bool]()
 SHARED = ROOT.parent / "shared"
 CAPTURES = SHARED / "captures"
 
@@ -71,6 +73,7 @@ ENGINE = {"test_backfill", "test_concurrency", "test_crawl_command", "test_crawl
           "test_report", "test_report_command", "test_monday_series", "test_providers"}
 ENGINE |= {"test_archive"}
 ENGINE |= {"test_integrity"}
+TIER_ORDER = ("integration", "engine", "unit")  # the order they run in: the longest first
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -103,10 +106,6 @@ def pytest_sessionfinish(session: Any, exitstatus: int) -> None:
     session.config.stash[PASSED] = exitstatus == 0
 
 
-IN_MEMORY = pytest.StashKey[Path]()
-PASSED = pytest.StashKey[bool]()
-
-
 def pytest_collection_modifyitems(items: list[Any]) -> None:
     tiers = {}
     for item in items:
@@ -117,9 +116,6 @@ def pytest_collection_modifyitems(items: list[Any]) -> None:
     # The long tiers first, each module's tests kept together: the workers end on the short unit tests
     # instead of one of them finishing a long crawl while the other waits.
     items.sort(key=lambda item: TIER_ORDER.index(tiers[item]))
-
-
-TIER_ORDER = ("integration", "engine", "unit")
 
 
 def project_crawler(folder: Path, **settings: Any) -> Any:

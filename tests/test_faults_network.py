@@ -405,7 +405,6 @@ def test_the_archive_scrubs_a_body_and_content_type_that_carry_the_key(keyed):
 # failure is told, not the pace.
 
 
-
 def closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
